@@ -1,0 +1,320 @@
+//! The only module that talks to PostgreSQL: pool glue, the per-connection
+//! statement cache, and the pipelined transaction that runs one request.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use bb8_postgres::PostgresConnectionManager;
+use bytes::Bytes;
+use tokio_postgres::types::{FromSql, Format, IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::{Client, Socket, Statement};
+
+use crate::error::{BoxError, Error, ErrorKind};
+use crate::sql;
+
+/// The TLS connectors a pool can use: those of `bb8-postgres`
+/// (`tokio_postgres::NoTls`, `postgres-native-tls`, `tokio-postgres-rustls`, ...).
+pub trait MakeTls:
+    MakeTlsConnect<Socket, Stream = Self::S, TlsConnect = Self::C> + Clone + Send + Sync + 'static
+{
+    #[doc(hidden)]
+    type S: Send + Sync;
+    #[doc(hidden)]
+    type C: TlsConnect<Socket, Stream = Self::S, Future = Self::F> + Send;
+    #[doc(hidden)]
+    type F: Send;
+}
+
+impl<T> MakeTls for T
+where
+    T: MakeTlsConnect<Socket> + Clone + Send + Sync + 'static,
+    T::Stream: Send + Sync,
+    T::TlsConnect: Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    type S = T::Stream;
+    type C = T::TlsConnect;
+    type F = <T::TlsConnect as TlsConnect<Socket>>::Future;
+}
+
+/// A `bb8` pool of connections with a prepared-statement cache each.
+///
+/// Build it from a [`ConnectionManager`]; see its docs.
+pub type Pool<T = tokio_postgres::NoTls> = bb8::Pool<ConnectionManager<T>>;
+
+/// A `bb8` connection manager: `bb8-postgres`'s, plus a statement cache per connection.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use tower_postgrest::ConnectionManager;
+///
+/// let manager = ConnectionManager::from_url("postgres://authenticator@localhost/app", tokio_postgres::NoTls)?;
+/// let pool = manager.pool_builder().max_size(10).build(manager).await?;
+/// # Ok(()) }
+/// ```
+pub struct ConnectionManager<T: MakeTlsConnect<Socket> = tokio_postgres::NoTls> {
+    inner: PostgresConnectionManager<T>,
+}
+
+impl<T: MakeTls> ConnectionManager<T> {
+    /// Wraps a `bb8-postgres` manager.
+    pub fn new(inner: PostgresConnectionManager<T>) -> Self {
+        Self { inner }
+    }
+
+    /// A manager for the connection string `url` (`postgres://…` or `key=value` form).
+    pub fn from_url(url: &str, tls: T) -> Result<Self, Error> {
+        PostgresConnectionManager::new_from_stringlike(url, tls)
+            .map(Self::new)
+            .map_err(|e| {
+                Error::new(ErrorKind::Internal, "Invalid database connection string").with_source(e)
+            })
+    }
+
+    /// A `bb8` pool builder with the settings this crate wants: no extra
+    /// round trip to test a connection on checkout (broken connections are
+    /// detected without one), and a 10 s connection timeout.
+    pub fn pool_builder(&self) -> bb8::Builder<Self> {
+        bb8::Pool::builder()
+            .test_on_check_out(false)
+            .connection_timeout(std::time::Duration::from_secs(10))
+    }
+}
+
+impl<T: MakeTlsConnect<Socket>> fmt::Debug for ConnectionManager<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionManager").finish_non_exhaustive()
+    }
+}
+
+/// A pooled connection: the client and its prepared statements by SQL text.
+pub struct Connection {
+    pub(crate) client: Client,
+    statements: HashMap<String, Statement>,
+    generation: u64,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("statements", &self.statements.len())
+            .field("generation", &self.generation)
+            .finish()
+    }
+}
+
+/// Statements kept per connection; past this the cache starts over.
+const STATEMENT_CACHE_SIZE: usize = 512;
+
+impl Connection {
+    /// Drops every prepared statement when the schema changed since they were prepared.
+    fn sync_generation(&mut self, generation: u64) {
+        if generation > self.generation {
+            // Plans and result types may be stale.
+            self.statements.clear();
+            self.generation = generation;
+        }
+    }
+
+    fn cached(&self, sql: &str) -> Option<Statement> {
+        self.statements.get(sql).cloned()
+    }
+
+    fn remember(&mut self, sql: &str, stmt: Statement) {
+        if self.statements.len() >= STATEMENT_CACHE_SIZE {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_owned(), stmt);
+    }
+
+    /// The prepared statement for `sql`, which must not depend on the role
+    /// (it is prepared outside any request's transaction).
+    async fn role_independent(&mut self, sql: &str) -> Result<Statement, Error> {
+        if let Some(stmt) = self.cached(sql) {
+            return Ok(stmt);
+        }
+        let stmt = self.client.prepare(sql).await.map_err(Error::from_pg)?;
+        self.remember(sql, stmt.clone());
+        Ok(stmt)
+    }
+}
+
+impl<T: MakeTls> bb8::ManageConnection for ConnectionManager<T> {
+    type Connection = Connection;
+    type Error = tokio_postgres::Error;
+
+    async fn connect(&self) -> Result<Connection, Self::Error> {
+        let client = self.inner.connect().await?;
+        Ok(Connection {
+            client,
+            statements: HashMap::new(),
+            generation: 0,
+        })
+    }
+
+    async fn is_valid(&self, conn: &mut Connection) -> Result<(), Self::Error> {
+        self.inner.is_valid(&mut conn.client).await
+    }
+
+    fn has_broken(&self, conn: &mut Connection) -> bool {
+        conn.client.is_closed()
+    }
+}
+
+/// A pool checkout failure as the client sees it.
+pub(crate) fn pool_error(e: bb8::RunError<tokio_postgres::Error>) -> Error {
+    match e {
+        bb8::RunError::User(e) => Error::new(ErrorKind::Unavailable, "Could not connect to the database")
+            .with_details("The database is unavailable; try again later")
+            .with_postgrest_code("PGRST000")
+            .with_source(e),
+        bb8::RunError::TimedOut => Error::new(
+            ErrorKind::Unavailable,
+            "Timed out acquiring a database connection",
+        )
+        .with_details("Every connection of the pool is busy; try again later")
+        .with_postgrest_code("PGRST003"),
+    }
+}
+
+/// A parameter sent in text format, whatever type PostgreSQL inferred for it,
+/// so that PostgreSQL parses it exactly as it would a literal of that type.
+#[derive(Debug)]
+pub(crate) struct TextParam<'a>(pub(crate) Option<&'a str>);
+
+impl ToSql for TextParam<'_> {
+    fn to_sql(&self, _: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, BoxError> {
+        match self.0 {
+            Some(s) => {
+                out.extend_from_slice(s.as_bytes());
+                Ok(IsNull::No)
+            }
+            None => Ok(IsNull::Yes),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    fn encode_format(&self, _: &Type) -> Format {
+        Format::Text
+    }
+
+    to_sql_checked!();
+}
+
+/// A `text` result taken as raw bytes, without UTF-8 validation or a copy into a `String`.
+struct RawText(Bytes);
+
+impl<'a> FromSql<'a> for RawText {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, BoxError> {
+        Ok(Self(Bytes::copy_from_slice(raw)))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::TEXT
+    }
+}
+
+/// What a read statement returns: the page's row count and the body PostgreSQL built.
+#[derive(Debug)]
+pub(crate) struct ReadResult {
+    pub(crate) page_total: i64,
+    pub(crate) body: Bytes,
+}
+
+/// The per-request settings, applied in the request's transaction.
+#[derive(Debug)]
+pub(crate) struct RequestContext<'a> {
+    pub(crate) role: &'a str,
+    pub(crate) claims: &'a str,
+    pub(crate) method: &'a str,
+    pub(crate) path: &'a str,
+    pub(crate) search_path: &'a str,
+}
+
+/// Runs one read statement in its own transaction, in one round trip.
+///
+/// `BEGIN`, the context `set_config`s, the statement and `COMMIT` are written to
+/// the connection together (tokio-postgres sends each request on its first poll,
+/// and `join!` polls them in order). If any of them fails, PostgreSQL turns the
+/// `COMMIT` into a rollback; the first error in statement order is reported.
+///
+/// A statement not yet prepared on this connection is prepared *inside* the
+/// transaction, after the role switch, because parsing checks schema privileges
+/// as the current role: `BEGIN`, context and `Parse` go in one round trip, the
+/// execution and `COMMIT` in a second. From then on the statement is cached.
+pub(crate) async fn run_read<T: MakeTls>(
+    pool: &Pool<T>,
+    generation: u64,
+    read_only: bool,
+    ctx: &RequestContext<'_>,
+    stmt: &sql::Statement,
+) -> Result<ReadResult, Error> {
+    let mut conn = pool.get().await.map_err(pool_error)?;
+    conn.sync_generation(generation);
+    let context = conn.role_independent(sql::CONTEXT_SQL).await?;
+    let ctx_params = [
+        TextParam(Some(ctx.role)),
+        TextParam(Some(ctx.claims)),
+        TextParam(Some(ctx.method)),
+        TextParam(Some(ctx.path)),
+        TextParam(Some(ctx.search_path)),
+    ];
+    let ctx_refs: Vec<&(dyn ToSql + Sync)> = ctx_params.iter().map(|p| p as _).collect();
+    let params: Vec<TextParam<'_>> = stmt.params.iter().map(|p| TextParam(p.as_deref())).collect();
+    let param_refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+    let begin_sql = if read_only { "BEGIN READ ONLY" } else { "BEGIN" };
+
+    let row = match conn.cached(&stmt.sql) {
+        Some(main) => {
+            let client = &conn.client;
+            let (begin, set, run, commit) = futures_util::join!(
+                client.batch_execute(begin_sql),
+                client.query_one(&context, &ctx_refs),
+                client.query_one(&main, &param_refs),
+                client.batch_execute("COMMIT"),
+            );
+            begin.map_err(Error::from_pg)?;
+            set.map_err(Error::from_pg)?;
+            let row = run.map_err(Error::from_pg)?;
+            commit.map_err(Error::from_pg)?;
+            row
+        }
+        None => {
+            let client = &conn.client;
+            let (begin, set, prepared) = futures_util::join!(
+                client.batch_execute(begin_sql),
+                client.query_one(&context, &ctx_refs),
+                client.prepare(&stmt.sql),
+            );
+            let main = match (begin, set, prepared) {
+                (Ok(()), Ok(_), Ok(main)) => main,
+                (begin, set, prepared) => {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                    begin.map_err(Error::from_pg)?;
+                    set.map_err(Error::from_pg)?;
+                    return Err(prepared.err().map(Error::from_pg).unwrap_or_else(|| {
+                        Error::new(ErrorKind::Internal, "Could not prepare the statement")
+                    }));
+                }
+            };
+            let (run, commit) = futures_util::join!(
+                client.query_one(&main, &param_refs),
+                client.batch_execute("COMMIT"),
+            );
+            let row = run.map_err(Error::from_pg)?;
+            commit.map_err(Error::from_pg)?;
+            conn.remember(&stmt.sql, main);
+            row
+        }
+    };
+    let page_total: i64 = row.try_get(0).map_err(Error::from_pg)?;
+    let body: Option<RawText> = row.try_get(1).map_err(Error::from_pg)?;
+    Ok(ReadResult {
+        page_total,
+        body: body.map(|b| b.0).unwrap_or_default(),
+    })
+}

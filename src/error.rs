@@ -1,0 +1,352 @@
+//! The crate's one error type and the mapping from an error to an HTTP response.
+//!
+//! Every failure, whether the request was malformed, the table is unknown or
+//! PostgreSQL refused the statement, becomes an [`Error`]: a value with a
+//! [`ErrorKind`], a message, optional details and hint, and, where
+//! PostgreSQL raised it, the SQLSTATE. [`Error::to_response`] renders it with
+//! the default (Powabase) mapping of the design's error table:
+//!
+//! ```
+//! use tower_postgrest::{Error, ErrorKind};
+//!
+//! let err = Error::new(ErrorKind::NotFound, "Could not find the table 'public.nope' in the schema cache");
+//! assert_eq!(err.status(), http::StatusCode::NOT_FOUND);
+//! assert_eq!(err.code(), "not_found");
+//! let body: serde_json::Value = serde_json::from_slice(&err.body_json()).unwrap();
+//! assert_eq!(body["code"], "not_found");
+//! assert_eq!(body["hint"], serde_json::Value::Null);
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use http::{HeaderValue, Response, StatusCode, header};
+
+use crate::body::RestBody;
+
+/// A boxed error, as tower and hyper use.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What went wrong, in the terms of the error table; decides the HTTP status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Missing, malformed, expired or wrongly signed credentials (401).
+    Unauthorized,
+    /// Row Level Security or a privilege refused the operation (403).
+    Forbidden,
+    /// The table, view or function is not in the exposed schemas, or the path is not one (404).
+    NotFound,
+    /// The HTTP method is not allowed on this resource, or a write in a read-only transaction (405).
+    MethodNotAllowed,
+    /// The response cannot be produced in an acceptable media type or shape (406).
+    NotAcceptable,
+    /// A unique or foreign-key violation (409).
+    Conflict,
+    /// The request body is larger than the configured limit (413).
+    PayloadTooLarge,
+    /// The requested range cannot be satisfied (416).
+    RangeNotSatisfiable,
+    /// Malformed syntax, unknown column, bad body, or a client-side SQLSTATE (422).
+    InvalidRequest,
+    /// Anything unexpected; the body reveals no internals (500).
+    Internal,
+    /// The request asks for something this version does not implement yet (501).
+    NotImplemented,
+    /// No database connection could be had, or the database is down (503).
+    Unavailable,
+    /// A statement ran past its timeout (504).
+    Timeout,
+}
+
+impl ErrorKind {
+    /// The HTTP status of this kind in the default mapping.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            Self::Conflict => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::InvalidRequest => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// The wire `code` of this kind in the default mapping.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "rls_denied",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::NotAcceptable => "not_acceptable",
+            Self::Conflict => "conflict",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::RangeNotSatisfiable => "range_not_satisfiable",
+            Self::InvalidRequest => "invalid_request",
+            Self::Internal => "internal",
+            Self::NotImplemented => "not_implemented",
+            Self::Unavailable => "unavailable",
+            Self::Timeout => "timeout",
+        }
+    }
+}
+
+/// An error answered to the client; see the [module docs](self).
+///
+/// Besides its kind it keeps PostgREST's own code for the same condition
+/// (`PGRST205`, or the SQLSTATE for database errors) so that a PostgREST-style
+/// mapper can speak that dialect.
+pub struct Error {
+    kind: ErrorKind,
+    postgrest_code: Cow<'static, str>,
+    message: String,
+    details: Option<String>,
+    hint: Option<String>,
+    source: Option<BoxError>,
+}
+
+impl Error {
+    /// An error of `kind` with a message and no details or hint.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            postgrest_code: Cow::Borrowed(""),
+            message: message.into(),
+            details: None,
+            hint: None,
+            source: None,
+        }
+    }
+
+    /// Sets the details shown to the client.
+    #[must_use]
+    pub fn with_details(mut self, details: impl Into<String>) -> Self {
+        self.details = Some(details.into());
+        self
+    }
+
+    /// Sets the hint shown to the client.
+    #[must_use]
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Sets PostgREST's code for this condition (`PGRST100`, a SQLSTATE, ...).
+    #[must_use]
+    pub fn with_postgrest_code(mut self, code: impl Into<Cow<'static, str>>) -> Self {
+        self.postgrest_code = code.into();
+        self
+    }
+
+    /// Attaches the underlying cause, kept for logs and never sent to the client.
+    #[must_use]
+    pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// The kind of error.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The HTTP status in the default mapping.
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
+
+    /// The wire `code` in the default mapping (`not_found`, `invalid_request`, ...).
+    pub fn code(&self) -> &'static str {
+        self.kind.code()
+    }
+
+    /// PostgREST's code for the same condition: `PGRSTnnn`, or the SQLSTATE of a database error.
+    pub fn postgrest_code(&self) -> &str {
+        &self.postgrest_code
+    }
+
+    /// The message shown to the client.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The details shown to the client, if any.
+    pub fn details(&self) -> Option<&str> {
+        self.details.as_deref()
+    }
+
+    /// The hint shown to the client, if any.
+    pub fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+
+    /// The JSON body `{"code","message","details","hint"}` of the default mapping.
+    pub fn body_json(&self) -> Vec<u8> {
+        let body = serde_json::json!({
+            "code": self.code(),
+            "message": self.message,
+            "details": self.details,
+            "hint": self.hint,
+        });
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+
+    /// Renders the error as a response with the default mapping.
+    ///
+    /// The response carries the error itself as an `Arc<Error>` extension so
+    /// that outer layers can log it or render it again.
+    pub fn to_response(self) -> Response<RestBody> {
+        let mut res = Response::new(RestBody::from(self.body_json()));
+        *res.status_mut() = self.status();
+        let headers = res.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        match self.kind {
+            ErrorKind::Unauthorized => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ErrorKind::Unavailable => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        if self.status().is_server_error() {
+            match &self.source {
+                Some(source) => tracing::error!(code = %self.postgrest_code, error = %source, "{}", self.message),
+                None => tracing::error!(code = %self.postgrest_code, "{}", self.message),
+            }
+        }
+        res.extensions_mut().insert(Arc::new(self));
+        res
+    }
+
+    /// Maps an error raised by PostgreSQL (or by the connection to it).
+    ///
+    /// The SQLSTATE decides the kind, following PostgREST's table with this
+    /// crate's departures: 57014 (statement timeout) is a 504, and client-side
+    /// errors are 422. Messages of server errors are PostgreSQL's own (they
+    /// never contain SQL text); connection errors reveal nothing.
+    pub(crate) fn from_pg(err: tokio_postgres::Error) -> Self {
+        let Some(db) = err.as_db_error() else {
+            return Self::new(ErrorKind::Unavailable, "Database connection error")
+                .with_details("The database is unavailable; try again later")
+                .with_postgrest_code("PGRST001")
+                .with_source(err);
+        };
+        let state = db.code().code().to_owned();
+        let kind = kind_of_sqlstate(&state, db.message());
+        let mut out = Self::new(kind, db.message()).with_postgrest_code(state);
+        out.details = db.detail().map(str::to_owned);
+        out.hint = db.hint().map(str::to_owned);
+        out.with_source(err)
+    }
+}
+
+/// The kind of a PostgreSQL error, by SQLSTATE, in PostgREST's order of evaluation.
+fn kind_of_sqlstate(state: &str, message: &str) -> ErrorKind {
+    use ErrorKind::*;
+    let class = state.get(..2).unwrap_or("");
+    match state {
+        "23503" | "23505" => return Conflict,
+        "25006" => return MethodNotAllowed,
+        "21000" if message.ends_with("requires a WHERE clause") => return InvalidRequest,
+        "21000" => return Internal,
+        "22023" if message.starts_with("role ") && message.ends_with("does not exist") => {
+            return Unauthorized;
+        }
+        "53400" => return Internal,
+        "57P01" => return Unavailable,
+        "57014" => return Timeout,
+        "42883" => return NotFound,
+        "42P01" => return NotFound,
+        "42P17" => return Internal,
+        "42501" => return Forbidden,
+        "P0001" => return InvalidRequest,
+        _ => {}
+    }
+    match class {
+        "08" | "53" => Unavailable,
+        "0L" | "0P" | "28" => Forbidden,
+        "09" | "25" | "2D" | "38" | "39" | "3B" | "40" | "54" | "55" | "57" | "58" | "F0"
+        | "HV" | "XX" | "P0" => Internal,
+        _ => InvalidRequest,
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.kind)
+            .field("postgrest_code", &self.postgrest_code)
+            .field("message", &self.message)
+            .field("details", &self.details)
+            .field("hint", &self.hint)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind.code(), self.message)?;
+        if let Some(d) = &self.details {
+            write!(f, " ({d})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as _)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlstates_map_to_kinds() {
+        let cases = [
+            ("23505", "", ErrorKind::Conflict),
+            ("23503", "", ErrorKind::Conflict),
+            ("42501", "", ErrorKind::Forbidden),
+            ("42P01", "", ErrorKind::NotFound),
+            ("42703", "", ErrorKind::InvalidRequest),
+            ("22P02", "", ErrorKind::InvalidRequest),
+            ("08006", "", ErrorKind::Unavailable),
+            ("57P01", "", ErrorKind::Unavailable),
+            ("57014", "", ErrorKind::Timeout),
+            ("25006", "", ErrorKind::MethodNotAllowed),
+            ("22023", "role \"x\" does not exist", ErrorKind::Unauthorized),
+            ("22023", "bad value", ErrorKind::InvalidRequest),
+            ("XX000", "", ErrorKind::Internal),
+            ("P0004", "", ErrorKind::Internal),
+            ("P0001", "", ErrorKind::InvalidRequest),
+        ];
+        for (state, msg, kind) in cases {
+            assert_eq!(kind_of_sqlstate(state, msg), kind, "{state}");
+        }
+    }
+
+    #[test]
+    fn response_has_json_body_and_headers() {
+        let res = Error::new(ErrorKind::Unavailable, "down").to_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "1");
+        assert!(res.extensions().get::<Arc<Error>>().is_some());
+    }
+}

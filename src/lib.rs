@@ -1,0 +1,80 @@
+//! A PostgREST-compatible REST API over PostgreSQL, as a [`tower::Service`].
+//!
+//! [`RestService`] answers PostgREST's URL grammar
+//! (`GET /books?select=id,title&author_id=eq.1&order=title.desc&limit=20`)
+//! from the tables and views of the exposed schemas. PostgreSQL builds the JSON,
+//! every request value is a bind parameter, and a request is one pipelined
+//! transaction on one pooled connection, running as the request's database role
+//! so that Row Level Security applies.
+//!
+//! Mount it in axum (or hyper, or warp: it is a plain `tower::Service`):
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use tower_postgrest::{ConnectionManager, RestService};
+//!
+//! let manager = ConnectionManager::from_url(
+//!     "postgres://authenticator@localhost/app",
+//!     tokio_postgres::NoTls,
+//! )?;
+//! let pool = manager.pool_builder().max_size(10).build(manager).await?;
+//! let rest = RestService::builder(pool).anon_role("anon").build().await?;
+//!
+//! let app = axum::Router::new().nest_service("/rest/v1", rest);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! See `examples/server.rs` for a runnable demo with a throwaway database.
+//!
+//! [`tower::Service`]: tower_service::Service
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(rustdoc::broken_intra_doc_links)]
+
+mod body;
+mod db;
+mod error;
+pub mod layer;
+mod plan;
+mod request;
+pub mod schema;
+mod service;
+mod sql;
+
+pub use body::RestBody;
+pub use db::{Connection, ConnectionManager, MakeTls, Pool};
+pub use error::{BoxError, Error, ErrorKind};
+pub use schema::SchemaCache;
+pub use service::{ResponseFuture, RestService, RestServiceBuilder};
+
+/// Internals exposed for benchmarks and property tests only; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    use http::{HeaderMap, Method};
+
+    use crate::plan::{PlanConfig, plan};
+    use crate::request::parse;
+    use crate::schema::Schema;
+    pub use crate::sql::Statement;
+
+    /// Parses, plans and renders a GET request: the pure part of the pipeline.
+    pub fn render_get(
+        schema: &Schema,
+        path: &str,
+        query: &str,
+        headers: &HeaderMap,
+        max_rows: Option<u64>,
+    ) -> Result<Statement, crate::Error> {
+        let req = parse(&Method::GET, path, Some(query), headers)?;
+        let config = PlanConfig { max_rows };
+        let plan = plan(&req, schema, &config)?;
+        crate::sql::render_read(&plan)
+    }
+
+    /// The SQL text and the parameters of a statement.
+    pub fn parts(stmt: &Statement) -> (&str, &[Option<String>]) {
+        (&stmt.sql, &stmt.params)
+    }
+}

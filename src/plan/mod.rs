@@ -1,0 +1,172 @@
+//! [`ApiRequest`] + [`Schema`] → a plan: the only place names get resolved.
+//!
+//! Column names in `select`, filters and `order` are *not* checked here, as in
+//! PostgREST: PostgreSQL resolves them, so computed columns (functions taking the
+//! row type) work, and an unknown column is PostgreSQL's own 42703 error.
+
+use http::Method;
+
+use crate::error::{Error, ErrorKind};
+use crate::request::{
+    ApiRequest, Field, Filter, MediaType, OrderTerm, SelectItem, Target,
+};
+use crate::schema::{Schema, Table};
+
+/// Settings of the service that shape plans.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PlanConfig {
+    pub(crate) max_rows: Option<u64>,
+}
+
+/// A selected column, with what the schema says about it.
+#[derive(Clone, Debug)]
+pub(crate) struct SelectColumn<'r> {
+    pub(crate) field: &'r Field,
+    pub(crate) alias: Option<&'r str>,
+    pub(crate) cast: Option<&'r str>,
+    /// The column's type with domains resolved, when it is a column of the table.
+    pub(crate) column_type: Option<&'r str>,
+}
+
+/// An item of the planned select list.
+#[derive(Clone, Debug)]
+pub(crate) enum Projection<'r> {
+    Star,
+    Column(SelectColumn<'r>),
+}
+
+/// A filter with the type of its column, when known.
+#[derive(Clone, Debug)]
+pub(crate) struct PlannedFilter<'r> {
+    pub(crate) filter: &'r Filter,
+    pub(crate) column_type: Option<&'r str>,
+}
+
+/// A planned read of one table or view.
+#[derive(Clone, Debug)]
+pub(crate) struct ReadPlan<'r> {
+    pub(crate) table: &'r Table,
+    pub(crate) select: Vec<Projection<'r>>,
+    pub(crate) filters: Vec<PlannedFilter<'r>>,
+    pub(crate) order: Vec<(&'r OrderTerm, Option<&'r str>)>,
+    pub(crate) limit: Option<i64>,
+    pub(crate) offset: i64,
+    pub(crate) media: MediaType,
+    /// HEAD: compute the page, not the body.
+    pub(crate) headers_only: bool,
+}
+
+/// Plans a request.
+pub(crate) fn plan<'r>(
+    req: &'r ApiRequest,
+    schema: &'r Schema,
+    config: &PlanConfig,
+) -> Result<ReadPlan<'r>, Error> {
+    let name = match &req.target {
+        Target::Relation(name) => name,
+        Target::Function(_) => {
+            return Err(not_implemented("Calling functions (/rpc) is not supported yet"));
+        }
+        Target::Root => {
+            return Err(not_implemented(
+                "The OpenAPI description at the root is not supported yet",
+            ));
+        }
+    };
+    let default_schema = schema.schemas.first().map(String::as_str).unwrap_or("public");
+    let Some(table) = schema.table(default_schema, name) else {
+        let mut err = Error::new(
+            ErrorKind::NotFound,
+            format!("Could not find the table '{default_schema}.{name}' in the schema cache"),
+        )
+        .with_postgrest_code("PGRST205");
+        if let Some(close) = schema.closest_table(default_schema, name) {
+            err = err.with_hint(format!("Perhaps you meant the table '{default_schema}.{close}'"));
+        }
+        return Err(err);
+    };
+    if req.method != Method::GET && req.method != Method::HEAD {
+        return Err(Error::new(
+            ErrorKind::NotImplemented,
+            format!("The {} method is not supported yet", req.method),
+        )
+        .with_postgrest_code("PGRST127"));
+    }
+    if let Some(rel) = req.embed_params.first() {
+        return Err(Error::new(
+            ErrorKind::InvalidRequest,
+            format!("'{rel}' is not an embedded resource in this request"),
+        )
+        .with_hint(format!(
+            "Verify that '{rel}' is included in the 'select' query parameter."
+        ))
+        .with_postgrest_code("PGRST108"));
+    }
+    let column_type = |f: &Field| table.column(&f.name).map(|c| c.resolved_type());
+
+    let mut select = Vec::with_capacity(req.select.len());
+    for item in &req.select {
+        match item {
+            SelectItem::Star => select.push(Projection::Star),
+            SelectItem::Column {
+                aggregate: Some(_), ..
+            }
+            | SelectItem::Column { field: None, .. } => {
+                return Err(Error::new(
+                    ErrorKind::InvalidRequest,
+                    "Use of aggregate functions is not allowed",
+                )
+                .with_postgrest_code("PGRST123"));
+            }
+            SelectItem::Column {
+                alias,
+                field: Some(field),
+                cast,
+                aggregate: None,
+            } => select.push(Projection::Column(SelectColumn {
+                field,
+                alias: alias.as_deref(),
+                cast: cast.as_deref(),
+                column_type: column_type(field),
+            })),
+            SelectItem::Embed { relation, .. } => {
+                return Err(not_implemented(&format!(
+                    "Embedding resources ('{relation}') is not supported yet"
+                )));
+            }
+        }
+    }
+    let filters = req
+        .filters
+        .iter()
+        .map(|f| PlannedFilter {
+            filter: f,
+            column_type: column_type(&f.field),
+        })
+        .collect();
+    let order = req
+        .order
+        .iter()
+        .map(|t| (t, column_type(&t.field)))
+        .collect();
+
+    let max = config.max_rows.map(|m| i64::try_from(m).unwrap_or(i64::MAX));
+    let limit = match (req.limit, max) {
+        (Some(l), Some(m)) => Some(l.min(m)),
+        (l, m) => l.or(m),
+    };
+    Ok(ReadPlan {
+        table,
+        select,
+        filters,
+        order,
+        limit,
+        offset: req.offset.unwrap_or(0),
+        media: req.accept,
+        headers_only: req.method == Method::HEAD,
+    })
+}
+
+fn not_implemented(message: &str) -> Error {
+    Error::new(ErrorKind::NotImplemented, message).with_postgrest_code("PGRST127")
+}

@@ -1,0 +1,133 @@
+//! A byte cursor for the hand-written recursive-descent parsers of the query grammar.
+
+use std::borrow::Cow;
+
+use super::ParseError;
+
+/// Characters that end an unquoted name: PostgREST's reserved characters plus
+/// the ones that introduce an operator, alias, cast, hint or JSON path.
+const NAME_END: &[u8] = b",.:()!>\"";
+
+#[derive(Debug)]
+pub(crate) struct Cursor<'a> {
+    input: &'a str,
+    pos: usize,
+    what: &'static str,
+}
+
+impl<'a> Cursor<'a> {
+    /// A cursor over `input`, which is the value of the parameter `what` (for error messages).
+    pub(crate) fn new(input: &'a str, what: &'static str) -> Self {
+        Self { input, pos: 0, what }
+    }
+
+    pub(crate) fn peek(&self) -> Option<u8> {
+        self.input.as_bytes().get(self.pos).copied()
+    }
+
+    pub(crate) fn peek_at(&self, n: usize) -> Option<u8> {
+        self.input.as_bytes().get(self.pos + n).copied()
+    }
+
+    pub(crate) fn at_end(&self) -> bool {
+        self.pos >= self.input.len()
+    }
+
+    pub(crate) fn rest(&self) -> &'a str {
+        &self.input[self.pos..]
+    }
+
+    pub(crate) fn take_rest(&mut self) -> &'a str {
+        let rest = self.rest();
+        self.pos = self.input.len();
+        rest
+    }
+
+    pub(crate) fn bump(&mut self) {
+        self.pos += 1;
+    }
+
+    /// Consumes `s` if the input continues with it.
+    pub(crate) fn eat(&mut self, s: &str) -> bool {
+        if self.rest().starts_with(s) {
+            self.pos += s.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    pub(crate) fn expect(&mut self, s: &'static str) -> Result<(), ParseError> {
+        if self.eat(s) {
+            Ok(())
+        } else {
+            Err(self.error(Cow::Owned(format!("\"{s}\""))))
+        }
+    }
+
+    pub(crate) fn skip_spaces(&mut self) {
+        while self.peek() == Some(b' ') {
+            self.pos += 1;
+        }
+    }
+
+    /// An error at the current position: `expected` says what would have been valid.
+    pub(crate) fn error(&self, expected: impl Into<Cow<'static, str>>) -> ParseError {
+        ParseError {
+            what: self.what,
+            input: self.input.to_owned(),
+            offset: self.pos,
+            expected: expected.into(),
+        }
+    }
+
+    /// `name = quoted / ident *( "-" ident )`, where `ident` is a run of
+    /// characters other than the reserved ones, and a `-` that starts `->` ends the name.
+    ///
+    /// Surrounding spaces are trimmed from unquoted names.
+    pub(crate) fn name(&mut self) -> Result<String, ParseError> {
+        self.skip_spaces();
+        if self.peek() == Some(b'"') {
+            let name = self.quoted()?;
+            if name.is_empty() {
+                return Err(self.error("a non-empty name"));
+            }
+            return Ok(name);
+        }
+        let start = self.pos;
+        while let Some(b) = self.peek() {
+            if NAME_END.contains(&b) || (b == b'-' && self.peek_at(1) == Some(b'>')) {
+                break;
+            }
+            self.pos += 1;
+        }
+        let name = self.input[start..self.pos].trim();
+        if name.is_empty() {
+            self.pos = start;
+            return Err(self.error("a name"));
+        }
+        Ok(name.to_owned())
+    }
+
+    /// `quoted = DQUOTE *( any char but DQUOTE and "\" / "\" any char ) DQUOTE`
+    pub(crate) fn quoted(&mut self) -> Result<String, ParseError> {
+        self.expect("\"")?;
+        let mut out = String::new();
+        let mut chars = self.rest().char_indices();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '"' => {
+                    self.pos += i + 1;
+                    return Ok(out);
+                }
+                '\\' => match chars.next() {
+                    Some((_, c)) => out.push(c),
+                    None => break,
+                },
+                c => out.push(c),
+            }
+        }
+        self.pos = self.input.len();
+        Err(self.error("a closing double quote"))
+    }
+}

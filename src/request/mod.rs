@@ -1,0 +1,290 @@
+//! The PostgREST grammar: method, path, query string and headers → [`ApiRequest`].
+//!
+//! Pure functions, no I/O and no schema: everything here is testable on its own.
+
+mod cursor;
+mod filter;
+mod media;
+mod order;
+mod select;
+
+use std::borrow::Cow;
+use std::fmt;
+
+use http::{HeaderMap, Method};
+
+pub(crate) use filter::{Filter, Operation};
+pub(crate) use media::MediaType;
+pub(crate) use order::OrderTerm;
+pub(crate) use select::SelectItem;
+
+use crate::error::{Error, ErrorKind};
+
+/// `json-op = "->" / "->>"`
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum JsonOp {
+    /// `->`: the result stays JSON.
+    Arrow,
+    /// `->>`: the result is text.
+    DoubleArrow,
+}
+
+/// One step of a JSON path: an object key or an array index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum JsonStep {
+    Key(String),
+    Index(i64),
+}
+
+/// A column name with an optional JSON path: `data->a->>b`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Field {
+    pub(crate) name: String,
+    pub(crate) json_path: Vec<(JsonOp, JsonStep)>,
+}
+
+impl Field {
+    /// The key this field gets in the output: the last JSON key, or the column name.
+    pub(crate) fn output_name(&self) -> &str {
+        self.json_path
+            .iter()
+            .rev()
+            .find_map(|(_, step)| match step {
+                JsonStep::Key(k) => Some(k.as_str()),
+                JsonStep::Index(_) => None,
+            })
+            .unwrap_or(&self.name)
+    }
+}
+
+/// What the path names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// `/{relation}`
+    Relation(String),
+    /// `/rpc/{function}`
+    Function(String),
+    /// `/`
+    Root,
+}
+
+/// A parsed request: everything the planner needs, owned.
+#[derive(Clone, Debug)]
+pub(crate) struct ApiRequest {
+    pub(crate) method: Method,
+    pub(crate) target: Target,
+    pub(crate) select: Vec<SelectItem>,
+    /// Filters, each with the embed path it applies to (empty for the root).
+    pub(crate) filters: Vec<Filter>,
+    pub(crate) order: Vec<OrderTerm>,
+    pub(crate) limit: Option<i64>,
+    pub(crate) offset: Option<i64>,
+    /// Parameters that address an embedded resource (`rel.order`, `rel.limit`, `rel.col`…):
+    /// the first path element of each, in request order.
+    pub(crate) embed_params: Vec<String>,
+    pub(crate) accept: MediaType,
+}
+
+/// A syntax error in one query parameter, with where it happened and what was expected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ParseError {
+    /// Which grammar failed: "filter", "select", "order", ...
+    pub(crate) what: &'static str,
+    pub(crate) input: String,
+    pub(crate) offset: usize,
+    pub(crate) expected: Cow<'static, str>,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "failed to parse {} ({}) at character {}",
+            self.what,
+            self.input,
+            self.offset + 1
+        )
+    }
+}
+
+impl From<ParseError> for Error {
+    fn from(e: ParseError) -> Self {
+        let found = match e.input[e.offset..].chars().next() {
+            Some(c) => format!("unexpected \"{c}\""),
+            None => "unexpected end of input".to_owned(),
+        };
+        Error::new(
+            ErrorKind::InvalidRequest,
+            format!("\"failed to parse {} ({})\" (line 1, column {})", e.what, e.input, e.offset + 1),
+        )
+        .with_details(format!("{found} expecting {}", e.expected))
+        .with_postgrest_code("PGRST100")
+    }
+}
+
+/// Parses a request into an [`ApiRequest`].
+///
+/// `path` is the path the service sees (after any prefix a router stripped),
+/// `query` the raw query string without `?`.
+pub(crate) fn parse(
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<ApiRequest, Error> {
+    let target = parse_path(path)?;
+    let accept = media::parse_accept(headers)?;
+    let mut req = ApiRequest {
+        method: method.clone(),
+        target,
+        select: Vec::new(),
+        filters: Vec::new(),
+        order: Vec::new(),
+        limit: None,
+        offset: None,
+        embed_params: Vec::new(),
+        accept,
+    };
+    let mut select = None;
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match key.as_ref() {
+            "select" => select = Some(value.into_owned()),
+            "order" => req.order = order::parse_order(&value)?,
+            "limit" => req.limit = Some(parse_count("limit", &value)?),
+            "offset" => req.offset = Some(parse_count("offset", &value)?),
+            "or" | "and" | "not.or" | "not.and" => {
+                return Err(Error::new(
+                    ErrorKind::NotImplemented,
+                    format!("The \"{key}\" logic parameter is not supported yet"),
+                )
+                .with_postgrest_code("PGRST127"));
+            }
+            _ => {
+                if let Some((path, "order" | "limit" | "offset" | "or" | "and")) = key.rsplit_once('.') {
+                    let first = path.split('.').next().unwrap_or(path);
+                    req.embed_params.push(first.to_owned());
+                    continue;
+                }
+                let filter = filter::parse_filter(&key, &value)?;
+                match filter.embed_path.first() {
+                    Some(first) => req.embed_params.push(first.clone()),
+                    None => req.filters.push(filter),
+                }
+            }
+        }
+    }
+    req.select = match select {
+        Some(s) => select::parse_select(&s)?,
+        None => vec![SelectItem::Star],
+    };
+    Ok(req)
+}
+
+/// `limit` and `offset`: a non-negative integer.
+fn parse_count(name: &'static str, value: &str) -> Result<i64, Error> {
+    match value.trim().parse::<i64>() {
+        Ok(n) if n >= 0 => Ok(n),
+        Ok(_) if name == "limit" => Err(Error::new(
+            ErrorKind::RangeNotSatisfiable,
+            "Requested range not satisfiable",
+        )
+        .with_details("Limit should be greater than or equal to zero.")
+        .with_postgrest_code("PGRST103")),
+        _ => Err(Error::new(
+            ErrorKind::InvalidRequest,
+            format!("\"{name}\" must be a non-negative integer, got \"{value}\""),
+        )
+        .with_postgrest_code("PGRST100")),
+    }
+}
+
+/// `path = "/" [ relation / "rpc/" function ]`, each segment percent-decoded.
+fn parse_path(path: &str) -> Result<Target, Error> {
+    let trimmed = path.strip_prefix('/').unwrap_or(path);
+    let segments: Vec<&str> = if trimmed.is_empty() {
+        Vec::new()
+    } else {
+        trimmed.split('/').collect()
+    };
+    let decode = |s: &str| -> Result<String, Error> {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .map(Cow::into_owned)
+            .map_err(|_| invalid_path())
+    };
+    match segments.as_slice() {
+        [] => Ok(Target::Root),
+        [name] if !name.is_empty() => Ok(Target::Relation(decode(name)?)),
+        ["rpc", name] if !name.is_empty() => Ok(Target::Function(decode(name)?)),
+        _ => Err(invalid_path()),
+    }
+}
+
+fn invalid_path() -> Error {
+    Error::new(ErrorKind::NotFound, "Invalid path specified in request URL")
+        .with_postgrest_code("PGRST125")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(path: &str, query: &str) -> Result<ApiRequest, Error> {
+        parse(&Method::GET, path, Some(query), &HeaderMap::new())
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(parse_path("/").unwrap(), Target::Root);
+        assert_eq!(parse_path("").unwrap(), Target::Root);
+        assert_eq!(
+            parse_path("/my%20table").unwrap(),
+            Target::Relation("my table".into())
+        );
+        assert_eq!(
+            parse_path("/rpc/add").unwrap(),
+            Target::Function("add".into())
+        );
+        for bad in ["/a/b", "/rpc/a/b", "/a/", "//"] {
+            assert_eq!(parse_path(bad).unwrap_err().kind(), ErrorKind::NotFound, "{bad}");
+        }
+    }
+
+    #[test]
+    fn plus_is_a_space() {
+        let req = get("/books", "title=eq.Iain+Banks").unwrap();
+        match &req.filters[0].operation {
+            Operation::Compare { value, .. } => assert_eq!(value, "Iain Banks"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn limit_and_offset() {
+        let req = get("/t", "limit=10&offset=5").unwrap();
+        assert_eq!((req.limit, req.offset), (Some(10), Some(5)));
+        assert_eq!(
+            get("/t", "limit=-1").unwrap_err().kind(),
+            ErrorKind::RangeNotSatisfiable
+        );
+        assert_eq!(
+            get("/t", "limit=ten").unwrap_err().kind(),
+            ErrorKind::InvalidRequest
+        );
+    }
+
+    #[test]
+    fn embedded_params_are_set_aside() {
+        let req = get("/t", "comments.approved=eq.true&id=eq.1").unwrap();
+        assert_eq!(req.filters.len(), 1);
+        assert_eq!(req.embed_params, vec!["comments".to_owned()]);
+    }
+
+    #[test]
+    fn parse_error_message() {
+        let err = get("/t", "id=eqq.1").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidRequest);
+        assert_eq!(err.postgrest_code(), "PGRST100");
+        assert!(err.message().contains("failed to parse filter (eqq.1)"), "{}", err.message());
+    }
+}

@@ -1,0 +1,134 @@
+//! The `order` parameter.
+
+use super::cursor::Cursor;
+use super::filter::json_path;
+use super::{Field, ParseError};
+
+/// Sort direction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Asc,
+    Desc,
+}
+
+impl Direction {
+    pub(crate) fn as_sql(self) -> &'static str {
+        match self {
+            Self::Asc => "ASC",
+            Self::Desc => "DESC",
+        }
+    }
+}
+
+/// Where NULLs sort.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Nulls {
+    First,
+    Last,
+}
+
+impl Nulls {
+    pub(crate) fn as_sql(self) -> &'static str {
+        match self {
+            Self::First => "NULLS FIRST",
+            Self::Last => "NULLS LAST",
+        }
+    }
+}
+
+/// One term of `order`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct OrderTerm {
+    pub(crate) field: Field,
+    pub(crate) direction: Option<Direction>,
+    pub(crate) nulls: Option<Nulls>,
+}
+
+/// `order = order-term *( "," order-term )`
+pub(crate) fn parse_order(input: &str) -> Result<Vec<OrderTerm>, ParseError> {
+    let mut cur = Cursor::new(input, "order");
+    let mut terms = vec![order_term(&mut cur)?];
+    while cur.eat(",") {
+        terms.push(order_term(&mut cur)?);
+    }
+    if !cur.at_end() {
+        return Err(cur.error("\",\" or end of input"));
+    }
+    Ok(terms)
+}
+
+/// `order-term = field [ "." ("asc" / "desc") ] [ "." ("nullsfirst" / "nullslast") ]`
+fn order_term(cur: &mut Cursor<'_>) -> Result<OrderTerm, ParseError> {
+    let name = cur.name()?;
+    if cur.peek() == Some(b'(') {
+        return Err(cur.error("a column (ordering by an embedded resource is not supported yet)"));
+    }
+    let field = Field {
+        name,
+        json_path: json_path(cur)?,
+    };
+    let mut term = OrderTerm {
+        field,
+        direction: None,
+        nulls: None,
+    };
+    while cur.eat(".") {
+        let word_len = cur
+            .rest()
+            .bytes()
+            .take_while(u8::is_ascii_alphabetic)
+            .count();
+        let word = &cur.rest()[..word_len];
+        match word {
+            "asc" | "desc" if term.direction.is_none() && term.nulls.is_none() => {
+                term.direction = Some(if word == "asc" {
+                    Direction::Asc
+                } else {
+                    Direction::Desc
+                });
+            }
+            "nullsfirst" | "nullslast" if term.nulls.is_none() => {
+                term.nulls = Some(if word == "nullsfirst" {
+                    Nulls::First
+                } else {
+                    Nulls::Last
+                });
+            }
+            _ => return Err(cur.error("\"asc\", \"desc\", \"nullsfirst\" or \"nullslast\"")),
+        }
+        for _ in 0..word_len {
+            cur.bump();
+        }
+        if !matches!(cur.peek(), None | Some(b',' | b'.')) {
+            return Err(cur.error("\",\" or end of input"));
+        }
+    }
+    Ok(term)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terms() {
+        let t = parse_order("a.desc.nullslast,b,c.nullsfirst,data->>x.asc").unwrap();
+        assert_eq!(t.len(), 4);
+        assert_eq!(t[0].direction, Some(Direction::Desc));
+        assert_eq!(t[0].nulls, Some(Nulls::Last));
+        assert_eq!((t[1].direction, t[1].nulls), (None, None));
+        assert_eq!((t[2].direction, t[2].nulls), (None, Some(Nulls::First)));
+        assert_eq!(t[3].field.name, "data");
+        assert_eq!(t[3].direction, Some(Direction::Asc));
+    }
+
+    #[test]
+    fn malformed() {
+        for bad in [
+            "", "id.ac", "id.descc", "id.asc.nullslasttt", "id.asc.desc", "id.nullsfirst.asc",
+            "id,", "id::text", "rel(col)",
+        ] {
+            assert!(parse_order(bad).is_err(), "{bad}");
+        }
+    }
+}

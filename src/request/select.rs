@@ -1,0 +1,280 @@
+//! Vertical filtering: the `select` parameter.
+
+use super::cursor::Cursor;
+use super::filter::json_path;
+use super::{Field, ParseError};
+
+/// An aggregate function applied to a selected column (`col.sum()`) or to all rows (`count()`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Aggregate {
+    Sum,
+    Avg,
+    Max,
+    Min,
+    Count,
+}
+
+/// One item of `select`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum SelectItem {
+    /// `*`
+    Star,
+    /// `[alias:] field [::cast] [.agg() [::cast]]`, or `[alias:] count() [::cast]` with no field.
+    Column {
+        alias: Option<String>,
+        field: Option<Field>,
+        cast: Option<String>,
+        aggregate: Option<(Aggregate, Option<String>)>,
+    },
+    /// `[alias:] relation [!hint] [!inner|!left] "(" select ")"`, or a spread `...relation(...)`.
+    Embed {
+        alias: Option<String>,
+        relation: String,
+        hints: Vec<String>,
+        spread: bool,
+        select: Vec<SelectItem>,
+    },
+}
+
+/// Nested embeds deeper than this are refused.
+const MAX_DEPTH: usize = 32;
+
+/// `select = [ item *( "," item ) ]`; an empty select means `*`.
+pub(crate) fn parse_select(input: &str) -> Result<Vec<SelectItem>, ParseError> {
+    let mut cur = Cursor::new(input, "select");
+    cur.skip_spaces();
+    if cur.at_end() {
+        return Ok(vec![SelectItem::Star]);
+    }
+    let items = items(&mut cur, 0)?;
+    if !cur.at_end() {
+        return Err(cur.error("\",\" or end of input"));
+    }
+    Ok(items)
+}
+
+fn items(cur: &mut Cursor<'_>, depth: usize) -> Result<Vec<SelectItem>, ParseError> {
+    let mut out = vec![item(cur, depth)?];
+    while cur.eat(",") {
+        out.push(item(cur, depth)?);
+    }
+    Ok(out)
+}
+
+/// `item = "*" / "..." embed / [alias ":"] (embed / column / "count()")`
+fn item(cur: &mut Cursor<'_>, depth: usize) -> Result<SelectItem, ParseError> {
+    cur.skip_spaces();
+    if cur.eat("*") {
+        cur.skip_spaces();
+        return Ok(SelectItem::Star);
+    }
+    if cur.eat("...") {
+        let relation = cur.name()?;
+        return embed(cur, None, relation, true, depth);
+    }
+    if cur.eat("count()") {
+        return column(cur, None, None, Some(Aggregate::Count));
+    }
+    let mut name = cur.name()?;
+    let mut alias = None;
+    if cur.peek() == Some(b':') && cur.peek_at(1) != Some(b':') {
+        cur.bump();
+        alias = Some(name);
+        cur.skip_spaces();
+        if cur.eat("count()") {
+            return column(cur, alias, None, Some(Aggregate::Count));
+        }
+        name = cur.name()?;
+    }
+    if matches!(cur.peek(), Some(b'(' | b'!')) {
+        return embed(cur, alias, name, false, depth);
+    }
+    let json_path = json_path(cur)?;
+    column(cur, alias, Some(Field { name, json_path }), None)
+}
+
+/// The tail of a column: `["::" cast] ["." agg "()" ["::" cast]]`.
+fn column(
+    cur: &mut Cursor<'_>,
+    alias: Option<String>,
+    field: Option<Field>,
+    count_all: Option<Aggregate>,
+) -> Result<SelectItem, ParseError> {
+    let mut cast_to = cast(cur)?;
+    let mut aggregate = None;
+    if let Some(agg) = count_all {
+        aggregate = Some((agg, cast_to.take()));
+    } else if cur.eat(".") {
+        let agg = if cur.eat("sum()") {
+            Aggregate::Sum
+        } else if cur.eat("avg()") {
+            Aggregate::Avg
+        } else if cur.eat("max()") {
+            Aggregate::Max
+        } else if cur.eat("min()") {
+            Aggregate::Min
+        } else if cur.eat("count()") {
+            Aggregate::Count
+        } else {
+            return Err(cur.error("an aggregate (sum(), avg(), max(), min(), count())"));
+        };
+        aggregate = Some((agg, cast(cur)?));
+    }
+    cur.skip_spaces();
+    Ok(SelectItem::Column {
+        alias,
+        field,
+        cast: cast_to,
+        aggregate,
+    })
+}
+
+/// `cast = "::" 1*( ALPHA / DIGIT / "_" / "$" / " " )`
+fn cast(cur: &mut Cursor<'_>) -> Result<Option<String>, ParseError> {
+    if !cur.eat("::") {
+        return Ok(None);
+    }
+    let rest = cur.rest();
+    let len = rest
+        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$' || c == ' '))
+        .unwrap_or(rest.len());
+    let ty = rest[..len].trim();
+    if ty.is_empty() {
+        return Err(cur.error("a type name"));
+    }
+    let ty = ty.to_owned();
+    for _ in 0..len {
+        cur.bump();
+    }
+    Ok(Some(ty))
+}
+
+/// `embed = *( "!" hint ) "(" [ select ] ")"`
+fn embed(
+    cur: &mut Cursor<'_>,
+    alias: Option<String>,
+    relation: String,
+    spread: bool,
+    depth: usize,
+) -> Result<SelectItem, ParseError> {
+    if depth >= MAX_DEPTH {
+        return Err(cur.error(format!("at most {MAX_DEPTH} levels of embedding")));
+    }
+    let mut hints = Vec::new();
+    while cur.eat("!") {
+        hints.push(cur.name()?);
+    }
+    cur.expect("(")?;
+    cur.skip_spaces();
+    let select = if cur.peek() == Some(b')') {
+        Vec::new()
+    } else {
+        items(cur, depth + 1)?
+    };
+    cur.expect(")")?;
+    cur.skip_spaces();
+    Ok(SelectItem::Embed {
+        alias,
+        relation,
+        hints,
+        spread,
+        select,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{JsonOp, JsonStep};
+    use super::*;
+
+    fn col(name: &str) -> SelectItem {
+        SelectItem::Column {
+            alias: None,
+            field: Some(Field {
+                name: name.into(),
+                json_path: vec![],
+            }),
+            cast: None,
+            aggregate: None,
+        }
+    }
+
+    #[test]
+    fn columns_aliases_casts() {
+        assert_eq!(parse_select("").unwrap(), vec![SelectItem::Star]);
+        assert_eq!(
+            parse_select("id, name ,*").unwrap(),
+            vec![col("id"), col("name"), SelectItem::Star]
+        );
+        assert_eq!(
+            parse_select("n:name::text").unwrap(),
+            vec![SelectItem::Column {
+                alias: Some("n".into()),
+                field: Some(Field {
+                    name: "name".into(),
+                    json_path: vec![]
+                }),
+                cast: Some("text".into()),
+                aggregate: None
+            }]
+        );
+        assert_eq!(
+            parse_select("data->a->>0").unwrap(),
+            vec![SelectItem::Column {
+                alias: None,
+                field: Some(Field {
+                    name: "data".into(),
+                    json_path: vec![
+                        (JsonOp::Arrow, JsonStep::Key("a".into())),
+                        (JsonOp::DoubleArrow, JsonStep::Index(0))
+                    ]
+                }),
+                cast: None,
+                aggregate: None
+            }]
+        );
+        assert_eq!(parse_select("\"a,b\"").unwrap(), vec![col("a,b")]);
+    }
+
+    #[test]
+    fn embeds() {
+        let items = parse_select("*,author:authors!fk(name),...tags()").unwrap();
+        assert_eq!(items.len(), 3);
+        assert_eq!(
+            items[1],
+            SelectItem::Embed {
+                alias: Some("author".into()),
+                relation: "authors".into(),
+                hints: vec!["fk".into()],
+                spread: false,
+                select: vec![col("name")]
+            }
+        );
+        assert!(matches!(&items[2], SelectItem::Embed { spread: true, select, .. } if select.is_empty()));
+    }
+
+    #[test]
+    fn aggregates() {
+        let items = parse_select("total:amount.sum()::int,count()").unwrap();
+        assert!(matches!(
+            &items[0],
+            SelectItem::Column { aggregate: Some((Aggregate::Sum, Some(c))), .. } if c == "int"
+        ));
+        assert!(matches!(
+            &items[1],
+            SelectItem::Column { field: None, aggregate: Some((Aggregate::Count, None)), .. }
+        ));
+    }
+
+    #[test]
+    fn malformed() {
+        for bad in [
+            "id,", ",id", "a(", "a(b", "id::", "a:", "id.nope()", "id)", "a!(b)", "\"unterminated",
+            "id::int[]",
+        ] {
+            assert!(parse_select(bad).is_err(), "{bad}");
+        }
+        let deep = "a(".repeat(40) + &")".repeat(40);
+        assert!(parse_select(&deep).is_err());
+    }
+}

@@ -1,0 +1,211 @@
+//! Catalog queries that build a [`Schema`].
+//!
+//! All of them run in one `READ ONLY` transaction, so the snapshot is consistent,
+//! and are pipelined: after preparing them (one round trip), the load is one more.
+
+use serde::Deserialize;
+use tokio_postgres::Client;
+
+use super::{Column, ForeignKey, Function, FunctionArg, Schema, Table, TableKind, Volatility};
+use crate::error::{Error, ErrorKind};
+
+/// Tables, views, materialized views, foreign tables and partitioned tables
+/// (not partitions), with their columns and primary keys.
+const RELATIONS: &str = r#"
+SELECT n.nspname::text,
+       c.relname::text,
+       c.relkind::text,
+       pg_catalog.obj_description(c.oid, 'pg_class'),
+       c.relkind IN ('r', 'p') OR (pg_catalog.pg_relation_is_updatable(c.oid::regclass, false) & 8) = 8,
+       c.relkind IN ('r', 'p') OR (pg_catalog.pg_relation_is_updatable(c.oid::regclass, false) & 4) = 4,
+       c.relkind IN ('r', 'p') OR (pg_catalog.pg_relation_is_updatable(c.oid::regclass, false) & 16) = 16,
+       coalesce((
+         SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
+                  'name', a.attname,
+                  'data_type', pg_catalog.format_type(a.atttypid, a.atttypmod),
+                  'base_type', CASE WHEN t.typtype = 'd'
+                                    THEN pg_catalog.format_type(t.typbasetype, t.typtypmod) END,
+                  'nullable', NOT a.attnotnull,
+                  'default', CASE WHEN a.attgenerated = ''
+                                  THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END)
+                ORDER BY a.attnum)
+         FROM pg_catalog.pg_attribute a
+         JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+         LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+       ), '[]')::text,
+       coalesce((
+         SELECT pg_catalog.array_agg(a.attname::text ORDER BY k.ord)
+         FROM pg_catalog.pg_constraint con,
+              unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+         JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+         WHERE con.conrelid = c.oid AND con.contype = 'p'
+       ), '{}')
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = ANY ($1::text[])
+  AND c.relkind IN ('r', 'v', 'm', 'f', 'p')
+  AND NOT c.relispartition
+ORDER BY n.nspname, c.relname
+"#;
+
+/// Foreign keys whose either side is in an exposed schema (not the copies on partitions).
+const FOREIGN_KEYS: &str = r#"
+SELECT con.conname::text,
+       ns.nspname::text, cl.relname::text,
+       pg_catalog.array_agg(a.attname::text ORDER BY k.ord),
+       fns.nspname::text, fcl.relname::text,
+       pg_catalog.array_agg(fa.attname::text ORDER BY k.ord)
+FROM pg_catalog.pg_constraint con
+JOIN pg_catalog.pg_class cl ON cl.oid = con.conrelid
+JOIN pg_catalog.pg_namespace ns ON ns.oid = cl.relnamespace
+JOIN pg_catalog.pg_class fcl ON fcl.oid = con.confrelid
+JOIN pg_catalog.pg_namespace fns ON fns.oid = fcl.relnamespace
+CROSS JOIN LATERAL unnest(con.conkey, con.confkey) WITH ORDINALITY AS k(col, fcol, ord)
+JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.col
+JOIN pg_catalog.pg_attribute fa ON fa.attrelid = con.confrelid AND fa.attnum = k.fcol
+WHERE con.contype = 'f' AND con.conparentid = 0
+  AND (ns.nspname = ANY ($1::text[]) OR fns.nspname = ANY ($1::text[]))
+GROUP BY con.oid, con.conname, ns.nspname, cl.relname, fns.nspname, fcl.relname
+ORDER BY ns.nspname, cl.relname, con.conname
+"#;
+
+/// Plain functions (not procedures, aggregates or trigger functions) of the exposed schemas.
+const FUNCTIONS: &str = r#"
+SELECT n.nspname::text,
+       p.proname::text,
+       p.provolatile::text,
+       p.proretset,
+       pg_catalog.format_type(p.prorettype, NULL),
+       t.typtype = 'c' OR (t.oid = 'record'::regtype AND p.proallargtypes IS NOT NULL),
+       p.pronargdefaults::int4,
+       coalesce((
+         SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
+                  'name', coalesce(x.name, ''),
+                  'data_type', pg_catalog.format_type(x.type, NULL),
+                  'mode', coalesce(x.mode, 'i'))
+                ORDER BY x.ord)
+         FROM unnest(coalesce(p.proallargtypes, p.proargtypes::oid[]),
+                     p.proargnames,
+                     p.proargmodes::text[]) WITH ORDINALITY AS x(type, name, mode, ord)
+       ), '[]')::text,
+       pg_catalog.obj_description(p.oid, 'pg_proc')
+FROM pg_catalog.pg_proc p
+JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+JOIN pg_catalog.pg_type t ON t.oid = p.prorettype
+WHERE n.nspname = ANY ($1::text[])
+  AND p.prokind = 'f'
+  AND p.prorettype <> 'trigger'::regtype
+ORDER BY n.nspname, p.proname, p.oid
+"#;
+
+#[derive(Deserialize)]
+struct RawArg {
+    name: String,
+    data_type: String,
+    mode: String,
+}
+
+/// Loads a snapshot of `schemas`.
+pub(crate) async fn load_schema(client: &Client, schemas: &[String]) -> Result<Schema, Error> {
+    let schemas_param = schemas.to_vec();
+    // Prepare first: a statement's Parse must not race ahead of BEGIN or behind COMMIT.
+    let (relations, fks, functions) = futures_util::try_join!(
+        client.prepare(RELATIONS),
+        client.prepare(FOREIGN_KEYS),
+        client.prepare(FUNCTIONS)
+    )
+    .map_err(Error::from_pg)?;
+    let begin = client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&schemas_param];
+    let relations = client.query(&relations, &params);
+    let fks = client.query(&fks, &params);
+    let functions = client.query(&functions, &params);
+    let commit = client.batch_execute("COMMIT");
+    let (begin, relations, fks, functions, commit) =
+        futures_util::join!(begin, relations, fks, functions, commit);
+    begin.map_err(Error::from_pg)?;
+    let (relations, fks, functions) = (
+        relations.map_err(Error::from_pg)?,
+        fks.map_err(Error::from_pg)?,
+        functions.map_err(Error::from_pg)?,
+    );
+    commit.map_err(Error::from_pg)?;
+
+    let mut tables = Vec::with_capacity(relations.len());
+    for row in relations {
+        let kind = match row.get::<_, String>(2).as_str() {
+            "r" => TableKind::Table,
+            "p" => TableKind::PartitionedTable,
+            "v" => TableKind::View,
+            "m" => TableKind::MaterializedView,
+            _ => TableKind::ForeignTable,
+        };
+        let columns: Vec<Column> = serde_json::from_str(row.get::<_, &str>(7)).map_err(bad_catalog)?;
+        tables.push(Table {
+            schema: row.get(0),
+            name: row.get(1),
+            kind,
+            comment: row.get(3),
+            insertable: row.get(4),
+            updatable: row.get(5),
+            deletable: row.get(6),
+            columns,
+            primary_key: row.get(8),
+        });
+    }
+
+    let foreign_keys = fks
+        .into_iter()
+        .map(|row| ForeignKey {
+            name: row.get(0),
+            schema: row.get(1),
+            table: row.get(2),
+            columns: row.get(3),
+            foreign_schema: row.get(4),
+            foreign_table: row.get(5),
+            foreign_columns: row.get(6),
+        })
+        .collect();
+
+    let mut fns = Vec::with_capacity(functions.len());
+    for row in functions {
+        let raw: Vec<RawArg> = serde_json::from_str(row.get::<_, &str>(7)).map_err(bad_catalog)?;
+        let defaults = usize::try_from(row.get::<_, i32>(6)).unwrap_or(0);
+        // Input arguments are IN, INOUT and VARIADIC ones; the last `defaults` of them have defaults.
+        let mut args: Vec<FunctionArg> = raw
+            .into_iter()
+            .filter(|a| matches!(a.mode.as_str(), "i" | "b" | "v"))
+            .map(|a| FunctionArg {
+                variadic: a.mode == "v",
+                name: a.name,
+                data_type: a.data_type,
+                has_default: false,
+            })
+            .collect();
+        let first_default = args.len().saturating_sub(defaults);
+        for arg in &mut args[first_default..] {
+            arg.has_default = true;
+        }
+        fns.push(Function {
+            schema: row.get(0),
+            name: row.get(1),
+            volatility: match row.get::<_, String>(2).as_str() {
+                "i" => Volatility::Immutable,
+                "s" => Volatility::Stable,
+                _ => Volatility::Volatile,
+            },
+            returns_set: row.get(3),
+            return_type: row.get(4),
+            returns_composite: row.get(5),
+            args,
+            comment: row.get(8),
+        });
+    }
+
+    Ok(Schema::new(schemas.to_vec(), tables, foreign_keys, fns))
+}
+
+fn bad_catalog(e: serde_json::Error) -> Error {
+    Error::new(ErrorKind::Internal, "Could not read the schema catalog").with_source(e)
+}

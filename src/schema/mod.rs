@@ -1,0 +1,334 @@
+//! The schema cache: what the exposed schemas hold, as an immutable snapshot.
+//!
+//! A [`Schema`] is loaded from PostgreSQL's catalogs by [`SchemaCache`] and
+//! swapped atomically on reload; requests keep the snapshot they started with.
+//! It is serializable so that tests and benchmarks can load one from a file:
+//!
+//! ```
+//! use tower_postgrest::schema::Schema;
+//!
+//! let schema: Schema = serde_json::from_str(r#"{
+//!     "schemas": ["public"],
+//!     "tables": [{"schema": "public", "name": "books", "kind": "table",
+//!                 "columns": [{"name": "id", "data_type": "integer", "nullable": false}],
+//!                 "primary_key": ["id"]}]
+//! }"#).unwrap();
+//! assert!(schema.table("public", "books").is_some());
+//! assert!(schema.table("public", "nope").is_none());
+//! ```
+
+mod cache;
+pub(crate) mod introspect;
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use cache::SchemaCache;
+
+/// The kind of a relation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TableKind {
+    /// An ordinary table.
+    Table,
+    /// A partitioned table.
+    PartitionedTable,
+    /// A view.
+    View,
+    /// A materialized view.
+    MaterializedView,
+    /// A foreign table.
+    ForeignTable,
+}
+
+/// A column of a table or view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Column {
+    /// The column's name.
+    pub name: String,
+    /// Its type as PostgreSQL formats it (`integer`, `text[]`, `numeric(10,2)`).
+    pub data_type: String,
+    /// For a domain, the base type; otherwise the same as `data_type`.
+    #[serde(default)]
+    pub base_type: Option<String>,
+    /// Whether it may be NULL.
+    #[serde(default)]
+    pub nullable: bool,
+    /// Its default expression, if any.
+    #[serde(default)]
+    pub default: Option<String>,
+}
+
+impl Column {
+    /// The type with domains resolved to their base type.
+    pub fn resolved_type(&self) -> &str {
+        self.base_type.as_deref().unwrap_or(&self.data_type)
+    }
+}
+
+/// A table, view, materialized view or foreign table of an exposed schema.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Table {
+    /// The schema it lives in.
+    pub schema: String,
+    /// Its name.
+    pub name: String,
+    /// What kind of relation it is.
+    pub kind: TableKind,
+    /// Its columns, in order.
+    pub columns: Vec<Column>,
+    /// The primary key columns, in key order (empty when there is none).
+    #[serde(default)]
+    pub primary_key: Vec<String>,
+    /// Whether rows can be inserted.
+    #[serde(default)]
+    pub insertable: bool,
+    /// Whether rows can be updated.
+    #[serde(default)]
+    pub updatable: bool,
+    /// Whether rows can be deleted.
+    #[serde(default)]
+    pub deletable: bool,
+    /// `COMMENT ON` the relation.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+impl Table {
+    /// The column named `name`.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// A foreign key constraint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ForeignKey {
+    /// The constraint name.
+    pub name: String,
+    /// Schema of the referencing table.
+    pub schema: String,
+    /// The referencing table.
+    pub table: String,
+    /// The referencing columns.
+    pub columns: Vec<String>,
+    /// Schema of the referenced table.
+    pub foreign_schema: String,
+    /// The referenced table.
+    pub foreign_table: String,
+    /// The referenced columns, in the same order as `columns`.
+    pub foreign_columns: Vec<String>,
+}
+
+/// Volatility of a function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Volatility {
+    /// `IMMUTABLE`
+    Immutable,
+    /// `STABLE`
+    Stable,
+    /// `VOLATILE`
+    Volatile,
+}
+
+/// An input argument of a function.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct FunctionArg {
+    /// Its name (empty when unnamed).
+    pub name: String,
+    /// Its type as PostgreSQL formats it.
+    pub data_type: String,
+    /// Whether it has a default and may be omitted.
+    #[serde(default)]
+    pub has_default: bool,
+    /// Whether it is `VARIADIC`.
+    #[serde(default)]
+    pub variadic: bool,
+}
+
+/// A function of an exposed schema, callable at `/rpc/{name}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Function {
+    /// The schema it lives in.
+    pub schema: String,
+    /// Its name (overloads share it).
+    pub name: String,
+    /// Its input arguments, in order.
+    pub args: Vec<FunctionArg>,
+    /// The return type as PostgreSQL formats it (`integer`, `books`, `void`, `record`).
+    pub return_type: String,
+    /// Whether it returns `SETOF` (or `TABLE`).
+    pub returns_set: bool,
+    /// Whether the return type is a composite (a row type, `TABLE`, or OUT parameters).
+    pub returns_composite: bool,
+    /// Its volatility.
+    pub volatility: Volatility,
+    /// `COMMENT ON` the function.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+/// A snapshot of the exposed schemas; see the [module docs](self).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(from = "SchemaData", into = "SchemaData")]
+#[non_exhaustive]
+pub struct Schema {
+    /// The exposed schemas, the default one first.
+    pub schemas: Vec<String>,
+    /// Tables, views, materialized views and foreign tables.
+    pub tables: Vec<Table>,
+    /// Foreign keys touching the exposed schemas.
+    pub foreign_keys: Vec<ForeignKey>,
+    /// Functions of the exposed schemas.
+    pub functions: Vec<Function>,
+    /// Increases with every load; prepared statements older than it are discarded.
+    pub(crate) generation: u64,
+    /// schema → table name → position in `tables`.
+    index: HashMap<String, HashMap<String, usize>>,
+}
+
+/// The serialized form of [`Schema`], without its index.
+#[derive(Clone, Serialize, Deserialize)]
+struct SchemaData {
+    schemas: Vec<String>,
+    tables: Vec<Table>,
+    #[serde(default)]
+    foreign_keys: Vec<ForeignKey>,
+    #[serde(default)]
+    functions: Vec<Function>,
+}
+
+impl From<SchemaData> for Schema {
+    fn from(d: SchemaData) -> Self {
+        Self::new(d.schemas, d.tables, d.foreign_keys, d.functions)
+    }
+}
+
+impl From<Schema> for SchemaData {
+    fn from(s: Schema) -> Self {
+        Self {
+            schemas: s.schemas,
+            tables: s.tables,
+            foreign_keys: s.foreign_keys,
+            functions: s.functions,
+        }
+    }
+}
+
+impl Schema {
+    /// Builds a snapshot from its parts.
+    pub fn new(
+        schemas: Vec<String>,
+        tables: Vec<Table>,
+        foreign_keys: Vec<ForeignKey>,
+        functions: Vec<Function>,
+    ) -> Self {
+        let mut schema = Self {
+            schemas,
+            tables,
+            foreign_keys,
+            functions,
+            generation: 0,
+            index: HashMap::new(),
+        };
+        schema.reindex();
+        schema
+    }
+
+    fn reindex(&mut self) {
+        self.index.clear();
+        for (i, t) in self.tables.iter().enumerate() {
+            self.index
+                .entry(t.schema.clone())
+                .or_default()
+                .insert(t.name.clone(), i);
+        }
+    }
+
+    /// The table (or view) `schema.name`, if it is exposed.
+    pub fn table(&self, schema: &str, name: &str) -> Option<&Table> {
+        let i = *self.index.get(schema)?.get(name)?;
+        self.tables.get(i)
+    }
+
+    /// The name of the table in `schema` most similar to `name`, when one is similar enough.
+    pub(crate) fn closest_table(&self, schema: &str, name: &str) -> Option<&str> {
+        const MAX_TABLES_FOR_HINTS: usize = 500;
+        let candidates: Vec<&str> = self
+            .tables
+            .iter()
+            .filter(|t| t.schema == schema)
+            .map(|t| t.name.as_str())
+            .collect();
+        if candidates.len() >= MAX_TABLES_FOR_HINTS {
+            return None;
+        }
+        candidates
+            .into_iter()
+            .map(|c| (similarity(name, c), c))
+            .filter(|(score, _)| *score >= 0.75)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, c)| c)
+    }
+}
+
+/// 1 − normalized Levenshtein distance, case-insensitive.
+fn similarity(a: &str, b: &str) -> f64 {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let longest = a.len().max(b.len());
+    if longest == 0 {
+        return 1.0;
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    1.0 - prev[b.len()] as f64 / longest as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closest_table_names() {
+        let t = |name: &str| Table {
+            schema: "public".into(),
+            name: name.into(),
+            kind: TableKind::Table,
+            columns: vec![],
+            primary_key: vec![],
+            insertable: true,
+            updatable: true,
+            deletable: true,
+            comment: None,
+        };
+        let s = Schema::new(
+            vec!["public".into()],
+            vec![t("projects"), t("books")],
+            vec![],
+            vec![],
+        );
+        assert_eq!(s.closest_table("public", "projectx"), Some("projects"));
+        assert_eq!(s.closest_table("public", "projecxx"), Some("projects"));
+        assert_eq!(s.closest_table("public", "projxxxx"), None);
+        assert_eq!(s.closest_table("public", "book"), Some("books"));
+        assert_eq!(s.closest_table("other", "books"), None);
+    }
+}

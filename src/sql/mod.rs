@@ -1,0 +1,135 @@
+//! Plan → [`Statement`]: the only module that writes SQL text.
+//!
+//! The [`Writer`] has three ways to append text: a `&'static str` keyword, an
+//! [`Ident`] (always double-quoted, quotes doubled), and a parameter (`$n`, the
+//! value kept aside). Nothing from a request can reach the SQL text any other way.
+
+mod render;
+
+use std::fmt::Write as _;
+
+pub(crate) use render::render_read;
+
+use crate::error::{Error, ErrorKind};
+
+/// The per-request context statement: role, claims, method, path and search path,
+/// all transaction-local, all bound values.
+pub(crate) const CONTEXT_SQL: &str = "SELECT \
+     pg_catalog.set_config('search_path', $5, true), \
+     pg_catalog.set_config('role', $1, true), \
+     pg_catalog.set_config('request.jwt.claims', $2, true), \
+     pg_catalog.set_config('request.method', $3, true), \
+     pg_catalog.set_config('request.path', $4, true)";
+
+/// SQL text and its parameters, each sent as text (`None` is NULL).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Statement {
+    pub(crate) sql: String,
+    pub(crate) params: Vec<Option<String>>,
+}
+
+/// An SQL identifier: non-empty, without NUL, written only in double quotes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Ident<'a>(&'a str);
+
+impl<'a> Ident<'a> {
+    pub(crate) fn new(name: &'a str) -> Result<Self, Error> {
+        if name.is_empty() || name.contains('\0') {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                "Identifiers must be non-empty and must not contain NUL characters",
+            )
+            .with_postgrest_code("PGRST100"));
+        }
+        Ok(Self(name))
+    }
+
+    /// An identifier the crate itself chose; never empty and never with NUL.
+    pub(crate) const fn fixed(name: &'static str) -> Ident<'static> {
+        Ident(name)
+    }
+}
+
+/// Builds a [`Statement`]; see the [module docs](self).
+#[derive(Debug, Default)]
+pub(crate) struct Writer {
+    sql: String,
+    params: Vec<Option<String>>,
+}
+
+impl Writer {
+    pub(crate) fn kw(&mut self, kw: &'static str) -> &mut Self {
+        self.sql.push_str(kw);
+        self
+    }
+
+    pub(crate) fn ident(&mut self, id: &Ident<'_>) -> &mut Self {
+        self.sql.reserve(id.0.len() + 2);
+        self.sql.push('"');
+        for ch in id.0.chars() {
+            if ch == '"' {
+                self.sql.push('"');
+            }
+            self.sql.push(ch);
+        }
+        self.sql.push('"');
+        self
+    }
+
+    pub(crate) fn param(&mut self, value: impl Into<String>) -> &mut Self {
+        self.params.push(Some(value.into()));
+        let _ = write!(self.sql, "${}", self.params.len());
+        self
+    }
+
+    pub(crate) fn finish(self) -> Statement {
+        Statement {
+            sql: self.sql,
+            params: self.params,
+        }
+    }
+}
+
+/// A PostgreSQL array literal (`{"a","b\"c"}`) holding `items` as elements.
+pub(crate) fn array_literal<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = String::from("{");
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        for ch in item.chars() {
+            if ch == '"' || ch == '\\' {
+                out.push('\\');
+            }
+            out.push(ch);
+        }
+        out.push('"');
+    }
+    out.push('}');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted() {
+        let mut w = Writer::default();
+        w.ident(&Ident::new("a\"b").unwrap())
+            .kw(" = ")
+            .param("x'; DROP TABLE t; --");
+        let s = w.finish();
+        assert_eq!(s.sql, r#""a""b" = $1"#);
+        assert_eq!(s.params, vec![Some("x'; DROP TABLE t; --".to_owned())]);
+        assert!(Ident::new("").is_err());
+        assert!(Ident::new("a\0b").is_err());
+    }
+
+    #[test]
+    fn array_literals_escape() {
+        assert_eq!(array_literal(["a", "b,c", "d\"e", "f\\g", ""]), r#"{"a","b,c","d\"e","f\\g",""}"#);
+        assert_eq!(array_literal([]), "{}");
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the full tower stack against a real PostgreSQL.
+//!
+//! `DATABASE_URL` (a scratch database) when set, otherwise a throwaway cluster
+//! started from the local PostgreSQL binaries. Never skipped.
+
+#![allow(unreachable_pub, missing_docs)]
+
+mod errors;
+mod hostile;
+mod read;
+mod support;

@@ -1,0 +1,147 @@
+//! The harness: one database per test run, loaded with `tests/fixtures/schema.sql`,
+//! and helpers to drive the full stack with `oneshot`.
+
+#[path = "../support/cluster.rs"]
+pub mod cluster;
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+use tower_postgrest::{ConnectionManager, RestService};
+
+/// The test database: its URL and, when the harness started it, the cluster.
+pub struct Database {
+    pub url: String,
+    /// Kept so the cluster lives as long as the test binary.
+    #[allow(dead_code)]
+    pub cluster: Option<cluster::Cluster>,
+}
+
+/// The database shared by all tests of this binary, started and loaded on first use.
+pub fn database() -> &'static Database {
+    static DB: OnceLock<Database> = OnceLock::new();
+    DB.get_or_init(|| {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema.sql");
+        match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.is_empty() => {
+                cluster::psql(&url, &fixture).expect("loading the fixture into DATABASE_URL");
+                Database { url, cluster: None }
+            }
+            _ => {
+                let c = cluster::Cluster::start().expect("starting a throwaway PostgreSQL");
+                c.psql("postgres", "CREATE DATABASE fixture")
+                    .expect("creating the fixture database");
+                c.psql_file("fixture", &fixture).expect("loading the fixture");
+                Database {
+                    url: c.url("authenticator", "fixture"),
+                    cluster: Some(c),
+                }
+            }
+        }
+    })
+}
+
+/// A pool for the test database (built in the calling test's runtime).
+pub async fn pool() -> tower_postgrest::Pool {
+    let manager =
+        ConnectionManager::from_url(&database().url, tokio_postgres::NoTls).expect("database URL");
+    manager
+        .pool_builder()
+        .max_size(4)
+        .build(manager)
+        .await
+        .expect("pool")
+}
+
+/// The service as the demo server builds it: schema `public`, anon role `anon`.
+pub async fn service() -> RestService {
+    RestService::builder(pool().await)
+        .schemas(["public"])
+        .anon_role("anon")
+        .build()
+        .await
+        .expect("building the service")
+}
+
+/// A response, with its body parsed as JSON when it is JSON.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.text))
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} header in {:?}", self.headers))
+            .to_str()
+            .unwrap()
+    }
+
+    /// The `id`s of a JSON array body, in order.
+    pub fn ids(&self) -> Vec<i64> {
+        self.json()
+            .as_array()
+            .unwrap_or_else(|| panic!("not an array: {}", self.text))
+            .iter()
+            .map(|row| row["id"].as_i64().expect("an integer id"))
+            .collect()
+    }
+
+    /// Asserts an error body with this status and code, and returns it.
+    pub fn error(&self, status: u16, code: &str) -> serde_json::Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        let body = self.json();
+        assert_eq!(body["code"], code, "body: {}", self.text);
+        for key in ["message", "details", "hint"] {
+            assert!(body.get(key).is_some(), "{key} missing from {}", self.text);
+        }
+        body
+    }
+}
+
+/// Sends `method uri` with `headers` through `svc`.
+pub async fn send(svc: &RestService, method: &str, uri: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut req = Request::builder().method(method).uri(encode_uri(uri));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(http_body_util::Empty::<bytes::Bytes>::new()).unwrap();
+    let res = svc.clone().oneshot(req).await.unwrap();
+    let (parts, body) = res.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        text: String::from_utf8(bytes.to_vec()).expect("UTF-8 body"),
+    }
+}
+
+/// `GET uri`.
+pub async fn get(svc: &RestService, uri: &str) -> Reply {
+    send(svc, "GET", uri, &[]).await
+}
+
+/// Percent-encodes the characters a URI may not hold literally (space, quotes,
+/// braces, `#`, non-ASCII…), leaving `&`, `=`, `+` and `%` to mean what they mean.
+pub fn encode_uri(uri: &str) -> String {
+    let mut out = String::with_capacity(uri.len());
+    for b in uri.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
