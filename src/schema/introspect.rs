@@ -116,7 +116,10 @@ pub(crate) async fn load_schema(client: &Client, schemas: &[String]) -> Result<S
         client.prepare(FUNCTIONS)
     )
     .map_err(Error::from_pg)?;
-    let begin = client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    // An empty search_path makes format_type() qualify every type outside pg_catalog.
+    let begin = client.batch_execute(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path TO ''",
+    );
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&schemas_param];
     let relations = client.query(&relations, &params);
     let fks = client.query(&fks, &params);

@@ -8,4 +8,5 @@
 mod errors;
 mod hostile;
 mod read;
+mod schema;
 mod support;

@@ -14,7 +14,10 @@ use tower_postgrest::{ConnectionManager, RestService};
 
 /// The test database: its URL and, when the harness started it, the cluster.
 pub struct Database {
+    /// What the service connects as (the `authenticator` role, or DATABASE_URL's user).
     pub url: String,
+    /// A superuser (or DATABASE_URL's user), for setting up test cases.
+    pub admin_url: String,
     /// Kept so the cluster lives as long as the test binary.
     #[allow(dead_code)]
     pub cluster: Option<cluster::Cluster>,
@@ -28,7 +31,11 @@ pub fn database() -> &'static Database {
         match std::env::var("DATABASE_URL") {
             Ok(url) if !url.is_empty() => {
                 cluster::psql(&url, &fixture).expect("loading the fixture into DATABASE_URL");
-                Database { url, cluster: None }
+                Database {
+                    admin_url: url.clone(),
+                    url,
+                    cluster: None,
+                }
             }
             _ => {
                 let c = cluster::Cluster::start().expect("starting a throwaway PostgreSQL");
@@ -37,6 +44,7 @@ pub fn database() -> &'static Database {
                 c.psql_file("fixture", &fixture).expect("loading the fixture");
                 Database {
                     url: c.url("authenticator", "fixture"),
+                    admin_url: c.url("postgres", "fixture"),
                     cluster: Some(c),
                 }
             }

@@ -10,7 +10,7 @@
 //! [`Cluster`] is dropped — and, through a small watchdog process, when the
 //! process that started it exits in any other way (a panic, `exit`, a signal).
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::io;
 use std::net::TcpListener;
