@@ -31,7 +31,11 @@ fn env(name: &str) -> Option<String> {
 
 fn env_parse<T: std::str::FromStr>(name: &str) -> Result<Option<T>, String> {
     env(name)
-        .map(|v| v.trim().parse().map_err(|_| format!("{name}={v:?} is not a valid number")))
+        .map(|v| {
+            v.trim()
+                .parse()
+                .map_err(|_| format!("{name}={v:?} is not a valid number"))
+        })
         .transpose()
 }
 
@@ -56,7 +60,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let host = env("PGRST_SERVER_HOST").unwrap_or_else(|| "127.0.0.1".into());
     let port: u16 = env_parse("PGRST_SERVER_PORT")?.unwrap_or(3000);
     if env("PGRST_JWT_SECRET").is_some() {
-        tracing::warn!("PGRST_JWT_SECRET is set, but JWT auth is not implemented yet: every request runs as {anon_role}");
+        tracing::warn!(
+            "PGRST_JWT_SECRET is set, but JWT auth is not implemented yet: every request runs as {anon_role}"
+        );
     }
 
     // A database: the one given, or a throwaway cluster with the demo data.
@@ -79,7 +85,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let manager = ConnectionManager::from_url(&url, tokio_postgres::NoTls)?;
-    let pool = manager.pool_builder().max_size(pool_size).build(manager).await?;
+    let pool = manager
+        .pool_builder()
+        .max_size(pool_size)
+        .build(manager)
+        .await?;
     let mut builder = RestService::builder(pool)
         .schemas(schemas)
         .anon_role(anon_role);
@@ -89,7 +99,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rest = builder.build().await?;
 
     let app = axum::Router::new()
-        .route("/", axum::routing::get(|| async { "tower-postgrest demo: the API is at /rest/v1\n" }))
+        .route(
+            "/",
+            axum::routing::get(|| async { "tower-postgrest demo: the API is at /rest/v1\n" }),
+        )
         .nest_service("/rest/v1", rest);
     let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await?;
     let base = format!("http://{}/rest/v1", listener.local_addr()?);

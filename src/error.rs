@@ -1,21 +1,4 @@
 //! The crate's one error type and the mapping from an error to an HTTP response.
-//!
-//! Every failure, whether the request was malformed, the table is unknown or
-//! PostgreSQL refused the statement, becomes an [`Error`]: a value with a
-//! [`ErrorKind`], a message, optional details and hint, and, where
-//! PostgreSQL raised it, the SQLSTATE. [`Error::to_response`] renders it with
-//! the default (Powabase) mapping of the design's error table:
-//!
-//! ```
-//! use tower_postgrest::{Error, ErrorKind};
-//!
-//! let err = Error::new(ErrorKind::NotFound, "Could not find the table 'public.nope' in the schema cache");
-//! assert_eq!(err.status(), http::StatusCode::NOT_FOUND);
-//! assert_eq!(err.code(), "not_found");
-//! let body: serde_json::Value = serde_json::from_slice(&err.body_json()).unwrap();
-//! assert_eq!(body["code"], "not_found");
-//! assert_eq!(body["hint"], serde_json::Value::Null);
-//! ```
 
 use std::borrow::Cow;
 use std::fmt;
@@ -100,7 +83,24 @@ impl ErrorKind {
     }
 }
 
-/// An error answered to the client; see the [module docs](self).
+/// An error answered to the client.
+///
+/// Every failure, whether the request was malformed, the table is unknown or
+/// PostgreSQL refused the statement, becomes an [`Error`]: a value with a
+/// [`ErrorKind`], a message, optional details and hint, and, where
+/// PostgreSQL raised it, the SQLSTATE. [`Error::to_response`] renders it with
+/// the default (Powabase) mapping of the design's error table:
+///
+/// ```
+/// use tower_postgrest::{Error, ErrorKind};
+///
+/// let err = Error::new(ErrorKind::NotFound, "Could not find the table 'public.nope' in the schema cache");
+/// assert_eq!(err.status(), http::StatusCode::NOT_FOUND);
+/// assert_eq!(err.code(), "not_found");
+/// let body: serde_json::Value = serde_json::from_slice(&err.body_json()).unwrap();
+/// assert_eq!(body["code"], "not_found");
+/// assert_eq!(body["hint"], serde_json::Value::Null);
+/// ```
 ///
 /// Besides its kind it keeps PostgREST's own code for the same condition
 /// (`PGRST205`, or the SQLSTATE for database errors) so that a PostgREST-style
@@ -224,7 +224,9 @@ impl Error {
         }
         if self.status().is_server_error() {
             match &self.source {
-                Some(source) => tracing::error!(code = %self.postgrest_code, error = %source, "{}", self.message),
+                Some(source) => {
+                    tracing::error!(code = %self.postgrest_code, error = %source, "{}", self.message)
+                }
                 None => tracing::error!(code = %self.postgrest_code, "{}", self.message),
             }
         }
@@ -331,7 +333,11 @@ mod tests {
             ("57P01", "", ErrorKind::Unavailable),
             ("57014", "", ErrorKind::Timeout),
             ("25006", "", ErrorKind::MethodNotAllowed),
-            ("22023", "role \"x\" does not exist", ErrorKind::Unauthorized),
+            (
+                "22023",
+                "role \"x\" does not exist",
+                ErrorKind::Unauthorized,
+            ),
             ("22023", "bad value", ErrorKind::InvalidRequest),
             ("XX000", "", ErrorKind::Internal),
             ("P0004", "", ErrorKind::Internal),

@@ -144,8 +144,7 @@ impl<T: MakeTls> RestServiceBuilder<T> {
             ));
         }
         for s in &self.schemas {
-            if s.is_empty() || s.contains('\0') || s == "pg_catalog" || s == "information_schema"
-            {
+            if s.is_empty() || s.contains('\0') || s == "pg_catalog" || s == "information_schema" {
                 return Err(Error::new(
                     ErrorKind::Internal,
                     format!("The schema \"{s}\" cannot be exposed"),
@@ -251,11 +250,10 @@ impl<T: MakeTls> Shared<T> {
         let role = match req.extensions().get::<DbRole>().or(self.anon_role.as_ref()) {
             Some(role) => role,
             None => {
-                return Err(Error::new(
-                    ErrorKind::Unauthorized,
-                    "Anonymous access is disabled",
-                )
-                .with_postgrest_code("PGRST302"));
+                return Err(
+                    Error::new(ErrorKind::Unauthorized, "Anonymous access is disabled")
+                        .with_postgrest_code("PGRST302"),
+                );
             }
         };
         let plan = plan::plan(&api, &schema, &self.plan)?;
@@ -280,11 +278,7 @@ impl<T: MakeTls> Shared<T> {
         }
 
         let range = if result.page_total > 0 {
-            format!(
-                "{}-{}/*",
-                plan.offset,
-                plan.offset + result.page_total - 1
-            )
+            format!("{}-{}/*", plan.offset, plan.offset + result.page_total - 1)
         } else {
             "*/*".to_owned()
         };
@@ -350,7 +344,10 @@ mod tests {
     fn content_location_sorts_and_encodes() {
         assert_eq!(content_location("/books", None), "/books");
         assert_eq!(
-            content_location("/books", Some("select=id,title&author_id=eq.1&title=eq.a+b")),
+            content_location(
+                "/books",
+                Some("select=id,title&author_id=eq.1&title=eq.a+b")
+            ),
             "/books?author_id=eq.1&select=id%2Ctitle&title=eq.a%20b"
         );
     }

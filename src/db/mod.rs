@@ -6,8 +6,8 @@ use std::fmt;
 
 use bb8_postgres::PostgresConnectionManager;
 use bytes::Bytes;
-use tokio_postgres::types::{FromSql, Format, IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::types::{Format, FromSql, IsNull, ToSql, Type, to_sql_checked};
 use tokio_postgres::{Client, Socket, Statement};
 
 use crate::error::{BoxError, Error, ErrorKind};
@@ -91,6 +91,8 @@ impl<T: MakeTlsConnect<Socket>> fmt::Debug for ConnectionManager<T> {
 /// A pooled connection: the client and its prepared statements by SQL text.
 pub struct Connection {
     pub(crate) client: Client,
+    /// The prepared [`sql::CONTEXT_SQL`]; it names no relation, so survives schema reloads.
+    context: Statement,
     statements: HashMap<String, Statement>,
     generation: u64,
 }
@@ -127,17 +129,6 @@ impl Connection {
         }
         self.statements.insert(sql.to_owned(), stmt);
     }
-
-    /// The prepared statement for `sql`, which must not depend on the role
-    /// (it is prepared outside any request's transaction).
-    async fn role_independent(&mut self, sql: &str) -> Result<Statement, Error> {
-        if let Some(stmt) = self.cached(sql) {
-            return Ok(stmt);
-        }
-        let stmt = self.client.prepare(sql).await.map_err(Error::from_pg)?;
-        self.remember(sql, stmt.clone());
-        Ok(stmt)
-    }
 }
 
 impl<T: MakeTls> bb8::ManageConnection for ConnectionManager<T> {
@@ -146,8 +137,11 @@ impl<T: MakeTls> bb8::ManageConnection for ConnectionManager<T> {
 
     async fn connect(&self) -> Result<Connection, Self::Error> {
         let client = self.inner.connect().await?;
+        // Every request uses the context statement: prepare it with the connection.
+        let context = client.prepare(sql::CONTEXT_SQL).await?;
         Ok(Connection {
             client,
+            context,
             statements: HashMap::new(),
             generation: 0,
         })
@@ -165,10 +159,12 @@ impl<T: MakeTls> bb8::ManageConnection for ConnectionManager<T> {
 /// A pool checkout failure as the client sees it.
 pub(crate) fn pool_error(e: bb8::RunError<tokio_postgres::Error>) -> Error {
     match e {
-        bb8::RunError::User(e) => Error::new(ErrorKind::Unavailable, "Could not connect to the database")
-            .with_details("The database is unavailable; try again later")
-            .with_postgrest_code("PGRST000")
-            .with_source(e),
+        bb8::RunError::User(e) => {
+            Error::new(ErrorKind::Unavailable, "Could not connect to the database")
+                .with_details("The database is unavailable; try again later")
+                .with_postgrest_code("PGRST000")
+                .with_source(e)
+        }
         bb8::RunError::TimedOut => Error::new(
             ErrorKind::Unavailable,
             "Timed out acquiring a database connection",
@@ -255,7 +251,7 @@ pub(crate) async fn run_read<T: MakeTls>(
 ) -> Result<ReadResult, Error> {
     let mut conn = pool.get().await.map_err(pool_error)?;
     conn.sync_generation(generation);
-    let context = conn.role_independent(sql::CONTEXT_SQL).await?;
+    let context = conn.context.clone();
     let ctx_params = [
         TextParam(Some(ctx.role)),
         TextParam(Some(ctx.claims)),
@@ -264,9 +260,17 @@ pub(crate) async fn run_read<T: MakeTls>(
         TextParam(Some(ctx.search_path)),
     ];
     let ctx_refs: Vec<&(dyn ToSql + Sync)> = ctx_params.iter().map(|p| p as _).collect();
-    let params: Vec<TextParam<'_>> = stmt.params.iter().map(|p| TextParam(p.as_deref())).collect();
+    let params: Vec<TextParam<'_>> = stmt
+        .params
+        .iter()
+        .map(|p| TextParam(p.as_deref()))
+        .collect();
     let param_refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
-    let begin_sql = if read_only { "BEGIN READ ONLY" } else { "BEGIN" };
+    let begin_sql = if read_only {
+        "BEGIN READ ONLY"
+    } else {
+        "BEGIN"
+    };
 
     let row = match conn.cached(&stmt.sql) {
         Some(main) => {

@@ -7,9 +7,7 @@
 use http::Method;
 
 use crate::error::{Error, ErrorKind};
-use crate::request::{
-    ApiRequest, Field, Filter, MediaType, OrderTerm, SelectItem, Target,
-};
+use crate::request::{ApiRequest, Field, Filter, MediaType, OrderTerm, SelectItem, Target};
 use crate::schema::{Schema, Table};
 
 /// Settings of the service that shape plans.
@@ -65,7 +63,9 @@ pub(crate) fn plan<'r>(
     let name = match &req.target {
         Target::Relation(name) => name,
         Target::Function(_) => {
-            return Err(not_implemented("Calling functions (/rpc) is not supported yet"));
+            return Err(not_implemented(
+                "Calling functions (/rpc) is not supported yet",
+            ));
         }
         Target::Root => {
             return Err(not_implemented(
@@ -73,7 +73,11 @@ pub(crate) fn plan<'r>(
             ));
         }
     };
-    let default_schema = schema.schemas.first().map(String::as_str).unwrap_or("public");
+    let default_schema = schema
+        .schemas
+        .first()
+        .map(String::as_str)
+        .unwrap_or("public");
     let Some(table) = schema.table(default_schema, name) else {
         let mut err = Error::new(
             ErrorKind::NotFound,
@@ -81,7 +85,9 @@ pub(crate) fn plan<'r>(
         )
         .with_postgrest_code("PGRST205");
         if let Some(close) = schema.closest_table(default_schema, name) {
-            err = err.with_hint(format!("Perhaps you meant the table '{default_schema}.{close}'"));
+            err = err.with_hint(format!(
+                "Perhaps you meant the table '{default_schema}.{close}'"
+            ));
         }
         return Err(err);
     };
@@ -150,7 +156,9 @@ pub(crate) fn plan<'r>(
         .map(|t| (t, column_type(&t.field)))
         .collect();
 
-    let max = config.max_rows.map(|m| i64::try_from(m).unwrap_or(i64::MAX));
+    let max = config
+        .max_rows
+        .map(|m| i64::try_from(m).unwrap_or(i64::MAX));
     let limit = match (req.limit, max) {
         (Some(l), Some(m)) => Some(l.min(m)),
         (l, m) => l.or(m),

@@ -18,7 +18,11 @@ pub(crate) struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     /// A cursor over `input`, which is the value of the parameter `what` (for error messages).
     pub(crate) fn new(input: &'a str, what: &'static str) -> Self {
-        Self { input, pos: 0, what }
+        Self {
+            input,
+            pos: 0,
+            what,
+        }
     }
 
     pub(crate) fn peek(&self) -> Option<u8> {

@@ -244,10 +244,7 @@ const OPERATORS: &str = "eq, neq, gt, gte, lt, lte, like, ilike, match, imatch, 
 /// `operation = operator ["(" modifier ")"] "." operand`
 fn operation(cur: &mut Cursor<'_>) -> Result<Operation, ParseError> {
     let start = cur.rest();
-    let len = start
-        .bytes()
-        .take_while(|b| b.is_ascii_lowercase())
-        .count();
+    let len = start.bytes().take_while(|b| b.is_ascii_lowercase()).count();
     let word = &start[..len];
     let compare = match word {
         "eq" => Some(CompareOp::Eq),
@@ -464,8 +461,18 @@ mod tests {
     #[test]
     fn malformed() {
         for bad in [
-            "eqq.1", "eq1", "in.(", "in.(a", "in.(a))", "in.a", "is.maybe", "fts(.x", "neq(any).{1}",
-            "eq(some).{1}", "", "not.",
+            "eqq.1",
+            "eq1",
+            "in.(",
+            "in.(a",
+            "in.(a))",
+            "in.a",
+            "is.maybe",
+            "fts(.x",
+            "neq(any).{1}",
+            "eq(some).{1}",
+            "",
+            "not.",
         ] {
             assert!(parse_filter("c", bad).is_err(), "{bad}");
         }

@@ -30,7 +30,10 @@ pub(crate) fn parse_accept(headers: &HeaderMap) -> Result<MediaType, Error> {
     let mut offered: Vec<(f32, usize, String)> = Vec::new();
     for value in headers.get_all(ACCEPT) {
         let value = value.to_str().map_err(|_| {
-            Error::new(ErrorKind::InvalidRequest, "The Accept header is not valid text")
+            Error::new(
+                ErrorKind::InvalidRequest,
+                "The Accept header is not valid text",
+            )
         })?;
         for part in value.split(',') {
             let mut params = part.split(';');
@@ -75,7 +78,10 @@ pub(crate) fn parse_accept(headers: &HeaderMap) -> Result<MediaType, Error> {
 fn none_available(types: &[&str]) -> Error {
     Error::new(
         ErrorKind::NotAcceptable,
-        format!("None of these media types are available: {}", types.join(", ")),
+        format!(
+            "None of these media types are available: {}",
+            types.join(", ")
+        ),
     )
     .with_postgrest_code("PGRST107")
 }

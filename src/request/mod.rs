@@ -115,7 +115,12 @@ impl From<ParseError> for Error {
         };
         Error::new(
             ErrorKind::InvalidRequest,
-            format!("\"failed to parse {} ({})\" (line 1, column {})", e.what, e.input, e.offset + 1),
+            format!(
+                "\"failed to parse {} ({})\" (line 1, column {})",
+                e.what,
+                e.input,
+                e.offset + 1
+            ),
         )
         .with_details(format!("{found} expecting {}", e.expected))
         .with_postgrest_code("PGRST100")
@@ -160,7 +165,9 @@ pub(crate) fn parse(
                 .with_postgrest_code("PGRST127"));
             }
             _ => {
-                if let Some((path, "order" | "limit" | "offset" | "or" | "and")) = key.rsplit_once('.') {
+                if let Some((path, "order" | "limit" | "offset" | "or" | "and")) =
+                    key.rsplit_once('.')
+                {
                     let first = path.split('.').next().unwrap_or(path);
                     req.embed_params.push(first.to_owned());
                     continue;
@@ -246,7 +253,11 @@ mod tests {
             Target::Function("add".into())
         );
         for bad in ["/a/b", "/rpc/a/b", "/a/", "//"] {
-            assert_eq!(parse_path(bad).unwrap_err().kind(), ErrorKind::NotFound, "{bad}");
+            assert_eq!(
+                parse_path(bad).unwrap_err().kind(),
+                ErrorKind::NotFound,
+                "{bad}"
+            );
         }
     }
 
@@ -285,6 +296,10 @@ mod tests {
         let err = get("/t", "id=eqq.1").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidRequest);
         assert_eq!(err.postgrest_code(), "PGRST100");
-        assert!(err.message().contains("failed to parse filter (eqq.1)"), "{}", err.message());
+        assert!(
+            err.message().contains("failed to parse filter (eqq.1)"),
+            "{}",
+            err.message()
+        );
     }
 }

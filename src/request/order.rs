@@ -125,8 +125,15 @@ mod tests {
     #[test]
     fn malformed() {
         for bad in [
-            "", "id.ac", "id.descc", "id.asc.nullslasttt", "id.asc.desc", "id.nullsfirst.asc",
-            "id,", "id::text", "rel(col)",
+            "",
+            "id.ac",
+            "id.descc",
+            "id.asc.nullslasttt",
+            "id.asc.desc",
+            "id.nullsfirst.asc",
+            "id,",
+            "id::text",
+            "rel(col)",
         ] {
             assert!(parse_order(bad).is_err(), "{bad}");
         }

@@ -250,7 +250,9 @@ mod tests {
                 select: vec![col("name")]
             }
         );
-        assert!(matches!(&items[2], SelectItem::Embed { spread: true, select, .. } if select.is_empty()));
+        assert!(
+            matches!(&items[2], SelectItem::Embed { spread: true, select, .. } if select.is_empty())
+        );
     }
 
     #[test]
@@ -262,14 +264,27 @@ mod tests {
         ));
         assert!(matches!(
             &items[1],
-            SelectItem::Column { field: None, aggregate: Some((Aggregate::Count, None)), .. }
+            SelectItem::Column {
+                field: None,
+                aggregate: Some((Aggregate::Count, None)),
+                ..
+            }
         ));
     }
 
     #[test]
     fn malformed() {
         for bad in [
-            "id,", ",id", "a(", "a(b", "id::", "a:", "id.nope()", "id)", "a!(b)", "\"unterminated",
+            "id,",
+            ",id",
+            "a(",
+            "a(b",
+            "id::",
+            "a:",
+            "id.nope()",
+            "id)",
+            "a!(b)",
+            "\"unterminated",
             "id::int[]",
         ] {
             assert!(parse_select(bad).is_err(), "{bad}");

@@ -144,7 +144,8 @@ pub(crate) async fn load_schema(client: &Client, schemas: &[String]) -> Result<S
             "m" => TableKind::MaterializedView,
             _ => TableKind::ForeignTable,
         };
-        let columns: Vec<Column> = serde_json::from_str(row.get::<_, &str>(7)).map_err(bad_catalog)?;
+        let columns: Vec<Column> =
+            serde_json::from_str(row.get::<_, &str>(7)).map_err(bad_catalog)?;
         tables.push(Table {
             schema: row.get(0),
             name: row.get(1),

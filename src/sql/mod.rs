@@ -129,7 +129,10 @@ mod tests {
 
     #[test]
     fn array_literals_escape() {
-        assert_eq!(array_literal(["a", "b,c", "d\"e", "f\\g", ""]), r#"{"a","b,c","d\"e","f\\g",""}"#);
+        assert_eq!(
+            array_literal(["a", "b,c", "d\"e", "f\\g", ""]),
+            r#"{"a","b,c","d\"e","f\\g",""}"#
+        );
         assert_eq!(array_literal([]), "{}");
     }
 }

@@ -211,7 +211,8 @@ fn filter(w: &mut Writer, table: &QualifiedTable<'_>, f: &PlannedFilter<'_>) -> 
             language,
             value,
         } => {
-            let is_tsvector = f.column_type == Some("tsvector") && filter.field.json_path.is_empty();
+            let is_tsvector =
+                f.column_type == Some("tsvector") && filter.field.json_path.is_empty();
             if !is_tsvector {
                 w.kw("pg_catalog.to_tsvector(");
                 if let Some(lang) = language {

@@ -20,7 +20,9 @@ async fn tables_of_other_schemas_are_not_exposed() {
     let svc = service().await;
     get(&svc, "/secrets").await.error(404, "not_found");
     get(&svc, "/private.secrets").await.error(404, "not_found");
-    get(&svc, "/private%2Esecrets").await.error(404, "not_found");
+    get(&svc, "/private%2Esecrets")
+        .await
+        .error(404, "not_found");
 }
 
 #[tokio::test]
@@ -62,13 +64,18 @@ async fn malformed_requests_are_422() {
 #[tokio::test]
 async fn parse_errors_say_where_and_what() {
     let svc = service().await;
-    let body = get(&svc, "/items?id=eqq.1").await.error(422, "invalid_request");
+    let body = get(&svc, "/items?id=eqq.1")
+        .await
+        .error(422, "invalid_request");
     assert_eq!(
         body["message"],
         "\"failed to parse filter (eqq.1)\" (line 1, column 1)"
     );
     assert!(
-        body["details"].as_str().unwrap().starts_with("unexpected \"e\" expecting an operator"),
+        body["details"]
+            .as_str()
+            .unwrap()
+            .starts_with("unexpected \"e\" expecting an operator"),
         "{body}"
     );
 }
@@ -89,7 +96,9 @@ async fn unknown_columns_are_postgres_errors() {
 #[tokio::test]
 async fn values_of_the_wrong_type_are_422() {
     let svc = service().await;
-    let body = get(&svc, "/items?id=eq.abc").await.error(422, "invalid_request");
+    let body = get(&svc, "/items?id=eq.abc")
+        .await
+        .error(422, "invalid_request");
     assert_eq!(
         body["message"],
         "invalid input syntax for type integer: \"abc\""
@@ -117,10 +126,18 @@ async fn unacceptable_media_types_are_406() {
 #[tokio::test]
 async fn embedding_and_unsupported_methods_answer_clearly() {
     let svc = service().await;
-    get(&svc, "/items?select=*,authors(*)").await.error(501, "not_implemented");
-    get(&svc, "/items?authors.id=eq.1").await.error(422, "invalid_request");
-    send(&svc, "POST", "/items", &[]).await.error(501, "not_implemented");
-    send(&svc, "TRACE", "/items", &[]).await.error(405, "method_not_allowed");
+    get(&svc, "/items?select=*,authors(*)")
+        .await
+        .error(501, "not_implemented");
+    get(&svc, "/items?authors.id=eq.1")
+        .await
+        .error(422, "invalid_request");
+    send(&svc, "POST", "/items", &[])
+        .await
+        .error(501, "not_implemented");
+    send(&svc, "TRACE", "/items", &[])
+        .await
+        .error(405, "method_not_allowed");
 }
 
 #[tokio::test]
@@ -132,7 +149,8 @@ async fn database_down_is_503_without_internals() {
         .unwrap()
         .port();
     let url = format!("postgres://authenticator:s3cret@127.0.0.1:{port}/fixture");
-    let manager = tower_postgrest::ConnectionManager::from_url(&url, tokio_postgres::NoTls).unwrap();
+    let manager =
+        tower_postgrest::ConnectionManager::from_url(&url, tokio_postgres::NoTls).unwrap();
     let pool = manager
         .pool_builder()
         .connection_timeout(std::time::Duration::from_millis(500))

@@ -14,7 +14,10 @@ async fn hostile_values_are_data() {
         ("tags=cs.{\"a,b\"}", &[6]),
         ("tags=cs.{\"c\\\"d\"}", &[6]),
         ("data->>k=eq.$1 \\ \"q\"", &[6]),
-        ("data->>'; DROP TABLE items; --=is.null", &[1, 2, 3, 4, 5, 6]),
+        (
+            "data->>'; DROP TABLE items; --=is.null",
+            &[1, 2, 3, 4, 5, 6],
+        ),
         // `%` is LIKE's own wildcard, as in PostgREST.
         ("name=like.*%25*", &[1, 2, 3, 4, 5, 6]),
         ("name=eq.ünïcødé ☃", &[]),
@@ -39,11 +42,7 @@ async fn hostile_names_are_quoted_identifiers() {
     ] {
         let reply = get(&svc, uri).await;
         let body = reply.error(422, "invalid_request");
-        assert_eq!(
-            body["code"], "invalid_request",
-            "{uri}: {}",
-            reply.text
-        );
+        assert_eq!(body["code"], "invalid_request", "{uri}: {}", reply.text);
         assert!(
             body["message"].as_str().unwrap().contains("does not exist"),
             "{uri}: {}",
@@ -53,11 +52,19 @@ async fn hostile_names_are_quoted_identifiers() {
     // An alias is a quoted identifier too.
     let reply = get(&svc, "/items?select=\"x\\\"; --\":id&id=eq.1").await;
     assert_eq!(reply.json(), serde_json::json!([{"x\"; --": 1}]));
-    let reply = get(&svc, "/items?select=\"id\"::\"text; DROP TABLE items\"&id=eq.1").await;
+    let reply = get(
+        &svc,
+        "/items?select=\"id\"::\"text; DROP TABLE items\"&id=eq.1",
+    )
+    .await;
     reply.error(422, "invalid_request");
     // A NUL in a value is refused by PostgreSQL, not truncated.
-    get(&svc, "/items?name=eq.a%00b").await.error(422, "invalid_request");
+    get(&svc, "/items?name=eq.a%00b")
+        .await
+        .error(422, "invalid_request");
     // A NUL in a name never reaches SQL.
-    get(&svc, "/items?select=a%00b").await.error(422, "invalid_request");
+    get(&svc, "/items?select=a%00b")
+        .await
+        .error(422, "invalid_request");
     assert_eq!(get(&svc, "/items?select=id").await.ids().len(), 6);
 }

@@ -8,5 +8,6 @@
 mod errors;
 mod hostile;
 mod read;
+mod round_trips;
 mod schema;
 mod support;

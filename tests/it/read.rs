@@ -105,7 +105,10 @@ async fn select_star_returns_every_column_as_postgres_renders_it() {
             "period": "[5,10)", "search": "'dog':2 'jump':3 'lazi':1", "author_id": 1
         }])
     );
-    assert_eq!(reply.header("content-type"), "application/json; charset=utf-8");
+    assert_eq!(
+        reply.header("content-type"),
+        "application/json; charset=utf-8"
+    );
     assert_eq!(reply.header("content-range"), "0-0/*");
 }
 
@@ -113,7 +116,10 @@ async fn select_star_returns_every_column_as_postgres_renders_it() {
 async fn order_limit_offset_and_content_range() {
     let svc = service().await;
     let reply = get(&svc, "/items?select=id,price&order=price.desc&limit=2").await;
-    assert_eq!(reply.json(), json!([{"id": 6, "price": 9.99}, {"id": 4, "price": 3.00}]));
+    assert_eq!(
+        reply.json(),
+        json!([{"id": 6, "price": 9.99}, {"id": 4, "price": 3.00}])
+    );
     assert_eq!(reply.header("content-range"), "0-1/*");
 
     let reply = get(&svc, "/items?select=id&order=price.asc&limit=2&offset=1").await;
@@ -124,7 +130,11 @@ async fn order_limit_offset_and_content_range() {
     assert_eq!(reply.ids(), vec![4, 1, 2, 6, 5, 3]);
     let reply = get(&svc, "/items?select=id&order=active.nullsfirst,id").await;
     assert_eq!(reply.ids(), vec![3, 5, 6, 2, 1, 4]);
-    let reply = get(&svc, "/items?select=id&order=data->>color.desc.nullslast,id").await;
+    let reply = get(
+        &svc,
+        "/items?select=id&order=data->>color.desc.nullslast,id",
+    )
+    .await;
     assert_eq!(reply.ids(), vec![2, 5, 1, 3, 4, 6]);
 
     let reply = get(&svc, "/items?limit=0").await;
@@ -165,7 +175,10 @@ async fn singular_object() {
 
     let reply = send(&svc, "GET", "/items?id=eq.999", &object).await;
     let body = reply.error(406, "not_acceptable");
-    assert_eq!(body["message"], "Cannot coerce the result to a single JSON object");
+    assert_eq!(
+        body["message"],
+        "Cannot coerce the result to a single JSON object"
+    );
     assert_eq!(body["details"], "The result contains 0 rows");
 
     let reply = send(&svc, "GET", "/items?id=in.(1,2)", &object).await;
@@ -180,7 +193,10 @@ async fn head_has_the_headers_and_no_body() {
     assert_eq!(reply.status, 200);
     assert_eq!(reply.text, "");
     assert_eq!(reply.header("content-range"), "0-2/*");
-    assert_eq!(reply.header("content-type"), "application/json; charset=utf-8");
+    assert_eq!(
+        reply.header("content-type"),
+        "application/json; charset=utf-8"
+    );
 }
 
 #[tokio::test]
@@ -191,7 +207,10 @@ async fn views_and_row_level_security() {
         vec![2, 3, 5]
     );
     // anon only sees approved reviews: the request really runs as the anon role.
-    assert_eq!(get(&svc, "/reviews?select=id&order=id").await.ids(), vec![1, 3]);
+    assert_eq!(
+        get(&svc, "/reviews?select=id&order=id").await.ids(),
+        vec![1, 3]
+    );
 
     let mut req = http::Request::get("/reviews?select=id&order=id")
         .body(http_body_util::Empty::<bytes::Bytes>::new())
@@ -199,7 +218,10 @@ async fn views_and_row_level_security() {
     req.extensions_mut()
         .insert(tower_postgrest::layer::DbRole::new("authenticated"));
     let res = tower::ServiceExt::oneshot(svc.clone(), req).await.unwrap();
-    let body = http_body_util::BodyExt::collect(res.into_body()).await.unwrap().to_bytes();
+    let body = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
     let rows: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(rows, json!([{"id": 1}, {"id": 2}, {"id": 3}]));
 }
@@ -209,6 +231,9 @@ async fn content_location_and_vary() {
     let svc = service().await;
     let reply = get(&svc, "/items?select=id&id=eq.1&limit=1").await;
     assert_eq!(reply.status, 200);
-    assert_eq!(reply.header("content-location"), "/items?id=eq.1&limit=1&select=id");
+    assert_eq!(
+        reply.header("content-location"),
+        "/items?id=eq.1&limit=1&select=id"
+    );
     assert_eq!(reply.header("vary"), "Accept, Prefer, Range");
 }

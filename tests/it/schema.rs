@@ -12,7 +12,10 @@ async fn introspection_sees_tables_views_keys_and_functions() {
 
     let items = schema.table("public", "items").expect("items");
     assert_eq!(items.primary_key, vec!["id".to_owned()]);
-    assert_eq!(items.comment.as_deref(), Some("Things with every kind of column"));
+    assert_eq!(
+        items.comment.as_deref(),
+        Some("Things with every kind of column")
+    );
     let price = items.column("price").unwrap();
     assert_eq!(price.data_type, "numeric(10,2)");
     assert!(price.nullable);
@@ -36,7 +39,11 @@ async fn introspection_sees_tables_views_keys_and_functions() {
     assert_eq!(fk.foreign_table, "authors");
     assert_eq!(fk.foreign_columns, vec!["id".to_owned()]);
 
-    let label = schema.functions.iter().find(|f| f.name == "label").expect("label()");
+    let label = schema
+        .functions
+        .iter()
+        .find(|f| f.name == "label")
+        .expect("label()");
     assert_eq!(label.return_type, "text");
     assert_eq!(label.args.len(), 1);
     assert_eq!(label.args[0].data_type, "public.items");
@@ -55,7 +62,12 @@ async fn bench_fixture_matches_the_introspected_schema() {
     }
     let expected: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    assert_eq!(actual, expected, "run with UPDATE_FIXTURES=1 to refresh {}", path.display());
+    assert_eq!(
+        actual,
+        expected,
+        "run with UPDATE_FIXTURES=1 to refresh {}",
+        path.display()
+    );
 }
 
 #[tokio::test]
@@ -90,14 +102,20 @@ async fn reload_picks_up_new_tables_and_keeps_serving() {
     svc.schema_cache().reload().await.unwrap();
     let reply = get(&svc, "/things?select=id,name").await;
     assert_eq!(reply.status, 200, "{}", reply.text);
-    assert_eq!(reply.json(), serde_json::json!([{"id": 7, "name": "seven"}]));
+    assert_eq!(
+        reply.json(),
+        serde_json::json!([{"id": 7, "name": "seven"}])
+    );
     // The old snapshot is still whole for whoever holds it.
     assert!(before.table(&ns, "things").is_none());
 
     // A column type change behind a cached statement: the reload discards the
     // connection's prepared statements, so the same request shape works.
-    cluster::psql_command(admin, &format!("ALTER TABLE {ns}.things ALTER COLUMN name TYPE integer USING 7"))
-        .unwrap();
+    cluster::psql_command(
+        admin,
+        &format!("ALTER TABLE {ns}.things ALTER COLUMN name TYPE integer USING 7"),
+    )
+    .unwrap();
     svc.schema_cache().reload().await.unwrap();
     let reply = get(&svc, "/things?select=id,name").await;
     assert_eq!(reply.json(), serde_json::json!([{"id": 7, "name": 7}]));

@@ -41,7 +41,8 @@ pub fn database() -> &'static Database {
                 let c = cluster::Cluster::start().expect("starting a throwaway PostgreSQL");
                 c.psql("postgres", "CREATE DATABASE fixture")
                     .expect("creating the fixture database");
-                c.psql_file("fixture", &fixture).expect("loading the fixture");
+                c.psql_file("fixture", &fixture)
+                    .expect("loading the fixture");
                 Database {
                     url: c.url("authenticator", "fixture"),
                     admin_url: c.url("postgres", "fixture"),
@@ -124,7 +125,9 @@ pub async fn send(svc: &RestService, method: &str, uri: &str, headers: &[(&str, 
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let req = req.body(http_body_util::Empty::<bytes::Bytes>::new()).unwrap();
+    let req = req
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
     let res = svc.clone().oneshot(req).await.unwrap();
     let (parts, body) = res.into_parts();
     let bytes = body.collect().await.unwrap().to_bytes();

@@ -44,10 +44,8 @@ impl Cluster {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!(
-            "tower-postgrest-{}-{nanos}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("tower-postgrest-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
         let mut cluster = Self {
             dir,
@@ -113,10 +111,7 @@ impl Cluster {
 
     /// A connection URL for `user` to `database`.
     pub fn url(&self, user: &str, database: &str) -> String {
-        format!(
-            "postgres://{user}@127.0.0.1:{}/{database}",
-            self.port
-        )
+        format!("postgres://{user}@127.0.0.1:{}/{database}", self.port)
     }
 
     /// Stops the server and removes the cluster's directory.

@@ -47,7 +47,11 @@ fn render(query: &str) -> Result<Statement, crate::Error> {
     render_with(query, &HeaderMap::new(), None)
 }
 
-fn render_with(query: &str, headers: &HeaderMap, max_rows: Option<u64>) -> Result<Statement, crate::Error> {
+fn render_with(
+    query: &str,
+    headers: &HeaderMap,
+    max_rows: Option<u64>,
+) -> Result<Statement, crate::Error> {
     let schema = schema();
     let req = parse(&Method::GET, "/films", Some(query), headers)?;
     let plan = plan(&req, &schema, &PlanConfig { max_rows })?;
@@ -60,7 +64,8 @@ fn params(values: &[&str]) -> Vec<Option<String>> {
 
 #[test]
 fn select_filter_order_limit() {
-    let s = render("select=id,t:title&year=gt.2000&order=title.desc.nullslast&limit=10&offset=5").unwrap();
+    let s = render("select=id,t:title&year=gt.2000&order=title.desc.nullslast&limit=10&offset=5")
+        .unwrap();
     assert_eq!(
         s.sql,
         r#"SELECT pg_catalog.count(*), coalesce(pg_catalog.json_agg("pgrst_page"), '[]')::text FROM (SELECT "api"."films"."id" AS "id", "api"."films"."title" AS "t" FROM "api"."films" WHERE "api"."films"."year" > $1 ORDER BY "api"."films"."title" DESC NULLS LAST LIMIT $2 OFFSET $3) AS "pgrst_page""#
@@ -92,7 +97,8 @@ fn json_paths_casts_and_quantifiers() {
 fn non_json_columns_are_wrapped_for_paths() {
     let s = render("select=tags->0").unwrap();
     assert!(
-        s.sql.contains(r#"pg_catalog.to_jsonb("api"."films"."tags") -> $1::int4 AS "tags""#),
+        s.sql
+            .contains(r#"pg_catalog.to_jsonb("api"."films"."tags") -> $1::int4 AS "tags""#),
         "{}",
         s.sql
     );
@@ -112,7 +118,10 @@ fn full_text_search() {
 #[test]
 fn singular_and_max_rows() {
     let mut headers = HeaderMap::new();
-    headers.insert("accept", "application/vnd.pgrst.object+json".parse().unwrap());
+    headers.insert(
+        "accept",
+        "application/vnd.pgrst.object+json".parse().unwrap(),
+    );
     let s = render_with("limit=50", &headers, Some(20)).unwrap();
     assert!(
         s.sql.starts_with(r#"SELECT pg_catalog.count(*), coalesce((pg_catalog.json_agg("pgrst_page") -> 0)::text, 'null') FROM"#),
@@ -216,7 +225,7 @@ proptest! {
                 let (shape, idents) = skeleton(&stmt.sql);
                 let (plain_shape, _) = skeleton(&render(&query("x")).unwrap().sql);
                 prop_assert_eq!(shape, plain_shape);
-                prop_assert!(idents.iter().any(|i| *i == n));
+                prop_assert!(idents.contains(&n));
                 prop_assert!(!stmt.params.iter().any(|p| p.as_deref() == Some(n.as_str())));
             }
             // Only a name PostgreSQL could never hold is refused.

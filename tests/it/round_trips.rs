@@ -1,0 +1,134 @@
+//! Round trips to PostgreSQL per request, counted by a TCP proxy between the
+//! pool and the server: a *turn* is the client speaking after the server has.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_postgres::config::Host;
+
+use crate::support::{database, get};
+
+/// Counts turns across all proxied connections.
+#[derive(Default)]
+struct Turns(AtomicU64);
+
+async fn proxy(turns: Arc<Turns>) -> u16 {
+    let upstream = database().url.parse::<tokio_postgres::Config>().unwrap();
+    let host = match &upstream.get_hosts()[0] {
+        Host::Tcp(h) => h.clone(),
+        Host::Unix(_) => panic!("the round-trip test needs a TCP database URL"),
+    };
+    let port = upstream.get_ports().first().copied().unwrap_or(5432);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let local = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let (client, _) = listener.accept().await.unwrap();
+            let server = TcpStream::connect((host.as_str(), port)).await.unwrap();
+            let turns = Arc::clone(&turns);
+            tokio::spawn(pipe(client, server, turns));
+        }
+    });
+    local
+}
+
+async fn pipe(client: TcpStream, server: TcpStream, turns: Arc<Turns>) {
+    let (mut cr, mut cw) = client.into_split();
+    let (mut sr, mut sw) = server.into_split();
+    // Whether the server has spoken since the client last did.
+    let server_spoke = Arc::new(AtomicBool::new(true));
+    let spoke = Arc::clone(&server_spoke);
+    let up = async move {
+        let mut buf = vec![0; 64 * 1024];
+        loop {
+            let n = match cr.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            if spoke.swap(false, Ordering::SeqCst) {
+                turns.0.fetch_add(1, Ordering::SeqCst);
+            }
+            if sw.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+    };
+    let down = async move {
+        let mut buf = vec![0; 64 * 1024];
+        loop {
+            let n = match sr.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            server_spoke.store(true, Ordering::SeqCst);
+            if cw.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::join!(up, down);
+}
+
+#[tokio::test]
+async fn a_get_is_one_round_trip_once_its_statement_is_prepared() {
+    let turns = Arc::new(Turns::default());
+    let port = proxy(Arc::clone(&turns)).await;
+    let upstream = database().url.parse::<tokio_postgres::Config>().unwrap();
+    let mut config = tokio_postgres::Config::new();
+    config.host("127.0.0.1").port(port);
+    if let Some(user) = upstream.get_user() {
+        config.user(user);
+    }
+    if let Some(password) = upstream.get_password() {
+        config.password(password);
+    }
+    if let Some(db) = upstream.get_dbname() {
+        config.dbname(db);
+    }
+    let manager = tower_postgrest::ConnectionManager::new(
+        bb8_postgres::PostgresConnectionManager::new(config, tokio_postgres::NoTls),
+    );
+    let pool = manager
+        .pool_builder()
+        .max_size(1)
+        .build(manager)
+        .await
+        .unwrap();
+    let svc = tower_postgrest::RestService::builder(pool)
+        .anon_role("anon")
+        .build()
+        .await
+        .unwrap();
+
+    let uri = "/items?select=id,name&price=gt.1&order=id&limit=10";
+    let count = |turns: &Turns| turns.0.load(Ordering::SeqCst);
+
+    // First use of the statement on this connection: BEGIN + context + Parse,
+    // then Execute + COMMIT.
+    let before = count(&turns);
+    assert_eq!(get(&svc, uri).await.ids(), vec![1, 4, 6]);
+    let first = count(&turns) - before;
+
+    // Steady state: everything pipelined in one round trip.
+    let mut steady = Vec::new();
+    for _ in 0..5 {
+        let before = count(&turns);
+        assert_eq!(get(&svc, uri).await.ids(), vec![1, 4, 6]);
+        steady.push(count(&turns) - before);
+    }
+    // Other values, same shape: the same prepared statement.
+    let before = count(&turns);
+    assert_eq!(
+        get(&svc, "/items?select=id,name&price=gt.5&order=id&limit=10")
+            .await
+            .ids(),
+        vec![6]
+    );
+    steady.push(count(&turns) - before);
+
+    eprintln!("round trips: first request {first}, then {steady:?}");
+    assert_eq!(first, 2);
+    assert!(steady.iter().all(|&n| n == 1), "{steady:?}");
+}
