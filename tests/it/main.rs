@@ -5,6 +5,7 @@
 
 #![allow(unreachable_pub, missing_docs)]
 
+mod demo;
 mod errors;
 mod hostile;
 mod read;
