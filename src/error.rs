@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderName, HeaderValue, Response, StatusCode, header};
 
 use crate::body::RestBody;
 
@@ -106,97 +106,112 @@ impl ErrorKind {
 /// (`PGRST205`, or the SQLSTATE for database errors) so that a PostgREST-style
 /// mapper can speak that dialect.
 pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
     kind: ErrorKind,
     postgrest_code: Cow<'static, str>,
     message: String,
     details: Option<String>,
     hint: Option<String>,
     source: Option<BoxError>,
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl Error {
     /// An error of `kind` with a message and no details or hint.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
-            kind,
-            postgrest_code: Cow::Borrowed(""),
-            message: message.into(),
-            details: None,
-            hint: None,
-            source: None,
+            inner: Box::new(Inner {
+                kind,
+                postgrest_code: Cow::Borrowed(""),
+                message: message.into(),
+                details: None,
+                hint: None,
+                source: None,
+                headers: Vec::new(),
+            }),
         }
+    }
+
+    /// Adds a header to the error response (e.g. `Content-Range` on a 416).
+    #[must_use]
+    pub(crate) fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.inner.headers.push((name, value));
+        self
     }
 
     /// Sets the details shown to the client.
     #[must_use]
     pub fn with_details(mut self, details: impl Into<String>) -> Self {
-        self.details = Some(details.into());
+        self.inner.details = Some(details.into());
         self
     }
 
     /// Sets the hint shown to the client.
     #[must_use]
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.inner.hint = Some(hint.into());
         self
     }
 
     /// Sets PostgREST's code for this condition (`PGRST100`, a SQLSTATE, ...).
     #[must_use]
     pub fn with_postgrest_code(mut self, code: impl Into<Cow<'static, str>>) -> Self {
-        self.postgrest_code = code.into();
+        self.inner.postgrest_code = code.into();
         self
     }
 
     /// Attaches the underlying cause, kept for logs and never sent to the client.
     #[must_use]
     pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
-        self.source = Some(source.into());
+        self.inner.source = Some(source.into());
         self
     }
 
     /// The kind of error.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.inner.kind
     }
 
     /// The HTTP status in the default mapping.
     pub fn status(&self) -> StatusCode {
-        self.kind.status()
+        self.inner.kind.status()
     }
 
     /// The wire `code` in the default mapping (`not_found`, `invalid_request`, ...).
     pub fn code(&self) -> &'static str {
-        self.kind.code()
+        self.inner.kind.code()
     }
 
     /// PostgREST's code for the same condition: `PGRSTnnn`, or the SQLSTATE of a database error.
     pub fn postgrest_code(&self) -> &str {
-        &self.postgrest_code
+        &self.inner.postgrest_code
     }
 
     /// The message shown to the client.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.inner.message
     }
 
     /// The details shown to the client, if any.
     pub fn details(&self) -> Option<&str> {
-        self.details.as_deref()
+        self.inner.details.as_deref()
     }
 
     /// The hint shown to the client, if any.
     pub fn hint(&self) -> Option<&str> {
-        self.hint.as_deref()
+        self.inner.hint.as_deref()
     }
 
     /// The JSON body `{"code","message","details","hint"}` of the default mapping.
     pub fn body_json(&self) -> Vec<u8> {
         let body = serde_json::json!({
             "code": self.code(),
-            "message": self.message,
-            "details": self.details,
-            "hint": self.hint,
+            "message": self.inner.message,
+            "details": self.inner.details,
+            "hint": self.inner.hint,
         });
         serde_json::to_vec(&body).unwrap_or_default()
     }
@@ -213,7 +228,10 @@ impl Error {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=utf-8"),
         );
-        match self.kind {
+        for (name, value) in &self.inner.headers {
+            headers.insert(name.clone(), value.clone());
+        }
+        match self.inner.kind {
             ErrorKind::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
@@ -223,11 +241,11 @@ impl Error {
             _ => {}
         }
         if self.status().is_server_error() {
-            match &self.source {
+            match &self.inner.source {
                 Some(source) => {
-                    tracing::error!(code = %self.postgrest_code, error = %source, "{}", self.message)
+                    tracing::error!(code = %self.inner.postgrest_code, error = %source, "{}", self.inner.message)
                 }
-                None => tracing::error!(code = %self.postgrest_code, "{}", self.message),
+                None => tracing::error!(code = %self.inner.postgrest_code, "{}", self.inner.message),
             }
         }
         res.extensions_mut().insert(Arc::new(self));
@@ -242,16 +260,22 @@ impl Error {
     /// never contain SQL text); connection errors reveal nothing.
     pub(crate) fn from_pg(err: tokio_postgres::Error) -> Self {
         let Some(db) = err.as_db_error() else {
-            return Self::new(ErrorKind::Unavailable, "Database connection error")
-                .with_details("The database is unavailable; try again later")
-                .with_postgrest_code("PGRST001")
+            let io = std::error::Error::source(&err).is_some_and(|s| s.is::<std::io::Error>());
+            if err.is_closed() || io {
+                return Self::new(ErrorKind::Unavailable, "Database connection error")
+                    .with_details("The database is unavailable; try again later")
+                    .with_postgrest_code("PGRST001")
+                    .with_source(err);
+            }
+            return Self::new(ErrorKind::Internal, "Internal database client error")
+                .with_postgrest_code("PGRSTX00")
                 .with_source(err);
         };
         let state = db.code().code().to_owned();
         let kind = kind_of_sqlstate(&state, db.message());
         let mut out = Self::new(kind, db.message()).with_postgrest_code(state);
-        out.details = db.detail().map(str::to_owned);
-        out.hint = db.hint().map(str::to_owned);
+        out.inner.details = db.detail().map(str::to_owned);
+        out.inner.hint = db.hint().map(str::to_owned);
         out.with_source(err)
     }
 }
@@ -290,20 +314,20 @@ fn kind_of_sqlstate(state: &str, message: &str) -> ErrorKind {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Error")
-            .field("kind", &self.kind)
-            .field("postgrest_code", &self.postgrest_code)
-            .field("message", &self.message)
-            .field("details", &self.details)
-            .field("hint", &self.hint)
-            .field("source", &self.source)
+            .field("kind", &self.inner.kind)
+            .field("postgrest_code", &self.inner.postgrest_code)
+            .field("message", &self.inner.message)
+            .field("details", &self.inner.details)
+            .field("hint", &self.inner.hint)
+            .field("source", &self.inner.source)
             .finish()
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind.code(), self.message)?;
-        if let Some(d) = &self.details {
+        write!(f, "{}: {}", self.inner.kind.code(), self.inner.message)?;
+        if let Some(d) = &self.inner.details {
             write!(f, " ({d})")?;
         }
         Ok(())
@@ -312,7 +336,7 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as _)
+        self.inner.source.as_deref().map(|e| e as _)
     }
 }
 

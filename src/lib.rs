@@ -70,7 +70,7 @@ pub mod __private {
         let req = parse(&Method::GET, path, Some(query), headers)?;
         let config = PlanConfig { max_rows };
         let plan = plan(&req, schema, &config)?;
-        crate::sql::render_read(&plan)
+        crate::sql::render_read(&plan).map(|s| s.main)
     }
 
     /// The SQL text and the parameters of a statement.

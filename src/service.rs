@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::header::{self, HeaderValue};
+use http::header::{self, HeaderName, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use tower_service::Service;
 
@@ -16,7 +16,7 @@ use crate::db::{self, MakeTls, Pool, RequestContext};
 use crate::error::{Error, ErrorKind};
 use crate::layer::DbRole;
 use crate::plan::{self, PlanConfig};
-use crate::request::{self, MediaType};
+use crate::request::{self, Count};
 use crate::schema::{Schema, SchemaCache};
 use crate::sql;
 
@@ -257,7 +257,7 @@ impl<T: MakeTls> Shared<T> {
             }
         };
         let plan = plan::plan(&api, &schema, &self.plan)?;
-        let stmt = sql::render_read(&plan)?;
+        let stmts = sql::render_read(&plan)?;
         let claims = role.claims_json();
         let ctx = RequestContext {
             role: role.role(),
@@ -266,9 +266,9 @@ impl<T: MakeTls> Shared<T> {
             path: req.uri().path(),
             search_path: &self.search_path,
         };
-        let result = db::run_read(&self.pool, schema.generation, true, &ctx, &stmt).await?;
+        let result = db::run_read(&self.pool, schema.generation, &ctx, &stmts).await?;
 
-        if plan.media == MediaType::SingularJson && result.page_total != 1 {
+        if plan.media.is_singular() && result.page_total != 1 {
             return Err(Error::new(
                 ErrorKind::NotAcceptable,
                 "Cannot coerce the result to a single JSON object",
@@ -277,10 +277,43 @@ impl<T: MakeTls> Shared<T> {
             .with_postgrest_code("PGRST116"));
         }
 
+        let counted = || result.total.unwrap_or(result.page_total);
+        let total = match plan.count {
+            None => None,
+            Some(Count::Exact) => Some(counted()),
+            Some(Count::Planned) => result.planned,
+            Some(Count::Estimated) => match plan.max_rows {
+                Some(max) if counted() > max => Some(counted().max(result.planned.unwrap_or(0))),
+                _ => Some(counted()),
+            },
+        };
+        let total_text = total.map_or_else(|| "*".to_owned(), |t| t.to_string());
+        if let Some(total) = total {
+            if plan.offset > total {
+                return Err(Error::new(
+                    ErrorKind::RangeNotSatisfiable,
+                    "Requested range not satisfiable",
+                )
+                .with_details(format!(
+                    "An offset of {} was requested, but there are only {total} rows.",
+                    plan.offset
+                ))
+                .with_postgrest_code("PGRST103")
+                .with_header(
+                    header::CONTENT_RANGE,
+                    HeaderValue::from_str(&format!("*/{total}"))
+                        .unwrap_or(HeaderValue::from_static("*/*")),
+                ));
+            }
+        }
         let range = if result.page_total > 0 {
-            format!("{}-{}/*", plan.offset, plan.offset + result.page_total - 1)
+            format!(
+                "{}-{}/{total_text}",
+                plan.offset,
+                plan.offset + result.page_total - 1
+            )
         } else {
-            "*/*".to_owned()
+            format!("*/{total_text}")
         };
         let body = if plan.headers_only {
             RestBody::empty()
@@ -288,7 +321,11 @@ impl<T: MakeTls> Shared<T> {
             RestBody::from(result.body)
         };
         let mut res = Response::new(body);
-        *res.status_mut() = StatusCode::OK;
+        *res.status_mut() = if total.is_some_and(|t| result.page_total < t) {
+            StatusCode::PARTIAL_CONTENT
+        } else {
+            StatusCode::OK
+        };
         let headers = res.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
@@ -300,6 +337,12 @@ impl<T: MakeTls> Shared<T> {
         if let Ok(v) = HeaderValue::from_str(&content_location(req.uri().path(), req.uri().query()))
         {
             headers.insert(header::CONTENT_LOCATION, v);
+        }
+        if let Some(count) = plan.count {
+            headers.insert(
+                HeaderName::from_static("preference-applied"),
+                HeaderValue::from_static(count.as_str()),
+            );
         }
         headers.insert(header::VARY, VARY.clone());
         Ok(res)

@@ -201,7 +201,7 @@ impl ToSql for TextParam<'_> {
     to_sql_checked!();
 }
 
-/// A `text` result taken as raw bytes, without UTF-8 validation or a copy into a `String`.
+/// A `text` or `json` result taken as raw bytes, without UTF-8 validation or a copy into a `String`.
 struct RawText(Bytes);
 
 impl<'a> FromSql<'a> for RawText {
@@ -210,15 +210,20 @@ impl<'a> FromSql<'a> for RawText {
     }
 
     fn accepts(ty: &Type) -> bool {
-        *ty == Type::TEXT
+        // json's binary form is its text.
+        *ty == Type::TEXT || *ty == Type::JSON
     }
 }
 
-/// What a read statement returns: the page's row count and the body PostgreSQL built.
+/// What a read returns: the total (when the statement counted), the page's
+/// row count, the body PostgreSQL built, and the planner's row estimate (when
+/// an `EXPLAIN` ran).
 #[derive(Debug)]
 pub(crate) struct ReadResult {
+    pub(crate) total: Option<i64>,
     pub(crate) page_total: i64,
     pub(crate) body: Bytes,
+    pub(crate) planned: Option<i64>,
 }
 
 /// The per-request settings, applied in the request's transaction.
@@ -231,24 +236,64 @@ pub(crate) struct RequestContext<'a> {
     pub(crate) search_path: &'a str,
 }
 
-/// Runs one read statement in its own transaction, in one round trip.
+/// Runs a read in its own transaction, in one round trip.
 ///
-/// `BEGIN`, the context `set_config`s, the statement and `COMMIT` are written to
-/// the connection together (tokio-postgres sends each request on its first poll,
-/// and `join!` polls them in order). If any of them fails, PostgreSQL turns the
-/// `COMMIT` into a rollback; the first error in statement order is reported.
+/// `BEGIN`, the context `set_config`s, the statements and `COMMIT` are written
+/// to the connection together (tokio-postgres sends each request on its first
+/// poll, and `join!` polls them in order). If any of them fails, PostgreSQL
+/// turns the `COMMIT` into a rollback; the first error in statement order is
+/// reported.
 ///
-/// A statement not yet prepared on this connection is prepared *inside* the
-/// transaction, after the role switch, because parsing checks schema privileges
-/// as the current role: `BEGIN`, context and `Parse` go in one round trip, the
-/// execution and `COMMIT` in a second. From then on the statement is cached.
+/// Statements not yet prepared on this connection are prepared *inside* the
+/// transaction, after the role switch, because parsing checks schema
+/// privileges as the current role: `BEGIN`, context and `Parse` go in one
+/// round trip, the execution and `COMMIT` in a second. From then on the
+/// statements are cached.
 pub(crate) async fn run_read<T: MakeTls>(
+    pool: &Pool<T>,
+    generation: u64,
+    ctx: &RequestContext<'_>,
+    stmts: &sql::ReadStatements,
+) -> Result<ReadResult, Error> {
+    let mut all = vec![&stmts.main];
+    all.extend(stmts.explain.as_ref());
+    let rows = run(pool, generation, true, ctx, &all).await?;
+    let row = &rows[0];
+    let total: Option<i64> = row.try_get(0).map_err(Error::from_pg)?;
+    let page_total: i64 = row.try_get(1).map_err(Error::from_pg)?;
+    let body: Option<RawText> = row.try_get(2).map_err(Error::from_pg)?;
+    let planned = match rows.get(1) {
+        Some(plan) => Some(planned_rows(plan)?),
+        None => None,
+    };
+    Ok(ReadResult {
+        total,
+        page_total,
+        body: body.map(|b| b.0).unwrap_or_default(),
+        planned,
+    })
+}
+
+/// The top plan node's "Plan Rows" of an `EXPLAIN (FORMAT JSON)` row.
+fn planned_rows(row: &tokio_postgres::Row) -> Result<i64, Error> {
+    let raw: RawText = row.try_get(0).map_err(Error::from_pg)?;
+    let plan: serde_json::Value = serde_json::from_slice(&raw.0).map_err(|e| {
+        Error::new(ErrorKind::Internal, "Could not read the query plan").with_source(e)
+    })?;
+    plan[0]["Plan"]["Plan Rows"]
+        .as_f64()
+        .map(|rows| rows as i64)
+        .ok_or_else(|| Error::new(ErrorKind::Internal, "The query plan has no row estimate"))
+}
+
+/// Runs `stmts` (each returning exactly one row) in one transaction; see [`run_read`].
+async fn run<T: MakeTls>(
     pool: &Pool<T>,
     generation: u64,
     read_only: bool,
     ctx: &RequestContext<'_>,
-    stmt: &sql::Statement,
-) -> Result<ReadResult, Error> {
+    stmts: &[&sql::Statement],
+) -> Result<Vec<tokio_postgres::Row>, Error> {
     let mut conn = pool.get().await.map_err(pool_error)?;
     conn.sync_generation(generation);
     let context = conn.context.clone();
@@ -260,65 +305,83 @@ pub(crate) async fn run_read<T: MakeTls>(
         TextParam(Some(ctx.search_path)),
     ];
     let ctx_refs: Vec<&(dyn ToSql + Sync)> = ctx_params.iter().map(|p| p as _).collect();
-    let params: Vec<TextParam<'_>> = stmt
-        .params
+    let params: Vec<Vec<TextParam<'_>>> = stmts
         .iter()
-        .map(|p| TextParam(p.as_deref()))
+        .map(|s| s.params.iter().map(|p| TextParam(p.as_deref())).collect())
         .collect();
-    let param_refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+    let param_refs: Vec<Vec<&(dyn ToSql + Sync)>> = params
+        .iter()
+        .map(|ps| ps.iter().map(|p| p as _).collect())
+        .collect();
     let begin_sql = if read_only {
         "BEGIN READ ONLY"
     } else {
         "BEGIN"
     };
 
-    let row = match conn.cached(&stmt.sql) {
-        Some(main) => {
-            let client = &conn.client;
-            let (begin, set, run, commit) = futures_util::join!(
-                client.batch_execute(begin_sql),
-                client.query_one(&context, &ctx_refs),
-                client.query_one(&main, &param_refs),
-                client.batch_execute("COMMIT"),
-            );
-            begin.map_err(Error::from_pg)?;
-            set.map_err(Error::from_pg)?;
-            let row = run.map_err(Error::from_pg)?;
-            commit.map_err(Error::from_pg)?;
-            row
-        }
+    let cached: Option<Vec<Statement>> = stmts.iter().map(|s| conn.cached(&s.sql)).collect();
+    let in_transaction = cached.is_none();
+    let prepared = match cached {
+        Some(prepared) => prepared,
         None => {
+            // First use on this connection: prepare inside the transaction, as the request's role.
             let client = &conn.client;
-            let (begin, set, prepared) = futures_util::join!(
+            let missing: Vec<&str> = stmts
+                .iter()
+                .map(|s| s.sql.as_str())
+                .filter(|s| conn.cached(s).is_none())
+                .collect();
+            let (begin, set, fresh) = futures_util::join!(
                 client.batch_execute(begin_sql),
                 client.query_one(&context, &ctx_refs),
-                client.prepare(&stmt.sql),
+                futures_util::future::join_all(missing.iter().map(|s| client.prepare(s))),
             );
-            let main = match (begin, set, prepared) {
-                (Ok(()), Ok(_), Ok(main)) => main,
-                (begin, set, prepared) => {
+            let fresh = begin
+                .and(set)
+                .and_then(|_| fresh.into_iter().collect::<Result<Vec<_>, _>>());
+            let fresh = match fresh {
+                Ok(fresh) => fresh,
+                Err(e) => {
                     let _ = client.batch_execute("ROLLBACK").await;
-                    begin.map_err(Error::from_pg)?;
-                    set.map_err(Error::from_pg)?;
-                    return Err(prepared.err().map(Error::from_pg).unwrap_or_else(|| {
-                        Error::new(ErrorKind::Internal, "Could not prepare the statement")
-                    }));
+                    return Err(Error::from_pg(e));
                 }
             };
-            let (run, commit) = futures_util::join!(
-                client.query_one(&main, &param_refs),
-                client.batch_execute("COMMIT"),
-            );
-            let row = run.map_err(Error::from_pg)?;
-            commit.map_err(Error::from_pg)?;
-            conn.remember(&stmt.sql, main);
-            row
+            for (sql, stmt) in missing.into_iter().zip(fresh) {
+                conn.remember(sql, stmt);
+            }
+            stmts
+                .iter()
+                .map(|s| conn.cached(&s.sql))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| {
+                    Error::new(ErrorKind::Internal, "A prepared statement went missing")
+                })?
         }
     };
-    let page_total: i64 = row.try_get(0).map_err(Error::from_pg)?;
-    let body: Option<RawText> = row.try_get(1).map_err(Error::from_pg)?;
-    Ok(ReadResult {
-        page_total,
-        body: body.map(|b| b.0).unwrap_or_default(),
-    })
+    let client = &conn.client;
+    let runs = futures_util::future::join_all(
+        prepared
+            .iter()
+            .zip(&param_refs)
+            .map(|(stmt, ps)| client.query_one(stmt, ps)),
+    );
+    let (runs, commit) = if in_transaction {
+        futures_util::join!(runs, client.batch_execute("COMMIT"))
+    } else {
+        let (begin, set, runs, commit) = futures_util::join!(
+            client.batch_execute(begin_sql),
+            client.query_one(&context, &ctx_refs),
+            runs,
+            client.batch_execute("COMMIT"),
+        );
+        begin.map_err(Error::from_pg)?;
+        set.map_err(Error::from_pg)?;
+        (runs, commit)
+    };
+    let rows = runs
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Error::from_pg)?;
+    commit.map_err(Error::from_pg)?;
+    Ok(rows)
 }

@@ -7,7 +7,9 @@
 use http::Method;
 
 use crate::error::{Error, ErrorKind};
-use crate::request::{ApiRequest, Field, Filter, MediaType, OrderTerm, SelectItem, Target};
+use crate::request::{
+    ApiRequest, BoolOp, Condition, Count, Field, Filter, MediaType, OrderTerm, SelectItem, Target,
+};
 use crate::schema::{Schema, Table};
 
 /// Settings of the service that shape plans.
@@ -40,18 +42,38 @@ pub(crate) struct PlannedFilter<'r> {
     pub(crate) column_type: Option<&'r str>,
 }
 
+/// A condition with the column types of its filters.
+#[derive(Clone, Debug)]
+pub(crate) enum PlannedCondition<'r> {
+    Filter(PlannedFilter<'r>),
+    Group {
+        negated: bool,
+        op: BoolOp,
+        children: Vec<PlannedCondition<'r>>,
+    },
+}
+
 /// A planned read of one table or view.
 #[derive(Clone, Debug)]
 pub(crate) struct ReadPlan<'r> {
     pub(crate) table: &'r Table,
     pub(crate) select: Vec<Projection<'r>>,
-    pub(crate) filters: Vec<PlannedFilter<'r>>,
+    pub(crate) conditions: Vec<PlannedCondition<'r>>,
     pub(crate) order: Vec<(&'r OrderTerm, Option<&'r str>)>,
     pub(crate) limit: Option<i64>,
     pub(crate) offset: i64,
     pub(crate) media: MediaType,
     /// HEAD: compute the page, not the body.
     pub(crate) headers_only: bool,
+    pub(crate) count: Option<Count>,
+    pub(crate) max_rows: Option<i64>,
+}
+
+impl ReadPlan<'_> {
+    /// Whether the total differs from the page's row count, so needs its own query.
+    pub(crate) fn total_needs_query(&self) -> bool {
+        self.limit.is_some() || self.offset > 0
+    }
 }
 
 /// Plans a request.
@@ -142,13 +164,10 @@ pub(crate) fn plan<'r>(
             }
         }
     }
-    let filters = req
-        .filters
+    let conditions = req
+        .conditions
         .iter()
-        .map(|f| PlannedFilter {
-            filter: f,
-            column_type: column_type(&f.field),
-        })
+        .map(|c| plan_condition(c, table))
         .collect();
     let order = req
         .order
@@ -156,23 +175,73 @@ pub(crate) fn plan<'r>(
         .map(|t| (t, column_type(&t.field)))
         .collect();
 
-    let max = config
+    let max_rows = config
         .max_rows
         .map(|m| i64::try_from(m).unwrap_or(i64::MAX));
-    let limit = match (req.limit, max) {
-        (Some(l), Some(m)) => Some(l.min(m)),
-        (l, m) => l.or(m),
-    };
+    let (offset, limit) = plan_range(req, max_rows)?;
     Ok(ReadPlan {
         table,
         select,
-        filters,
+        conditions,
         order,
         limit,
-        offset: req.offset.unwrap_or(0),
+        offset,
         media: req.accept,
         headers_only: req.method == Method::HEAD,
+        count: req.prefs.count,
+        max_rows,
     })
+}
+
+fn plan_condition<'r>(c: &'r Condition, table: &'r Table) -> PlannedCondition<'r> {
+    match c {
+        Condition::Filter(f) => PlannedCondition::Filter(plan_filter(f, table)),
+        Condition::Group {
+            negated,
+            op,
+            children,
+        } => PlannedCondition::Group {
+            negated: *negated,
+            op: *op,
+            children: children.iter().map(|c| plan_condition(c, table)).collect(),
+        },
+    }
+}
+
+fn plan_filter<'r>(filter: &'r Filter, table: &'r Table) -> PlannedFilter<'r> {
+    PlannedFilter {
+        filter,
+        column_type: table.column(&filter.field.name).map(|c| c.resolved_type()),
+    }
+}
+
+/// The rows to return: `offset`/`limit`, intersected with the `Range` header,
+/// capped by `max_rows`. Returns `(offset, limit)`.
+fn plan_range(req: &ApiRequest, max_rows: Option<i64>) -> Result<(i64, Option<i64>), Error> {
+    let mut offset = req.offset.unwrap_or(0);
+    let mut limit = req.limit;
+    if let Some((first, last)) = req.range {
+        if last.is_some_and(|last| first > last) {
+            return Err(Error::new(
+                ErrorKind::RangeNotSatisfiable,
+                "Requested range not satisfiable",
+            )
+            .with_details(
+                "The lower boundary must be lower than or equal to the upper boundary in the Range header.",
+            )
+            .with_postgrest_code("PGRST103"));
+        }
+        let upper = match (limit.map(|l| offset.saturating_add(l) - 1), last) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        offset = offset.max(first);
+        limit = upper.map(|u| (u - offset + 1).max(0));
+    }
+    if let Some(max) = max_rows {
+        limit = Some(limit.map_or(max, |l| l.min(max)));
+    }
+    Ok((offset, limit))
 }
 
 fn not_implemented(message: &str) -> Error {

@@ -164,7 +164,7 @@ pub(crate) fn parse_filter(key: &str, value: &str) -> Result<Filter, ParseError>
     let (embed_path, field) = parse_key(key)?;
     let mut cur = Cursor::new(value, "filter");
     let negated = cur.eat("not.");
-    let operation = operation(&mut cur)?;
+    let operation = operation(&mut cur, false)?;
     Ok(Filter {
         embed_path,
         field,
@@ -241,8 +241,55 @@ fn json_step(cur: &mut Cursor<'_>) -> Result<JsonStep, ParseError> {
 const OPERATORS: &str = "eq, neq, gt, gte, lt, lte, like, ilike, match, imatch, in, is, \
      isdistinct, fts, plfts, phfts, wfts, cs, cd, ov, sl, sr, nxr, nxl, adj";
 
+/// A filter inside a logic tree: `field [json-path] "." ["not."] operation`.
+pub(super) fn tree_filter(cur: &mut Cursor<'_>) -> Result<Filter, ParseError> {
+    let name = cur.name()?;
+    let json_path = json_path(cur)?;
+    cur.expect(".")?;
+    let negated = cur.eat("not.");
+    let operation = operation(cur, true)?;
+    Ok(Filter {
+        embed_path: Vec::new(),
+        field: Field { name, json_path },
+        negated,
+        operation,
+    })
+}
+
+/// An operand. At the top level it is the rest of the parameter, verbatim; in
+/// a logic tree it ends at `,` or `)` unless double-quoted (quotes stripped,
+/// `\` escapes) or a `{…}` array literal.
+fn operand(cur: &mut Cursor<'_>, in_tree: bool) -> Result<String, ParseError> {
+    if !in_tree {
+        return Ok(cur.take_rest().to_owned());
+    }
+    match cur.peek() {
+        Some(b'"') => cur.quoted(),
+        Some(b'{') => {
+            let rest = cur.rest();
+            let Some(end) = rest.find('}') else {
+                return Err(cur.error("\"}\" closing the array literal"));
+            };
+            let value = rest[..=end].to_owned();
+            for _ in 0..=end {
+                cur.bump();
+            }
+            Ok(value)
+        }
+        _ => {
+            let rest = cur.rest();
+            let end = rest.find([',', ')']).unwrap_or(rest.len());
+            let value = rest[..end].to_owned();
+            for _ in 0..end {
+                cur.bump();
+            }
+            Ok(value)
+        }
+    }
+}
+
 /// `operation = operator ["(" modifier ")"] "." operand`
-fn operation(cur: &mut Cursor<'_>) -> Result<Operation, ParseError> {
+fn operation(cur: &mut Cursor<'_>, in_tree: bool) -> Result<Operation, ParseError> {
     let start = cur.rest();
     let len = start.bytes().take_while(|b| b.is_ascii_lowercase()).count();
     let word = &start[..len];
@@ -293,7 +340,7 @@ fn operation(cur: &mut Cursor<'_>) -> Result<Operation, ParseError> {
             });
         }
         cur.expect(".")?;
-        let mut value = cur.take_rest().to_owned();
+        let mut value = operand(cur, in_tree)?;
         if matches!(op, CompareOp::Like | CompareOp::Ilike) {
             value = value.replace('*', "%");
         }
@@ -322,14 +369,15 @@ fn operation(cur: &mut Cursor<'_>) -> Result<Operation, ParseError> {
         return Ok(Operation::Fts {
             op,
             language,
-            value: cur.take_rest().to_owned(),
+            value: operand(cur, in_tree)?,
         });
     }
     cur.expect(".")?;
     if word == "in" {
-        return in_list(cur).map(Operation::In);
+        return in_list(cur, in_tree).map(Operation::In);
     }
-    let operand = cur.take_rest();
+    let operand = operand(cur, in_tree)?;
+    let operand = operand.as_str();
     let is = match operand.to_ascii_lowercase().as_str() {
         "null" => IsValue::Null,
         "not_null" => IsValue::NotNull,
@@ -338,7 +386,7 @@ fn operation(cur: &mut Cursor<'_>) -> Result<Operation, ParseError> {
         "unknown" => IsValue::Unknown,
         _ => {
             let mut err = cur.error("null, not_null, true, false or unknown");
-            err.offset -= operand.len();
+            err.offset = err.offset.saturating_sub(operand.len());
             return Err(err);
         }
     };
@@ -349,12 +397,12 @@ fn operation(cur: &mut Cursor<'_>) -> Result<Operation, ParseError> {
 ///
 /// As in PostgREST, spaces next to the parentheses are trimmed and spaces inside
 /// unquoted items kept; a quoted item not followed by `,` or `)` is taken raw.
-fn in_list(cur: &mut Cursor<'_>) -> Result<Vec<String>, ParseError> {
+fn in_list(cur: &mut Cursor<'_>, in_tree: bool) -> Result<Vec<String>, ParseError> {
     cur.expect("(")?;
     cur.skip_spaces();
     let mut items = Vec::new();
     if cur.eat(")") {
-        return end_of_list(cur, items);
+        return end_of_list(cur, items, in_tree);
     }
     loop {
         let rest = cur.rest();
@@ -380,15 +428,19 @@ fn in_list(cur: &mut Cursor<'_>) -> Result<Vec<String>, ParseError> {
             Some(b')') => {
                 items.push(item.trim_end_matches(' ').to_owned());
                 cur.bump();
-                return end_of_list(cur, items);
+                return end_of_list(cur, items, in_tree);
             }
             _ => return Err(cur.error("\",\" or \")\"")),
         }
     }
 }
 
-fn end_of_list(cur: &Cursor<'_>, items: Vec<String>) -> Result<Vec<String>, ParseError> {
-    if cur.at_end() {
+fn end_of_list(
+    cur: &Cursor<'_>,
+    items: Vec<String>,
+    in_tree: bool,
+) -> Result<Vec<String>, ParseError> {
+    if cur.at_end() || (in_tree && matches!(cur.peek(), Some(b',' | b')'))) {
         Ok(items)
     } else {
         Err(cur.error("end of input after \")\""))

@@ -10,8 +10,15 @@ use crate::error::{Error, ErrorKind};
 pub(crate) enum MediaType {
     /// `application/json`: an array of rows.
     Json,
+    /// `application/vnd.pgrst.array+json;nulls=stripped`: an array of rows without null fields.
+    JsonStripped,
     /// `application/vnd.pgrst.object+json`: exactly one row, as an object.
-    SingularJson,
+    SingularJson {
+        /// `;nulls=stripped`: without null fields.
+        stripped: bool,
+    },
+    /// `text/csv`: a header line and one line per row, in PostgreSQL's text rendering.
+    Csv,
 }
 
 impl MediaType {
@@ -19,15 +26,27 @@ impl MediaType {
     pub(crate) fn content_type(self) -> &'static str {
         match self {
             Self::Json => "application/json; charset=utf-8",
-            Self::SingularJson => "application/vnd.pgrst.object+json; charset=utf-8",
+            Self::JsonStripped => "application/vnd.pgrst.array+json;nulls=stripped; charset=utf-8",
+            Self::SingularJson { stripped: false } => {
+                "application/vnd.pgrst.object+json; charset=utf-8"
+            }
+            Self::SingularJson { stripped: true } => {
+                "application/vnd.pgrst.object+json;nulls=stripped; charset=utf-8"
+            }
+            Self::Csv => "text/csv; charset=utf-8",
         }
+    }
+
+    /// Whether the response must hold exactly one row.
+    pub(crate) fn is_singular(self) -> bool {
+        matches!(self, Self::SingularJson { .. })
     }
 }
 
 /// Picks the first producible media type of `Accept`, in order of q-value then
 /// position; no `Accept` means `*/*`. Nothing producible is a 406.
 pub(crate) fn parse_accept(headers: &HeaderMap) -> Result<MediaType, Error> {
-    let mut offered: Vec<(f32, usize, String)> = Vec::new();
+    let mut offered: Vec<(f32, usize, String, bool)> = Vec::new();
     for value in headers.get_all(ACCEPT) {
         let value = value.to_str().map_err(|_| {
             Error::new(
@@ -42,16 +61,21 @@ pub(crate) fn parse_accept(headers: &HeaderMap) -> Result<MediaType, Error> {
                 continue;
             }
             let mut q = 1.0;
+            let mut stripped = false;
             for p in params {
                 if let Some((k, v)) = p.split_once('=') {
-                    if k.trim().eq_ignore_ascii_case("q") {
-                        q = v.trim().parse().unwrap_or(0.0);
+                    let (k, v) = (k.trim(), v.trim());
+                    if k.eq_ignore_ascii_case("q") {
+                        q = v.parse().unwrap_or(0.0);
+                    } else if k.eq_ignore_ascii_case("nulls") && v.eq_ignore_ascii_case("stripped")
+                    {
+                        stripped = true;
                     }
                 }
             }
             if q > 0.0 {
                 let n = offered.len();
-                offered.push((q, n, ty));
+                offered.push((q, n, ty, stripped));
             }
         }
     }
@@ -62,16 +86,26 @@ pub(crate) fn parse_accept(headers: &HeaderMap) -> Result<MediaType, Error> {
         return Ok(MediaType::Json);
     }
     offered.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    for (_, _, ty) in &offered {
+    for (_, _, ty, stripped) in &offered {
         match ty.as_str() {
             "*/*" | "application/*" | "application/json" => return Ok(MediaType::Json),
-            "application/vnd.pgrst.object+json" | "application/vnd.pgrst.object" => {
-                return Ok(MediaType::SingularJson);
+            "application/vnd.pgrst.array+json" | "application/vnd.pgrst.array" => {
+                return Ok(if *stripped {
+                    MediaType::JsonStripped
+                } else {
+                    MediaType::Json
+                });
             }
+            "application/vnd.pgrst.object+json" | "application/vnd.pgrst.object" => {
+                return Ok(MediaType::SingularJson {
+                    stripped: *stripped,
+                });
+            }
+            "text/csv" | "text/*" => return Ok(MediaType::Csv),
             _ => {}
         }
     }
-    let names: Vec<&str> = offered.iter().map(|(_, _, t)| t.as_str()).collect();
+    let names: Vec<&str> = offered.iter().map(|(_, _, t, _)| t.as_str()).collect();
     Err(none_available(&names))
 }
 
@@ -102,21 +136,30 @@ mod tests {
         assert_eq!(accept("*/*").unwrap(), MediaType::Json);
         assert_eq!(
             accept("application/vnd.pgrst.object+json").unwrap(),
-            MediaType::SingularJson
+            MediaType::SingularJson { stripped: false }
         );
         assert_eq!(
             accept("application/json;q=0.5, application/vnd.pgrst.object+json").unwrap(),
-            MediaType::SingularJson
+            MediaType::SingularJson { stripped: false }
         );
+        assert_eq!(
+            accept("application/vnd.pgrst.object+json;nulls=stripped").unwrap(),
+            MediaType::SingularJson { stripped: true }
+        );
+        assert_eq!(
+            accept("application/vnd.pgrst.array+json;nulls=stripped").unwrap(),
+            MediaType::JsonStripped
+        );
+        assert_eq!(accept("text/csv").unwrap(), MediaType::Csv);
         assert_eq!(
             accept("text/html, application/json").unwrap(),
             MediaType::Json
         );
-        let err = accept("foo/bar").unwrap_err();
+        let err = accept("foo/bar, text/html;q=0.5").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotAcceptable);
         assert_eq!(
             err.message(),
-            "None of these media types are available: foo/bar"
+            "None of these media types are available: foo/bar, text/html"
         );
     }
 }

@@ -4,8 +4,12 @@
 
 mod cursor;
 mod filter;
+mod logic;
 mod media;
 mod order;
+mod prefer;
+#[cfg(test)]
+mod roundtrip;
 mod select;
 
 use std::borrow::Cow;
@@ -14,8 +18,10 @@ use std::fmt;
 use http::{HeaderMap, Method};
 
 pub(crate) use filter::{Filter, Operation};
+pub(crate) use logic::{BoolOp, Condition};
 pub(crate) use media::MediaType;
 pub(crate) use order::OrderTerm;
+pub(crate) use prefer::{Count, Preferences};
 pub(crate) use select::SelectItem;
 
 use crate::error::{Error, ErrorKind};
@@ -74,8 +80,8 @@ pub(crate) struct ApiRequest {
     pub(crate) method: Method,
     pub(crate) target: Target,
     pub(crate) select: Vec<SelectItem>,
-    /// Filters, each with the embed path it applies to (empty for the root).
-    pub(crate) filters: Vec<Filter>,
+    /// Filters and logic trees of the root resource, ANDed.
+    pub(crate) conditions: Vec<Condition>,
     pub(crate) order: Vec<OrderTerm>,
     pub(crate) limit: Option<i64>,
     pub(crate) offset: Option<i64>,
@@ -83,6 +89,9 @@ pub(crate) struct ApiRequest {
     /// the first path element of each, in request order.
     pub(crate) embed_params: Vec<String>,
     pub(crate) accept: MediaType,
+    pub(crate) prefs: Preferences,
+    /// The `Range` header of a GET: first row and, when bounded, last row.
+    pub(crate) range: Option<(i64, Option<i64>)>,
 }
 
 /// A syntax error in one query parameter, with where it happened and what was expected.
@@ -143,12 +152,18 @@ pub(crate) fn parse(
         method: method.clone(),
         target,
         select: Vec::new(),
-        filters: Vec::new(),
+        conditions: Vec::new(),
         order: Vec::new(),
         limit: None,
         offset: None,
         embed_params: Vec::new(),
         accept,
+        prefs: prefer::parse_prefer(headers),
+        range: if method == Method::GET {
+            parse_range(headers)
+        } else {
+            None
+        },
     };
     let mut select = None;
     for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
@@ -158,11 +173,14 @@ pub(crate) fn parse(
             "limit" => req.limit = Some(parse_count("limit", &value)?),
             "offset" => req.offset = Some(parse_count("offset", &value)?),
             "or" | "and" | "not.or" | "not.and" => {
-                return Err(Error::new(
-                    ErrorKind::NotImplemented,
-                    format!("The \"{key}\" logic parameter is not supported yet"),
-                )
-                .with_postgrest_code("PGRST127"));
+                let negated = key.starts_with("not.");
+                let op = if key.ends_with("or") {
+                    BoolOp::Or
+                } else {
+                    BoolOp::And
+                };
+                req.conditions
+                    .push(logic::parse_logic(negated, op, &value)?);
             }
             _ => {
                 if let Some((path, "order" | "limit" | "offset" | "or" | "and")) =
@@ -175,7 +193,7 @@ pub(crate) fn parse(
                 let filter = filter::parse_filter(&key, &value)?;
                 match filter.embed_path.first() {
                     Some(first) => req.embed_params.push(first.clone()),
-                    None => req.filters.push(filter),
+                    None => req.conditions.push(Condition::Filter(filter)),
                 }
             }
         }
@@ -185,6 +203,23 @@ pub(crate) fn parse(
         None => vec![SelectItem::Star],
     };
     Ok(req)
+}
+
+/// `Range: first-[last]`; anything else is ignored, as in PostgREST.
+fn parse_range(headers: &HeaderMap) -> Option<(i64, Option<i64>)> {
+    let value = headers.get(http::header::RANGE)?.to_str().ok()?.trim();
+    let (first, last) = value.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(first) || !(last.is_empty() || digits(last)) {
+        return None;
+    }
+    let first = first.parse().ok()?;
+    let last = if last.is_empty() {
+        None
+    } else {
+        Some(last.parse().ok()?)
+    };
+    Some((first, last))
 }
 
 /// `limit` and `offset`: a non-negative integer.
@@ -264,9 +299,26 @@ mod tests {
     #[test]
     fn plus_is_a_space() {
         let req = get("/books", "title=eq.Iain+Banks").unwrap();
-        match &req.filters[0].operation {
-            Operation::Compare { value, .. } => assert_eq!(value, "Iain Banks"),
+        match &req.conditions[0] {
+            Condition::Filter(Filter {
+                operation: Operation::Compare { value, .. },
+                ..
+            }) => assert_eq!(value, "Iain Banks"),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn range_header() {
+        let range = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(http::header::RANGE, v.parse().unwrap());
+            parse_range(&h)
+        };
+        assert_eq!(range("0-19"), Some((0, Some(19))));
+        assert_eq!(range("10-"), Some((10, None)));
+        for ignored in ["items=0-1", "-5", "a-b", "1-2-3", ""] {
+            assert_eq!(range(ignored), None, "{ignored}");
         }
     }
 
@@ -286,9 +338,16 @@ mod tests {
 
     #[test]
     fn embedded_params_are_set_aside() {
-        let req = get("/t", "comments.approved=eq.true&id=eq.1").unwrap();
-        assert_eq!(req.filters.len(), 1);
-        assert_eq!(req.embed_params, vec!["comments".to_owned()]);
+        let req = get(
+            "/t",
+            "comments.approved=eq.true&id=eq.1&comments.or=(a.eq.1)",
+        )
+        .unwrap();
+        assert_eq!(req.conditions.len(), 1);
+        assert_eq!(
+            req.embed_params,
+            vec!["comments".to_owned(), "comments".to_owned()]
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod render;
 
 use std::fmt::Write as _;
 
-pub(crate) use render::render_read;
+pub(crate) use render::{ReadStatements, render_read};
 
 use crate::error::{Error, ErrorKind};
 

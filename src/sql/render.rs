@@ -2,11 +2,13 @@
 
 use super::{Ident, Statement, Writer, array_literal};
 use crate::error::Error;
-use crate::plan::{PlannedFilter, Projection, ReadPlan};
-use crate::request::{Field, JsonOp, JsonStep, MediaType, Operation};
+use crate::plan::{PlannedCondition, PlannedFilter, Projection, ReadPlan};
+use crate::request::{Count, Field, JsonOp, JsonStep, MediaType, Operation};
 
-/// The alias of the page sub-select that the body is aggregated from.
+/// The page of rows that the body is aggregated from.
 const PAGE: Ident<'static> = Ident::fixed("pgrst_page");
+/// The rows of a capped count.
+const CAPPED: Ident<'static> = Ident::fixed("pgrst_capped");
 
 /// Type names that are SQL keywords rather than `pg_type` names, so must not be quoted.
 const KEYWORD_TYPES: &[&str] = &[
@@ -39,37 +41,33 @@ const KEYWORD_TYPES: &[&str] = &[
     "varchar",
 ];
 
-/// A read: one row of `(page_total bigint, body text)`.
+/// The statements of a read: the main one, and the `EXPLAIN` that a planned
+/// or estimated count also needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ReadStatements {
+    pub(crate) main: Statement,
+    pub(crate) explain: Option<Statement>,
+}
+
+/// A read: one row of `(total bigint, page_total bigint, body text)`.
 ///
 /// ```sql
-/// SELECT pg_catalog.count(*), coalesce(pg_catalog.json_agg("pgrst_page"), '[]')::text
-/// FROM (SELECT "s"."t"."a" AS "a" FROM "s"."t" WHERE "s"."t"."x" > $1
-///       ORDER BY "s"."t"."a" DESC LIMIT $2) AS "pgrst_page"
+/// WITH "pgrst_page" AS (SELECT "s"."t"."a" AS "a" FROM "s"."t" WHERE "s"."t"."x" > $1
+///                       ORDER BY "s"."t"."a" DESC LIMIT $2)
+/// SELECT NULL::int8, pg_catalog.count(*), coalesce(pg_catalog.json_agg("pgrst_page"), '[]')::text
+/// FROM "pgrst_page"
 /// ```
-pub(crate) fn render_read(plan: &ReadPlan<'_>) -> Result<Statement, Error> {
+///
+/// The total is `NULL` unless a count was asked for and the page may be
+/// smaller than the whole (then it is a `count(*)` over the same conditions,
+/// capped at `max_rows + 1` for an estimate).
+pub(crate) fn render_read(plan: &ReadPlan<'_>) -> Result<ReadStatements, Error> {
     let table = QualifiedTable {
         schema: Ident::new(&plan.table.schema)?,
         name: Ident::new(&plan.table.name)?,
     };
     let mut w = Writer::default();
-    w.kw("SELECT pg_catalog.count(*), ");
-    if plan.headers_only {
-        w.kw("NULL::text");
-    } else {
-        match plan.media {
-            MediaType::Json => {
-                w.kw("coalesce(pg_catalog.json_agg(")
-                    .ident(&PAGE)
-                    .kw("), '[]')::text");
-            }
-            MediaType::SingularJson => {
-                w.kw("coalesce((pg_catalog.json_agg(")
-                    .ident(&PAGE)
-                    .kw(") -> 0)::text, 'null')");
-            }
-        }
-    }
-    w.kw(" FROM (SELECT ");
+    w.kw("WITH ").ident(&PAGE).kw(" AS (SELECT ");
     for (i, item) in plan.select.iter().enumerate() {
         if i > 0 {
             w.kw(", ");
@@ -96,10 +94,7 @@ pub(crate) fn render_read(plan: &ReadPlan<'_>) -> Result<Statement, Error> {
     }
     w.kw(" FROM ");
     table.write(&mut w);
-    for (i, f) in plan.filters.iter().enumerate() {
-        w.kw(if i == 0 { " WHERE " } else { " AND " });
-        filter(&mut w, &table, f)?;
-    }
+    conditions(&mut w, &table, &plan.conditions)?;
     for (i, (term, column_type)) in plan.order.iter().enumerate() {
         w.kw(if i == 0 { " ORDER BY " } else { ", " });
         field(&mut w, &table, &term.field, *column_type)?;
@@ -116,8 +111,126 @@ pub(crate) fn render_read(plan: &ReadPlan<'_>) -> Result<Statement, Error> {
     if plan.offset > 0 {
         w.kw(" OFFSET ").param(plan.offset.to_string());
     }
-    w.kw(") AS ").ident(&PAGE);
-    Ok(w.finish())
+    w.kw(") SELECT ");
+
+    // The total.
+    let capped = matches!(plan.count, Some(Count::Estimated)) && plan.max_rows.is_some();
+    match plan.count {
+        Some(Count::Exact | Count::Estimated) if plan.total_needs_query() || capped => {
+            w.kw("(SELECT pg_catalog.count(*) FROM ");
+            if capped {
+                w.kw("(SELECT 1 FROM ");
+                table.write(&mut w);
+                conditions(&mut w, &table, &plan.conditions)?;
+                let cap = plan.max_rows.unwrap_or(0).saturating_add(1);
+                w.kw(" LIMIT ")
+                    .param(cap.to_string())
+                    .kw(") AS ")
+                    .ident(&CAPPED);
+            } else {
+                table.write(&mut w);
+                conditions(&mut w, &table, &plan.conditions)?;
+            }
+            w.kw(")");
+        }
+        _ => {
+            w.kw("NULL::int8");
+        }
+    }
+    w.kw(", pg_catalog.count(*), ");
+
+    // The body.
+    if plan.headers_only {
+        w.kw("NULL::text");
+    } else {
+        match plan.media {
+            MediaType::Json => {
+                w.kw("coalesce(pg_catalog.json_agg(")
+                    .ident(&PAGE)
+                    .kw("), '[]')::text");
+            }
+            MediaType::JsonStripped => {
+                w.kw("coalesce(pg_catalog.json_strip_nulls(pg_catalog.json_agg(")
+                    .ident(&PAGE)
+                    .kw(")), '[]')::text");
+            }
+            MediaType::SingularJson { stripped: false } => {
+                w.kw("coalesce((pg_catalog.json_agg(")
+                    .ident(&PAGE)
+                    .kw(") -> 0)::text, 'null')");
+            }
+            MediaType::SingularJson { stripped: true } => {
+                w.kw("coalesce(pg_catalog.json_strip_nulls(pg_catalog.json_agg(")
+                    .ident(&PAGE)
+                    .kw(") -> 0)::text, 'null')");
+            }
+            MediaType::Csv => {
+                // The header: the keys of the first row; then each row as
+                // PostgreSQL renders a record, without its parentheses.
+                w.kw("(SELECT coalesce(pg_catalog.string_agg(k, ','), '') FROM (SELECT pg_catalog.json_object_keys(pg_catalog.row_to_json(h)) AS k FROM (SELECT * FROM ")
+                    .ident(&PAGE)
+                    .kw(" LIMIT 1) AS h) AS keys) || E'\\n' || coalesce(pg_catalog.string_agg(pg_catalog.substr(")
+                    .ident(&PAGE)
+                    .kw("::text, 2, pg_catalog.length(")
+                    .ident(&PAGE)
+                    .kw("::text) - 2), E'\\n'), '')");
+            }
+        }
+    }
+    w.kw(" FROM ").ident(&PAGE);
+
+    let explain = match plan.count {
+        Some(Count::Planned | Count::Estimated) => {
+            let mut e = Writer::default();
+            e.kw("EXPLAIN (FORMAT JSON) SELECT 1 FROM ");
+            table.write(&mut e);
+            conditions(&mut e, &table, &plan.conditions)?;
+            Some(e.finish())
+        }
+        _ => None,
+    };
+    Ok(ReadStatements {
+        main: w.finish(),
+        explain,
+    })
+}
+
+/// ` WHERE c1 AND c2 …`, or nothing.
+fn conditions(
+    w: &mut Writer,
+    table: &QualifiedTable<'_>,
+    conds: &[PlannedCondition<'_>],
+) -> Result<(), Error> {
+    for (i, c) in conds.iter().enumerate() {
+        w.kw(if i == 0 { " WHERE " } else { " AND " });
+        condition(w, table, c)?;
+    }
+    Ok(())
+}
+
+fn condition(
+    w: &mut Writer,
+    table: &QualifiedTable<'_>,
+    c: &PlannedCondition<'_>,
+) -> Result<(), Error> {
+    match c {
+        PlannedCondition::Filter(f) => filter(w, table, f),
+        PlannedCondition::Group {
+            negated,
+            op,
+            children,
+        } => {
+            w.kw(if *negated { "NOT (" } else { "(" });
+            for (i, child) in children.iter().enumerate() {
+                if i > 0 {
+                    w.kw(op.as_sql());
+                }
+                condition(w, table, child)?;
+            }
+            w.kw(")");
+            Ok(())
+        }
+    }
 }
 
 /// `"schema"."table"`

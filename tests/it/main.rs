@@ -7,6 +7,7 @@
 
 mod demo;
 mod errors;
+mod grammar;
 mod hostile;
 mod read;
 mod round_trips;

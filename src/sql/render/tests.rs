@@ -55,7 +55,7 @@ fn render_with(
     let schema = schema();
     let req = parse(&Method::GET, "/films", Some(query), headers)?;
     let plan = plan(&req, &schema, &PlanConfig { max_rows })?;
-    render_read(&plan)
+    render_read(&plan).map(|s| s.main)
 }
 
 fn params(values: &[&str]) -> Vec<Option<String>> {
@@ -68,7 +68,7 @@ fn select_filter_order_limit() {
         .unwrap();
     assert_eq!(
         s.sql,
-        r#"SELECT pg_catalog.count(*), coalesce(pg_catalog.json_agg("pgrst_page"), '[]')::text FROM (SELECT "api"."films"."id" AS "id", "api"."films"."title" AS "t" FROM "api"."films" WHERE "api"."films"."year" > $1 ORDER BY "api"."films"."title" DESC NULLS LAST LIMIT $2 OFFSET $3) AS "pgrst_page""#
+        r#"WITH "pgrst_page" AS (SELECT "api"."films"."id" AS "id", "api"."films"."title" AS "t" FROM "api"."films" WHERE "api"."films"."year" > $1 ORDER BY "api"."films"."title" DESC NULLS LAST LIMIT $2 OFFSET $3) SELECT NULL::int8, pg_catalog.count(*), coalesce(pg_catalog.json_agg("pgrst_page"), '[]')::text FROM "pgrst_page""#
     );
     assert_eq!(s.params, params(&["2000", "10", "5"]));
 }
@@ -78,7 +78,7 @@ fn star_in_is_and_negation() {
     let s = render("id=not.in.(1,\"2,3\")&title=is.null&year=isdistinct.1").unwrap();
     assert_eq!(
         s.sql,
-        r#"SELECT pg_catalog.count(*), coalesce(pg_catalog.json_agg("pgrst_page"), '[]')::text FROM (SELECT "api"."films".* FROM "api"."films" WHERE NOT ("api"."films"."id" = ANY ($1)) AND "api"."films"."title" IS NULL AND "api"."films"."year" IS DISTINCT FROM $2) AS "pgrst_page""#
+        r#"WITH "pgrst_page" AS (SELECT "api"."films".* FROM "api"."films" WHERE NOT ("api"."films"."id" = ANY ($1)) AND "api"."films"."title" IS NULL AND "api"."films"."year" IS DISTINCT FROM $2) SELECT NULL::int8, pg_catalog.count(*), coalesce(pg_catalog.json_agg("pgrst_page"), '[]')::text FROM "pgrst_page""#
     );
     assert_eq!(s.params, params(&[r#"{"1","2,3"}"#, "1"]));
 }
@@ -88,7 +88,7 @@ fn json_paths_casts_and_quantifiers() {
     let s = render("select=data->a->>0,y:year::double precision,n:title::Text&title=like(any).{a*,b*}&data->>k=eq.v").unwrap();
     assert_eq!(
         s.sql,
-        r#"SELECT pg_catalog.count(*), coalesce(pg_catalog.json_agg("pgrst_page"), '[]')::text FROM (SELECT "api"."films"."data" -> $1::text ->> $2::int4 AS "a", CAST("api"."films"."year" AS double precision) AS "y", CAST("api"."films"."title" AS "text") AS "n" FROM "api"."films" WHERE "api"."films"."title" LIKE ANY ($3) AND "api"."films"."data" ->> $4::text = $5) AS "pgrst_page""#
+        r#"WITH "pgrst_page" AS (SELECT "api"."films"."data" -> $1::text ->> $2::int4 AS "a", CAST("api"."films"."year" AS double precision) AS "y", CAST("api"."films"."title" AS "text") AS "n" FROM "api"."films" WHERE "api"."films"."title" LIKE ANY ($3) AND "api"."films"."data" ->> $4::text = $5) SELECT NULL::int8, pg_catalog.count(*), coalesce(pg_catalog.json_agg("pgrst_page"), '[]')::text FROM "pgrst_page""#
     );
     assert_eq!(s.params, params(&["a", "0", "{a%,b%}", "k", "v"]));
 }
@@ -124,11 +124,66 @@ fn singular_and_max_rows() {
     );
     let s = render_with("limit=50", &headers, Some(20)).unwrap();
     assert!(
-        s.sql.starts_with(r#"SELECT pg_catalog.count(*), coalesce((pg_catalog.json_agg("pgrst_page") -> 0)::text, 'null') FROM"#),
+        s.sql.ends_with(r#"SELECT NULL::int8, pg_catalog.count(*), coalesce((pg_catalog.json_agg("pgrst_page") -> 0)::text, 'null') FROM "pgrst_page""#),
         "{}",
         s.sql
     );
     assert_eq!(s.params, params(&["20"]));
+}
+
+#[test]
+fn logic_trees() {
+    let s = render("or=(year.lt.1950,and(title.like.A*,not.or(id.eq.1,data->>k.is.null)))&not.and=(id.gt.5,tags.cs.{a,b})").unwrap();
+    assert!(
+        s.sql.contains(r#"WHERE ("api"."films"."year" < $1 OR ("api"."films"."title" LIKE $2 AND NOT ("api"."films"."id" = $3 OR "api"."films"."data" ->> $4::text IS NULL))) AND NOT ("api"."films"."id" > $5 AND "api"."films"."tags" @> $6)"#),
+        "{}",
+        s.sql
+    );
+    assert_eq!(s.params, params(&["1950", "A%", "1", "k", "5", "{a,b}"]));
+}
+
+#[test]
+fn counts() {
+    let mut headers = HeaderMap::new();
+    headers.insert("prefer", "count=exact".parse().unwrap());
+    let s = render_with("id=gt.1&limit=5", &headers, None).unwrap();
+    assert!(
+        s.sql.contains(r#"SELECT (SELECT pg_catalog.count(*) FROM "api"."films" WHERE "api"."films"."id" > $3), pg_catalog.count(*)"#),
+        "{}",
+        s.sql
+    );
+    assert_eq!(s.params, params(&["1", "5", "1"]));
+    // Without a limit the page is the whole: no second count.
+    let s = render_with("id=gt.1", &headers, None).unwrap();
+    assert!(
+        s.sql.contains("SELECT NULL::int8, pg_catalog.count(*)"),
+        "{}",
+        s.sql
+    );
+
+    headers.insert("prefer", "count=estimated".parse().unwrap());
+    let schema = schema();
+    let req = parse(&Method::GET, "/films", Some("id=gt.1"), &headers).unwrap();
+    let plan = plan(
+        &req,
+        &schema,
+        &PlanConfig {
+            max_rows: Some(100),
+        },
+    )
+    .unwrap();
+    let stmts = render_read(&plan).unwrap();
+    assert!(
+        stmts.main.sql.contains(r#"SELECT (SELECT pg_catalog.count(*) FROM (SELECT 1 FROM "api"."films" WHERE "api"."films"."id" > $3 LIMIT $4) AS "pgrst_capped")"#),
+        "{}",
+        stmts.main.sql
+    );
+    assert_eq!(stmts.main.params, params(&["1", "100", "1", "101"]));
+    let explain = stmts.explain.unwrap();
+    assert_eq!(
+        explain.sql,
+        r#"EXPLAIN (FORMAT JSON) SELECT 1 FROM "api"."films" WHERE "api"."films"."id" > $1"#
+    );
 }
 
 #[test]

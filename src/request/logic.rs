@@ -1,0 +1,204 @@
+//! Logic trees: `or=(a.eq.1,and(b.gt.2,not.or(c.is.null,d.in.(1,2))))`.
+
+use super::ParseError;
+use super::cursor::Cursor;
+use super::filter::{Filter, tree_filter};
+
+/// How the children of a group combine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BoolOp {
+    And,
+    Or,
+}
+
+impl BoolOp {
+    pub(crate) fn as_sql(self) -> &'static str {
+        match self {
+            Self::And => " AND ",
+            Self::Or => " OR ",
+        }
+    }
+}
+
+/// A condition: a filter, or a (possibly negated) group of conditions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Condition {
+    Filter(Filter),
+    Group {
+        negated: bool,
+        op: BoolOp,
+        children: Vec<Condition>,
+    },
+}
+
+/// Groups nested deeper than this are refused.
+pub(crate) const MAX_DEPTH: usize = 32;
+
+/// Parses the value of an `or`/`and`/`not.or`/`not.and` parameter into one group.
+pub(crate) fn parse_logic(negated: bool, op: BoolOp, value: &str) -> Result<Condition, ParseError> {
+    let mut cur = Cursor::new(value, "logic tree");
+    let children = group_body(&mut cur, 1)?;
+    if !cur.at_end() {
+        return Err(cur.error("end of input after \")\""));
+    }
+    Ok(Condition::Group {
+        negated,
+        op,
+        children,
+    })
+}
+
+/// `group-body = "(" condition *( "," condition ) ")"`
+fn group_body(cur: &mut Cursor<'_>, depth: usize) -> Result<Vec<Condition>, ParseError> {
+    if depth > MAX_DEPTH {
+        return Err(cur.error(format!("at most {MAX_DEPTH} levels of nested logic")));
+    }
+    cur.expect("(")?;
+    let mut children = vec![condition(cur, depth)?];
+    loop {
+        match cur.peek() {
+            Some(b',') => {
+                cur.bump();
+                children.push(condition(cur, depth)?);
+            }
+            Some(b')') => {
+                cur.bump();
+                return Ok(children);
+            }
+            _ => return Err(cur.error("\",\" or \")\"")),
+        }
+    }
+}
+
+/// `condition = ["not."] ("and" / "or") group-body / filter`
+fn condition(cur: &mut Cursor<'_>, depth: usize) -> Result<Condition, ParseError> {
+    cur.skip_spaces();
+    let rest = cur.rest();
+    let (negated, after_not) = match rest.strip_prefix("not.") {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
+    let op = if after_not.starts_with("and(") {
+        Some(BoolOp::And)
+    } else if after_not.starts_with("or(") {
+        Some(BoolOp::Or)
+    } else {
+        None
+    };
+    if let Some(op) = op {
+        if negated {
+            cur.expect("not.")?;
+        }
+        cur.expect(match op {
+            BoolOp::And => "and",
+            BoolOp::Or => "or",
+        })?;
+        let children = group_body(cur, depth + 1)?;
+        return Ok(Condition::Group {
+            negated,
+            op,
+            children,
+        });
+    }
+    tree_filter(cur).map(Condition::Filter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::filter::{CompareOp, Operation};
+    use super::*;
+
+    fn leaf(c: &Condition) -> &Filter {
+        match c {
+            Condition::Filter(f) => f,
+            other => panic!("not a filter: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn nested_groups() {
+        let c = parse_logic(
+            false,
+            BoolOp::Or,
+            "(a.eq.1,and(b.gt.2,not.or(c.is.null,d.in.(1,\"2,3\"))),e.not.like.*x*)",
+        )
+        .unwrap();
+        let Condition::Group { op, children, .. } = &c else {
+            panic!()
+        };
+        assert_eq!(*op, BoolOp::Or);
+        assert_eq!(children.len(), 3);
+        assert_eq!(leaf(&children[0]).field.name, "a");
+        let Condition::Group {
+            op,
+            children: inner,
+            ..
+        } = &children[1]
+        else {
+            panic!()
+        };
+        assert_eq!(*op, BoolOp::And);
+        let Condition::Group {
+            negated: true,
+            op: BoolOp::Or,
+            children: deepest,
+        } = &inner[1]
+        else {
+            panic!("{:?}", inner[1])
+        };
+        assert_eq!(
+            leaf(&deepest[1]).operation,
+            Operation::In(vec!["1".into(), "2,3".into()])
+        );
+        assert!(leaf(&children[2]).negated);
+    }
+
+    #[test]
+    fn quoted_values_and_array_literals() {
+        let c = parse_logic(
+            false,
+            BoolOp::And,
+            "(name.eq.\"a,b (c)\",tags.cs.{x,y},data->>k.eq.v)",
+        )
+        .unwrap();
+        let Condition::Group { children, .. } = &c else {
+            panic!()
+        };
+        let value = |i: usize| match &leaf(&children[i]).operation {
+            Operation::Compare { value, .. } => value.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(value(0), "a,b (c)");
+        assert_eq!(value(1), "{x,y}");
+        assert_eq!(value(2), "v");
+        assert!(matches!(
+            leaf(&children[1]).operation,
+            Operation::Compare {
+                op: CompareOp::Contains,
+                ..
+            }
+        ));
+        assert_eq!(leaf(&children[2]).field.json_path.len(), 1);
+    }
+
+    #[test]
+    fn malformed() {
+        for bad in [
+            "",
+            "()",
+            "(a.eq.1",
+            "a.eq.1",
+            "(a.eq.1))",
+            "(a.eqq.1)",
+            "(and())",
+            "(a)",
+            "(a.eq.1,)",
+        ] {
+            assert!(parse_logic(false, BoolOp::Or, bad).is_err(), "{bad}");
+        }
+        let deep = "(".to_owned() + &"and(".repeat(40) + "a.eq.1" + &")".repeat(41);
+        assert!(parse_logic(false, BoolOp::Or, &deep).is_err());
+        let ok = "(".to_owned() + &"and(".repeat(10) + "a.eq.1" + &")".repeat(11);
+        assert!(parse_logic(false, BoolOp::Or, &ok).is_ok());
+    }
+}
