@@ -245,7 +245,9 @@ impl Error {
                 Some(source) => {
                     tracing::error!(code = %self.inner.postgrest_code, error = %source, "{}", self.inner.message)
                 }
-                None => tracing::error!(code = %self.inner.postgrest_code, "{}", self.inner.message),
+                None => {
+                    tracing::error!(code = %self.inner.postgrest_code, "{}", self.inner.message)
+                }
             }
         }
         res.extensions_mut().insert(Arc::new(self));
@@ -287,8 +289,9 @@ fn kind_of_sqlstate(state: &str, message: &str) -> ErrorKind {
     match state {
         "23503" | "23505" => return Conflict,
         "25006" => return MethodNotAllowed,
-        "21000" if message.ends_with("requires a WHERE clause") => return InvalidRequest,
-        "21000" => return Internal,
+        // A cardinality violation comes from the request's data (the same key
+        // twice in one upsert; pg-safeupdate's "requires a WHERE clause").
+        "21000" => return InvalidRequest,
         "22023" if message.starts_with("role ") && message.ends_with("does not exist") => {
             return Unauthorized;
         }

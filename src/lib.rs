@@ -47,14 +47,14 @@ pub use body::RestBody;
 pub use db::{Connection, ConnectionManager, MakeTls, Pool};
 pub use error::{BoxError, Error, ErrorKind};
 pub use schema::SchemaCache;
-pub use service::{ResponseFuture, RestService, RestServiceBuilder};
+pub use service::{DEFAULT_BODY_LIMIT, ResponseFuture, RestService, RestServiceBuilder};
 
 /// Internals exposed for benchmarks and property tests only; not a stable API.
 #[doc(hidden)]
 pub mod __private {
     use http::{HeaderMap, Method};
 
-    use crate::plan::{PlanConfig, plan};
+    use crate::plan::{Plan, PlanConfig, plan};
     use crate::request::parse;
     use crate::schema::Schema;
     pub use crate::sql::Statement;
@@ -67,10 +67,15 @@ pub mod __private {
         headers: &HeaderMap,
         max_rows: Option<u64>,
     ) -> Result<Statement, crate::Error> {
-        let req = parse(&Method::GET, path, Some(query), headers)?;
-        let config = PlanConfig { max_rows };
-        let plan = plan(&req, schema, &config)?;
-        crate::sql::render_read(&plan).map(|s| s.main)
+        let req = parse(&Method::GET, path, Some(query), headers, None)?;
+        let config = PlanConfig {
+            max_rows,
+            ..PlanConfig::default()
+        };
+        match plan(&req, schema, &config)? {
+            Plan::Read(plan) => crate::sql::render_read(&plan).map(|s| s.main),
+            Plan::Write(plan) => crate::sql::render_write(&plan),
+        }
     }
 
     /// The SQL text and the parameters of a statement.

@@ -12,11 +12,15 @@ use http::{Method, Request, Response, StatusCode};
 use tower_service::Service;
 
 use crate::body::RestBody;
-use crate::db::{self, MakeTls, Pool, RequestContext};
+use bytes::Bytes;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use percent_encoding::utf8_percent_encode;
+
+use crate::db::{self, Ending, MakeTls, Pool, ReadResult, RequestContext, WriteResult};
 use crate::error::{Error, ErrorKind};
 use crate::layer::DbRole;
-use crate::plan::{self, PlanConfig};
-use crate::request::{self, Count};
+use crate::plan::{self, Plan, PlanConfig, ReadPlan, WriteKind, WritePlan};
+use crate::request::{self, Count, Return, TxEnd};
 use crate::schema::{Schema, SchemaCache};
 use crate::sql;
 
@@ -69,6 +73,7 @@ struct Shared<T: MakeTls> {
     plan: PlanConfig,
     /// `search_path` value: the exposed schemas, quoted.
     search_path: String,
+    body_limit: usize,
 }
 
 impl<T: MakeTls> RestService<T> {
@@ -80,6 +85,9 @@ impl<T: MakeTls> RestService<T> {
             anon_role: None,
             max_rows: None,
             cache: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+            require_filter: false,
+            tx_override: false,
         }
     }
 
@@ -97,7 +105,13 @@ pub struct RestServiceBuilder<T: MakeTls = tokio_postgres::NoTls> {
     anon_role: Option<String>,
     max_rows: Option<u64>,
     cache: Option<SchemaCache>,
+    body_limit: usize,
+    require_filter: bool,
+    tx_override: bool,
 }
+
+/// The default limit on request bodies: 16 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 impl<T: MakeTls> fmt::Debug for RestServiceBuilder<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -125,6 +139,28 @@ impl<T: MakeTls> RestServiceBuilder<T> {
     /// The most rows any read returns (PostgREST's `db-max-rows`).
     pub fn max_rows(mut self, max_rows: u64) -> Self {
         self.max_rows = Some(max_rows);
+        self
+    }
+
+    /// The largest request body accepted, in bytes (default [`DEFAULT_BODY_LIMIT`]);
+    /// larger ones get 413.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// Refuses PATCH and DELETE without any filter (422) instead of letting them
+    /// affect every row, as PostgREST does. Off by default.
+    pub fn require_filter_on_mutation(mut self, require: bool) -> Self {
+        self.require_filter = require;
+        self
+    }
+
+    /// Honours `Prefer: tx=commit|rollback` (PostgREST's `db-tx-end =
+    /// commit-allow-override`): a request may ask for its transaction to be
+    /// rolled back, to try a write without keeping it. Off by default.
+    pub fn allow_tx_override(mut self, allow: bool) -> Self {
+        self.tx_override = allow;
         self
     }
 
@@ -168,8 +204,11 @@ impl<T: MakeTls> RestServiceBuilder<T> {
                 anon_role: self.anon_role.map(DbRole::new),
                 plan: PlanConfig {
                     max_rows: self.max_rows,
+                    require_filter: self.require_filter,
+                    tx_override: self.tx_override,
                 },
                 search_path,
+                body_limit: self.body_limit,
             }),
         })
     }
@@ -222,32 +261,45 @@ impl fmt::Debug for ResponseFuture {
 }
 
 static VARY: HeaderValue = HeaderValue::from_static("Accept, Prefer, Range");
+const PREFERENCE_APPLIED: HeaderName = HeaderName::from_static("preference-applied");
 
 impl<T: MakeTls> Shared<T> {
-    async fn handle<B>(&self, req: Request<B>) -> Result<Response<RestBody>, Error> {
-        let method = req.method();
-        if method != Method::GET && method != Method::HEAD {
-            return Err(match *method {
-                Method::POST | Method::PUT | Method::PATCH | Method::DELETE | Method::OPTIONS => {
-                    Error::new(
-                        ErrorKind::NotImplemented,
-                        format!("The {method} method is not supported yet"),
-                    )
-                    .with_postgrest_code("PGRST127")
-                }
-                _ => Error::new(
+    async fn handle<B>(&self, req: Request<B>) -> Result<Response<RestBody>, Error>
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<crate::error::BoxError>,
+    {
+        let (parts, body) = req.into_parts();
+        let method = &parts.method;
+        let has_body = match *method {
+            Method::GET | Method::HEAD | Method::DELETE => false,
+            Method::POST | Method::PUT | Method::PATCH => true,
+            _ => {
+                return Err(Error::new(
                     ErrorKind::MethodNotAllowed,
                     format!("Unsupported HTTP method: {method}"),
                 )
-                .with_postgrest_code("PGRST117"),
-            });
-        }
-        let api = request::parse(method, req.uri().path(), req.uri().query(), req.headers())?;
-        let schema: Arc<Schema> = match req.extensions().get::<Arc<Schema>>() {
+                .with_postgrest_code("PGRST117"));
+            }
+        };
+        let body = if has_body {
+            Some(self.collect(body).await?)
+        } else {
+            None
+        };
+        let api = request::parse(
+            method,
+            parts.uri.path(),
+            parts.uri.query(),
+            &parts.headers,
+            body,
+        )?;
+        let schema: Arc<Schema> = match parts.extensions.get::<Arc<Schema>>() {
             Some(s) => Arc::clone(s),
             None => self.cache.snapshot(),
         };
-        let role = match req.extensions().get::<DbRole>().or(self.anon_role.as_ref()) {
+        let role = match parts.extensions.get::<DbRole>().or(self.anon_role.as_ref()) {
             Some(role) => role,
             None => {
                 return Err(
@@ -256,97 +308,238 @@ impl<T: MakeTls> Shared<T> {
                 );
             }
         };
-        let plan = plan::plan(&api, &schema, &self.plan)?;
-        let stmts = sql::render_read(&plan)?;
         let claims = role.claims_json();
         let ctx = RequestContext {
             role: role.role(),
             claims: &claims,
             method: method.as_str(),
-            path: req.uri().path(),
+            path: parts.uri.path(),
             search_path: &self.search_path,
         };
-        let result = db::run_read(&self.pool, schema.generation, &ctx, &stmts).await?;
-
-        if plan.media.is_singular() && result.page_total != 1 {
-            return Err(Error::new(
-                ErrorKind::NotAcceptable,
-                "Cannot coerce the result to a single JSON object",
-            )
-            .with_details(format!("The result contains {} rows", result.page_total))
-            .with_postgrest_code("PGRST116"));
-        }
-
-        let counted = || result.total.unwrap_or(result.page_total);
-        let total = match plan.count {
-            None => None,
-            Some(Count::Exact) => Some(counted()),
-            Some(Count::Planned) => result.planned,
-            Some(Count::Estimated) => match plan.max_rows {
-                Some(max) if counted() > max => Some(counted().max(result.planned.unwrap_or(0))),
-                _ => Some(counted()),
-            },
-        };
-        let total_text = total.map_or_else(|| "*".to_owned(), |t| t.to_string());
-        if let Some(total) = total {
-            if plan.offset > total {
-                return Err(Error::new(
-                    ErrorKind::RangeNotSatisfiable,
-                    "Requested range not satisfiable",
+        match plan::plan(&api, &schema, &self.plan)? {
+            Plan::Read(plan) => {
+                let stmts = sql::render_read(&plan)?;
+                let result = db::run_read(&self.pool, schema.generation, &ctx, &stmts).await?;
+                read_response(&plan, result, &parts.uri)
+            }
+            Plan::Write(plan) => {
+                let stmt = sql::render_write(&plan)?;
+                let singular = plan.shape.media.is_singular();
+                let max_affected = plan.max_affected;
+                let decide = move |r: &WriteResult| -> Result<(), Error> {
+                    if singular && r.page_total != 1 {
+                        return Err(not_singular(r.page_total));
+                    }
+                    if let Some(max) = max_affected {
+                        if r.affected > max {
+                            return Err(Error::new(
+                                ErrorKind::InvalidRequest,
+                                "Query result exceeds max-affected preference constraint",
+                            )
+                            .with_details(format!("The query affects {} rows", r.affected))
+                            .with_postgrest_code("PGRST124"));
+                        }
+                    }
+                    Ok(())
+                };
+                let ending = match plan.tx_end {
+                    TxEnd::Commit => Ending::Commit,
+                    TxEnd::Rollback => Ending::Rollback,
+                };
+                let result = db::run_write(
+                    &self.pool,
+                    schema.generation,
+                    &ctx,
+                    &stmt,
+                    ending,
+                    plan.checks_result().then_some(&decide as _),
                 )
-                .with_details(format!(
-                    "An offset of {} was requested, but there are only {total} rows.",
-                    plan.offset
-                ))
-                .with_postgrest_code("PGRST103")
-                .with_header(
-                    header::CONTENT_RANGE,
-                    HeaderValue::from_str(&format!("*/{total}"))
-                        .unwrap_or(HeaderValue::from_static("*/*")),
-                ));
+                .await?;
+                write_response(&plan, method, result)
             }
         }
-        let range = if result.page_total > 0 {
-            format!(
-                "{}-{}/{total_text}",
-                plan.offset,
-                plan.offset + result.page_total - 1
+    }
+
+    /// Collects a request body, refusing one over the configured limit.
+    async fn collect<B>(&self, body: B) -> Result<Bytes, Error>
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<crate::error::BoxError>,
+    {
+        match Limited::new(body, self.body_limit).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(e) if e.is::<LengthLimitError>() => Err(Error::new(
+                ErrorKind::PayloadTooLarge,
+                format!(
+                    "The request body is larger than the limit of {} bytes",
+                    self.body_limit
+                ),
+            )),
+            Err(e) => Err(Error::new(
+                ErrorKind::InvalidRequest,
+                "The request body could not be read",
             )
-        } else {
-            format!("*/{total_text}")
-        };
-        let body = if plan.headers_only {
-            RestBody::empty()
-        } else {
-            RestBody::from(result.body)
-        };
-        let mut res = Response::new(body);
-        *res.status_mut() = if total.is_some_and(|t| result.page_total < t) {
-            StatusCode::PARTIAL_CONTENT
-        } else {
-            StatusCode::OK
-        };
-        let headers = res.headers_mut();
+            .with_source(e)),
+        }
+    }
+}
+
+fn not_singular(rows: i64) -> Error {
+    Error::new(
+        ErrorKind::NotAcceptable,
+        "Cannot coerce the result to a single JSON object",
+    )
+    .with_details(format!("The result contains {rows} rows"))
+    .with_postgrest_code("PGRST116")
+}
+
+fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("*/*"))
+}
+
+fn read_response(
+    plan: &ReadPlan<'_>,
+    result: ReadResult,
+    uri: &http::Uri,
+) -> Result<Response<RestBody>, Error> {
+    if plan.media.is_singular() && result.page_total != 1 {
+        return Err(not_singular(result.page_total));
+    }
+    let counted = || result.total.unwrap_or(result.page_total);
+    let total = match plan.count {
+        None => None,
+        Some(Count::Exact) => Some(counted()),
+        Some(Count::Planned) => result.planned,
+        Some(Count::Estimated) => match plan.max_rows {
+            Some(max) if counted() > max => Some(counted().max(result.planned.unwrap_or(0))),
+            _ => Some(counted()),
+        },
+    };
+    let total_text = total.map_or_else(|| "*".to_owned(), |t| t.to_string());
+    if let Some(total) = total {
+        if plan.offset > total {
+            return Err(Error::new(
+                ErrorKind::RangeNotSatisfiable,
+                "Requested range not satisfiable",
+            )
+            .with_details(format!(
+                "An offset of {} was requested, but there are only {total} rows.",
+                plan.offset
+            ))
+            .with_postgrest_code("PGRST103")
+            .with_header(header::CONTENT_RANGE, header_value(&format!("*/{total}"))));
+        }
+    }
+    let range = if result.page_total > 0 {
+        format!(
+            "{}-{}/{total_text}",
+            plan.offset,
+            plan.offset + result.page_total - 1
+        )
+    } else {
+        format!("*/{total_text}")
+    };
+    let body = if plan.headers_only {
+        RestBody::empty()
+    } else {
+        RestBody::from(result.body)
+    };
+    let mut res = Response::new(body);
+    *res.status_mut() = if total.is_some_and(|t| result.page_total < t) {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let headers = res.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(plan.media.content_type()),
+    );
+    headers.insert(header::CONTENT_RANGE, header_value(&range));
+    if let Ok(v) = HeaderValue::from_str(&content_location(uri.path(), uri.query())) {
+        headers.insert(header::CONTENT_LOCATION, v);
+    }
+    if let Some(count) = plan.count {
+        headers.insert(PREFERENCE_APPLIED, HeaderValue::from_static(count.as_str()));
+    }
+    headers.insert(header::VARY, VARY.clone());
+    Ok(res)
+}
+
+fn write_response(
+    plan: &WritePlan<'_>,
+    method: &Method,
+    result: WriteResult,
+) -> Result<Response<RestBody>, Error> {
+    let table = plan.table();
+    let n = result.affected;
+    if let WriteKind::Insert { put_key, .. } = &plan.kind {
+        if !put_key.is_empty() && n == 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                "Payload values do not match URL in primary key column(s)",
+            )
+            .with_postgrest_code("PGRST115"));
+        }
+    }
+    let representation = plan.return_ == Return::Representation;
+    let inserted = result.inserted.unwrap_or(n);
+    let status = match *method {
+        Method::POST if n > 0 && inserted == 0 => StatusCode::OK,
+        Method::POST => StatusCode::CREATED,
+        Method::PUT if representation && inserted > 0 => StatusCode::CREATED,
+        _ if representation => StatusCode::OK,
+        _ => StatusCode::NO_CONTENT,
+    };
+    let counted = plan.shape_count().is_some();
+    let range = match *method {
+        Method::PATCH if n > 0 => format!(
+            "0-{}/{}",
+            n - 1,
+            if counted { n.to_string() } else { "*".into() }
+        ),
+        _ if counted => format!("*/{n}"),
+        _ => "*/*".to_owned(),
+    };
+    let mut res = if representation {
+        Response::new(RestBody::from(result.body))
+    } else {
+        Response::new(RestBody::empty())
+    };
+    *res.status_mut() = status;
+    let headers = res.headers_mut();
+    if representation {
         headers.insert(
             header::CONTENT_TYPE,
-            HeaderValue::from_static(plan.media.content_type()),
+            HeaderValue::from_static(plan.shape.media.content_type()),
         );
-        if let Ok(v) = HeaderValue::from_str(&range) {
-            headers.insert(header::CONTENT_RANGE, v);
-        }
-        if let Ok(v) = HeaderValue::from_str(&content_location(req.uri().path(), req.uri().query()))
-        {
-            headers.insert(header::CONTENT_LOCATION, v);
-        }
-        if let Some(count) = plan.count {
-            headers.insert(
-                HeaderName::from_static("preference-applied"),
-                HeaderValue::from_static(count.as_str()),
-            );
-        }
-        headers.insert(header::VARY, VARY.clone());
-        Ok(res)
     }
+    headers.insert(header::CONTENT_RANGE, header_value(&range));
+    if let (Some(key), 1) = (&result.location, n) {
+        let mut location = format!("/{}?", utf8_percent_encode(&table.name, QUERY_COMPONENT));
+        for (i, (column, value)) in table.primary_key.iter().zip(key).enumerate() {
+            if i > 0 {
+                location.push('&');
+            }
+            location.extend(utf8_percent_encode(column, QUERY_COMPONENT));
+            match value {
+                Some(v) => {
+                    location.push_str("=eq.");
+                    location.extend(utf8_percent_encode(v, QUERY_COMPONENT));
+                }
+                None => location.push_str("=is.null"),
+            }
+        }
+        if let Ok(v) = HeaderValue::from_str(&location) {
+            headers.insert(header::LOCATION, v);
+        }
+    }
+    if !plan.applied.is_empty() {
+        headers.insert(PREFERENCE_APPLIED, header_value(&plan.applied.join(", ")));
+    }
+    headers.insert(header::VARY, VARY.clone());
+    Ok(res)
 }
 
 /// `Content-Location` as PostgREST writes it: the path, and the query
@@ -365,9 +558,9 @@ fn content_location(path: &str, query: Option<&str>) -> String {
         if i > 0 {
             out.push('&');
         }
-        out.extend(percent_encoding::utf8_percent_encode(k, QUERY_COMPONENT));
+        out.extend(utf8_percent_encode(k, QUERY_COMPONENT));
         out.push('=');
-        out.extend(percent_encoding::utf8_percent_encode(v, QUERY_COMPONENT));
+        out.extend(utf8_percent_encode(v, QUERY_COMPONENT));
     }
     out
 }

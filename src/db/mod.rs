@@ -257,7 +257,7 @@ pub(crate) async fn run_read<T: MakeTls>(
 ) -> Result<ReadResult, Error> {
     let mut all = vec![&stmts.main];
     all.extend(stmts.explain.as_ref());
-    let rows = run(pool, generation, true, ctx, &all).await?;
+    let rows = run(pool, generation, true, ctx, &all, Ending::Commit, None).await?;
     let row = &rows[0];
     let total: Option<i64> = row.try_get(0).map_err(Error::from_pg)?;
     let page_total: i64 = row.try_get(1).map_err(Error::from_pg)?;
@@ -286,6 +286,97 @@ fn planned_rows(row: &tokio_postgres::Row) -> Result<i64, Error> {
         .ok_or_else(|| Error::new(ErrorKind::Internal, "The query plan has no row estimate"))
 }
 
+/// How a transaction ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ending {
+    Commit,
+    /// Roll back, after checking deferred constraints (`SET CONSTRAINTS ALL IMMEDIATE`)
+    /// so that their violations still surface.
+    Rollback,
+}
+
+/// Decides from a write's result whether it may end as planned; an error rolls it back.
+pub(crate) type Decide<'a> = &'a (dyn Fn(&WriteResult) -> Result<(), Error> + Sync);
+
+/// What a write returns: rows affected, the representation's body, the first
+/// row's primary key (for `Location`), and how many rows an upsert inserted.
+#[derive(Debug)]
+pub(crate) struct WriteResult {
+    pub(crate) affected: i64,
+    pub(crate) page_total: i64,
+    pub(crate) body: Bytes,
+    pub(crate) location: Option<Vec<Option<String>>>,
+    pub(crate) inserted: Option<i64>,
+}
+
+impl WriteResult {
+    fn from_row(row: &tokio_postgres::Row) -> Result<Self, Error> {
+        let body: Option<RawText> = row.try_get(2).map_err(Error::from_pg)?;
+        let location: Option<RawText> = row.try_get(3).map_err(Error::from_pg)?;
+        let location = match location {
+            Some(raw) => Some(serde_json::from_slice(&raw.0).map_err(|e| {
+                Error::new(ErrorKind::Internal, "Could not read the inserted key").with_source(e)
+            })?),
+            None => None,
+        };
+        Ok(Self {
+            affected: row.try_get(0).map_err(Error::from_pg)?,
+            page_total: row.try_get(1).map_err(Error::from_pg)?,
+            body: body.map(|b| b.0).unwrap_or_default(),
+            location,
+            inserted: row.try_get(4).map_err(Error::from_pg)?,
+        })
+    }
+}
+
+/// Runs a write in its own READ WRITE transaction.
+///
+/// One round trip, like a read, unless `decide` must see the result before
+/// the transaction ends (a singular response, `max-affected`): then `COMMIT`
+/// (or `ROLLBACK`) follows in a second one.
+pub(crate) async fn run_write<T: MakeTls>(
+    pool: &Pool<T>,
+    generation: u64,
+    ctx: &RequestContext<'_>,
+    stmt: &sql::Statement,
+    ending: Ending,
+    decide: Option<Decide<'_>>,
+) -> Result<WriteResult, Error> {
+    let decide_rows = decide.map(|d| {
+        move |rows: &[tokio_postgres::Row]| -> Result<(), Error> {
+            d(&WriteResult::from_row(&rows[0])?)
+        }
+    });
+    let rows = run(
+        pool,
+        generation,
+        false,
+        ctx,
+        &[stmt],
+        ending,
+        decide_rows.as_ref().map(|d| d as _),
+    )
+    .await?;
+    WriteResult::from_row(&rows[0])
+}
+
+async fn finish(client: &Client, ending: Ending) -> Result<(), tokio_postgres::Error> {
+    match ending {
+        Ending::Commit => client.batch_execute("COMMIT").await,
+        Ending::Rollback => {
+            // Two messages: the ROLLBACK runs even when the check fails.
+            let (check, rollback) = futures_util::join!(
+                client.batch_execute("SET CONSTRAINTS ALL IMMEDIATE"),
+                client.batch_execute("ROLLBACK"),
+            );
+            check.and(rollback)
+        }
+    }
+}
+
+/// Decides from the rows of the statements whether the transaction may end as planned.
+type DecideRows<'a> = &'a (dyn Fn(&[tokio_postgres::Row]) -> Result<(), Error> + Sync);
+
 /// Runs `stmts` (each returning exactly one row) in one transaction; see [`run_read`].
 async fn run<T: MakeTls>(
     pool: &Pool<T>,
@@ -293,6 +384,8 @@ async fn run<T: MakeTls>(
     read_only: bool,
     ctx: &RequestContext<'_>,
     stmts: &[&sql::Statement],
+    ending: Ending,
+    decide: Option<DecideRows<'_>>,
 ) -> Result<Vec<tokio_postgres::Row>, Error> {
     let mut conn = pool.get().await.map_err(pool_error)?;
     conn.sync_generation(generation);
@@ -365,23 +458,50 @@ async fn run<T: MakeTls>(
             .zip(&param_refs)
             .map(|(stmt, ps)| client.query_one(stmt, ps)),
     );
-    let (runs, commit) = if in_transaction {
-        futures_util::join!(runs, client.batch_execute("COMMIT"))
+    // The end is pipelined too, unless the result decides it.
+    let end = async {
+        match decide {
+            None => Some(finish(client, ending).await),
+            Some(_) => None,
+        }
+    };
+    let (started, runs, ended) = if in_transaction {
+        let (runs, ended) = futures_util::join!(runs, end);
+        (Ok(()), runs, ended)
     } else {
-        let (begin, set, runs, commit) = futures_util::join!(
+        let (begin, set, runs, ended) = futures_util::join!(
             client.batch_execute(begin_sql),
             client.query_one(&context, &ctx_refs),
             runs,
-            client.batch_execute("COMMIT"),
+            end,
         );
-        begin.map_err(Error::from_pg)?;
-        set.map_err(Error::from_pg)?;
-        (runs, commit)
+        (begin.and(set.map(|_| ())), runs, ended)
     };
-    let rows = runs
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(Error::from_pg)?;
-    commit.map_err(Error::from_pg)?;
-    Ok(rows)
+    let outcome = started.and_then(|()| runs.into_iter().collect::<Result<Vec<_>, _>>());
+    match (outcome, ended, decide) {
+        (Err(e), Some(_), _) => Err(Error::from_pg(e)),
+        (Ok(rows), Some(ended), _) => {
+            ended.map_err(Error::from_pg)?;
+            Ok(rows)
+        }
+        (Err(e), None, _) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(Error::from_pg(e))
+        }
+        (Ok(rows), None, Some(decide)) => match decide(&rows) {
+            Ok(()) => {
+                finish(client, ending).await.map_err(Error::from_pg)?;
+                Ok(rows)
+            }
+            Err(e) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+                Err(e)
+            }
+        },
+        // Nothing decided and nothing pipelined cannot happen; end as planned all the same.
+        (Ok(rows), None, None) => {
+            finish(client, ending).await.map_err(Error::from_pg)?;
+            Ok(rows)
+        }
+    }
 }

@@ -12,10 +12,25 @@ use crate::request::{
 };
 use crate::schema::{Schema, Table};
 
+mod write;
+
+pub(crate) use write::{WriteKind, WritePlan};
+
 /// Settings of the service that shape plans.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct PlanConfig {
     pub(crate) max_rows: Option<u64>,
+    /// PATCH and DELETE need at least one filter.
+    pub(crate) require_filter: bool,
+    /// `Prefer: tx=commit|rollback` is honoured.
+    pub(crate) tx_override: bool,
+}
+
+/// What a request does.
+#[derive(Clone, Debug)]
+pub(crate) enum Plan<'r> {
+    Read(ReadPlan<'r>),
+    Write(WritePlan<'r>),
 }
 
 /// A selected column, with what the schema says about it.
@@ -81,7 +96,7 @@ pub(crate) fn plan<'r>(
     req: &'r ApiRequest,
     schema: &'r Schema,
     config: &PlanConfig,
-) -> Result<ReadPlan<'r>, Error> {
+) -> Result<Plan<'r>, Error> {
     let name = match &req.target {
         Target::Relation(name) => name,
         Target::Function(_) => {
@@ -113,13 +128,19 @@ pub(crate) fn plan<'r>(
         }
         return Err(err);
     };
-    if req.method != Method::GET && req.method != Method::HEAD {
-        return Err(Error::new(
-            ErrorKind::NotImplemented,
-            format!("The {} method is not supported yet", req.method),
-        )
-        .with_postgrest_code("PGRST127"));
+    if req.method == Method::GET || req.method == Method::HEAD {
+        plan_shape(req, table, config).map(Plan::Read)
+    } else {
+        write::plan_write(req, table, config).map(Plan::Write)
     }
+}
+
+/// Plans a read of `table`; for a write, how its affected rows are represented.
+fn plan_shape<'r>(
+    req: &'r ApiRequest,
+    table: &'r Table,
+    config: &PlanConfig,
+) -> Result<ReadPlan<'r>, Error> {
     if let Some(rel) = req.embed_params.first() {
         return Err(Error::new(
             ErrorKind::InvalidRequest,

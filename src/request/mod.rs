@@ -2,6 +2,7 @@
 //!
 //! Pure functions, no I/O and no schema: everything here is testable on its own.
 
+mod body;
 mod cursor;
 mod filter;
 mod logic;
@@ -17,11 +18,12 @@ use std::fmt;
 
 use http::{HeaderMap, Method};
 
-pub(crate) use filter::{Filter, Operation};
+pub(crate) use body::{Payload, Shape};
+pub(crate) use filter::{CompareOp, Filter, Operation};
 pub(crate) use logic::{BoolOp, Condition};
 pub(crate) use media::MediaType;
 pub(crate) use order::OrderTerm;
-pub(crate) use prefer::{Count, Preferences};
+pub(crate) use prefer::{Count, Preferences, Resolution, Return, TxEnd};
 pub(crate) use select::SelectItem;
 
 use crate::error::{Error, ErrorKind};
@@ -92,6 +94,12 @@ pub(crate) struct ApiRequest {
     pub(crate) prefs: Preferences,
     /// The `Range` header of a GET: first row and, when bounded, last row.
     pub(crate) range: Option<(i64, Option<i64>)>,
+    /// `columns=a,b`: the columns a write takes from its body.
+    pub(crate) columns: Option<Vec<String>>,
+    /// `on_conflict=a,b`: the conflict target of an upsert.
+    pub(crate) on_conflict: Option<Vec<String>>,
+    /// The body of a POST, PUT or PATCH.
+    pub(crate) payload: Option<Payload>,
 }
 
 /// A syntax error in one query parameter, with where it happened and what was expected.
@@ -139,12 +147,14 @@ impl From<ParseError> for Error {
 /// Parses a request into an [`ApiRequest`].
 ///
 /// `path` is the path the service sees (after any prefix a router stripped),
-/// `query` the raw query string without `?`.
+/// `query` the raw query string without `?`, `body` the collected body of a
+/// POST, PUT or PATCH.
 pub(crate) fn parse(
     method: &Method,
     path: &str,
     query: Option<&str>,
     headers: &HeaderMap,
+    body: Option<bytes::Bytes>,
 ) -> Result<ApiRequest, Error> {
     let target = parse_path(path)?;
     let accept = media::parse_accept(headers)?;
@@ -158,12 +168,15 @@ pub(crate) fn parse(
         offset: None,
         embed_params: Vec::new(),
         accept,
-        prefs: prefer::parse_prefer(headers),
+        prefs: prefer::parse_prefer(headers)?,
         range: if method == Method::GET {
             parse_range(headers)
         } else {
             None
         },
+        columns: None,
+        on_conflict: None,
+        payload: None,
     };
     let mut select = None;
     for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
@@ -172,6 +185,8 @@ pub(crate) fn parse(
             "order" => req.order = order::parse_order(&value)?,
             "limit" => req.limit = Some(parse_count("limit", &value)?),
             "offset" => req.offset = Some(parse_count("offset", &value)?),
+            "columns" => req.columns = Some(parse_names("columns parameter", &value)?),
+            "on_conflict" => req.on_conflict = Some(parse_names("on_conflict parameter", &value)?),
             "or" | "and" | "not.or" | "not.and" => {
                 let negated = key.starts_with("not.");
                 let op = if key.ends_with("or") {
@@ -202,7 +217,23 @@ pub(crate) fn parse(
         Some(s) => select::parse_select(&s)?,
         None => vec![SelectItem::Star],
     };
+    if let Some(body) = body {
+        req.payload = Some(body::parse_payload(headers, body, req.columns.is_none())?);
+    }
     Ok(req)
+}
+
+/// `names = name *( "," name )`, names plain or double-quoted.
+fn parse_names(what: &'static str, value: &str) -> Result<Vec<String>, ParseError> {
+    let mut cur = cursor::Cursor::new(value, what);
+    let mut names = vec![cur.name()?];
+    while cur.eat(",") {
+        names.push(cur.name()?);
+    }
+    if !cur.at_end() {
+        return Err(cur.error("\",\" or end of input"));
+    }
+    Ok(names)
 }
 
 /// `Range: first-[last]`; anything else is ignored, as in PostgREST.
@@ -272,7 +303,20 @@ mod tests {
     use super::*;
 
     fn get(path: &str, query: &str) -> Result<ApiRequest, Error> {
-        parse(&Method::GET, path, Some(query), &HeaderMap::new())
+        parse(&Method::GET, path, Some(query), &HeaderMap::new(), None)
+    }
+
+    #[test]
+    fn columns_plain_and_quoted() {
+        assert_eq!(
+            parse_names("columns parameter", "a, b").unwrap(),
+            vec!["a".to_owned(), "b".to_owned()]
+        );
+        assert_eq!(
+            parse_names("columns parameter", "\"id\",\"first name\"").unwrap(),
+            vec!["id".to_owned(), "first name".to_owned()]
+        );
+        assert!(parse_names("columns parameter", "a,").is_err());
     }
 
     #[test]

@@ -2,13 +2,17 @@
 //!
 //! The [`Writer`] has three ways to append text: a `&'static str` keyword, an
 //! [`Ident`] (always double-quoted, quotes doubled), and a parameter (`$n`, the
-//! value kept aside). Nothing from a request can reach the SQL text any other way.
+//! value kept aside) — plus a fourth for column defaults, [`CatalogExpr`], which
+//! only the schema cache's catalog text can make. Nothing from a request can
+//! reach the SQL text any other way.
 
 mod render;
+mod write;
 
 use std::fmt::Write as _;
 
 pub(crate) use render::{ReadStatements, render_read};
+pub(crate) use write::render_write;
 
 use crate::error::{Error, ErrorKind};
 
@@ -50,6 +54,19 @@ impl<'a> Ident<'a> {
     }
 }
 
+/// An SQL expression PostgreSQL itself wrote: a column's default as
+/// `pg_get_expr` rendered it when the schema cache loaded (with an empty
+/// `search_path`, so every name in it is qualified). It comes from the catalog
+/// of the exposed schema, never from a request.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CatalogExpr<'a>(&'a str);
+
+impl<'a> CatalogExpr<'a> {
+    pub(crate) fn column_default(column: &'a crate::schema::Column) -> Option<Self> {
+        column.default.as_deref().map(Self)
+    }
+}
+
 /// Builds a [`Statement`]; see the [module docs](self).
 #[derive(Debug, Default)]
 pub(crate) struct Writer {
@@ -73,6 +90,14 @@ impl Writer {
             self.sql.push(ch);
         }
         self.sql.push('"');
+        self
+    }
+
+    /// A catalog expression, parenthesized.
+    pub(crate) fn catalog_expr(&mut self, e: &CatalogExpr<'_>) -> &mut Self {
+        self.sql.push('(');
+        self.sql.push_str(e.0);
+        self.sql.push(')');
         self
     }
 

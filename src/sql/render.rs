@@ -6,7 +6,7 @@ use crate::plan::{PlannedCondition, PlannedFilter, Projection, ReadPlan};
 use crate::request::{Count, Field, JsonOp, JsonStep, MediaType, Operation};
 
 /// The page of rows that the body is aggregated from.
-const PAGE: Ident<'static> = Ident::fixed("pgrst_page");
+pub(super) const PAGE: Ident<'static> = Ident::fixed("pgrst_page");
 /// The rows of a capped count.
 const CAPPED: Ident<'static> = Ident::fixed("pgrst_capped");
 
@@ -62,55 +62,10 @@ pub(crate) struct ReadStatements {
 /// smaller than the whole (then it is a `count(*)` over the same conditions,
 /// capped at `max_rows + 1` for an estimate).
 pub(crate) fn render_read(plan: &ReadPlan<'_>) -> Result<ReadStatements, Error> {
-    let table = QualifiedTable {
-        schema: Ident::new(&plan.table.schema)?,
-        name: Ident::new(&plan.table.name)?,
-    };
+    let table = Source::table(plan.table)?;
     let mut w = Writer::default();
-    w.kw("WITH ").ident(&PAGE).kw(" AS (SELECT ");
-    for (i, item) in plan.select.iter().enumerate() {
-        if i > 0 {
-            w.kw(", ");
-        }
-        match item {
-            Projection::Star => {
-                table.write(&mut w);
-                w.kw(".*");
-            }
-            Projection::Column(c) => {
-                if let Some(cast) = c.cast {
-                    w.kw("CAST(");
-                    field(&mut w, &table, c.field, c.column_type)?;
-                    w.kw(" AS ");
-                    sql_type(&mut w, cast)?;
-                    w.kw(")");
-                } else {
-                    field(&mut w, &table, c.field, c.column_type)?;
-                }
-                w.kw(" AS ")
-                    .ident(&Ident::new(c.alias.unwrap_or(c.field.output_name()))?);
-            }
-        }
-    }
-    w.kw(" FROM ");
-    table.write(&mut w);
-    conditions(&mut w, &table, &plan.conditions)?;
-    for (i, (term, column_type)) in plan.order.iter().enumerate() {
-        w.kw(if i == 0 { " ORDER BY " } else { ", " });
-        field(&mut w, &table, &term.field, *column_type)?;
-        if let Some(d) = term.direction {
-            w.kw(" ").kw(d.as_sql());
-        }
-        if let Some(n) = term.nulls {
-            w.kw(" ").kw(n.as_sql());
-        }
-    }
-    if let Some(limit) = plan.limit {
-        w.kw(" LIMIT ").param(limit.to_string());
-    }
-    if plan.offset > 0 {
-        w.kw(" OFFSET ").param(plan.offset.to_string());
-    }
+    w.kw("WITH ").ident(&PAGE).kw(" AS (");
+    page(&mut w, &table, plan)?;
     w.kw(") SELECT ");
 
     // The total.
@@ -138,45 +93,7 @@ pub(crate) fn render_read(plan: &ReadPlan<'_>) -> Result<ReadStatements, Error> 
         }
     }
     w.kw(", pg_catalog.count(*), ");
-
-    // The body.
-    if plan.headers_only {
-        w.kw("NULL::text");
-    } else {
-        match plan.media {
-            MediaType::Json => {
-                w.kw("coalesce(pg_catalog.json_agg(")
-                    .ident(&PAGE)
-                    .kw("), '[]')::text");
-            }
-            MediaType::JsonStripped => {
-                w.kw("coalesce(pg_catalog.json_strip_nulls(pg_catalog.json_agg(")
-                    .ident(&PAGE)
-                    .kw(")), '[]')::text");
-            }
-            MediaType::SingularJson { stripped: false } => {
-                w.kw("coalesce((pg_catalog.json_agg(")
-                    .ident(&PAGE)
-                    .kw(") -> 0)::text, 'null')");
-            }
-            MediaType::SingularJson { stripped: true } => {
-                w.kw("coalesce(pg_catalog.json_strip_nulls(pg_catalog.json_agg(")
-                    .ident(&PAGE)
-                    .kw(") -> 0)::text, 'null')");
-            }
-            MediaType::Csv => {
-                // The header: the keys of the first row; then each row as
-                // PostgreSQL renders a record, without its parentheses.
-                w.kw("(SELECT coalesce(pg_catalog.string_agg(k, ','), '') FROM (SELECT pg_catalog.json_object_keys(pg_catalog.row_to_json(h)) AS k FROM (SELECT * FROM ")
-                    .ident(&PAGE)
-                    .kw(" LIMIT 1) AS h) AS keys) || E'\\n' || coalesce(pg_catalog.string_agg(pg_catalog.substr(")
-                    .ident(&PAGE)
-                    .kw("::text, 2, pg_catalog.length(")
-                    .ident(&PAGE)
-                    .kw("::text) - 2), E'\\n'), '')");
-            }
-        }
-    }
+    body(&mut w, plan);
     w.kw(" FROM ").ident(&PAGE);
 
     let explain = match plan.count {
@@ -195,10 +112,100 @@ pub(crate) fn render_read(plan: &ReadPlan<'_>) -> Result<ReadStatements, Error> 
     })
 }
 
+/// The page: `SELECT <projection> FROM <source> [WHERE …] [ORDER BY …] [LIMIT …] [OFFSET …]`.
+pub(super) fn page(w: &mut Writer, source: &Source<'_>, plan: &ReadPlan<'_>) -> Result<(), Error> {
+    w.kw("SELECT ");
+    for (i, item) in plan.select.iter().enumerate() {
+        if i > 0 {
+            w.kw(", ");
+        }
+        match item {
+            Projection::Star => {
+                source.write(w);
+                w.kw(".*");
+            }
+            Projection::Column(c) => {
+                if let Some(cast) = c.cast {
+                    w.kw("CAST(");
+                    field(w, source, c.field, c.column_type)?;
+                    w.kw(" AS ");
+                    sql_type(w, cast)?;
+                    w.kw(")");
+                } else {
+                    field(w, source, c.field, c.column_type)?;
+                }
+                w.kw(" AS ")
+                    .ident(&Ident::new(c.alias.unwrap_or(c.field.output_name()))?);
+            }
+        }
+    }
+    w.kw(" FROM ");
+    source.write(w);
+    conditions(w, source, &plan.conditions)?;
+    for (i, (term, column_type)) in plan.order.iter().enumerate() {
+        w.kw(if i == 0 { " ORDER BY " } else { ", " });
+        field(w, source, &term.field, *column_type)?;
+        if let Some(d) = term.direction {
+            w.kw(" ").kw(d.as_sql());
+        }
+        if let Some(n) = term.nulls {
+            w.kw(" ").kw(n.as_sql());
+        }
+    }
+    if let Some(limit) = plan.limit {
+        w.kw(" LIMIT ").param(limit.to_string());
+    }
+    if plan.offset > 0 {
+        w.kw(" OFFSET ").param(plan.offset.to_string());
+    }
+    Ok(())
+}
+
+/// The body built from the rows of [`PAGE`], in the plan's media type (`NULL` for HEAD).
+pub(super) fn body(w: &mut Writer, plan: &ReadPlan<'_>) {
+    if plan.headers_only {
+        w.kw("NULL::text");
+        return;
+    }
+    match plan.media {
+        MediaType::Json => {
+            w.kw("coalesce(pg_catalog.json_agg(")
+                .ident(&PAGE)
+                .kw("), '[]')::text");
+        }
+        MediaType::JsonStripped => {
+            w.kw("coalesce(pg_catalog.json_strip_nulls(pg_catalog.json_agg(")
+                .ident(&PAGE)
+                .kw(")), '[]')::text");
+        }
+        MediaType::SingularJson { stripped: false } => {
+            w.kw("coalesce((pg_catalog.json_agg(")
+                .ident(&PAGE)
+                .kw(") -> 0)::text, 'null')");
+        }
+        MediaType::SingularJson { stripped: true } => {
+            w.kw("coalesce(pg_catalog.json_strip_nulls(pg_catalog.json_agg(")
+                .ident(&PAGE)
+                .kw(") -> 0)::text, 'null')");
+        }
+        MediaType::Csv => {
+            // The header: the keys of the first row; then each row as
+            // PostgreSQL renders a record, without its parentheses.
+            w.kw("(SELECT coalesce(pg_catalog.string_agg(k, ','), '') FROM (SELECT pg_catalog.json_object_keys(pg_catalog.row_to_json(h)) AS k FROM (SELECT * FROM ")
+                .ident(&PAGE)
+                .kw(" LIMIT 1) AS h) AS keys) || E'\\n' || coalesce(pg_catalog.string_agg(pg_catalog.substr(")
+                .ident(&PAGE)
+                .kw("::text, 2, pg_catalog.length(")
+                .ident(&PAGE)
+                .kw("::text) - 2), E'\\n'), '')");
+        }
+    }
+}
+
 /// ` WHERE c1 AND c2 …`, or nothing.
-fn conditions(
+pub(super) fn conditions(
     w: &mut Writer,
-    table: &QualifiedTable<'_>,
+    table: &Source<'_>,
     conds: &[PlannedCondition<'_>],
 ) -> Result<(), Error> {
     for (i, c) in conds.iter().enumerate() {
@@ -208,11 +215,7 @@ fn conditions(
     Ok(())
 }
 
-fn condition(
-    w: &mut Writer,
-    table: &QualifiedTable<'_>,
-    c: &PlannedCondition<'_>,
-) -> Result<(), Error> {
+fn condition(w: &mut Writer, table: &Source<'_>, c: &PlannedCondition<'_>) -> Result<(), Error> {
     match c {
         PlannedCondition::Filter(f) => filter(w, table, f),
         PlannedCondition::Group {
@@ -233,15 +236,29 @@ fn condition(
     }
 }
 
-/// `"schema"."table"`
-struct QualifiedTable<'a> {
-    schema: Ident<'a>,
-    name: Ident<'a>,
+/// Where columns come from: a table (`"schema"."table"`), or a CTE of the statement.
+pub(super) enum Source<'a> {
+    Table { schema: Ident<'a>, name: Ident<'a> },
+    Cte(Ident<'static>),
 }
 
-impl QualifiedTable<'_> {
-    fn write(&self, w: &mut Writer) {
-        w.ident(&self.schema).kw(".").ident(&self.name);
+impl<'a> Source<'a> {
+    pub(super) fn table(table: &'a crate::schema::Table) -> Result<Self, Error> {
+        Ok(Self::Table {
+            schema: Ident::new(&table.schema)?,
+            name: Ident::new(&table.name)?,
+        })
+    }
+
+    pub(super) fn write(&self, w: &mut Writer) {
+        match self {
+            Self::Table { schema, name } => {
+                w.ident(schema).kw(".").ident(name);
+            }
+            Self::Cte(name) => {
+                w.ident(name);
+            }
+        }
     }
 }
 
@@ -249,7 +266,7 @@ impl QualifiedTable<'_> {
 /// columns (`"s"."t"."full_name"` is `full_name(t)`), with its JSON path.
 fn field(
     w: &mut Writer,
-    table: &QualifiedTable<'_>,
+    table: &Source<'_>,
     field: &Field,
     column_type: Option<&str>,
 ) -> Result<(), Error> {
@@ -291,7 +308,7 @@ fn sql_type(w: &mut Writer, name: &str) -> Result<(), Error> {
 }
 
 /// One filter condition.
-fn filter(w: &mut Writer, table: &QualifiedTable<'_>, f: &PlannedFilter<'_>) -> Result<(), Error> {
+fn filter(w: &mut Writer, table: &Source<'_>, f: &PlannedFilter<'_>) -> Result<(), Error> {
     let filter = f.filter;
     if filter.negated {
         w.kw("NOT (");

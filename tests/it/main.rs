@@ -13,3 +13,5 @@ mod read;
 mod round_trips;
 mod schema;
 mod support;
+mod write;
+mod write_load;

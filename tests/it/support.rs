@@ -156,3 +156,87 @@ pub fn encode_uri(uri: &str) -> String {
     }
     out
 }
+
+/// A client connected as the superuser (or DATABASE_URL's user), for setting
+/// up cases and reading tables back with SQL.
+pub async fn admin() -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&database().admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("admin connection");
+    tokio::spawn(conn);
+    client
+}
+
+/// A schema of the test's own: `ddl` runs in it (unqualified names land there),
+/// anon may use everything in it, and the returned service exposes only it.
+pub async fn scratch(ddl: &str) -> (RestService, tokio_postgres::Client) {
+    scratch_with(ddl, |b| b).await
+}
+
+/// [`scratch`], with the builder adjusted by `f`.
+pub async fn scratch_with(
+    ddl: &str,
+    f: impl FnOnce(tower_postgrest::RestServiceBuilder) -> tower_postgrest::RestServiceBuilder,
+) -> (RestService, tokio_postgres::Client) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let schema = format!(
+        "t{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    );
+    let client = admin().await;
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; SET search_path TO {schema};\n\
+             {ddl}\n\
+             GRANT USAGE ON SCHEMA {schema} TO anon, authenticated, service_role;\n\
+             GRANT ALL ON ALL TABLES IN SCHEMA {schema} TO anon, authenticated, service_role;\n\
+             GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO anon, authenticated, service_role;\n\
+             SET search_path TO {schema}, public;"
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("scratch schema: {e:?}"));
+    let svc = f(RestService::builder(pool().await)
+        .schemas([schema.as_str()])
+        .anon_role("anon"))
+    .build()
+    .await
+    .expect("building the service");
+    (svc, client)
+}
+
+/// The rows of `query` (run by `client`) as a JSON array, in the query's order.
+pub async fn rows(client: &tokio_postgres::Client, query: &str) -> serde_json::Value {
+    let row = client
+        .query_one(
+            &format!("SELECT coalesce(json_agg(q), '[]')::text FROM ({query}) AS q"),
+            &[],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{query}: {e:?}"));
+    serde_json::from_str(row.get::<_, &str>(0)).unwrap()
+}
+
+/// Sends `method uri` with a body.
+pub async fn send_body(
+    svc: &RestService,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<bytes::Bytes>,
+) -> Reply {
+    let mut req = Request::builder().method(method).uri(encode_uri(uri));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(http_body_util::Full::new(body.into())).unwrap();
+    let res = svc.clone().oneshot(req).await.unwrap();
+    let (parts, body) = res.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        text: String::from_utf8(bytes.to_vec()).expect("UTF-8 body"),
+    }
+}

@@ -5,7 +5,7 @@ use http::{HeaderMap, Method};
 use proptest::prelude::*;
 
 use super::render_read;
-use crate::plan::{PlanConfig, plan};
+use crate::plan::{Plan, PlanConfig, plan};
 use crate::request::parse;
 use crate::schema::{Column, Schema, Table, TableKind};
 use crate::sql::Statement;
@@ -53,9 +53,15 @@ fn render_with(
     max_rows: Option<u64>,
 ) -> Result<Statement, crate::Error> {
     let schema = schema();
-    let req = parse(&Method::GET, "/films", Some(query), headers)?;
-    let plan = plan(&req, &schema, &PlanConfig { max_rows })?;
-    render_read(&plan).map(|s| s.main)
+    let req = parse(&Method::GET, "/films", Some(query), headers, None)?;
+    let config = PlanConfig {
+        max_rows,
+        ..PlanConfig::default()
+    };
+    match plan(&req, &schema, &config)? {
+        Plan::Read(plan) => render_read(&plan).map(|s| s.main),
+        Plan::Write(_) => unreachable!("GET plans a read"),
+    }
 }
 
 fn params(values: &[&str]) -> Vec<Option<String>> {
@@ -163,15 +169,14 @@ fn counts() {
 
     headers.insert("prefer", "count=estimated".parse().unwrap());
     let schema = schema();
-    let req = parse(&Method::GET, "/films", Some("id=gt.1"), &headers).unwrap();
-    let plan = plan(
-        &req,
-        &schema,
-        &PlanConfig {
-            max_rows: Some(100),
-        },
-    )
-    .unwrap();
+    let req = parse(&Method::GET, "/films", Some("id=gt.1"), &headers, None).unwrap();
+    let config = PlanConfig {
+        max_rows: Some(100),
+        ..PlanConfig::default()
+    };
+    let Plan::Read(plan) = plan(&req, &schema, &config).unwrap() else {
+        panic!("GET plans a read")
+    };
     let stmts = render_read(&plan).unwrap();
     assert!(
         stmts.main.sql.contains(r#"SELECT (SELECT pg_catalog.count(*) FROM (SELECT 1 FROM "api"."films" WHERE "api"."films"."id" > $3 LIMIT $4) AS "pgrst_capped")"#),

@@ -1,0 +1,378 @@
+//! Request bodies of writes: JSON, form-urlencoded and CSV, all turned into
+//! one JSON text that PostgreSQL reads with `json_populate_record[set]`.
+
+use std::fmt;
+
+use bytes::Bytes;
+use http::HeaderMap;
+use http::header::CONTENT_TYPE;
+use serde::Deserialize;
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use crate::error::{Error, ErrorKind};
+
+/// Whether the body is one object or an array of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shape {
+    Object,
+    Array,
+}
+
+/// A write's payload.
+#[derive(Clone, Debug)]
+pub(crate) struct Payload {
+    /// The JSON text sent to PostgreSQL as one parameter.
+    pub(crate) json: String,
+    pub(crate) shape: Shape,
+    /// The keys of the objects, in the first object's order (empty when the
+    /// body was not inspected because `columns` names them).
+    pub(crate) keys: Vec<String>,
+    /// How many objects the body holds (1 for an object; unknown as 0 when not inspected).
+    pub(crate) rows: usize,
+}
+
+fn invalid_body(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidRequest, message).with_postgrest_code("PGRST102")
+}
+
+/// Parses a write body according to its `Content-Type`.
+///
+/// With `inspect == false` (the `columns` parameter names the columns) a JSON
+/// body is passed on without parsing, as in PostgREST; only its shape is read.
+pub(crate) fn parse_payload(
+    headers: &HeaderMap,
+    body: Bytes,
+    inspect: bool,
+) -> Result<Payload, Error> {
+    let content_type = match headers.get(CONTENT_TYPE) {
+        None => "application/json".to_owned(),
+        Some(v) => v
+            .to_str()
+            .map_err(|_| invalid_body("The Content-Type header is not valid text"))?
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase(),
+    };
+    match content_type.as_str() {
+        "application/json" | "" => json_payload(body, inspect),
+        "application/x-www-form-urlencoded" => {
+            let mut object = serde_json::Map::new();
+            for (k, v) in form_urlencoded::parse(&body) {
+                object
+                    .entry(k.into_owned())
+                    .or_insert(serde_json::Value::String(v.into_owned()));
+            }
+            let keys = object.keys().cloned().collect();
+            Ok(Payload {
+                json: serde_json::Value::Object(object).to_string(),
+                shape: Shape::Object,
+                keys,
+                rows: 1,
+            })
+        }
+        "text/csv" => csv_payload(&body),
+        other => Err(invalid_body(format!(
+            "Content-Type not acceptable: {other}"
+        ))),
+    }
+}
+
+fn json_payload(body: Bytes, inspect: bool) -> Result<Payload, Error> {
+    let empty_or_invalid = || invalid_body("Empty or invalid json");
+    let first = body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .ok_or_else(empty_or_invalid)?;
+    let shape = match first {
+        b'{' => Shape::Object,
+        b'[' => Shape::Array,
+        _ => {
+            return Err(invalid_body(
+                "The request body must be a JSON object or an array of objects",
+            ));
+        }
+    };
+    let text = || {
+        String::from_utf8(Vec::from(body.clone()))
+            .map_err(|_| invalid_body("The request body is not valid UTF-8"))
+    };
+    if !inspect {
+        return Ok(Payload {
+            json: text()?,
+            shape,
+            keys: Vec::new(),
+            rows: 0,
+        });
+    }
+    let parsed: Objects = serde_json::from_slice(&body).map_err(|e| {
+        if e.is_data() && e.to_string().starts_with("All object keys must match") {
+            invalid_body("All object keys must match")
+        } else if e.is_data() {
+            invalid_body(
+                e.to_string()
+                    .split(" at line")
+                    .next()
+                    .unwrap_or("")
+                    .to_owned(),
+            )
+        } else {
+            empty_or_invalid().with_details(e.to_string())
+        }
+    })?;
+    Ok(Payload {
+        json: text()?,
+        shape,
+        keys: parsed.keys,
+        rows: parsed.rows,
+    })
+}
+
+/// The key set of an object, or of every object of an array (which must all match);
+/// values are skipped without being built.
+struct Objects {
+    keys: Vec<String>,
+    rows: usize,
+}
+
+struct Keys(Vec<String>);
+
+impl<'de> Deserialize<'de> for Keys {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Keys;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Keys, A::Error> {
+                let mut keys: Vec<String> = Vec::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    map.next_value::<IgnoredAny>()?;
+                    if !keys.contains(&k) {
+                        keys.push(k);
+                    }
+                }
+                Ok(Keys(keys))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Objects {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Objects;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object or an array of objects")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Objects, A::Error> {
+                let Keys(keys) = Keys::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Objects { keys, rows: 1 })
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Objects, A::Error> {
+                let mut first: Option<Vec<String>> = None;
+                let mut rows = 0;
+                while let Some(Keys(keys)) = seq.next_element::<Keys>()? {
+                    rows += 1;
+                    match &first {
+                        None => first = Some(keys),
+                        Some(f) => {
+                            if f.len() != keys.len() || keys.iter().any(|k| !f.contains(k)) {
+                                return Err(de::Error::custom("All object keys must match"));
+                            }
+                        }
+                    }
+                }
+                Ok(Objects {
+                    keys: first.unwrap_or_default(),
+                    rows,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `text/csv`: a header line of column names, then rows of as many fields;
+/// `"…"` quotes (with `""` for a quote), an unquoted `NULL` is null.
+fn csv_payload(body: &[u8]) -> Result<Payload, Error> {
+    let text = std::str::from_utf8(body).map_err(|_| invalid_body("The CSV body is not UTF-8"))?;
+    let records = parse_csv(text)?;
+    let mut records = records.into_iter();
+    let header: Vec<String> = records
+        .next()
+        .ok_or_else(|| invalid_body("The CSV body has no header line"))?
+        .into_iter()
+        .map(|f| f.unwrap_or_else(|| "NULL".to_owned()))
+        .collect();
+    let mut rows = Vec::new();
+    for (i, record) in records.enumerate() {
+        if record.len() != header.len() {
+            return Err(invalid_body(format!(
+                "CSV line {} has {} fields where the header has {}",
+                i + 2,
+                record.len(),
+                header.len()
+            )));
+        }
+        let object: serde_json::Map<String, serde_json::Value> = header
+            .iter()
+            .cloned()
+            .zip(record.into_iter().map(|f| match f {
+                Some(s) => serde_json::Value::String(s),
+                None => serde_json::Value::Null,
+            }))
+            .collect();
+        rows.push(serde_json::Value::Object(object));
+    }
+    let count = rows.len();
+    Ok(Payload {
+        json: serde_json::Value::Array(rows).to_string(),
+        shape: Shape::Array,
+        keys: header,
+        rows: count,
+    })
+}
+
+/// Splits CSV text into records of fields; `None` is an unquoted `NULL`.
+fn parse_csv(text: &str) -> Result<Vec<Vec<Option<String>>>, Error> {
+    let mut records = Vec::new();
+    let mut record = Vec::new();
+    let mut chars = text.chars().peekable();
+    loop {
+        // One field.
+        let mut field = String::new();
+        let mut quoted = false;
+        if chars.peek() == Some(&'"') {
+            quoted = true;
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        field.push('"');
+                    }
+                    Some('"') => break,
+                    Some(c) => field.push(c),
+                    None => return Err(invalid_body("Unterminated quoted field in the CSV body")),
+                }
+            }
+        }
+        while let Some(&c) = chars.peek() {
+            if c == ',' || c == '\n' || c == '\r' {
+                break;
+            }
+            if quoted {
+                return Err(invalid_body("Text after a closing quote in the CSV body"));
+            }
+            field.push(c);
+            chars.next();
+        }
+        record.push(if !quoted && field == "NULL" {
+            None
+        } else {
+            Some(field)
+        });
+        match chars.next() {
+            Some(',') => continue,
+            Some('\r') => {
+                if chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+            }
+            Some(_) => {}
+            None => {
+                if !(record.len() == 1 && record[0].as_deref() == Some("")) {
+                    records.push(record);
+                }
+                return Ok(records);
+            }
+        }
+        records.push(std::mem::take(&mut record));
+        if chars.peek().is_none() {
+            return Ok(records);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(body: &str) -> Result<Payload, Error> {
+        parse_payload(&HeaderMap::new(), Bytes::from(body.to_owned()), true)
+    }
+
+    #[test]
+    fn objects_and_arrays() {
+        let p = json(r#"{"a": 1, "b": {"x": [1, 2]}}"#).unwrap();
+        assert_eq!(
+            (p.shape, p.keys.clone(), p.rows),
+            (Shape::Object, vec!["a".into(), "b".into()], 1)
+        );
+        let p = json(r#"[{"a": 1, "b": 2}, {"b": 3, "a": null}]"#).unwrap();
+        assert_eq!((p.shape, p.rows), (Shape::Array, 2));
+        let p = json("[]").unwrap();
+        assert_eq!((p.rows, p.keys.len()), (0, 0));
+    }
+
+    #[test]
+    fn bad_bodies() {
+        for bad in [
+            "",
+            "  ",
+            "{",
+            "nope",
+            "1",
+            "\"x\"",
+            "[1]",
+            "[{\"a\":1},{\"b\":1}]",
+            "[{\"a\":1},{}]",
+        ] {
+            let err = json(bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidRequest, "{bad}");
+        }
+        assert_eq!(
+            json("[{\"a\":1},{\"b\":1}]").unwrap_err().message(),
+            "All object keys must match"
+        );
+        assert_eq!(json("").unwrap_err().message(), "Empty or invalid json");
+    }
+
+    #[test]
+    fn form_and_csv() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            CONTENT_TYPE,
+            "application/x-www-form-urlencoded".parse().unwrap(),
+        );
+        let p = parse_payload(&h, Bytes::from_static(b"name=A+B&n=1"), true).unwrap();
+        assert_eq!(p.json, r#"{"n":"1","name":"A B"}"#);
+
+        h.insert(CONTENT_TYPE, "text/csv".parse().unwrap());
+        let p = parse_payload(
+            &h,
+            Bytes::from_static(b"id,name,note\n1,\"a,b\",NULL\r\n2,\"say \"\"hi\"\"\",\n3,\"line1\nline2\",\"NULL\"\n"),
+            true,
+        )
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&p.json).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!([
+                {"id": "1", "name": "a,b", "note": null},
+                {"id": "2", "name": "say \"hi\"", "note": ""},
+                {"id": "3", "name": "line1\nline2", "note": "NULL"}
+            ])
+        );
+        assert!(parse_payload(&h, Bytes::from_static(b"a,b\n1\n"), true).is_err());
+
+        h.insert(CONTENT_TYPE, "text/plain".parse().unwrap());
+        let err = parse_payload(&h, Bytes::from_static(b"x"), true).unwrap_err();
+        assert_eq!(err.message(), "Content-Type not acceptable: text/plain");
+    }
+}

@@ -1,0 +1,251 @@
+//! Rendering writes: the mutation in a CTE, the representation read from it.
+
+use super::render::{PAGE, Source, body, conditions, page};
+use super::{CatalogExpr, Ident, Statement, Writer};
+use crate::error::Error;
+use crate::plan::{WriteKind, WritePlan};
+use crate::request::{Resolution, Return, Shape};
+
+/// The rows the mutation returned.
+const SOURCE: Ident<'static> = Ident::fixed("pgrst_source");
+/// The mutated table, inside an INSERT.
+const TARGET: Ident<'static> = Ident::fixed("pgrst_target");
+/// The payload as rows of the table's type.
+const BODY: Ident<'static> = Ident::fixed("pgrst_body");
+
+/// Counts rows inserted minus rows updated by an upsert, in a transaction-local setting.
+const COUNT_INSERT: &str = "pg_catalog.set_config('pgrst.inserted', (coalesce(nullif(pg_catalog.current_setting('pgrst.inserted', true), '')::int8, 0) + 1)::text, true) IS NOT NULL";
+const COUNT_UPDATE: &str = "pg_catalog.set_config('pgrst.inserted', (coalesce(nullif(pg_catalog.current_setting('pgrst.inserted', true), '')::int8, 0) - 1)::text, true) IS NOT NULL";
+
+/// A write: one row of `(affected bigint, page_total bigint, body text,
+/// location json, inserted bigint)`.
+///
+/// ```sql
+/// WITH "pgrst_source" AS (
+///   INSERT INTO "s"."t" AS "pgrst_target" ("a", "b")
+///   SELECT "pgrst_body"."a", "pgrst_body"."b"
+///   FROM pg_catalog.json_populate_recordset(NULL::"s"."t", $1::json) AS "pgrst_body"
+///   RETURNING "pgrst_target".*),
+/// "pgrst_page" AS (SELECT "pgrst_source".* FROM "pgrst_source")
+/// SELECT (SELECT pg_catalog.count(*) FROM "pgrst_source"), pg_catalog.count(*), <body>, <location>, <inserted>
+/// FROM "pgrst_page"
+/// ```
+pub(crate) fn render_write(plan: &WritePlan<'_>) -> Result<Statement, Error> {
+    let table = Source::table(plan.table())?;
+    let mut w = Writer::default();
+    w.kw("WITH ").ident(&SOURCE).kw(" AS (");
+    let mut counts_inserts = false;
+    match &plan.kind {
+        WriteKind::Insert {
+            columns,
+            conflict,
+            put_key,
+        } => {
+            w.kw("INSERT INTO ");
+            table.write(&mut w);
+            w.kw(" AS ").ident(&TARGET);
+            if !columns.is_empty() {
+                w.kw(" (");
+                idents(&mut w, columns)?;
+                w.kw(")");
+            }
+            w.kw(" SELECT ");
+            for (i, c) in columns.iter().enumerate() {
+                if i > 0 {
+                    w.kw(", ");
+                }
+                w.ident(&BODY).kw(".").ident(&Ident::new(c)?);
+            }
+            w.kw(" FROM ");
+            payload_rows(&mut w, &table, plan, plan.payload.map(|p| p.shape))?;
+            w.kw(" AS ").ident(&BODY);
+            let mut first = true;
+            let mut and = |w: &mut Writer| {
+                w.kw(if first { " WHERE " } else { " AND " });
+                first = false;
+            };
+            for (column, value) in put_key {
+                and(&mut w);
+                w.ident(&BODY)
+                    .kw(".")
+                    .ident(&Ident::new(column)?)
+                    .kw(" = ")
+                    .param(*value);
+            }
+            let merge = matches!(conflict, Some((_, Resolution::MergeDuplicates)));
+            if merge && !columns.is_empty() {
+                counts_inserts = true;
+                and(&mut w);
+                w.kw(COUNT_INSERT);
+            }
+            if let Some((target, resolution)) = conflict {
+                w.kw(" ON CONFLICT (");
+                idents(&mut w, target)?;
+                w.kw(")");
+                if *resolution == Resolution::MergeDuplicates && !columns.is_empty() {
+                    w.kw(" DO UPDATE SET ");
+                    for (i, c) in columns.iter().enumerate() {
+                        if i > 0 {
+                            w.kw(", ");
+                        }
+                        let c = Ident::new(c)?;
+                        w.ident(&c).kw(" = EXCLUDED.").ident(&c);
+                    }
+                    w.kw(" WHERE ").kw(COUNT_UPDATE);
+                } else {
+                    w.kw(" DO NOTHING");
+                }
+            }
+            w.kw(" RETURNING ").ident(&TARGET).kw(".*");
+        }
+        WriteKind::Update {
+            columns,
+            conditions: conds,
+        } => {
+            if columns.is_empty() {
+                // Nothing to set: a no-op that still has the table's row type.
+                w.kw("SELECT ");
+                table.write(&mut w);
+                w.kw(".* FROM ");
+                table.write(&mut w);
+                w.kw(" WHERE false");
+            } else {
+                w.kw("UPDATE ");
+                table.write(&mut w);
+                w.kw(" SET ");
+                for (i, c) in columns.iter().enumerate() {
+                    if i > 0 {
+                        w.kw(", ");
+                    }
+                    let c = Ident::new(c)?;
+                    w.ident(&c).kw(" = ").ident(&BODY).kw(".").ident(&c);
+                }
+                w.kw(" FROM ");
+                payload_rows(&mut w, &table, plan, None)?;
+                w.kw(" AS ").ident(&BODY);
+                conditions(&mut w, &table, conds)?;
+                w.kw(" RETURNING ");
+                table.write(&mut w);
+                w.kw(".*");
+            }
+        }
+        WriteKind::Delete { conditions: conds } => {
+            w.kw("DELETE FROM ");
+            table.write(&mut w);
+            conditions(&mut w, &table, conds)?;
+            w.kw(" RETURNING ");
+            table.write(&mut w);
+            w.kw(".*");
+        }
+    }
+    w.kw("), ").ident(&PAGE).kw(" AS (");
+    page(&mut w, &Source::Cte(SOURCE), &plan.shape)?;
+    w.kw(") SELECT (SELECT pg_catalog.count(*) FROM ")
+        .ident(&SOURCE)
+        .kw("), pg_catalog.count(*), ");
+    if plan.return_ == Return::Representation {
+        body(&mut w, &plan.shape);
+    } else {
+        w.kw("NULL::text");
+    }
+    w.kw(", ");
+    let key = &plan.table().primary_key;
+    if plan.return_ == Return::HeadersOnly
+        && !key.is_empty()
+        && matches!(plan.kind, WriteKind::Insert { .. })
+    {
+        w.kw("(SELECT pg_catalog.json_build_array(");
+        for (i, k) in key.iter().enumerate() {
+            if i > 0 {
+                w.kw(", ");
+            }
+            w.ident(&SOURCE).kw(".").ident(&Ident::new(k)?).kw("::text");
+        }
+        w.kw(") FROM ").ident(&SOURCE).kw(" LIMIT 1)");
+    } else {
+        w.kw("NULL::json");
+    }
+    if counts_inserts {
+        w.kw(", nullif(pg_catalog.current_setting('pgrst.inserted', true), '')::int8");
+    } else {
+        w.kw(", NULL::int8");
+    }
+    w.kw(" FROM ").ident(&PAGE);
+    Ok(w.finish())
+}
+
+fn idents(w: &mut Writer, names: &[&str]) -> Result<(), Error> {
+    for (i, n) in names.iter().enumerate() {
+        if i > 0 {
+            w.kw(", ");
+        }
+        w.ident(&Ident::new(n)?);
+    }
+    Ok(())
+}
+
+/// The payload as rows of the table's row type. `shape` is the body's shape for
+/// an INSERT; `None` (an UPDATE) takes one object, the first of an array.
+fn payload_rows(
+    w: &mut Writer,
+    table: &Source<'_>,
+    plan: &WritePlan<'_>,
+    shape: Option<Shape>,
+) -> Result<(), Error> {
+    let json = plan
+        .payload
+        .map_or_else(|| "{}".to_owned(), |p| p.json.clone());
+    let body_is_array = plan.payload.is_some_and(|p| p.shape == Shape::Array);
+    let set = shape == Some(Shape::Array);
+    if plan.defaults.is_empty() {
+        w.kw(if set {
+            "pg_catalog.json_populate_recordset(NULL::"
+        } else {
+            "pg_catalog.json_populate_record(NULL::"
+        });
+        table.write(w);
+        w.kw(", ").param(json).kw("::json");
+        if !set && body_is_array {
+            w.kw(" -> 0");
+        }
+        w.kw(")");
+        return Ok(());
+    }
+    // missing=default: each object is laid over its columns' defaults.
+    let defaults = |w: &mut Writer| -> Result<(), Error> {
+        w.kw("pg_catalog.jsonb_build_object(");
+        for (i, column) in plan.defaults.iter().enumerate() {
+            if i > 0 {
+                w.kw(", ");
+            }
+            w.param(column.name.as_str()).kw("::text, ");
+            if let Some(default) = CatalogExpr::column_default(column) {
+                w.catalog_expr(&default);
+            } else {
+                w.kw("NULL");
+            }
+        }
+        w.kw(")");
+        Ok(())
+    };
+    if set {
+        w.kw("pg_catalog.jsonb_populate_recordset(NULL::");
+        table.write(w);
+        w.kw(", (SELECT pg_catalog.jsonb_agg(");
+        defaults(w)?;
+        w.kw(" || e) FROM pg_catalog.jsonb_array_elements(")
+            .param(json)
+            .kw("::jsonb) AS e))");
+    } else {
+        w.kw("pg_catalog.jsonb_populate_record(NULL::");
+        table.write(w);
+        w.kw(", ");
+        defaults(w)?;
+        w.kw(" || (").param(json).kw("::jsonb");
+        if body_is_array {
+            w.kw(" -> 0");
+        }
+        w.kw("))");
+    }
+    Ok(())
+}
