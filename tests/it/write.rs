@@ -766,3 +766,22 @@ async fn body_limit_is_413() {
         json!([{"n": 0}])
     );
 }
+
+#[tokio::test]
+async fn reads_run_read_only_and_writes_read_write() {
+    let (svc, db) = scratch(
+        "CREATE TABLE log (id serial PRIMARY KEY, note text);
+         CREATE TABLE things (id int PRIMARY KEY);
+         INSERT INTO things VALUES (1);
+         -- A computed column that writes: only a READ WRITE transaction may call it.
+         CREATE FUNCTION noisy(things) RETURNS int LANGUAGE sql VOLATILE AS
+           $$ INSERT INTO log (note) VALUES ('called') RETURNING id $$;",
+    )
+    .await;
+    let body = send(&svc, "GET", "/things?select=id,noisy", &[]).await.error(405, "method_not_allowed");
+    assert_eq!(body["message"], "cannot execute INSERT in a read-only transaction");
+    assert_eq!(rows(&db, "SELECT count(*) AS n FROM log").await, json!([{"n": 0}]));
+    // The same function in a write's representation runs.
+    let reply = send_body(&svc, "PATCH", "/things?id=eq.1&select=id,noisy", &[JSON, REPR], r#"{"id": 1}"#).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+}
