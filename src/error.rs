@@ -233,10 +233,14 @@ impl Error {
         }
         match self.inner.kind {
             ErrorKind::Unauthorized => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                headers
+                    .entry(header::WWW_AUTHENTICATE)
+                    .or_insert(HeaderValue::from_static("Bearer"));
             }
             ErrorKind::Unavailable => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                headers
+                    .entry(header::RETRY_AFTER)
+                    .or_insert(HeaderValue::from_static("1"));
             }
             _ => {}
         }

@@ -18,7 +18,8 @@ use percent_encoding::utf8_percent_encode;
 
 use crate::db::{self, Ending, MakeTls, Pool, ReadResult, RequestContext, WriteResult};
 use crate::error::{Error, ErrorKind};
-use crate::layer::DbRole;
+use crate::layer::{ClaimPath, Claims, DbRole};
+use crate::layer::role_for;
 use crate::plan::{self, Plan, PlanConfig, ReadPlan, WriteKind, WritePlan};
 use crate::request::{self, Count, Return, TxEnd};
 use crate::schema::{Schema, SchemaCache};
@@ -299,22 +300,33 @@ impl<T: MakeTls> Shared<T> {
             Some(s) => Arc::clone(s),
             None => self.cache.snapshot(),
         };
-        let role = match parts.extensions.get::<DbRole>().or(self.anon_role.as_ref()) {
-            Some(role) => role,
-            None => {
-                return Err(
-                    Error::new(ErrorKind::Unauthorized, "Anonymous access is disabled")
-                        .with_postgrest_code("PGRST302"),
-                );
+        let resolved;
+        let role = match (parts.extensions.get::<DbRole>(), parts.extensions.get::<Claims>()) {
+            (Some(role), _) => role,
+            (None, Some(claims)) => {
+                resolved = role_for(&ClaimPath::default(), claims, self.anon_role.as_ref().map(DbRole::role))?;
+                &resolved
             }
+            (None, None) => match &self.anon_role {
+                Some(anon) => anon,
+                None => {
+                    return Err(
+                        Error::new(ErrorKind::Unauthorized, "Anonymous access is disabled")
+                            .with_postgrest_code("PGRST302"),
+                    );
+                }
+            },
         };
         let claims = role.claims_json();
+        let (headers_json, cookies_json) = request_headers_json(&parts.headers);
         let ctx = RequestContext {
             role: role.role(),
             claims: &claims,
             method: method.as_str(),
             path: parts.uri.path(),
             search_path: &self.search_path,
+            headers: &headers_json,
+            cookies: &cookies_json,
         };
         match plan::plan(&api, &schema, &self.plan)? {
             Plan::Read(plan) => {
@@ -383,6 +395,29 @@ impl<T: MakeTls> Shared<T> {
             .with_source(e)),
         }
     }
+}
+
+/// `request.headers` (names lower-cased, `cookie` left out, a repeated name's
+/// last value kept) and `request.cookies`, as JSON objects.
+fn request_headers_json(headers: &http::HeaderMap) -> (String, String) {
+    let mut map = serde_json::Map::new();
+    let mut cookies = serde_json::Map::new();
+    for (name, value) in headers {
+        let Ok(value) = value.to_str() else { continue };
+        if name == header::COOKIE {
+            for pair in value.split(';') {
+                if let Some((k, v)) = pair.split_once('=') {
+                    cookies.insert(k.trim().to_owned(), serde_json::Value::String(v.trim().to_owned()));
+                }
+            }
+            continue;
+        }
+        map.insert(name.as_str().to_owned(), serde_json::Value::String(value.to_owned()));
+    }
+    (
+        serde_json::Value::Object(map).to_string(),
+        serde_json::Value::Object(cookies).to_string(),
+    )
 }
 
 fn not_singular(rows: i64) -> Error {

@@ -234,6 +234,8 @@ pub(crate) struct RequestContext<'a> {
     pub(crate) method: &'a str,
     pub(crate) path: &'a str,
     pub(crate) search_path: &'a str,
+    pub(crate) headers: &'a str,
+    pub(crate) cookies: &'a str,
 }
 
 /// Runs a read in its own transaction, in one round trip.
@@ -396,6 +398,8 @@ async fn run<T: MakeTls>(
         TextParam(Some(ctx.method)),
         TextParam(Some(ctx.path)),
         TextParam(Some(ctx.search_path)),
+        TextParam(Some(ctx.headers)),
+        TextParam(Some(ctx.cookies)),
     ];
     let ctx_refs: Vec<&(dyn ToSql + Sync)> = ctx_params.iter().map(|p| p as _).collect();
     let params: Vec<Vec<TextParam<'_>>> = stmts

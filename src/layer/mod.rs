@@ -2,9 +2,91 @@
 //! extensions through which they talk to it.
 //!
 //! Every layer is optional. An auth layer of the application's own only has to
-//! insert a [`DbRole`] into the request's extensions; without one, the service
-//! uses its anonymous role.
+//! insert [`Claims`] (then [`SetRoleLayer`] picks the role) or a [`DbRole`]
+//! into the request's extensions; without either, the service uses its
+//! anonymous role, or answers 401 when it has none.
+//!
+//! ```no_run
+//! # async fn demo(rest: tower_postgrest::RestService) -> Result<(), tower_postgrest::Error> {
+//! use tower::ServiceBuilder;
+//! use tower_postgrest::layer::{JwtAuthLayer, SetRoleLayer};
+//!
+//! let api = ServiceBuilder::new()
+//!     .layer(JwtAuthLayer::secret("a-development-secret-of-32-chars!")?)
+//!     .layer(SetRoleLayer::new().anon_role("anon"))
+//!     .service(rest);
+//! let app: axum::Router = axum::Router::new().nest_service("/rest/v1", api);
+//! # Ok(()) }
+//! ```
 
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+mod auth;
 mod role;
 
-pub use role::DbRole;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::Response;
+use pin_project_lite::pin_project;
+
+#[cfg(feature = "jwt")]
+pub use auth::{JwtAuth, JwtAuthLayer};
+pub use role::{ClaimPath, Claims, DbRole, ResolveRole, SetRole, SetRoleLayer};
+pub(crate) use role::role_for;
+
+use crate::body::RestBody;
+
+pin_project! {
+    /// The future of this module's layers: the inner service's, or an answer of the layer's own.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Inner { #[pin] fut: F },
+        Reject { res: Option<Response<RestBody>> },
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn inner(fut: F) -> Self {
+        Self {
+            state: State::Inner { fut },
+        }
+    }
+
+    pub(crate) fn reject(res: Response<RestBody>) -> Self {
+        Self {
+            state: State::Reject { res: Some(res) },
+        }
+    }
+}
+
+impl<F, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<RestBody>, E>>,
+{
+    type Output = Result<Response<RestBody>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Inner { fut } => fut.poll(cx),
+            StateProj::Reject { res } => match res.take() {
+                Some(res) => Poll::Ready(Ok(res)),
+                None => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}

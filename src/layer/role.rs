@@ -1,4 +1,66 @@
-//! [`DbRole`]: the database role a request runs as.
+//! [`SetRoleLayer`]: decides the database role of a request from its [`Claims`].
+//!
+//! The role is the claim at a configurable path (PostgREST's
+//! `jwt-role-claim-key`, default `role`), or the anonymous role when the token
+//! has none. The decision goes into the request's extensions as a [`DbRole`];
+//! [`RestService`](crate::RestService) applies it in the request's transaction.
+//! Without this layer, the service resolves `Claims` with the default path.
+//!
+//! ```
+//! use tower::{ServiceBuilder, ServiceExt};
+//! use tower_postgrest::layer::{Claims, ClaimPath, DbRole, SetRoleLayer};
+//! use tower_postgrest::RestBody;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let svc = ServiceBuilder::new()
+//!     .layer(SetRoleLayer::new().claim_path(ClaimPath::parse("$.app_metadata.role")?))
+//!     .service_fn(|req: http::Request<()>| async move {
+//!         let role = req.extensions().get::<DbRole>().unwrap().role().to_owned();
+//!         Ok::<_, std::convert::Infallible>(http::Response::new(RestBody::from(role)))
+//!     });
+//! let mut req = http::Request::new(());
+//! let claims = serde_json::json!({"app_metadata": {"role": "editor"}});
+//! req.extensions_mut().insert(Claims::new(claims.as_object().unwrap().clone()));
+//! let res = svc.oneshot(req).await?;
+//! assert_eq!(http_body_util::BodyExt::collect(res.into_body()).await?.to_bytes(), "editor");
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::ResponseFuture;
+use crate::body::RestBody;
+use crate::error::{Error, ErrorKind};
+
+/// The verified claims of a request's token, as a JSON object.
+///
+/// [`JwtAuthLayer`](super::JwtAuthLayer) inserts them; an application's own
+/// auth layer may insert them too.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Claims(serde_json::Map<String, serde_json::Value>);
+
+impl Claims {
+    /// Claims from a JSON object.
+    pub fn new(claims: serde_json::Map<String, serde_json::Value>) -> Self {
+        Self(claims)
+    }
+
+    /// The claim `name`.
+    pub fn get(&self, name: &str) -> Option<&serde_json::Value> {
+        self.0.get(name)
+    }
+
+    /// All claims.
+    pub fn as_map(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.0
+    }
+}
 
 /// The database role a request runs as, and the claims SQL sees.
 ///
@@ -52,5 +114,310 @@ impl DbRole {
         let mut claims = self.claims.clone();
         claims.insert("role".into(), serde_json::Value::String(self.role.clone()));
         serde_json::Value::Object(claims).to_string()
+    }
+}
+
+/// Where the role is in the claims: PostgREST's `jwt-role-claim-key`.
+///
+/// Accepts `role`, `.role` (PostgREST's older form) and JSONPath-like
+/// `$.app_metadata.role`, `$.roles[0]`, `$."https://example.com/role"`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimPath(Vec<Step>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+impl Default for ClaimPath {
+    fn default() -> Self {
+        Self(vec![Step::Key("role".into())])
+    }
+}
+
+impl ClaimPath {
+    /// Parses a claim path.
+    pub fn parse(path: &str) -> Result<Self, Error> {
+        let bad = || Error::new(ErrorKind::Internal, format!("Invalid role claim path: {path}"));
+        let rest = path.trim();
+        let mut rest = rest.strip_prefix('$').unwrap_or(rest);
+        let mut steps = Vec::new();
+        if !rest.starts_with(['.', '[']) {
+            // A bare key: `role`.
+            if rest.is_empty() {
+                return Err(bad());
+            }
+            return Ok(Self(vec![Step::Key(rest.to_owned())]));
+        }
+        while !rest.is_empty() {
+            if let Some(r) = rest.strip_prefix('.') {
+                if let Some(r) = r.strip_prefix('"') {
+                    let end = r.find('"').ok_or_else(bad)?;
+                    steps.push(Step::Key(r[..end].to_owned()));
+                    rest = &r[end + 1..];
+                } else {
+                    let end = r.find(['.', '[']).unwrap_or(r.len());
+                    if end == 0 {
+                        return Err(bad());
+                    }
+                    steps.push(Step::Key(r[..end].to_owned()));
+                    rest = &r[end..];
+                }
+            } else if let Some(r) = rest.strip_prefix('[') {
+                let end = r.find(']').ok_or_else(bad)?;
+                let inner = r[..end].trim();
+                if let Some(quoted) = inner.strip_prefix(['"', '\'']) {
+                    steps.push(Step::Key(quoted.trim_end_matches(['"', '\'']).to_owned()));
+                } else {
+                    steps.push(Step::Index(inner.parse().map_err(|_| bad())?));
+                }
+                rest = &r[end + 1..];
+            } else {
+                return Err(bad());
+            }
+        }
+        if steps.is_empty() {
+            return Err(bad());
+        }
+        Ok(Self(steps))
+    }
+
+    /// The value at this path; a string as is, another value JSON-encoded.
+    fn role_in(&self, claims: &Claims) -> Option<String> {
+        let mut steps = self.0.iter();
+        let mut value = match steps.next()? {
+            Step::Key(k) => claims.0.get(k)?,
+            Step::Index(_) => return None,
+        };
+        for step in steps {
+            value = match step {
+                Step::Key(k) => value.get(k)?,
+                Step::Index(i) => value.get(*i)?,
+            };
+        }
+        match value {
+            serde_json::Value::Null => None,
+            serde_json::Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        }
+    }
+}
+
+/// Decides the role of a request from its claims: `Ok(None)` means "the token
+/// names no role" (the anonymous role applies).
+///
+/// Implemented by [`ClaimPath`] and by closures
+/// `Fn(&Claims) -> Result<Option<String>, Error>`.
+pub trait ResolveRole: Send + Sync + 'static {
+    /// The role named by `claims`, if any.
+    fn resolve(&self, claims: &Claims) -> Result<Option<String>, Error>;
+}
+
+impl ResolveRole for ClaimPath {
+    fn resolve(&self, claims: &Claims) -> Result<Option<String>, Error> {
+        Ok(self.role_in(claims))
+    }
+}
+
+impl<F> ResolveRole for F
+where
+    F: Fn(&Claims) -> Result<Option<String>, Error> + Send + Sync + 'static,
+{
+    fn resolve(&self, claims: &Claims) -> Result<Option<String>, Error> {
+        self(claims)
+    }
+}
+
+/// The role of a request that carries `claims`: the resolved one, else `anon`
+/// (with the same claims), else 401.
+pub(crate) fn role_for(
+    resolver: &dyn ResolveRole,
+    claims: &Claims,
+    anon: Option<&str>,
+) -> Result<DbRole, Error> {
+    let role = match resolver.resolve(claims)? {
+        Some(role) => role,
+        None => match anon {
+            Some(anon) => anon.to_owned(),
+            None => {
+                return Err(Error::new(
+                    ErrorKind::Unauthorized,
+                    "Anonymous access is disabled",
+                )
+                .with_details("The token names no role")
+                .with_postgrest_code("PGRST302"));
+            }
+        },
+    };
+    Ok(DbRole {
+        role,
+        claims: claims.0.clone(),
+    })
+}
+
+/// The layer of [`SetRole`]; see the [module docs](self).
+#[derive(Clone)]
+pub struct SetRoleLayer {
+    resolver: Arc<dyn ResolveRole>,
+    anon: Option<Arc<str>>,
+}
+
+impl fmt::Debug for SetRoleLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SetRoleLayer")
+            .field("anon", &self.anon)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for SetRoleLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SetRoleLayer {
+    /// Roles from the `role` claim; no anonymous role of its own.
+    pub fn new() -> Self {
+        Self {
+            resolver: Arc::new(ClaimPath::default()),
+            anon: None,
+        }
+    }
+
+    /// Takes the role from another claim path.
+    #[must_use]
+    pub fn claim_path(mut self, path: ClaimPath) -> Self {
+        self.resolver = Arc::new(path);
+        self
+    }
+
+    /// Decides roles with `resolver` (a closure or any [`ResolveRole`]).
+    #[must_use]
+    pub fn resolver(mut self, resolver: impl ResolveRole) -> Self {
+        self.resolver = Arc::new(resolver);
+        self
+    }
+
+    /// The role of requests whose token names none, and of requests without a token.
+    #[must_use]
+    pub fn anon_role(mut self, role: impl Into<String>) -> Self {
+        self.anon = Some(Arc::from(role.into()));
+        self
+    }
+}
+
+impl<S> Layer<S> for SetRoleLayer {
+    type Service = SetRole<S>;
+
+    fn layer(&self, inner: S) -> SetRole<S> {
+        SetRole {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// Decides the request's [`DbRole`]; see the [module docs](self).
+#[derive(Clone)]
+pub struct SetRole<S> {
+    inner: S,
+    layer: SetRoleLayer,
+}
+
+impl<S: fmt::Debug> fmt::Debug for SetRole<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SetRole")
+            .field("inner", &self.inner)
+            .field("layer", &self.layer)
+            .finish()
+    }
+}
+
+impl<S> SetRole<S> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service, by value.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, B> Service<Request<B>> for SetRole<S>
+where
+    S: Service<Request<B>, Response = Response<RestBody>>,
+{
+    type Response = Response<RestBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        if req.extensions().get::<DbRole>().is_none() {
+            let role = match req.extensions().get::<Claims>() {
+                Some(claims) => {
+                    role_for(self.layer.resolver.as_ref(), claims, self.layer.anon.as_deref())
+                        .map(Some)
+                }
+                None => Ok(self.layer.anon.as_deref().map(DbRole::new)),
+            };
+            match role {
+                Ok(Some(role)) => {
+                    req.extensions_mut().insert(role);
+                }
+                Ok(None) => {}
+                Err(e) => return ResponseFuture::reject(e.to_response()),
+            }
+        }
+        ResponseFuture::inner(self.inner.call(req))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(v: serde_json::Value) -> Claims {
+        Claims::new(v.as_object().unwrap().clone())
+    }
+
+    #[test]
+    fn claim_paths() {
+        let c = claims(serde_json::json!({
+            "role": "r", "app_metadata": {"role": "nested", "roles": ["first", "second"]},
+            "https://example.com/role": "namespaced", "n": 5
+        }));
+        let role = |p: &str| ClaimPath::parse(p).unwrap().role_in(&c);
+        assert_eq!(role("role").as_deref(), Some("r"));
+        assert_eq!(role(".role").as_deref(), Some("r"));
+        assert_eq!(role("$.role").as_deref(), Some("r"));
+        assert_eq!(role("$.app_metadata.role").as_deref(), Some("nested"));
+        assert_eq!(role("$.app_metadata.roles[1]").as_deref(), Some("second"));
+        assert_eq!(role("$.\"https://example.com/role\"").as_deref(), Some("namespaced"));
+        assert_eq!(role("$[\"https://example.com/role\"]").as_deref(), Some("namespaced"));
+        assert_eq!(role("$.n").as_deref(), Some("5"));
+        assert_eq!(role("$.missing"), None);
+        for bad in ["", "$.", "$..a", "$[x]", "$.a["] {
+            assert!(ClaimPath::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn claims_json_carries_the_effective_role() {
+        let role = DbRole::new("anon").with_claims(serde_json::json!({"sub": "1", "role": "x"}));
+        let v: serde_json::Value = serde_json::from_str(&role.claims_json()).unwrap();
+        assert_eq!(v, serde_json::json!({"sub": "1", "role": "anon"}));
     }
 }

@@ -16,14 +16,16 @@ pub(crate) use write::render_write;
 
 use crate::error::{Error, ErrorKind};
 
-/// The per-request context statement: role, claims, method, path and search path,
-/// all transaction-local, all bound values.
+/// The per-request context statement: search path, role, claims, method, path,
+/// headers and cookies, all transaction-local, all bound values, in PostgREST's order.
 pub(crate) const CONTEXT_SQL: &str = "SELECT \
      pg_catalog.set_config('search_path', $5, true), \
      pg_catalog.set_config('role', $1, true), \
      pg_catalog.set_config('request.jwt.claims', $2, true), \
      pg_catalog.set_config('request.method', $3, true), \
-     pg_catalog.set_config('request.path', $4, true)";
+     pg_catalog.set_config('request.path', $4, true), \
+     pg_catalog.set_config('request.headers', $6, true), \
+     pg_catalog.set_config('request.cookies', $7, true)";
 
 /// SQL text and its parameters, each sent as text (`None` is NULL).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,0 +1,512 @@
+//! [`JwtAuthLayer`]: verifies the request's JWT and inserts its [`Claims`].
+//!
+//! The token comes from `Authorization: Bearer <jwt>` or, when there is none,
+//! from the `apikey` header (supabase clients send both). A valid token's
+//! claims go into the request's extensions for [`SetRoleLayer`](super::SetRoleLayer);
+//! a request without a token passes through untouched (the anonymous role, if
+//! any, applies); a bad token is answered with 401 and never reaches the inner
+//! service.
+//!
+//! ```
+//! use tower::{ServiceBuilder, ServiceExt};
+//! use tower_postgrest::layer::{Claims, JwtAuthLayer};
+//! use tower_postgrest::RestBody;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let secret = "a-development-secret-of-32-chars!";
+//! let token = jsonwebtoken::encode(
+//!     &jsonwebtoken::Header::default(),
+//!     &serde_json::json!({"role": "authenticated", "sub": "42"}),
+//!     &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+//! )?;
+//! let svc = ServiceBuilder::new()
+//!     .layer(JwtAuthLayer::secret(secret)?)
+//!     .service_fn(|req: http::Request<()>| async move {
+//!         let sub = req.extensions().get::<Claims>().and_then(|c| c.get("sub")).cloned();
+//!         Ok::<_, std::convert::Infallible>(http::Response::new(RestBody::from(sub.unwrap().to_string())))
+//!     });
+//! let req = http::Request::get("/").header("authorization", format!("Bearer {token}")).body(())?;
+//! assert_eq!(svc.clone().oneshot(req).await?.status(), 200);
+//! let bad = http::Request::get("/").header("authorization", "Bearer nope").body(())?;
+//! assert_eq!(svc.oneshot(bad).await?.status(), 401);
+//! # Ok(()) }
+//! ```
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use http::{HeaderValue, Request, Response, header};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::{Claims, ResponseFuture};
+use crate::body::RestBody;
+use crate::error::{Error, ErrorKind};
+
+/// Clock skew allowed on `exp`, `nbf` and `iat`, as PostgREST allows.
+const LEEWAY_SECS: u64 = 30;
+
+/// Verified tokens kept by default (PostgREST's `jwt-cache-max-entries`).
+const DEFAULT_CACHE_SIZE: usize = 1000;
+
+/// Key material: which keys verify which algorithms.
+#[derive(Clone)]
+struct Key {
+    kid: Option<String>,
+    algorithms: Vec<Algorithm>,
+    key: DecodingKey,
+}
+
+/// Configuration of [`JwtAuth`]; see the [module docs](self).
+struct Config {
+    keys: Vec<Key>,
+    audience: Option<String>,
+    cache: Option<Mutex<Cache>>,
+}
+
+/// A bounded map from token to its signature-verified claims, evicting the oldest.
+#[derive(Default)]
+struct Cache {
+    capacity: usize,
+    map: HashMap<String, Arc<serde_json::Map<String, serde_json::Value>>>,
+    order: VecDeque<String>,
+}
+
+impl Cache {
+    fn get(&self, token: &str) -> Option<Arc<serde_json::Map<String, serde_json::Value>>> {
+        self.map.get(token).cloned()
+    }
+
+    fn insert(&mut self, token: &str, claims: Arc<serde_json::Map<String, serde_json::Value>>) {
+        if self.capacity == 0 || self.map.contains_key(token) {
+            return;
+        }
+        while self.map.len() >= self.capacity {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.map.remove(&old);
+                }
+                None => break,
+            }
+        }
+        self.order.push_back(token.to_owned());
+        self.map.insert(token.to_owned(), claims);
+    }
+}
+
+/// The layer of [`JwtAuth`]; see the [module docs](self).
+#[derive(Clone)]
+pub struct JwtAuthLayer {
+    config: Arc<Config>,
+}
+
+impl fmt::Debug for JwtAuthLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtAuthLayer")
+            .field("keys", &self.config.keys.len())
+            .field("audience", &self.config.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+fn config_error(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Internal, message)
+}
+
+impl JwtAuthLayer {
+    fn from_keys(keys: Vec<Key>) -> Self {
+        Self {
+            config: Arc::new(Config {
+                keys,
+                audience: None,
+                cache: Some(Mutex::new(Cache {
+                    capacity: DEFAULT_CACHE_SIZE,
+                    ..Cache::default()
+                })),
+            }),
+        }
+    }
+
+    /// PostgREST's `jwt-secret`: an HMAC secret of at least 32 characters
+    /// (HS256, HS384, HS512), or a JSON JWK or JWKS document.
+    pub fn secret(secret: &str) -> Result<Self, Error> {
+        let trimmed = secret.trim_start();
+        if trimmed.starts_with('{') {
+            return Self::jwks(trimmed);
+        }
+        if secret.chars().count() < 32 {
+            return Err(config_error("The JWT secret must be at least 32 characters long"));
+        }
+        Ok(Self::hmac(secret.as_bytes()))
+    }
+
+    /// PostgREST's `jwt-secret` with `jwt-secret-is-base64 = true`.
+    pub fn secret_base64(secret: &str) -> Result<Self, Error> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(secret.trim())
+            .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(secret.trim()))
+            .map_err(|_| config_error("The JWT secret is not valid base64"))?;
+        if bytes.len() < 32 {
+            return Err(config_error("The JWT secret must be at least 32 bytes long"));
+        }
+        Ok(Self::hmac(&bytes))
+    }
+
+    fn hmac(secret: &[u8]) -> Self {
+        Self::from_keys(vec![Key {
+            kid: None,
+            algorithms: vec![Algorithm::HS256, Algorithm::HS384, Algorithm::HS512],
+            key: DecodingKey::from_secret(secret),
+        }])
+    }
+
+    /// An RSA public key in PEM form (RS256/384/512, PS256/384/512).
+    pub fn rsa_pem(pem: &[u8]) -> Result<Self, Error> {
+        let key = DecodingKey::from_rsa_pem(pem)
+            .map_err(|e| config_error("Invalid RSA public key").with_source(e))?;
+        Ok(Self::from_keys(vec![Key {
+            kid: None,
+            algorithms: vec![
+                Algorithm::RS256,
+                Algorithm::RS384,
+                Algorithm::RS512,
+                Algorithm::PS256,
+                Algorithm::PS384,
+                Algorithm::PS512,
+            ],
+            key,
+        }]))
+    }
+
+    /// An EC public key in PEM form (ES256, ES384).
+    pub fn ec_pem(pem: &[u8]) -> Result<Self, Error> {
+        let key = DecodingKey::from_ec_pem(pem)
+            .map_err(|e| config_error("Invalid EC public key").with_source(e))?;
+        Ok(Self::from_keys(vec![Key {
+            kid: None,
+            algorithms: vec![Algorithm::ES256, Algorithm::ES384],
+            key,
+        }]))
+    }
+
+    /// A JWK, or a JWKS document (`{"keys": [...]}`): a token with a `kid` is
+    /// checked against that key only; one without is tried against each.
+    pub fn jwks(json: &str) -> Result<Self, Error> {
+        let set: JwkSet = if json.contains("\"keys\"") {
+            serde_json::from_str(json)
+        } else {
+            serde_json::from_str(json).map(|jwk| JwkSet { keys: vec![jwk] })
+        }
+        .map_err(|e| config_error("Invalid JWK or JWKS document").with_source(e))?;
+        let mut keys = Vec::new();
+        for jwk in &set.keys {
+            let key = DecodingKey::from_jwk(jwk)
+                .map_err(|e| config_error("Unsupported JWK").with_source(e))?;
+            let algorithms = match jwk.common.key_algorithm {
+                Some(alg) => match alg.to_string().parse::<Algorithm>() {
+                    Ok(a) => vec![a],
+                    Err(_) => continue,
+                },
+                None => match &jwk.algorithm {
+                    jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => {
+                        vec![Algorithm::RS256, Algorithm::RS384, Algorithm::RS512]
+                    }
+                    jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => {
+                        vec![Algorithm::ES256, Algorithm::ES384]
+                    }
+                    jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_) => {
+                        vec![Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]
+                    }
+                    _ => vec![Algorithm::EdDSA],
+                },
+            };
+            keys.push(Key {
+                kid: jwk.common.key_id.clone(),
+                algorithms,
+                key,
+            });
+        }
+        if keys.is_empty() {
+            return Err(config_error("The JWKS document has no usable key"));
+        }
+        Ok(Self::from_keys(keys))
+    }
+
+    /// Requires the `aud` claim to be (or, as an array, contain) `audience`
+    /// (PostgREST's `jwt-aud`). Without it, `aud` is not checked.
+    #[must_use]
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.config_mut().audience = Some(audience.into());
+        self
+    }
+
+    /// How many verified tokens to keep (default 1000; 0 disables the cache).
+    /// Expiry is still checked on every request.
+    #[must_use]
+    pub fn cache_size(mut self, entries: usize) -> Self {
+        self.config_mut().cache = (entries > 0).then(|| {
+            Mutex::new(Cache {
+                capacity: entries,
+                ..Cache::default()
+            })
+        });
+        self
+    }
+
+    fn config_mut(&mut self) -> &mut Config {
+        if Arc::get_mut(&mut self.config).is_none() {
+            let c = &self.config;
+            self.config = Arc::new(Config {
+                keys: c.keys.clone(),
+                audience: c.audience.clone(),
+                cache: c.cache.as_ref().map(|m| {
+                    Mutex::new(Cache {
+                        capacity: m.lock().map(|c| c.capacity).unwrap_or(DEFAULT_CACHE_SIZE),
+                        ..Cache::default()
+                    })
+                }),
+            });
+        }
+        Arc::get_mut(&mut self.config).expect("just made unique")
+    }
+}
+
+impl<S> Layer<S> for JwtAuthLayer {
+    type Service = JwtAuth<S>;
+
+    fn layer(&self, inner: S) -> JwtAuth<S> {
+        JwtAuth {
+            inner,
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+/// Verifies the request's JWT; see the [module docs](self).
+#[derive(Clone)]
+pub struct JwtAuth<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for JwtAuth<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtAuth")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> JwtAuth<S> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service, by value.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+/// A 401 in PostgREST's words, with `WWW-Authenticate: Bearer error="invalid_token", …`.
+fn invalid_token(code: &'static str, message: &str) -> Error {
+    let described = format!(
+        "Bearer error=\"invalid_token\", error_description=\"{}\"",
+        message.replace('"', "'")
+    );
+    Error::new(ErrorKind::Unauthorized, message)
+        .with_postgrest_code(code)
+        .with_header(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_str(&described).unwrap_or(HeaderValue::from_static("Bearer")),
+        )
+}
+
+/// The token of a request: `Authorization: Bearer …` first, else `apikey`.
+fn token_of<B>(req: &Request<B>) -> Result<Option<&str>, Error> {
+    if let Some(value) = req.headers().get(header::AUTHORIZATION) {
+        let value = value
+            .to_str()
+            .map_err(|_| invalid_token("PGRST301", "The Authorization header is not valid text"))?;
+        let mut parts = value.splitn(2, ' ');
+        let scheme = parts.next().unwrap_or("");
+        if scheme.eq_ignore_ascii_case("bearer") {
+            let token = parts.next().unwrap_or("").trim();
+            if token.is_empty() {
+                return Err(invalid_token(
+                    "PGRST301",
+                    "Empty JWT is sent in Authorization header",
+                ));
+            }
+            return Ok(Some(token));
+        }
+    }
+    match req.headers().get("apikey") {
+        Some(v) => {
+            let token = v
+                .to_str()
+                .map_err(|_| invalid_token("PGRST301", "The apikey header is not valid text"))?
+                .trim();
+            Ok((!token.is_empty()).then_some(token))
+        }
+        None => Ok(None),
+    }
+}
+
+impl Config {
+    /// Verifies `token`'s signature (or finds it in the cache) and checks its claims.
+    fn verify(&self, token: &str) -> Result<Claims, Error> {
+        let cached = self
+            .cache
+            .as_ref()
+            .and_then(|c| c.lock().ok().and_then(|c| c.get(token)));
+        let claims = match cached {
+            Some(claims) => claims,
+            None => {
+                let claims = Arc::new(self.verify_signature(token)?);
+                if let Some(cache) = &self.cache {
+                    if let Ok(mut cache) = cache.lock() {
+                        cache.insert(token, Arc::clone(&claims));
+                    }
+                }
+                claims
+            }
+        };
+        self.check_claims(&claims)?;
+        Ok(Claims::new((*claims).clone()))
+    }
+
+    fn verify_signature(&self, token: &str) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+        let parts = token.split('.').count();
+        if parts != 3 {
+            return Err(invalid_token(
+                "PGRST301",
+                &format!("Expected 3 parts in JWT; got {parts}"),
+            ));
+        }
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| invalid_token("PGRST301", "Wrong or unsupported encoding algorithm"))?;
+        let candidates: Vec<&Key> = self
+            .keys
+            .iter()
+            .filter(|k| k.algorithms.contains(&header.alg))
+            .filter(|k| match (&header.kid, &k.kid) {
+                (Some(want), Some(have)) => want == have,
+                _ => true,
+            })
+            .collect();
+        if candidates.is_empty() {
+            return Err(invalid_token(
+                "PGRST301",
+                "No suitable key or wrong key type",
+            ));
+        }
+        let mut validation = Validation::new(header.alg);
+        // Claims are checked by `check_claims`, with PostgREST's rules.
+        validation.required_spec_claims = HashSet::new();
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        for key in candidates {
+            if let Ok(data) = jsonwebtoken::decode::<serde_json::Value>(token, &key.key, &validation) {
+                return match data.claims {
+                    serde_json::Value::Object(map) => Ok(map),
+                    _ => Err(invalid_token("PGRST303", "The JWT claims are not a JSON object")),
+                };
+            }
+        }
+        Err(invalid_token("PGRST301", "JWT cryptographic operation failed"))
+    }
+
+    fn check_claims(&self, claims: &serde_json::Map<String, serde_json::Value>) -> Result<(), Error> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0) as f64;
+        let leeway = LEEWAY_SECS as f64;
+        let time = |name: &str| -> Result<Option<f64>, Error> {
+            match claims.get(name) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(v) => v.as_f64().map(Some).ok_or_else(|| {
+                    invalid_token("PGRST303", &format!("The JWT '{name}' claim must be a number"))
+                }),
+            }
+        };
+        if let Some(exp) = time("exp")? {
+            if now - leeway >= exp {
+                return Err(invalid_token("PGRST303", "JWT expired"));
+            }
+        }
+        if let Some(nbf) = time("nbf")? {
+            if now + leeway < nbf {
+                return Err(invalid_token("PGRST303", "JWT not yet valid"));
+            }
+        }
+        if let Some(iat) = time("iat")? {
+            if now + leeway < iat {
+                return Err(invalid_token("PGRST303", "JWT issued at future"));
+            }
+        }
+        if let Some(audience) = &self.audience {
+            let ok = match claims.get("aud") {
+                None | Some(serde_json::Value::Null) => true,
+                Some(serde_json::Value::String(a)) => a == audience,
+                Some(serde_json::Value::Array(list)) => {
+                    list.is_empty() || list.iter().any(|a| a.as_str() == Some(audience))
+                }
+                Some(_) => {
+                    return Err(invalid_token(
+                        "PGRST303",
+                        "The JWT 'aud' claim must be a string or an array of strings",
+                    ));
+                }
+            };
+            if !ok {
+                return Err(invalid_token("PGRST303", "JWT not in audience"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<S, B> Service<Request<B>> for JwtAuth<S>
+where
+    S: Service<Request<B>, Response = Response<RestBody>>,
+{
+    type Response = Response<RestBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let verified = match token_of(&req) {
+            Ok(Some(token)) => self.config.verify(token).map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        };
+        match verified {
+            Ok(claims) => {
+                if let Some(claims) = claims {
+                    req.extensions_mut().insert(claims);
+                }
+                ResponseFuture::inner(self.inner.call(req))
+            }
+            Err(e) => ResponseFuture::reject(e.to_response()),
+        }
+    }
+}
