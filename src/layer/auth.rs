@@ -510,3 +510,113 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tower::{ServiceBuilder, ServiceExt};
+
+    use super::*;
+
+    const SECRET: &str = "a-development-secret-of-32-chars!";
+
+    fn token(claims: serde_json::Value) -> String {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    /// Sends `headers` through the layer to an inner service that counts its calls.
+    async fn call(layer: &JwtAuthLayer, headers: &[(&str, &str)]) -> (u16, usize, Option<Claims>) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(Mutex::new(None));
+        let (c, s) = (Arc::clone(&calls), Arc::clone(&seen));
+        let svc = ServiceBuilder::new()
+            .layer(layer.clone())
+            .service_fn(move |req: Request<()>| {
+                c.fetch_add(1, Ordering::SeqCst);
+                *s.lock().unwrap() = req.extensions().get::<Claims>().cloned();
+                async { Ok::<_, Infallible>(Response::new(RestBody::empty())) }
+            });
+        let mut req = Request::builder();
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = svc.oneshot(req.body(()).unwrap()).await.unwrap();
+        let claims = seen.lock().unwrap().clone();
+        (res.status().as_u16(), calls.load(Ordering::SeqCst), claims)
+    }
+
+    #[tokio::test]
+    async fn rejected_requests_never_reach_the_inner_service() {
+        let layer = JwtAuthLayer::secret(SECRET).unwrap();
+        let expired = token(serde_json::json!({"role": "x", "exp": 1}));
+        for headers in [
+            vec![("authorization", "Bearer nope")],
+            vec![("authorization", "Bearer ")],
+            vec![("authorization", "Bearer a.b.c")],
+            vec![("apikey", "not.a.jwt")],
+            vec![("authorization", &*format!("Bearer {expired}"))],
+        ] {
+            let (status, calls, _) = call(&layer, &headers).await;
+            assert_eq!((status, calls), (401, 0), "{headers:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn valid_tokens_pass_with_their_claims() {
+        let layer = JwtAuthLayer::secret(SECRET).unwrap();
+        let t = token(serde_json::json!({"role": "authenticated", "sub": "1"}));
+        let (status, calls, claims) = call(&layer, &[("authorization", &format!("bearer {t}"))]).await;
+        assert_eq!((status, calls), (200, 1));
+        assert_eq!(claims.unwrap().get("sub"), Some(&serde_json::json!("1")));
+        // The Bearer token wins over the apikey.
+        let key = token(serde_json::json!({"role": "anon"}));
+        let (_, _, claims) = call(&layer, &[("apikey", &key), ("authorization", &format!("Bearer {t}"))]).await;
+        assert_eq!(claims.unwrap().get("role"), Some(&serde_json::json!("authenticated")));
+        // No credentials: through, without claims.
+        let (status, calls, claims) = call(&layer, &[]).await;
+        assert_eq!((status, calls, claims), (200, 1, None));
+    }
+
+    #[tokio::test]
+    async fn the_cache_still_checks_expiry() {
+        let layer = JwtAuthLayer::secret(SECRET).unwrap();
+        let soon = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() - LEEWAY_SECS + 1;
+        let t = token(serde_json::json!({"role": "r", "exp": soon}));
+        let auth = format!("Bearer {t}");
+        assert_eq!(call(&layer, &[("authorization", &auth)]).await.0, 200);
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        assert_eq!(call(&layer, &[("authorization", &auth)]).await.0, 401);
+    }
+
+    #[test]
+    fn secrets_are_checked() {
+        assert!(JwtAuthLayer::secret("short").is_err());
+        assert!(JwtAuthLayer::secret(SECRET).is_ok());
+        assert!(JwtAuthLayer::secret_base64("c2hvcnQ=").is_err());
+        let b64 = base64::engine::general_purpose::STANDARD.encode(SECRET);
+        assert!(JwtAuthLayer::secret_base64(&b64).is_ok());
+        assert!(JwtAuthLayer::jwks("{\"keys\": []}").is_err());
+    }
+
+    #[test]
+    fn the_cache_is_bounded() {
+        let mut cache = Cache {
+            capacity: 2,
+            ..Cache::default()
+        };
+        let claims = Arc::new(serde_json::Map::new());
+        for t in ["a", "b", "c"] {
+            cache.insert(t, Arc::clone(&claims));
+        }
+        assert!(cache.get("a").is_none());
+        assert!(cache.get("b").is_some() && cache.get("c").is_some());
+        assert_eq!(cache.map.len(), 2);
+    }
+}

@@ -5,6 +5,7 @@
 
 #![allow(unreachable_pub, missing_docs)]
 
+mod auth;
 mod demo;
 mod errors;
 mod grammar;

@@ -119,27 +119,36 @@ impl Reply {
     }
 }
 
+/// Any service stack the tests drive: RestService, alone or behind layers.
+pub trait Stack:
+    tower::Service<
+            Request<http_body_util::Full<bytes::Bytes>>,
+            Response = http::Response<tower_postgrest::RestBody>,
+            Error = std::convert::Infallible,
+            Future: Send,
+        > + Clone
+    + Send
+{
+}
+
+impl<S> Stack for S where
+    S: tower::Service<
+            Request<http_body_util::Full<bytes::Bytes>>,
+            Response = http::Response<tower_postgrest::RestBody>,
+            Error = std::convert::Infallible,
+            Future: Send,
+        > + Clone
+        + Send
+{
+}
+
 /// Sends `method uri` with `headers` through `svc`.
-pub async fn send(svc: &RestService, method: &str, uri: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut req = Request::builder().method(method).uri(encode_uri(uri));
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let req = req
-        .body(http_body_util::Empty::<bytes::Bytes>::new())
-        .unwrap();
-    let res = svc.clone().oneshot(req).await.unwrap();
-    let (parts, body) = res.into_parts();
-    let bytes = body.collect().await.unwrap().to_bytes();
-    Reply {
-        status: parts.status,
-        headers: parts.headers,
-        text: String::from_utf8(bytes.to_vec()).expect("UTF-8 body"),
-    }
+pub async fn send<S: Stack>(svc: &S, method: &str, uri: &str, headers: &[(&str, &str)]) -> Reply {
+    send_body(svc, method, uri, headers, bytes::Bytes::new()).await
 }
 
 /// `GET uri`.
-pub async fn get(svc: &RestService, uri: &str) -> Reply {
+pub async fn get<S: Stack>(svc: &S, uri: &str) -> Reply {
     send(svc, "GET", uri, &[]).await
 }
 
@@ -170,10 +179,10 @@ pub async fn admin() -> tokio_postgres::Client {
 /// A schema of the test's own: `ddl` runs in it (unqualified names land there),
 /// anon may use everything in it, and the returned service exposes only it.
 pub async fn scratch(ddl: &str) -> (RestService, tokio_postgres::Client) {
-    scratch_with(ddl, |b| b).await
+    scratch_with(ddl, |b| b.anon_role("anon")).await
 }
 
-/// [`scratch`], with the builder adjusted by `f`.
+/// [`scratch`], with the builder adjusted by `f` (which sets the anon role, if any).
 pub async fn scratch_with(
     ddl: &str,
     f: impl FnOnce(tower_postgrest::RestServiceBuilder) -> tower_postgrest::RestServiceBuilder,
@@ -197,9 +206,7 @@ pub async fn scratch_with(
         ))
         .await
         .unwrap_or_else(|e| panic!("scratch schema: {e:?}"));
-    let svc = f(RestService::builder(pool().await)
-        .schemas([schema.as_str()])
-        .anon_role("anon"))
+    let svc = f(RestService::builder(pool().await).schemas([schema.as_str()]))
     .build()
     .await
     .expect("building the service");
@@ -219,8 +226,8 @@ pub async fn rows(client: &tokio_postgres::Client, query: &str) -> serde_json::V
 }
 
 /// Sends `method uri` with a body.
-pub async fn send_body(
-    svc: &RestService,
+pub async fn send_body<S: Stack>(
+    svc: &S,
     method: &str,
     uri: &str,
     headers: &[(&str, &str)],

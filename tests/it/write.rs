@@ -547,7 +547,7 @@ async fn patch_and_delete() {
 
 #[tokio::test]
 async fn require_filter_on_mutation_refuses_unfiltered_writes() {
-    let (svc, db) = scratch_with(BOOKS, |b| b.require_filter_on_mutation(true)).await;
+    let (svc, db) = scratch_with(BOOKS, |b| b.anon_role("anon").require_filter_on_mutation(true)).await;
     db.batch_execute("INSERT INTO books (title) VALUES ('A'), ('B')")
         .await
         .unwrap();
@@ -625,7 +625,7 @@ async fn singular_writes_roll_back_unless_one_row() {
 
 #[tokio::test]
 async fn tx_rollback_and_max_affected() {
-    let (svc, db) = scratch_with(BOOKS, |b| b.allow_tx_override(true)).await;
+    let (svc, db) = scratch_with(BOOKS, |b| b.anon_role("anon").allow_tx_override(true)).await;
     db.batch_execute("INSERT INTO books (title) VALUES ('A'), ('B'), ('C')")
         .await
         .unwrap();
@@ -756,7 +756,7 @@ async fn constraint_violations_map_and_roll_back() {
 
 #[tokio::test]
 async fn body_limit_is_413() {
-    let (svc, db) = scratch_with(BOOKS, |b| b.body_limit(64)).await;
+    let (svc, db) = scratch_with(BOOKS, |b| b.anon_role("anon").body_limit(64)).await;
     let big = format!(r#"{{"title": "{}"}}"#, "x".repeat(100));
     send_body(&svc, "POST", "/books", &[JSON], big)
         .await
