@@ -20,35 +20,75 @@ fn claims() -> serde_json::Value {
 }
 
 fn bench_layer(c: &mut Criterion, name: &str, layer: JwtAuthLayer, token: &str) {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    let mut svc = ServiceBuilder::new().layer(layer).service_fn(|req: Request<()>| async move {
-        black_box(req);
-        Ok::<_, Infallible>(Response::new(RestBody::empty()))
-    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut svc = ServiceBuilder::new()
+        .layer(layer)
+        .service_fn(|req: Request<()>| async move {
+            black_box(req);
+            Ok::<_, Infallible>(Response::new(RestBody::empty()))
+        });
     let auth = format!("Bearer {token}");
     // Assert once before measuring: the token passes.
     rt.block_on(svc.ready()).unwrap();
-    let req = Request::get("/").header("authorization", &auth).body(()).unwrap();
+    let req = Request::get("/")
+        .header("authorization", &auth)
+        .body(())
+        .unwrap();
     assert_eq!(rt.block_on(svc.call(req)).unwrap().status(), 200);
     c.bench_function(name, |b| {
         b.iter(|| {
-            let req = Request::get("/").header("authorization", &auth).body(()).unwrap();
+            let req = Request::get("/")
+                .header("authorization", &auth)
+                .body(())
+                .unwrap();
             rt.block_on(svc.call(req)).unwrap()
         })
     });
 }
 
 fn auth(c: &mut Criterion) {
-    let hs = jsonwebtoken::encode(&Header::default(), &claims(), &EncodingKey::from_secret(SECRET.as_bytes())).unwrap();
-    bench_layer(c, "hs256/cached", JwtAuthLayer::secret(SECRET).unwrap(), &hs);
-    bench_layer(c, "hs256/uncached", JwtAuthLayer::secret(SECRET).unwrap().cache_size(0), &hs);
+    let hs = jsonwebtoken::encode(
+        &Header::default(),
+        &claims(),
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap();
+    bench_layer(
+        c,
+        "hs256/cached",
+        JwtAuthLayer::secret(SECRET).unwrap(),
+        &hs,
+    );
+    bench_layer(
+        c,
+        "hs256/uncached",
+        JwtAuthLayer::secret(SECRET).unwrap().cache_size(0),
+        &hs,
+    );
 
     let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/keys/");
     let private = std::fs::read(format!("{keys}rsa_private.pem")).unwrap();
     let public = std::fs::read(format!("{keys}rsa_public.pem")).unwrap();
-    let rs = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims(), &EncodingKey::from_rsa_pem(&private).unwrap()).unwrap();
-    bench_layer(c, "rs256/cached", JwtAuthLayer::rsa_pem(&public).unwrap(), &rs);
-    bench_layer(c, "rs256/uncached", JwtAuthLayer::rsa_pem(&public).unwrap().cache_size(0), &rs);
+    let rs = jsonwebtoken::encode(
+        &Header::new(Algorithm::RS256),
+        &claims(),
+        &EncodingKey::from_rsa_pem(&private).unwrap(),
+    )
+    .unwrap();
+    bench_layer(
+        c,
+        "rs256/cached",
+        JwtAuthLayer::rsa_pem(&public).unwrap(),
+        &rs,
+    );
+    bench_layer(
+        c,
+        "rs256/uncached",
+        JwtAuthLayer::rsa_pem(&public).unwrap().cache_size(0),
+        &rs,
+    );
 }
 
 criterion_group!(benches, auth);

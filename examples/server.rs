@@ -11,19 +11,30 @@
 //! |---|---|
 //! | `DATABASE_URL` / `PGRST_DB_URI` | a throwaway cluster |
 //! | `PGRST_DB_SCHEMAS` | `public` |
-//! | `PGRST_DB_ANON_ROLE` | `anon` |
+//! | `PGRST_DB_ANON_ROLE` | unset: requests without a key get 401 |
 //! | `PGRST_DB_MAX_ROWS` | unlimited |
 //! | `PGRST_DB_POOL` | `10` |
-//! | `PGRST_JWT_SECRET` | unset (JWT auth is not implemented yet) |
+//! | `PGRST_JWT_SECRET` | a fixed development secret (a JWK or JWKS document works too) |
+//! | `PGRST_JWT_SECRET_IS_BASE64` | `false` |
+//! | `PGRST_JWT_AUD` | unset: `aud` is not checked |
+//! | `PGRST_JWT_ROLE_CLAIM_KEY` | `.role` |
 //! | `PGRST_SERVER_HOST` | `127.0.0.1` |
 //! | `PGRST_SERVER_PORT` | `3000` |
+//!
+//! It prints an anon key and a service-role key signed with the secret, as
+//! Supabase does: send one as `apikey` (and/or `Authorization: Bearer`).
 
 #[path = "../tests/support/cluster.rs"]
 mod cluster;
 
 use std::path::Path;
 
+use tower::ServiceBuilder;
+use tower_postgrest::layer::{ClaimPath, JwtAuthLayer, SetRoleLayer};
 use tower_postgrest::{ConnectionManager, RestService};
+
+/// The secret when none is given: for development only.
+const DEV_SECRET: &str = "super-secret-jwt-token-with-at-least-32-characters-long";
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -54,15 +65,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
         .collect();
-    let anon_role = env("PGRST_DB_ANON_ROLE").unwrap_or_else(|| "anon".into());
+    let anon_role = env("PGRST_DB_ANON_ROLE");
     let max_rows: Option<u64> = env_parse("PGRST_DB_MAX_ROWS")?;
     let pool_size: u32 = env_parse("PGRST_DB_POOL")?.unwrap_or(10);
     let host = env("PGRST_SERVER_HOST").unwrap_or_else(|| "127.0.0.1".into());
     let port: u16 = env_parse("PGRST_SERVER_PORT")?.unwrap_or(3000);
-    if env("PGRST_JWT_SECRET").is_some() {
-        tracing::warn!(
-            "PGRST_JWT_SECRET is set, but JWT auth is not implemented yet: every request runs as {anon_role}"
-        );
+    let secret = env("PGRST_JWT_SECRET").unwrap_or_else(|| DEV_SECRET.to_owned());
+    let base64 = env("PGRST_JWT_SECRET_IS_BASE64").is_some_and(|v| v == "true");
+    let mut auth = if base64 {
+        JwtAuthLayer::secret_base64(&secret)?
+    } else {
+        JwtAuthLayer::secret(&secret)?
+    };
+    if let Some(aud) = env("PGRST_JWT_AUD") {
+        auth = auth.audience(aud);
+    }
+    let mut roles = SetRoleLayer::new();
+    if let Some(path) = env("PGRST_JWT_ROLE_CLAIM_KEY") {
+        roles = roles.claim_path(ClaimPath::parse(&path)?);
+    }
+    if let Some(anon) = &anon_role {
+        roles = roles.anon_role(anon.clone());
     }
 
     // A database: the one given, or a throwaway cluster with the demo data.
@@ -90,27 +113,47 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .max_size(pool_size)
         .build(manager)
         .await?;
-    let mut builder = RestService::builder(pool)
-        .schemas(schemas)
-        .anon_role(anon_role);
+    let mut builder = RestService::builder(pool).schemas(schemas);
+    if let Some(anon) = &anon_role {
+        builder = builder.anon_role(anon.clone());
+    }
     if let Some(max) = max_rows {
         builder = builder.max_rows(max);
     }
     let rest = builder.build().await?;
+    let api = ServiceBuilder::new().layer(auth).layer(roles).service(rest);
 
     let app = axum::Router::new()
         .route(
             "/",
             axum::routing::get(|| async { "tower-postgrest demo: the API is at /rest/v1\n" }),
         )
-        .nest_service("/rest/v1", rest);
+        .nest_service("/rest/v1", api);
     let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await?;
     let base = format!("http://{}/rest/v1", listener.local_addr()?);
-    println!("\nServing the REST API at {base}\nTry:");
-    println!("  curl '{base}/books?select=title,price&price=gt.10&order=price.desc&limit=2'");
-    println!("  curl '{base}/authors?select=name,born&country=eq.US&order=born'");
+    println!("\nServing the REST API at {base}");
+    if !secret.trim_start().starts_with('{') && !base64 {
+        let key = |role: &str| {
+            jsonwebtoken::encode(
+                &jsonwebtoken::Header::default(),
+                &serde_json::json!({"role": role, "iss": "tower-postgrest-demo"}),
+                &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+            )
+        };
+        println!("anon key: {}", key("anon")?);
+        println!("service_role key: {}", key("service_role")?);
+        println!("\nTry (ANON_KEY is the anon key above):");
+    } else {
+        println!("\nTry (ANON_KEY is a token of yours with \"role\": \"anon\"):");
+    }
     println!(
-        "  curl -G -H 'Accept: application/vnd.pgrst.object+json' '{base}/books' \\\n       --data-urlencode 'select=title,series:details->>series' --data-urlencode 'id=eq.4'"
+        "  curl -H \"apikey: $ANON_KEY\" '{base}/books?select=title,price&price=gt.10&order=price.desc&limit=2'"
+    );
+    println!(
+        "  curl -H \"apikey: $ANON_KEY\" '{base}/authors?select=name,born&country=eq.US&order=born'"
+    );
+    println!(
+        "  curl -G -H \"apikey: $ANON_KEY\" -H 'Accept: application/vnd.pgrst.object+json' '{base}/books' \\\n       --data-urlencode 'select=title,series:details->>series' --data-urlencode 'id=eq.4'"
     );
     println!("Press Ctrl-C to stop.");
 

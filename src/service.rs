@@ -18,8 +18,8 @@ use percent_encoding::utf8_percent_encode;
 
 use crate::db::{self, Ending, MakeTls, Pool, ReadResult, RequestContext, WriteResult};
 use crate::error::{Error, ErrorKind};
-use crate::layer::{ClaimPath, Claims, DbRole};
 use crate::layer::role_for;
+use crate::layer::{ClaimPath, Claims, DbRole};
 use crate::plan::{self, Plan, PlanConfig, ReadPlan, WriteKind, WritePlan};
 use crate::request::{self, Count, Return, TxEnd};
 use crate::schema::{Schema, SchemaCache};
@@ -301,19 +301,27 @@ impl<T: MakeTls> Shared<T> {
             None => self.cache.snapshot(),
         };
         let resolved;
-        let role = match (parts.extensions.get::<DbRole>(), parts.extensions.get::<Claims>()) {
+        let role = match (
+            parts.extensions.get::<DbRole>(),
+            parts.extensions.get::<Claims>(),
+        ) {
             (Some(role), _) => role,
             (None, Some(claims)) => {
-                resolved = role_for(&ClaimPath::default(), claims, self.anon_role.as_ref().map(DbRole::role))?;
+                resolved = role_for(
+                    &ClaimPath::default(),
+                    claims,
+                    self.anon_role.as_ref().map(DbRole::role),
+                )?;
                 &resolved
             }
             (None, None) => match &self.anon_role {
                 Some(anon) => anon,
                 None => {
-                    return Err(
-                        Error::new(ErrorKind::Unauthorized, "Anonymous access is disabled")
-                            .with_postgrest_code("PGRST302"),
-                    );
+                    return Err(Error::new(
+                        ErrorKind::Unauthorized,
+                        "Anonymous access is disabled",
+                    )
+                    .with_postgrest_code("PGRST302"));
                 }
             },
         };
@@ -407,12 +415,18 @@ fn request_headers_json(headers: &http::HeaderMap) -> (String, String) {
         if name == header::COOKIE {
             for pair in value.split(';') {
                 if let Some((k, v)) = pair.split_once('=') {
-                    cookies.insert(k.trim().to_owned(), serde_json::Value::String(v.trim().to_owned()));
+                    cookies.insert(
+                        k.trim().to_owned(),
+                        serde_json::Value::String(v.trim().to_owned()),
+                    );
                 }
             }
             continue;
         }
-        map.insert(name.as_str().to_owned(), serde_json::Value::String(value.to_owned()));
+        map.insert(
+            name.as_str().to_owned(),
+            serde_json::Value::String(value.to_owned()),
+        );
     }
     (
         serde_json::Value::Object(map).to_string(),

@@ -141,7 +141,9 @@ impl JwtAuthLayer {
             return Self::jwks(trimmed);
         }
         if secret.chars().count() < 32 {
-            return Err(config_error("The JWT secret must be at least 32 characters long"));
+            return Err(config_error(
+                "The JWT secret must be at least 32 characters long",
+            ));
         }
         Ok(Self::hmac(secret.as_bytes()))
     }
@@ -153,7 +155,9 @@ impl JwtAuthLayer {
             .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(secret.trim()))
             .map_err(|_| config_error("The JWT secret is not valid base64"))?;
         if bytes.len() < 32 {
-            return Err(config_error("The JWT secret must be at least 32 bytes long"));
+            return Err(config_error(
+                "The JWT secret must be at least 32 bytes long",
+            ));
         }
         Ok(Self::hmac(&bytes))
     }
@@ -388,7 +392,10 @@ impl Config {
         Ok(Claims::new((*claims).clone()))
     }
 
-    fn verify_signature(&self, token: &str) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+    fn verify_signature(
+        &self,
+        token: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
         let parts = token.split('.').count();
         if parts != 3 {
             return Err(invalid_token(
@@ -420,17 +427,28 @@ impl Config {
         validation.validate_nbf = false;
         validation.validate_aud = false;
         for key in candidates {
-            if let Ok(data) = jsonwebtoken::decode::<serde_json::Value>(token, &key.key, &validation) {
+            if let Ok(data) =
+                jsonwebtoken::decode::<serde_json::Value>(token, &key.key, &validation)
+            {
                 return match data.claims {
                     serde_json::Value::Object(map) => Ok(map),
-                    _ => Err(invalid_token("PGRST303", "The JWT claims are not a JSON object")),
+                    _ => Err(invalid_token(
+                        "PGRST303",
+                        "The JWT claims are not a JSON object",
+                    )),
                 };
             }
         }
-        Err(invalid_token("PGRST301", "JWT cryptographic operation failed"))
+        Err(invalid_token(
+            "PGRST301",
+            "JWT cryptographic operation failed",
+        ))
     }
 
-    fn check_claims(&self, claims: &serde_json::Map<String, serde_json::Value>) -> Result<(), Error> {
+    fn check_claims(
+        &self,
+        claims: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), Error> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -440,7 +458,10 @@ impl Config {
             match claims.get(name) {
                 None | Some(serde_json::Value::Null) => Ok(None),
                 Some(v) => v.as_f64().map(Some).ok_or_else(|| {
-                    invalid_token("PGRST303", &format!("The JWT '{name}' claim must be a number"))
+                    invalid_token(
+                        "PGRST303",
+                        &format!("The JWT '{name}' claim must be a number"),
+                    )
                 }),
             }
         };
@@ -572,13 +593,21 @@ mod tests {
     async fn valid_tokens_pass_with_their_claims() {
         let layer = JwtAuthLayer::secret(SECRET).unwrap();
         let t = token(serde_json::json!({"role": "authenticated", "sub": "1"}));
-        let (status, calls, claims) = call(&layer, &[("authorization", &format!("bearer {t}"))]).await;
+        let (status, calls, claims) =
+            call(&layer, &[("authorization", &format!("bearer {t}"))]).await;
         assert_eq!((status, calls), (200, 1));
         assert_eq!(claims.unwrap().get("sub"), Some(&serde_json::json!("1")));
         // The Bearer token wins over the apikey.
         let key = token(serde_json::json!({"role": "anon"}));
-        let (_, _, claims) = call(&layer, &[("apikey", &key), ("authorization", &format!("Bearer {t}"))]).await;
-        assert_eq!(claims.unwrap().get("role"), Some(&serde_json::json!("authenticated")));
+        let (_, _, claims) = call(
+            &layer,
+            &[("apikey", &key), ("authorization", &format!("Bearer {t}"))],
+        )
+        .await;
+        assert_eq!(
+            claims.unwrap().get("role"),
+            Some(&serde_json::json!("authenticated"))
+        );
         // No credentials: through, without claims.
         let (status, calls, claims) = call(&layer, &[]).await;
         assert_eq!((status, calls, claims), (200, 1, None));
@@ -587,7 +616,12 @@ mod tests {
     #[tokio::test]
     async fn the_cache_still_checks_expiry() {
         let layer = JwtAuthLayer::secret(SECRET).unwrap();
-        let soon = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() - LEEWAY_SECS + 1;
+        let soon = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            - LEEWAY_SECS
+            + 1;
         let t = token(serde_json::json!({"role": "r", "exp": soon}));
         let auth = format!("Bearer {t}");
         assert_eq!(call(&layer, &[("authorization", &auth)]).await.0, 200);

@@ -21,8 +21,8 @@
 
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
-mod auth;
-mod role;
+pub mod auth;
+pub mod role;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -33,8 +33,8 @@ use pin_project_lite::pin_project;
 
 #[cfg(feature = "jwt")]
 pub use auth::{JwtAuth, JwtAuthLayer};
-pub use role::{ClaimPath, Claims, DbRole, ResolveRole, SetRole, SetRoleLayer};
 pub(crate) use role::role_for;
+pub use role::{ClaimPath, Claims, DbRole, ResolveRole, SetRole, SetRoleLayer};
 
 use crate::body::RestBody;
 

@@ -139,7 +139,12 @@ impl Default for ClaimPath {
 impl ClaimPath {
     /// Parses a claim path.
     pub fn parse(path: &str) -> Result<Self, Error> {
-        let bad = || Error::new(ErrorKind::Internal, format!("Invalid role claim path: {path}"));
+        let bad = || {
+            Error::new(
+                ErrorKind::Internal,
+                format!("Invalid role claim path: {path}"),
+            )
+        };
         let rest = path.trim();
         let mut rest = rest.strip_prefix('$').unwrap_or(rest);
         let mut steps = Vec::new();
@@ -241,12 +246,11 @@ pub(crate) fn role_for(
         None => match anon {
             Some(anon) => anon.to_owned(),
             None => {
-                return Err(Error::new(
-                    ErrorKind::Unauthorized,
-                    "Anonymous access is disabled",
-                )
-                .with_details("The token names no role")
-                .with_postgrest_code("PGRST302"));
+                return Err(
+                    Error::new(ErrorKind::Unauthorized, "Anonymous access is disabled")
+                        .with_details("The token names no role")
+                        .with_postgrest_code("PGRST302"),
+                );
             }
         },
     };
@@ -367,10 +371,12 @@ where
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         if req.extensions().get::<DbRole>().is_none() {
             let role = match req.extensions().get::<Claims>() {
-                Some(claims) => {
-                    role_for(self.layer.resolver.as_ref(), claims, self.layer.anon.as_deref())
-                        .map(Some)
-                }
+                Some(claims) => role_for(
+                    self.layer.resolver.as_ref(),
+                    claims,
+                    self.layer.anon.as_deref(),
+                )
+                .map(Some),
                 None => Ok(self.layer.anon.as_deref().map(DbRole::new)),
             };
             match role {
@@ -405,8 +411,14 @@ mod tests {
         assert_eq!(role("$.role").as_deref(), Some("r"));
         assert_eq!(role("$.app_metadata.role").as_deref(), Some("nested"));
         assert_eq!(role("$.app_metadata.roles[1]").as_deref(), Some("second"));
-        assert_eq!(role("$.\"https://example.com/role\"").as_deref(), Some("namespaced"));
-        assert_eq!(role("$[\"https://example.com/role\"]").as_deref(), Some("namespaced"));
+        assert_eq!(
+            role("$.\"https://example.com/role\"").as_deref(),
+            Some("namespaced")
+        );
+        assert_eq!(
+            role("$[\"https://example.com/role\"]").as_deref(),
+            Some("namespaced")
+        );
         assert_eq!(role("$.n").as_deref(), Some("5"));
         assert_eq!(role("$.missing"), None);
         for bad in ["", "$.", "$..a", "$[x]", "$.a["] {

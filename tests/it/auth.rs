@@ -46,19 +46,35 @@ $$;
 ";
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 fn hs256(claims: Value, secret: &str) -> String {
-    jsonwebtoken::encode(&Header::default(), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+    jsonwebtoken::encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
 }
 
 fn key_file(name: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keys").join(name)).unwrap()
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/keys")
+            .join(name),
+    )
+    .unwrap()
 }
 
 fn user(sub: &str) -> String {
-    hs256(json!({"role": "authenticated", "sub": sub, "aud": "authenticated", "exp": now() + 3600}), SECRET)
+    hs256(
+        json!({"role": "authenticated", "sub": sub, "aud": "authenticated", "exp": now() + 3600}),
+        SECRET,
+    )
 }
 
 fn anon_key() -> String {
@@ -72,8 +88,15 @@ fn service_key() -> String {
 /// The stack the demo server builds: JWT auth, role switching, the service.
 async fn stack(anon: bool, auth: JwtAuthLayer) -> (impl Stack, tokio_postgres::Client) {
     let (svc, db) = scratch_with(NOTES, |b| if anon { b.anon_role("anon") } else { b }).await;
-    let roles = if anon { SetRoleLayer::new().anon_role("anon") } else { SetRoleLayer::new() };
-    (ServiceBuilder::new().layer(auth).layer(roles).service(svc), db)
+    let roles = if anon {
+        SetRoleLayer::new().anon_role("anon")
+    } else {
+        SetRoleLayer::new()
+    };
+    (
+        ServiceBuilder::new().layer(auth).layer(roles).service(svc),
+        db,
+    )
 }
 
 fn bearer(token: &str) -> String {
@@ -81,7 +104,13 @@ fn bearer(token: &str) -> String {
 }
 
 fn bodies(reply: &crate::support::Reply) -> Vec<String> {
-    reply.json().as_array().unwrap().iter().map(|r| r["body"].as_str().unwrap().to_owned()).collect()
+    reply
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["body"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
@@ -94,49 +123,104 @@ async fn anon_user_and_service_role_see_what_rls_allows() {
     // The anon key, as supabase clients send it (apikey + Bearer).
     let anon = anon_key();
     let headers = [("apikey", anon.as_str()), ("authorization", &bearer(&anon))];
-    assert_eq!(bodies(&send(&api, "GET", uri, &headers).await), ["alice public"]);
+    assert_eq!(
+        bodies(&send(&api, "GET", uri, &headers).await),
+        ["alice public"]
+    );
 
     // A user sees public rows and their own.
     let alice = user(ALICE);
-    let as_alice = [("apikey", anon.as_str()), ("authorization", &bearer(&alice))];
-    assert_eq!(bodies(&send(&api, "GET", uri, &as_alice).await), ["alice public", "alice private"]);
+    let as_alice = [
+        ("apikey", anon.as_str()),
+        ("authorization", &bearer(&alice)),
+    ];
+    assert_eq!(
+        bodies(&send(&api, "GET", uri, &as_alice).await),
+        ["alice public", "alice private"]
+    );
     let bob = user(BOB);
     assert_eq!(
         bodies(&send(&api, "GET", uri, &[("authorization", &bearer(&bob))]).await),
         ["alice public", "bob private"]
     );
     // The apikey alone decides when there is no Bearer token.
-    assert_eq!(bodies(&send(&api, "GET", uri, &[("apikey", alice.as_str())]).await), ["alice public", "alice private"]);
+    assert_eq!(
+        bodies(&send(&api, "GET", uri, &[("apikey", alice.as_str())]).await),
+        ["alice public", "alice private"]
+    );
 
     // A user inserts their own rows, and no one else's.
     let json = ("content-type", "application/json");
-    let reply = send_body(&api, "POST", "/notes", &[as_alice[1], json], format!(r#"{{"owner": "{ALICE}", "body": "mine"}}"#)).await;
+    let reply = send_body(
+        &api,
+        "POST",
+        "/notes",
+        &[as_alice[1], json],
+        format!(r#"{{"owner": "{ALICE}", "body": "mine"}}"#),
+    )
+    .await;
     assert_eq!(reply.status, 201, "{}", reply.text);
-    let body = send_body(&api, "POST", "/notes", &[as_alice[1], json], format!(r#"{{"owner": "{BOB}", "body": "forged"}}"#))
-        .await
-        .error(403, "rls_denied");
-    assert_eq!(body["message"], "new row violates row-level security policy for table \"notes\"");
+    let body = send_body(
+        &api,
+        "POST",
+        "/notes",
+        &[as_alice[1], json],
+        format!(r#"{{"owner": "{BOB}", "body": "forged"}}"#),
+    )
+    .await
+    .error(403, "rls_denied");
+    assert_eq!(
+        body["message"],
+        "new row violates row-level security policy for table \"notes\""
+    );
     // anon may not insert at all.
-    send_body(&api, "POST", "/notes", &[json], format!(r#"{{"owner": "{ALICE}", "body": "anon"}}"#))
-        .await
-        .error(403, "rls_denied");
+    send_body(
+        &api,
+        "POST",
+        "/notes",
+        &[json],
+        format!(r#"{{"owner": "{ALICE}", "body": "anon"}}"#),
+    )
+    .await
+    .error(403, "rls_denied");
     // A user's update only reaches their rows.
-    let reply = send_body(&api, "PATCH", "/notes?body=like.*private", &[as_alice[1], json], r#"{"public": true}"#).await;
+    let reply = send_body(
+        &api,
+        "PATCH",
+        "/notes?body=like.*private",
+        &[as_alice[1], json],
+        r#"{"public": true}"#,
+    )
+    .await;
     assert_eq!(reply.status, 204);
     assert_eq!(reply.header("content-range"), "0-0/*");
 
     // The service role bypasses RLS: it sees and changes everything.
     let service = service_key();
-    let as_service = [("apikey", service.as_str()), ("authorization", &bearer(&service))];
+    let as_service = [
+        ("apikey", service.as_str()),
+        ("authorization", &bearer(&service)),
+    ];
     assert_eq!(
         bodies(&send(&api, "GET", uri, &as_service).await),
         ["alice public", "alice private", "bob private", "mine"]
     );
-    let reply = send_body(&api, "PATCH", "/notes", &[as_service[1], json], r#"{"body": "redacted"}"#).await;
+    let reply = send_body(
+        &api,
+        "PATCH",
+        "/notes",
+        &[as_service[1], json],
+        r#"{"body": "redacted"}"#,
+    )
+    .await;
     assert_eq!(reply.header("content-range"), "0-3/*");
 
     assert_eq!(
-        rows(&db, "SELECT owner::text, body, public FROM notes ORDER BY id").await,
+        rows(
+            &db,
+            "SELECT owner::text, body, public FROM notes ORDER BY id"
+        )
+        .await,
         json!([
             {"owner": ALICE, "body": "redacted", "public": true},
             {"owner": ALICE, "body": "redacted", "public": true},
@@ -148,17 +232,39 @@ async fn anon_user_and_service_role_see_what_rls_allows() {
 
 #[tokio::test]
 async fn bad_credentials_are_401_and_change_nothing() {
-    let (api, db) = stack(false, JwtAuthLayer::secret(SECRET).unwrap().audience("authenticated")).await;
-    let other_secret = hs256(json!({"role": "authenticated", "sub": ALICE}), "another-secret-another-secret-123");
-    let expired = hs256(json!({"role": "authenticated", "sub": ALICE, "exp": now() - 120}), SECRET);
-    let future = hs256(json!({"role": "authenticated", "sub": ALICE, "nbf": now() + 600}), SECRET);
-    let wrong_aud = hs256(json!({"role": "authenticated", "sub": ALICE, "aud": "someone-else"}), SECRET);
+    let (api, db) = stack(
+        false,
+        JwtAuthLayer::secret(SECRET)
+            .unwrap()
+            .audience("authenticated"),
+    )
+    .await;
+    let other_secret = hs256(
+        json!({"role": "authenticated", "sub": ALICE}),
+        "another-secret-another-secret-123",
+    );
+    let expired = hs256(
+        json!({"role": "authenticated", "sub": ALICE, "exp": now() - 120}),
+        SECRET,
+    );
+    let future = hs256(
+        json!({"role": "authenticated", "sub": ALICE, "nbf": now() + 600}),
+        SECRET,
+    );
+    let wrong_aud = hs256(
+        json!({"role": "authenticated", "sub": ALICE, "aud": "someone-else"}),
+        SECRET,
+    );
     // `alg: none`: an unsigned token.
     let b64 = |v: Value| {
         use base64::Engine as _;
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
     };
-    let none = format!("{}.{}.", b64(json!({"alg": "none", "typ": "JWT"})), b64(json!({"role": "service_role"})));
+    let none = format!(
+        "{}.{}.",
+        b64(json!({"alg": "none", "typ": "JWT"})),
+        b64(json!({"role": "service_role"}))
+    );
     let rs256 = jsonwebtoken::encode(
         &Header::new(Algorithm::RS256),
         &json!({"role": "service_role"}),
@@ -178,13 +284,25 @@ async fn bad_credentials_are_401_and_change_nothing() {
     let json_ct = ("content-type", "application/json");
     for (token, message) in &cases {
         let auth = bearer(token);
-        let reply = send_body(&api, "POST", "/notes", &[("authorization", &auth), json_ct], format!(r#"{{"owner": "{ALICE}", "body": "x"}}"#)).await;
+        let reply = send_body(
+            &api,
+            "POST",
+            "/notes",
+            &[("authorization", &auth), json_ct],
+            format!(r#"{{"owner": "{ALICE}", "body": "x"}}"#),
+        )
+        .await;
         let body = reply.error(401, "unauthorized");
         assert_eq!(body["message"], *message, "{token}");
         let www = reply.header("www-authenticate");
-        assert!(www.starts_with("Bearer error=\"invalid_token\", error_description=\""), "{www}");
+        assert!(
+            www.starts_with("Bearer error=\"invalid_token\", error_description=\""),
+            "{www}"
+        );
     }
-    let body = send(&api, "GET", "/notes", &[("authorization", "Bearer ")]).await.error(401, "unauthorized");
+    let body = send(&api, "GET", "/notes", &[("authorization", "Bearer ")])
+        .await
+        .error(401, "unauthorized");
     assert_eq!(body["message"], "Empty JWT is sent in Authorization header");
 
     // No credentials and no anonymous role.
@@ -194,16 +312,33 @@ async fn bad_credentials_are_401_and_change_nothing() {
     assert_eq!(reply.header("www-authenticate"), "Bearer");
     // A token without a role claim, and no anonymous role.
     let no_role = hs256(json!({"sub": ALICE}), SECRET);
-    send(&api, "GET", "/notes", &[("authorization", &bearer(&no_role))]).await.error(401, "unauthorized");
+    send(
+        &api,
+        "GET",
+        "/notes",
+        &[("authorization", &bearer(&no_role))],
+    )
+    .await
+    .error(401, "unauthorized");
     // A role the database does not know.
     let ghost = hs256(json!({"role": "ghost"}), SECRET);
-    let body = send(&api, "GET", "/notes", &[("authorization", &bearer(&ghost))]).await.error(401, "unauthorized");
+    let body = send(&api, "GET", "/notes", &[("authorization", &bearer(&ghost))])
+        .await
+        .error(401, "unauthorized");
     assert_eq!(body["message"], "role \"ghost\" does not exist");
 
-    assert_eq!(rows(&db, "SELECT count(*) AS n FROM notes").await, json!([{"n": 3}]));
+    assert_eq!(
+        rows(&db, "SELECT count(*) AS n FROM notes").await,
+        json!([{"n": 3}])
+    );
     // The right audience passes.
     let alice = user(ALICE);
-    assert_eq!(send(&api, "GET", "/notes", &[("authorization", &bearer(&alice))]).await.status, 200);
+    assert_eq!(
+        send(&api, "GET", "/notes", &[("authorization", &bearer(&alice))])
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -211,48 +346,103 @@ async fn asymmetric_keys_and_jwks() {
     let token = |alg: Algorithm, key: EncodingKey, kid: Option<&str>| {
         let mut header = Header::new(alg);
         header.kid = kid.map(str::to_owned);
-        jsonwebtoken::encode(&header, &json!({"role": "service_role", "exp": now() + 60}), &key).unwrap()
+        jsonwebtoken::encode(
+            &header,
+            &json!({"role": "service_role", "exp": now() + 60}),
+            &key,
+        )
+        .unwrap()
     };
     let rsa = || EncodingKey::from_rsa_pem(&key_file("rsa_private.pem")).unwrap();
     let rsa_other = || EncodingKey::from_rsa_pem(&key_file("rsa_other_private.pem")).unwrap();
     let ec = || EncodingKey::from_ec_pem(&key_file("ec_private.pem")).unwrap();
 
-    let (api, _) = stack(false, JwtAuthLayer::rsa_pem(&key_file("rsa_public.pem")).unwrap()).await;
+    let (api, _) = stack(
+        false,
+        JwtAuthLayer::rsa_pem(&key_file("rsa_public.pem")).unwrap(),
+    )
+    .await;
     let ok = bearer(&token(Algorithm::RS256, rsa(), None));
-    assert_eq!(send(&api, "GET", "/notes", &[("authorization", &ok)]).await.status, 200);
+    assert_eq!(
+        send(&api, "GET", "/notes", &[("authorization", &ok)])
+            .await
+            .status,
+        200
+    );
     let wrong = bearer(&token(Algorithm::RS256, rsa_other(), None));
-    send(&api, "GET", "/notes", &[("authorization", &wrong)]).await.error(401, "unauthorized");
+    send(&api, "GET", "/notes", &[("authorization", &wrong)])
+        .await
+        .error(401, "unauthorized");
 
-    let (api, _) = stack(false, JwtAuthLayer::ec_pem(&key_file("ec_public.pem")).unwrap()).await;
+    let (api, _) = stack(
+        false,
+        JwtAuthLayer::ec_pem(&key_file("ec_public.pem")).unwrap(),
+    )
+    .await;
     let ok = bearer(&token(Algorithm::ES256, ec(), None));
-    assert_eq!(send(&api, "GET", "/notes", &[("authorization", &ok)]).await.status, 200);
+    assert_eq!(
+        send(&api, "GET", "/notes", &[("authorization", &ok)])
+            .await
+            .status,
+        200
+    );
 
     // A JWKS: the token's kid picks the key.
     let jwk = |pem: &str, kid: &str| {
         // The JWK of the public key: its modulus and exponent.
         let out = std::process::Command::new("openssl")
             .args(["rsa", "-pubin", "-noout", "-modulus", "-in"])
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keys").join(pem))
+            .arg(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/fixtures/keys")
+                    .join(pem),
+            )
             .output()
             .unwrap();
-        let hex = String::from_utf8(out.stdout).unwrap().trim().trim_start_matches("Modulus=").to_owned();
-        let bytes: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+        let hex = String::from_utf8(out.stdout)
+            .unwrap()
+            .trim()
+            .trim_start_matches("Modulus=")
+            .to_owned();
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
         use base64::Engine as _;
         let n = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
         json!({"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig", "n": n, "e": "AQAB"})
     };
-    let jwks = json!({"keys": [jwk("rsa_other_public.pem", "old"), jwk("rsa_public.pem", "current")]}).to_string();
+    let jwks =
+        json!({"keys": [jwk("rsa_other_public.pem", "old"), jwk("rsa_public.pem", "current")]})
+            .to_string();
     let (api, _) = stack(false, JwtAuthLayer::secret(&jwks).unwrap()).await;
     let current = bearer(&token(Algorithm::RS256, rsa(), Some("current")));
-    assert_eq!(send(&api, "GET", "/notes", &[("authorization", &current)]).await.status, 200);
+    assert_eq!(
+        send(&api, "GET", "/notes", &[("authorization", &current)])
+            .await
+            .status,
+        200
+    );
     let old = bearer(&token(Algorithm::RS256, rsa_other(), Some("old")));
-    assert_eq!(send(&api, "GET", "/notes", &[("authorization", &old)]).await.status, 200);
+    assert_eq!(
+        send(&api, "GET", "/notes", &[("authorization", &old)])
+            .await
+            .status,
+        200
+    );
     // Signed by one key but naming the other.
     let mislabeled = bearer(&token(Algorithm::RS256, rsa(), Some("old")));
-    send(&api, "GET", "/notes", &[("authorization", &mislabeled)]).await.error(401, "unauthorized");
+    send(&api, "GET", "/notes", &[("authorization", &mislabeled)])
+        .await
+        .error(401, "unauthorized");
     // No kid: every key is tried.
     let unlabeled = bearer(&token(Algorithm::RS256, rsa(), None));
-    assert_eq!(send(&api, "GET", "/notes", &[("authorization", &unlabeled)]).await.status, 200);
+    assert_eq!(
+        send(&api, "GET", "/notes", &[("authorization", &unlabeled)])
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -280,34 +470,64 @@ async fn claims_method_path_headers_and_cookies_are_visible_to_sql() {
     assert_eq!(ctx["headers"]["x-request-id"], "abc-123");
     assert_eq!(ctx["headers"]["authorization"], bearer(&alice));
     assert!(ctx["headers"].get("cookie").is_none());
-    assert_eq!(ctx["cookies"], json!({"session": "s3cr3t", "theme": "dark"}));
+    assert_eq!(
+        ctx["cookies"],
+        json!({"session": "s3cr3t", "theme": "dark"})
+    );
 
     // Anonymous requests see their role in the claims too.
     let reply = send(&api, "GET", "/notes?select=context&id=eq.1", &[]).await;
-    assert_eq!(reply.json()[0]["context"]["claims"], json!({"role": "anon"}));
+    assert_eq!(
+        reply.json()[0]["context"]["claims"],
+        json!({"role": "anon"})
+    );
     assert_eq!(reply.json()[0]["context"]["user"], "anon");
 }
 
 #[tokio::test]
 async fn custom_claim_paths_and_resolvers() {
     let (svc, _) = scratch_with(NOTES, |b| b.anon_role("anon")).await;
-    let api = ServiceBuilder::new()
-        .layer(JwtAuthLayer::secret(SECRET).unwrap())
-        .layer(SetRoleLayer::new().claim_path(tower_postgrest::layer::ClaimPath::parse("$.app_metadata.role").unwrap()))
-        .service(svc.clone());
-    let token = hs256(json!({"role": "anon", "sub": ALICE, "app_metadata": {"role": "authenticated"}}), SECRET);
-    let reply = send(&api, "GET", "/notes?select=body", &[("authorization", &bearer(&token))]).await;
+    let api =
+        ServiceBuilder::new()
+            .layer(JwtAuthLayer::secret(SECRET).unwrap())
+            .layer(SetRoleLayer::new().claim_path(
+                tower_postgrest::layer::ClaimPath::parse("$.app_metadata.role").unwrap(),
+            ))
+            .service(svc.clone());
+    let token = hs256(
+        json!({"role": "anon", "sub": ALICE, "app_metadata": {"role": "authenticated"}}),
+        SECRET,
+    );
+    let reply = send(
+        &api,
+        "GET",
+        "/notes?select=body",
+        &[("authorization", &bearer(&token))],
+    )
+    .await;
     assert_eq!(reply.json().as_array().unwrap().len(), 2);
 
     let api = ServiceBuilder::new()
         .layer(JwtAuthLayer::secret(SECRET).unwrap())
-        .layer(SetRoleLayer::new().resolver(|claims: &tower_postgrest::layer::Claims| {
-            Ok(claims.get("admin").and_then(Value::as_bool).map(|admin| {
-                if admin { "service_role".to_owned() } else { "authenticated".to_owned() }
-            }))
-        }))
+        .layer(
+            SetRoleLayer::new().resolver(|claims: &tower_postgrest::layer::Claims| {
+                Ok(claims.get("admin").and_then(Value::as_bool).map(|admin| {
+                    if admin {
+                        "service_role".to_owned()
+                    } else {
+                        "authenticated".to_owned()
+                    }
+                }))
+            }),
+        )
         .service(svc);
     let token = hs256(json!({"admin": true}), SECRET);
-    let reply = send(&api, "GET", "/notes?select=body", &[("authorization", &bearer(&token))]).await;
+    let reply = send(
+        &api,
+        "GET",
+        "/notes?select=body",
+        &[("authorization", &bearer(&token))],
+    )
+    .await;
     assert_eq!(reply.json().as_array().unwrap().len(), 3);
 }

@@ -12,14 +12,17 @@ fn demo_binary() -> std::path::PathBuf {
     profile_dir.join("examples").join("server")
 }
 
-fn http_get(addr: &str, path: &str) -> (u16, String) {
+fn http_get(addr: &str, path: &str, apikey: Option<&str>) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
+    let key = apikey
+        .map(|k| format!("apikey: {k}\r\n"))
+        .unwrap_or_default();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{key}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut response = String::new();
@@ -47,9 +50,8 @@ fn demo_server_serves_the_demo_data_and_cleans_up() {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(120);
-    let mut base = None;
-    let mut pg_url = None;
-    while base.is_none() && Instant::now() < deadline {
+    let (mut base, mut pg_url, mut anon_key, mut service_key) = (None, None, None, None);
+    while service_key.is_none() && Instant::now() < deadline {
         let Some(Ok(line)) = lines.next() else { break };
         if let Some(url) = line.strip_prefix("PostgreSQL is running: ") {
             pg_url = Some(url.to_owned());
@@ -57,13 +59,53 @@ fn demo_server_serves_the_demo_data_and_cleans_up() {
         if let Some(url) = line.strip_prefix("Serving the REST API at http://") {
             base = Some(url.to_owned());
         }
+        if let Some(key) = line.strip_prefix("anon key: ") {
+            anon_key = Some(key.to_owned());
+        }
+        if let Some(key) = line.strip_prefix("service_role key: ") {
+            service_key = Some(key.to_owned());
+        }
     }
     let base = base.expect("the demo server announced its address");
+    let anon_key = anon_key.expect("the demo server printed an anon key");
+    let service_key = service_key.expect("the demo server printed a service_role key");
     let (addr, prefix) = base.split_once('/').unwrap();
+
+    // Without a key: 401, as the API it reproduces answers without an anonymous role.
+    let (status, _) = http_get(addr, &format!("/{prefix}/books"), None);
+    assert_eq!(status, 401);
+    // RLS: anon sees published reviews only, the service role every review.
+    let (_, body) = http_get(
+        addr,
+        &format!("/{prefix}/reviews?select=id"),
+        Some(&anon_key),
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let (_, body) = http_get(
+        addr,
+        &format!("/{prefix}/reviews?select=id"),
+        Some(&service_key),
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
 
     let (status, body) = http_get(
         addr,
         &format!("/{prefix}/books?select=title,price&price=gt.10&order=price.desc&limit=2"),
+        Some(&anon_key),
     );
     assert_eq!(status, 200, "{body}");
     let rows: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -108,4 +150,120 @@ fn service_bounds() {
     let _ = |rest: tower_postgrest::RestService| {
         axum::Router::<()>::new().nest_service("/rest/v1", rest)
     };
+}
+
+/// One HTTP/1.1 exchange on a fresh connection.
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    write!(stream, "{head}\r\n{body}").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn custom_auth_example_maps_its_own_credentials_to_roles() {
+    let bin = demo_binary().with_file_name("custom_auth");
+    assert!(bin.exists(), "{} not built", bin.display());
+    let mut child = Command::new(&bin)
+        .env_remove("DATABASE_URL")
+        .env("PORT", "0")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(url) = line.strip_prefix("Serving the REST API at http://") {
+                    break url.to_owned();
+                }
+            }
+            _ => panic!("custom_auth exited before serving"),
+        }
+    };
+    let (addr, prefix) = base.split_once('/').unwrap();
+    let reviews = format!("/{prefix}/reviews?select=id,user_id&order=id");
+    let count = |body: &str| {
+        serde_json::from_str::<serde_json::Value>(body)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len()
+    };
+
+    assert_eq!(http(addr, "GET", &reviews, &[], "").0, 401);
+    assert_eq!(
+        http(addr, "GET", &reviews, &[("x-api-key", "wrong")], "").0,
+        401
+    );
+    // The API key is the service role: every review.
+    let (status, body) = http(addr, "GET", &reviews, &[("x-api-key", "demo-api-key")], "");
+    assert_eq!((status, count(&body)), (200, 4), "{body}");
+    // The session is user 2: published reviews and their own draft.
+    let session = [("cookie", "theme=dark; session=demo-session")];
+    let (status, body) = http(
+        addr,
+        "GET",
+        &format!("/{prefix}/reviews?select=id&published=is.false"),
+        &session,
+        "",
+    );
+    assert_eq!((status, body.as_str()), (200, "[{\"id\":4}]"));
+    // RLS checks writes against the session's user.
+    let json = ("content-type", "application/json");
+    let own = r#"{"book_id": 3, "user_id": "00000000-0000-0000-0000-000000000002", "rating": 4}"#;
+    assert_eq!(
+        http(
+            addr,
+            "POST",
+            &format!("/{prefix}/reviews"),
+            &[session[0], json],
+            own
+        )
+        .0,
+        201
+    );
+    let forged =
+        r#"{"book_id": 3, "user_id": "00000000-0000-0000-0000-000000000001", "rating": 1}"#;
+    assert_eq!(
+        http(
+            addr,
+            "POST",
+            &format!("/{prefix}/reviews"),
+            &[session[0], json],
+            forged
+        )
+        .0,
+        403
+    );
+
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
 }

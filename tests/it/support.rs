@@ -122,11 +122,11 @@ impl Reply {
 /// Any service stack the tests drive: RestService, alone or behind layers.
 pub trait Stack:
     tower::Service<
-            Request<http_body_util::Full<bytes::Bytes>>,
-            Response = http::Response<tower_postgrest::RestBody>,
-            Error = std::convert::Infallible,
-            Future: Send,
-        > + Clone
+        Request<http_body_util::Full<bytes::Bytes>>,
+        Response = http::Response<tower_postgrest::RestBody>,
+        Error = std::convert::Infallible,
+        Future: Send,
+    > + Clone
     + Send
 {
 }
@@ -207,9 +207,9 @@ pub async fn scratch_with(
         .await
         .unwrap_or_else(|e| panic!("scratch schema: {e:?}"));
     let svc = f(RestService::builder(pool().await).schemas([schema.as_str()]))
-    .build()
-    .await
-    .expect("building the service");
+        .build()
+        .await
+        .expect("building the service");
     (svc, client)
 }
 

@@ -547,7 +547,10 @@ async fn patch_and_delete() {
 
 #[tokio::test]
 async fn require_filter_on_mutation_refuses_unfiltered_writes() {
-    let (svc, db) = scratch_with(BOOKS, |b| b.anon_role("anon").require_filter_on_mutation(true)).await;
+    let (svc, db) = scratch_with(BOOKS, |b| {
+        b.anon_role("anon").require_filter_on_mutation(true)
+    })
+    .await;
     db.batch_execute("INSERT INTO books (title) VALUES ('A'), ('B')")
         .await
         .unwrap();
@@ -778,10 +781,25 @@ async fn reads_run_read_only_and_writes_read_write() {
            $$ INSERT INTO log (note) VALUES ('called') RETURNING id $$;",
     )
     .await;
-    let body = send(&svc, "GET", "/things?select=id,noisy", &[]).await.error(405, "method_not_allowed");
-    assert_eq!(body["message"], "cannot execute INSERT in a read-only transaction");
-    assert_eq!(rows(&db, "SELECT count(*) AS n FROM log").await, json!([{"n": 0}]));
+    let body = send(&svc, "GET", "/things?select=id,noisy", &[])
+        .await
+        .error(405, "method_not_allowed");
+    assert_eq!(
+        body["message"],
+        "cannot execute INSERT in a read-only transaction"
+    );
+    assert_eq!(
+        rows(&db, "SELECT count(*) AS n FROM log").await,
+        json!([{"n": 0}])
+    );
     // The same function in a write's representation runs.
-    let reply = send_body(&svc, "PATCH", "/things?id=eq.1&select=id,noisy", &[JSON, REPR], r#"{"id": 1}"#).await;
+    let reply = send_body(
+        &svc,
+        "PATCH",
+        "/things?id=eq.1&select=id,noisy",
+        &[JSON, REPR],
+        r#"{"id": 1}"#,
+    )
+    .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
 }
