@@ -87,6 +87,16 @@ INSERT INTO public.reviews (book_id, user_id, rating, body, published) VALUES
   (8, '00000000-0000-0000-0000-000000000002', 5, 'Unsettling in the best way.', true),
   (2, '00000000-0000-0000-0000-000000000002', 3, 'Draft: still thinking about it.', false);
 
+-- Functions, at /rpc/{name}.
+CREATE FUNCTION public.books_by_author(author text) RETURNS SETOF public.books
+  LANGUAGE sql STABLE AS $$
+    SELECT b.* FROM public.books b JOIN public.authors a ON a.id = b.author_id WHERE a.name = author
+  $$;
+CREATE FUNCTION public.average_price(genre text DEFAULT NULL) RETURNS numeric
+  LANGUAGE sql STABLE AS $$
+    SELECT round(avg(price), 2) FROM public.books WHERE genre IS NULL OR genre = ANY (genres)
+  $$;
+
 GRANT SELECT ON public.authors, public.books, public.reviews TO anon;
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.authors, public.books, public.reviews TO authenticated, service_role;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO authenticated, service_role;

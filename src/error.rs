@@ -15,6 +15,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
+    /// The request matches several resources (an overloaded function, an ambiguous embedding) (300).
+    Ambiguous,
     /// Missing, malformed, expired or wrongly signed credentials (401).
     Unauthorized,
     /// Row Level Security or a privilege refused the operation (403).
@@ -41,12 +43,16 @@ pub enum ErrorKind {
     Unavailable,
     /// A statement ran past its timeout (504).
     Timeout,
+    /// The database raised an error with a status of its own
+    /// (`RAISE SQLSTATE 'PT402'`, or `'PGRST'` with a JSON description).
+    Custom,
 }
 
 impl ErrorKind {
     /// The HTTP status of this kind in the default mapping.
     pub fn status(self) -> StatusCode {
         match self {
+            Self::Ambiguous => StatusCode::MULTIPLE_CHOICES,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -60,12 +66,14 @@ impl ErrorKind {
             Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::Custom => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// The wire `code` of this kind in the default mapping.
     pub fn code(self) -> &'static str {
         match self {
+            Self::Ambiguous => "ambiguous",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "rls_denied",
             Self::NotFound => "not_found",
@@ -79,6 +87,7 @@ impl ErrorKind {
             Self::NotImplemented => "not_implemented",
             Self::Unavailable => "unavailable",
             Self::Timeout => "timeout",
+            Self::Custom => "custom",
         }
     }
 }
@@ -117,6 +126,8 @@ struct Inner {
     hint: Option<String>,
     source: Option<BoxError>,
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// A status and code the database chose (`ErrorKind::Custom`).
+    custom: Option<(StatusCode, String)>,
 }
 
 impl Error {
@@ -131,6 +142,7 @@ impl Error {
                 hint: None,
                 source: None,
                 headers: Vec::new(),
+                custom: None,
             }),
         }
     }
@@ -177,12 +189,19 @@ impl Error {
 
     /// The HTTP status in the default mapping.
     pub fn status(&self) -> StatusCode {
-        self.inner.kind.status()
+        match &self.inner.custom {
+            Some((status, _)) => *status,
+            None => self.inner.kind.status(),
+        }
     }
 
-    /// The wire `code` in the default mapping (`not_found`, `invalid_request`, ...).
-    pub fn code(&self) -> &'static str {
-        self.inner.kind.code()
+    /// The wire `code` in the default mapping (`not_found`, `invalid_request`,
+    /// or the code a database function chose).
+    pub fn code(&self) -> &str {
+        match &self.inner.custom {
+            Some((_, code)) => code,
+            None => self.inner.kind.code(),
+        }
     }
 
     /// PostgREST's code for the same condition: `PGRSTnnn`, or the SQLSTATE of a database error.
@@ -278,11 +297,85 @@ impl Error {
                 .with_source(err);
         };
         let state = db.code().code().to_owned();
+        if let Some(custom) = Self::raised(&state, db) {
+            return custom.with_source(err);
+        }
         let kind = kind_of_sqlstate(&state, db.message());
         let mut out = Self::new(kind, db.message()).with_postgrest_code(state);
         out.inner.details = db.detail().map(str::to_owned);
         out.inner.hint = db.hint().map(str::to_owned);
         out.with_source(err)
+    }
+}
+
+impl Error {
+    /// An error a function raised with a status of its own, as PostgREST reads them:
+    /// `RAISE SQLSTATE 'PT402' USING MESSAGE = …` is a 402 with code `PT402`;
+    /// `RAISE SQLSTATE 'PGRST' USING MESSAGE = '{"code":…,"message":…,"details":…,"hint":…}',
+    /// DETAIL = '{"status":402,"headers":{…}}'` describes the whole response.
+    fn raised(state: &str, db: &tokio_postgres::error::DbError) -> Option<Self> {
+        if let Some(digits) = state.strip_prefix("PT") {
+            let status = digits
+                .parse::<u16>()
+                .ok()
+                .and_then(|n| StatusCode::from_u16(n).ok())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut e =
+                Self::new(ErrorKind::Custom, db.message()).with_postgrest_code(state.to_owned());
+            e.inner.details = db.detail().map(str::to_owned);
+            e.inner.hint = db.hint().map(str::to_owned);
+            e.inner.custom = Some((status, state.to_owned()));
+            return Some(e);
+        }
+        if state != "PGRST" {
+            return None;
+        }
+        let invalid = || {
+            Self::new(
+                ErrorKind::Internal,
+                "The message and detail of RAISE SQLSTATE 'PGRST' must be JSON",
+            )
+            .with_details(
+                "MESSAGE needs \"code\" and \"message\"; DETAIL needs \"status\" and \"headers\"",
+            )
+            .with_postgrest_code("PGRST121")
+        };
+        let message: serde_json::Value = match serde_json::from_str(db.message()) {
+            Ok(v) => v,
+            Err(_) => return Some(invalid()),
+        };
+        let detail: serde_json::Value = match db.detail().map(serde_json::from_str) {
+            Some(Ok(v)) => v,
+            _ => return Some(invalid()),
+        };
+        let (Some(code), Some(text), Some(status), Some(headers)) = (
+            message["code"].as_str(),
+            message["message"].as_str(),
+            detail["status"].as_u64(),
+            detail["headers"].as_object(),
+        ) else {
+            return Some(invalid());
+        };
+        let Some(status) = u16::try_from(status)
+            .ok()
+            .and_then(|s| StatusCode::from_u16(s).ok())
+        else {
+            return Some(invalid());
+        };
+        let mut e = Self::new(ErrorKind::Custom, text).with_postgrest_code(code.to_owned());
+        e.inner.details = message["details"].as_str().map(str::to_owned);
+        e.inner.hint = message["hint"].as_str().map(str::to_owned);
+        e.inner.custom = Some((status, code.to_owned()));
+        for (name, value) in headers {
+            let (Ok(name), Some(Ok(value))) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                value.as_str().map(HeaderValue::from_str),
+            ) else {
+                return Some(invalid());
+            };
+            e.inner.headers.push((name, value));
+        }
+        Some(e)
     }
 }
 

@@ -75,6 +75,7 @@ pub mod __private {
         match plan(&req, schema, &config)? {
             Plan::Read(plan) => crate::sql::render_read(&plan).map(|s| s.main),
             Plan::Write(plan) => crate::sql::render_write(&plan),
+            Plan::Call(plan) => crate::sql::render_call(&plan),
         }
     }
 

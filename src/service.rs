@@ -16,11 +16,11 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use percent_encoding::utf8_percent_encode;
 
-use crate::db::{self, Ending, MakeTls, Pool, ReadResult, RequestContext, WriteResult};
+use crate::db::{self, CallResult, Ending, MakeTls, Pool, ReadResult, RequestContext, WriteResult};
 use crate::error::{Error, ErrorKind};
 use crate::layer::role_for;
 use crate::layer::{ClaimPath, Claims, DbRole};
-use crate::plan::{self, Plan, PlanConfig, ReadPlan, WriteKind, WritePlan};
+use crate::plan::{self, CallPlan, Plan, PlanConfig, ReadPlan, Returns, WriteKind, WritePlan};
 use crate::request::{self, Count, Return, TxEnd};
 use crate::schema::{Schema, SchemaCache};
 use crate::sql;
@@ -342,6 +342,30 @@ impl<T: MakeTls> Shared<T> {
                 let result = db::run_read(&self.pool, schema.generation, &ctx, &stmts).await?;
                 read_response(&plan, result, &parts.uri)
             }
+            Plan::Call(plan) => {
+                let stmt = sql::render_call(&plan)?;
+                let singular = plan.shape.media.is_singular()
+                    && matches!(plan.returns, Returns::Composite { set: true });
+                let decide = move |r: &CallResult| -> Result<(), Error> {
+                    if singular && r.page_total != 1 {
+                        return Err(not_singular(r.page_total));
+                    }
+                    Ok(())
+                };
+                // A read-only call has nothing to roll back: it is checked after.
+                let decides = singular && !plan.read_only;
+                let result = db::run_call(
+                    &self.pool,
+                    schema.generation,
+                    plan.read_only,
+                    &ctx,
+                    &stmt,
+                    decides.then_some(&decide as _),
+                )
+                .await?;
+                decide(&result)?;
+                call_response(&plan, result)
+            }
             Plan::Write(plan) => {
                 let stmt = sql::render_write(&plan)?;
                 let singular = plan.shape.media.is_singular();
@@ -514,6 +538,99 @@ fn read_response(
     }
     headers.insert(header::VARY, VARY.clone());
     Ok(res)
+}
+
+fn call_response(plan: &CallPlan<'_>, result: CallResult) -> Result<Response<RestBody>, Error> {
+    let shape = &plan.shape;
+    let set = matches!(
+        plan.returns,
+        Returns::Composite { set: true } | Returns::Scalar { set: true }
+    );
+    let total = shape
+        .count
+        .map(|_| result.total.unwrap_or(result.page_total));
+    let mut status = match plan.returns {
+        Returns::Void => StatusCode::NO_CONTENT,
+        _ if total.is_some_and(|t| result.page_total < t) => StatusCode::PARTIAL_CONTENT,
+        _ => StatusCode::OK,
+    };
+    if let Some(s) = result.status.as_deref() {
+        status = s
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .and_then(|n| StatusCode::from_u16(n).ok())
+            .ok_or_else(|| {
+                Error::new(ErrorKind::Internal, "Invalid response.status")
+                    .with_details(format!("{s:?} is not an HTTP status code"))
+                    .with_postgrest_code("PGRST112")
+            })?;
+    }
+    let mut res = if plan.returns == Returns::Void || shape.headers_only {
+        Response::new(RestBody::empty())
+    } else {
+        Response::new(RestBody::from(result.body))
+    };
+    *res.status_mut() = status;
+    let headers = res.headers_mut();
+    if plan.returns != Returns::Void {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(shape.media.content_type()),
+        );
+    }
+    if set {
+        let total_text = total.map_or_else(|| "*".to_owned(), |t| t.to_string());
+        let range = if result.page_total > 0 {
+            format!(
+                "{}-{}/{total_text}",
+                shape.offset,
+                shape.offset + result.page_total - 1
+            )
+        } else {
+            format!("*/{total_text}")
+        };
+        headers.insert(header::CONTENT_RANGE, header_value(&range));
+    }
+    if let Some(count) = shape.count {
+        headers.insert(PREFERENCE_APPLIED, HeaderValue::from_static(count.as_str()));
+    }
+    headers.insert(header::VARY, VARY.clone());
+    if let Some(raw) = result.headers.as_deref() {
+        apply_response_headers(headers, raw)?;
+    }
+    Ok(res)
+}
+
+/// The `response.headers` a function set: a JSON array of one-key objects.
+/// A name's first entry replaces the header this crate would send; later ones add to it.
+fn apply_response_headers(headers: &mut http::HeaderMap, raw: &str) -> Result<(), Error> {
+    let invalid = || {
+        Error::new(ErrorKind::Internal, "Invalid response.headers")
+            .with_details(
+                "response.headers must be a JSON array of single-key objects with string values",
+            )
+            .with_postgrest_code("PGRST111")
+    };
+    let list: Vec<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_str(raw).map_err(|_| invalid())?;
+    let mut seen: Vec<HeaderName> = Vec::new();
+    for entry in list {
+        let mut entry = entry.into_iter();
+        let (Some((name, serde_json::Value::String(value))), None) = (entry.next(), entry.next())
+        else {
+            return Err(invalid());
+        };
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?;
+        let value = HeaderValue::from_str(&value).map_err(|_| invalid())?;
+        if seen.contains(&name) {
+            headers.append(name, value);
+        } else {
+            headers.insert(name.clone(), value);
+            seen.push(name);
+        }
+    }
+    Ok(())
 }
 
 fn write_response(

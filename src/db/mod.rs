@@ -288,6 +288,59 @@ fn planned_rows(row: &tokio_postgres::Row) -> Result<i64, Error> {
         .ok_or_else(|| Error::new(ErrorKind::Internal, "The query plan has no row estimate"))
 }
 
+/// What a function call returns: the total (when counted), the page's row
+/// count, the body, and the `response.headers` / `response.status` the
+/// function set.
+#[derive(Debug)]
+pub(crate) struct CallResult {
+    pub(crate) total: Option<i64>,
+    pub(crate) page_total: i64,
+    pub(crate) body: Bytes,
+    pub(crate) headers: Option<String>,
+    pub(crate) status: Option<String>,
+}
+
+impl CallResult {
+    fn from_row(row: &tokio_postgres::Row) -> Result<Self, Error> {
+        let body: Option<RawText> = row.try_get(2).map_err(Error::from_pg)?;
+        Ok(Self {
+            total: row.try_get(0).map_err(Error::from_pg)?,
+            page_total: row.try_get(1).map_err(Error::from_pg)?,
+            body: body.map(|b| b.0).unwrap_or_default(),
+            headers: row.try_get(3).map_err(Error::from_pg)?,
+            status: row.try_get(4).map_err(Error::from_pg)?,
+        })
+    }
+}
+
+/// Calls a function in its own transaction, READ ONLY unless it is volatile
+/// and called with POST; `decide` as for [`run_write`].
+pub(crate) async fn run_call<T: MakeTls>(
+    pool: &Pool<T>,
+    generation: u64,
+    read_only: bool,
+    ctx: &RequestContext<'_>,
+    stmt: &sql::Statement,
+    decide: Option<Decide<'_, CallResult>>,
+) -> Result<CallResult, Error> {
+    let decide_rows = decide.map(|d| {
+        move |rows: &[tokio_postgres::Row]| -> Result<(), Error> {
+            d(&CallResult::from_row(&rows[0])?)
+        }
+    });
+    let rows = run(
+        pool,
+        generation,
+        read_only,
+        ctx,
+        &[stmt],
+        Ending::Commit,
+        decide_rows.as_ref().map(|d| d as _),
+    )
+    .await?;
+    CallResult::from_row(&rows[0])
+}
+
 /// How a transaction ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Ending {
@@ -298,7 +351,7 @@ pub(crate) enum Ending {
 }
 
 /// Decides from a write's result whether it may end as planned; an error rolls it back.
-pub(crate) type Decide<'a> = &'a (dyn Fn(&WriteResult) -> Result<(), Error> + Sync);
+pub(crate) type Decide<'a, R> = &'a (dyn Fn(&R) -> Result<(), Error> + Sync);
 
 /// What a write returns: rows affected, the representation's body, the first
 /// row's primary key (for `Location`), and how many rows an upsert inserted.
@@ -342,7 +395,7 @@ pub(crate) async fn run_write<T: MakeTls>(
     ctx: &RequestContext<'_>,
     stmt: &sql::Statement,
     ending: Ending,
-    decide: Option<Decide<'_>>,
+    decide: Option<Decide<'_, WriteResult>>,
 ) -> Result<WriteResult, Error> {
     let decide_rows = decide.map(|d| {
         move |rows: &[tokio_postgres::Row]| -> Result<(), Error> {

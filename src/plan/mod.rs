@@ -12,8 +12,10 @@ use crate::request::{
 };
 use crate::schema::{Schema, Table};
 
+mod rpc;
 mod write;
 
+pub(crate) use rpc::{CallArgs, CallPlan, Returns};
 pub(crate) use write::{WriteKind, WritePlan};
 
 /// Settings of the service that shape plans.
@@ -31,6 +33,7 @@ pub(crate) struct PlanConfig {
 pub(crate) enum Plan<'r> {
     Read(ReadPlan<'r>),
     Write(WritePlan<'r>),
+    Call(CallPlan<'r>),
 }
 
 /// A selected column, with what the schema says about it.
@@ -97,12 +100,15 @@ pub(crate) fn plan<'r>(
     schema: &'r Schema,
     config: &PlanConfig,
 ) -> Result<Plan<'r>, Error> {
+    let default_schema = schema
+        .schemas
+        .first()
+        .map(String::as_str)
+        .unwrap_or("public");
     let name = match &req.target {
         Target::Relation(name) => name,
-        Target::Function(_) => {
-            return Err(not_implemented(
-                "Calling functions (/rpc) is not supported yet",
-            ));
+        Target::Function(name) => {
+            return rpc::plan_call(req, schema, default_schema, name, config).map(Plan::Call);
         }
         Target::Root => {
             return Err(not_implemented(
@@ -110,11 +116,6 @@ pub(crate) fn plan<'r>(
             ));
         }
     };
-    let default_schema = schema
-        .schemas
-        .first()
-        .map(String::as_str)
-        .unwrap_or("public");
     let Some(table) = schema.table(default_schema, name) else {
         let mut err = Error::new(
             ErrorKind::NotFound,

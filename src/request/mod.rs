@@ -100,6 +100,8 @@ pub(crate) struct ApiRequest {
     pub(crate) on_conflict: Option<Vec<String>>,
     /// The body of a POST, PUT or PATCH.
     pub(crate) payload: Option<Payload>,
+    /// Arguments of a function called with GET or HEAD, in request order.
+    pub(crate) args: Vec<(String, String)>,
 }
 
 /// A syntax error in one query parameter, with where it happened and what was expected.
@@ -177,6 +179,7 @@ pub(crate) fn parse(
         columns: None,
         on_conflict: None,
         payload: None,
+        args: Vec::new(),
     };
     let mut select = None;
     for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
@@ -205,7 +208,16 @@ pub(crate) fn parse(
                     req.embed_params.push(first.to_owned());
                     continue;
                 }
-                let filter = filter::parse_filter(&key, &value)?;
+                let filter = match filter::parse_filter(&key, &value) {
+                    Ok(filter) => filter,
+                    // PostgREST's rule for functions: a parameter that is not a
+                    // filter is an argument (only GET and HEAD take them so).
+                    Err(_) if matches!(req.target, Target::Function(_)) => {
+                        req.args.push((key.into_owned(), value.into_owned()));
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 match filter.embed_path.first() {
                     Some(first) => req.embed_params.push(first.clone()),
                     None => req.conditions.push(Condition::Filter(filter)),
@@ -217,7 +229,11 @@ pub(crate) fn parse(
         Some(s) => select::parse_select(&s)?,
         None => vec![SelectItem::Star],
     };
-    if let Some(body) = body {
+    if let Some(mut body) = body {
+        if matches!(req.target, Target::Function(_)) && body.iter().all(u8::is_ascii_whitespace) {
+            // An empty body calls a function without arguments.
+            body = bytes::Bytes::from_static(b"{}");
+        }
         req.payload = Some(body::parse_payload(headers, body, req.columns.is_none())?);
     }
     Ok(req)

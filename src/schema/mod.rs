@@ -262,23 +262,41 @@ impl Schema {
 
     /// The name of the table in `schema` most similar to `name`, when one is similar enough.
     pub(crate) fn closest_table(&self, schema: &str, name: &str) -> Option<&str> {
-        const MAX_TABLES_FOR_HINTS: usize = 500;
-        let candidates: Vec<&str> = self
-            .tables
-            .iter()
-            .filter(|t| t.schema == schema)
-            .map(|t| t.name.as_str())
-            .collect();
-        if candidates.len() >= MAX_TABLES_FOR_HINTS {
-            return None;
-        }
-        candidates
-            .into_iter()
-            .map(|c| (similarity(name, c), c))
-            .filter(|(score, _)| *score >= 0.75)
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, c)| c)
+        closest(
+            name,
+            self.tables
+                .iter()
+                .filter(|t| t.schema == schema)
+                .map(|t| t.name.as_str()),
+        )
     }
+
+    /// The name of the function in `schema` most similar to `name`, when one is similar enough.
+    pub(crate) fn closest_function(&self, schema: &str, name: &str) -> Option<&str> {
+        closest(
+            name,
+            self.functions
+                .iter()
+                .filter(|f| f.schema == schema)
+                .map(|f| f.name.as_str()),
+        )
+    }
+}
+
+/// The candidate most similar to `name` (at least 0.75), as PostgREST's hints;
+/// none among 500 candidates or more, where the search would cost too much.
+fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    const MAX_CANDIDATES_FOR_HINTS: usize = 500;
+    let candidates: Vec<&str> = candidates.collect();
+    if candidates.len() >= MAX_CANDIDATES_FOR_HINTS {
+        return None;
+    }
+    candidates
+        .into_iter()
+        .map(|c| (similarity(name, c), c))
+        .filter(|(score, _)| *score >= 0.75)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
 }
 
 /// 1 − normalized Levenshtein distance, case-insensitive.

@@ -2,16 +2,19 @@
 //!
 //! The [`Writer`] has three ways to append text: a `&'static str` keyword, an
 //! [`Ident`] (always double-quoted, quotes doubled), and a parameter (`$n`, the
-//! value kept aside) — plus a fourth for column defaults, [`CatalogExpr`], which
-//! only the schema cache's catalog text can make. Nothing from a request can
+//! value kept aside) — plus two for text PostgreSQL itself wrote into its
+//! catalog, [`CatalogExpr`] (column defaults) and [`CatalogType`] (argument
+//! types), which only the schema cache can make. Nothing from a request can
 //! reach the SQL text any other way.
 
 mod render;
+mod rpc;
 mod write;
 
 use std::fmt::Write as _;
 
 pub(crate) use render::{ReadStatements, render_read};
+pub(crate) use rpc::render_call;
 pub(crate) use write::render_write;
 
 use crate::error::{Error, ErrorKind};
@@ -69,6 +72,18 @@ impl<'a> CatalogExpr<'a> {
     }
 }
 
+/// A type name PostgreSQL itself wrote: a function argument's type as
+/// `format_type` rendered it when the schema cache loaded (qualified, as the
+/// `search_path` was empty). It comes from the catalog, never from a request.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CatalogType<'a>(&'a str);
+
+impl<'a> CatalogType<'a> {
+    pub(crate) fn argument(arg: &'a crate::schema::FunctionArg) -> Self {
+        Self(&arg.data_type)
+    }
+}
+
 /// Builds a [`Statement`]; see the [module docs](self).
 #[derive(Debug, Default)]
 pub(crate) struct Writer {
@@ -100,6 +115,12 @@ impl Writer {
         self.sql.push('(');
         self.sql.push_str(e.0);
         self.sql.push(')');
+        self
+    }
+
+    /// A catalog type name, as is.
+    pub(crate) fn catalog_type(&mut self, t: &CatalogType<'_>) -> &mut Self {
+        self.sql.push_str(t.0);
         self
     }
 

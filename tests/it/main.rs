@@ -12,6 +12,7 @@ mod grammar;
 mod hostile;
 mod read;
 mod round_trips;
+mod rpc;
 mod schema;
 mod support;
 mod write;

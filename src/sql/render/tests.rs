@@ -60,7 +60,7 @@ fn render_with(
     };
     match plan(&req, &schema, &config)? {
         Plan::Read(plan) => render_read(&plan).map(|s| s.main),
-        Plan::Write(_) => unreachable!("GET plans a read"),
+        Plan::Write(_) | Plan::Call(_) => unreachable!("GET of a table plans a read"),
     }
 }
 

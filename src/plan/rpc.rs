@@ -1,0 +1,230 @@
+//! Planning function calls: `/rpc/{function}`.
+
+use std::collections::BTreeMap;
+
+use http::Method;
+
+use super::{PlanConfig, ReadPlan, plan_shape};
+use crate::error::{Error, ErrorKind};
+use crate::request::{ApiRequest, Shape};
+use crate::schema::{Function, FunctionArg, Schema, Table, TableKind, Volatility};
+
+/// What a function returns, as the response shapes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Returns {
+    /// `void`: 204, no body.
+    Void,
+    /// A scalar: a bare JSON value, or an array of them for `SETOF`.
+    Scalar { set: bool },
+    /// A row type: an object, or an array of objects for `SETOF`/`TABLE`.
+    Composite { set: bool },
+}
+
+/// How the arguments reach the function.
+#[derive(Clone, Debug)]
+pub(crate) enum CallArgs<'r> {
+    /// `fn(a := …, b := …)` from the keys of one JSON object.
+    Named(Vec<&'r FunctionArg>),
+    /// `fn($1::json)`: the whole body is the one unnamed `json`/`jsonb` argument.
+    SingleJson(&'r FunctionArg),
+}
+
+/// A planned function call; `shape` applies `select`, filters, `order`, paging
+/// and the media type to the rows it returns.
+#[derive(Clone, Debug)]
+pub(crate) struct CallPlan<'r> {
+    pub(crate) function: &'r Function,
+    pub(crate) args: CallArgs<'r>,
+    /// The arguments as one JSON object (or the body for [`CallArgs::SingleJson`]).
+    pub(crate) json: String,
+    /// The JSON text is an array whose first element holds the arguments.
+    pub(crate) first_of_array: bool,
+    pub(crate) returns: Returns,
+    pub(crate) shape: ReadPlan<'r>,
+    pub(crate) read_only: bool,
+}
+
+/// The row type of results whose type the schema cache does not describe.
+static NO_TABLE: Table = Table {
+    schema: String::new(),
+    name: String::new(),
+    kind: TableKind::Table,
+    columns: Vec::new(),
+    primary_key: Vec::new(),
+    insertable: false,
+    updatable: false,
+    deletable: false,
+    comment: None,
+};
+
+fn signature(f: &Function) -> String {
+    let args: Vec<String> = f
+        .args
+        .iter()
+        .map(|a| {
+            if a.name.is_empty() {
+                a.data_type.clone()
+            } else {
+                format!("{} => {}", a.name, a.data_type)
+            }
+        })
+        .collect();
+    format!("{}.{}({})", f.schema, f.name, args.join(", "))
+}
+
+/// Plans a call of the function `name` of the default schema.
+pub(crate) fn plan_call<'r>(
+    req: &'r ApiRequest,
+    schema: &'r Schema,
+    ns: &'r str,
+    name: &str,
+    config: &PlanConfig,
+) -> Result<CallPlan<'r>, Error> {
+    let by_get = req.method == Method::GET || req.method == Method::HEAD;
+    if !by_get && req.method != Method::POST {
+        return Err(Error::new(
+            ErrorKind::MethodNotAllowed,
+            format!("Cannot use the {} method on RPC", req.method),
+        )
+        .with_postgrest_code("PGRST101"));
+    }
+
+    // The arguments, as a JSON object of their values.
+    let (json, first_of_array, keys): (String, bool, Vec<String>) = if by_get {
+        let mut object: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+        for (k, v) in &req.args {
+            let value = serde_json::Value::String(v.clone());
+            match object.get_mut(k) {
+                // A repeated parameter is a variadic one's list (or the last value).
+                Some(serde_json::Value::Array(list)) => list.push(value),
+                Some(existing) => {
+                    let first = existing.take();
+                    *existing = serde_json::Value::Array(vec![first, value]);
+                }
+                None => {
+                    object.insert(k.clone(), value);
+                }
+            }
+        }
+        let keys = object.keys().cloned().collect();
+        (
+            serde_json::to_string(&object).unwrap_or_else(|_| "{}".to_owned()),
+            false,
+            keys,
+        )
+    } else {
+        let payload = req.payload.as_ref();
+        let keys = match (&req.columns, payload) {
+            (Some(cols), _) => cols.clone(),
+            (None, Some(p)) => p.keys.clone(),
+            (None, None) => Vec::new(),
+        };
+        (
+            payload.map_or_else(|| "{}".to_owned(), |p| p.json.clone()),
+            payload.is_some_and(|p| p.shape == Shape::Array),
+            keys,
+        )
+    };
+
+    let candidates: Vec<&Function> = schema
+        .functions
+        .iter()
+        .filter(|f| f.schema == ns && f.name == name)
+        .collect();
+    let named: Vec<&Function> = candidates
+        .iter()
+        .copied()
+        .filter(|f| f.args.iter().all(|a| !a.name.is_empty()))
+        .filter(|f| {
+            keys.iter().all(|k| f.args.iter().any(|a| &a.name == k))
+                && f.args
+                    .iter()
+                    .all(|a| a.has_default || keys.contains(&a.name))
+        })
+        .collect();
+    let (function, args) = match named.as_slice() {
+        [f] => (
+            *f,
+            CallArgs::Named(f.args.iter().filter(|a| keys.contains(&a.name)).collect()),
+        ),
+        [_, _, ..] => {
+            let list: Vec<String> = named.iter().map(|f| signature(f)).collect();
+            return Err(Error::new(
+                ErrorKind::Ambiguous,
+                format!(
+                    "Could not choose the best candidate function between: {}",
+                    list.join(", ")
+                ),
+            )
+            .with_hint("Try renaming the parameters or the function itself in the database so function overloading can be resolved")
+            .with_postgrest_code("PGRST203"));
+        }
+        [] => {
+            let json_arg = candidates.iter().find_map(|f| match f.args.as_slice() {
+                [a] if !by_get && (a.data_type == "json" || a.data_type == "jsonb") => {
+                    Some((*f, a))
+                }
+                _ => None,
+            });
+            match json_arg {
+                Some((f, a)) => (f, CallArgs::SingleJson(a)),
+                None => return Err(not_found(schema, ns, name, &keys)),
+            }
+        }
+    };
+
+    let returns = if function.return_type == "void" {
+        Returns::Void
+    } else if function.returns_composite {
+        Returns::Composite {
+            set: function.returns_set,
+        }
+    } else {
+        Returns::Scalar {
+            set: function.returns_set,
+        }
+    };
+    // The result rows' columns, when they are a table of the schema cache.
+    let table = function
+        .return_type
+        .split_once('.')
+        .and_then(|(s, t)| schema.table(s, t.trim_matches('"')))
+        .unwrap_or(&NO_TABLE);
+    let shape = plan_shape(req, table, config)?;
+    Ok(CallPlan {
+        function,
+        args,
+        json,
+        first_of_array,
+        returns,
+        shape,
+        read_only: by_get || function.volatility != Volatility::Volatile,
+    })
+}
+
+fn not_found(schema: &Schema, ns: &str, name: &str, keys: &[String]) -> Error {
+    let mut err = Error::new(
+        ErrorKind::NotFound,
+        format!(
+            "Could not find the function {ns}.{name}({}) in the schema cache",
+            keys.join(", ")
+        ),
+    )
+    .with_postgrest_code("PGRST202");
+    let same_name: Vec<&Function> = schema
+        .functions
+        .iter()
+        .filter(|f| f.schema == ns && f.name == name)
+        .collect();
+    if let Some(f) = same_name.first() {
+        err = err.with_hint(format!(
+            "Perhaps you meant to call the function {} with other arguments",
+            signature(f)
+        ));
+    } else if let Some(close) = schema.closest_function(ns, name) {
+        err = err.with_hint(format!(
+            "Perhaps you meant to call the function {ns}.{close}"
+        ));
+    }
+    err
+}

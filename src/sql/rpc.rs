@@ -1,0 +1,147 @@
+//! Rendering function calls.
+
+use super::render::{PAGE, Source, body, conditions, page};
+use super::{CatalogType, Ident, Statement, Writer};
+use crate::error::Error;
+use crate::plan::{CallArgs, CallPlan, Returns};
+use crate::request::MediaType;
+
+/// The rows the function returned.
+const SOURCE: Ident<'static> = Ident::fixed("pgrst_source");
+/// The arguments, as a record.
+const ARGS: Ident<'static> = Ident::fixed("pgrst_args");
+/// The call in `FROM`.
+const CALL: Ident<'static> = Ident::fixed("pgrst_call");
+/// The column of a scalar result.
+const SCALAR: Ident<'static> = Ident::fixed("pgrst_scalar");
+
+/// A call: one row of `(total bigint, page_total bigint, body text,
+/// response_headers text, response_status text)`.
+///
+/// ```sql
+/// WITH "pgrst_source" AS (
+///   SELECT "pgrst_call".* FROM pg_catalog.json_to_record($1::json) AS "pgrst_args"("year" integer),
+///   LATERAL "api"."best_films"("year" := "pgrst_args"."year") AS "pgrst_call"),
+/// "pgrst_page" AS (SELECT "pgrst_source".* FROM "pgrst_source" WHERE … ORDER BY … LIMIT …)
+/// SELECT NULL::int8, pg_catalog.count(*), coalesce(pg_catalog.json_agg("pgrst_page"), '[]')::text,
+///        nullif(current_setting('response.headers', true), ''), nullif(current_setting('response.status', true), '')
+/// FROM "pgrst_page"
+/// ```
+pub(crate) fn render_call(plan: &CallPlan<'_>) -> Result<Statement, Error> {
+    let f = plan.function;
+    let function = Source::Table {
+        schema: Ident::new(&f.schema)?,
+        name: Ident::new(&f.name)?,
+    };
+    let mut w = Writer::default();
+    w.kw("WITH ").ident(&SOURCE).kw(" AS (SELECT ");
+    match plan.returns {
+        Returns::Scalar { .. } => {
+            w.ident(&CALL).kw(".").ident(&SCALAR);
+        }
+        Returns::Composite { .. } => {
+            w.ident(&CALL).kw(".*");
+        }
+        Returns::Void => {
+            w.kw("1 AS ").ident(&SCALAR);
+        }
+    }
+    w.kw(" FROM ");
+    let json = |w: &mut Writer| {
+        w.param(plan.json.as_str()).kw("::json");
+        if plan.first_of_array {
+            w.kw(" -> 0");
+        }
+    };
+    match &plan.args {
+        CallArgs::Named(args) if !args.is_empty() => {
+            w.kw("pg_catalog.json_to_record(");
+            json(&mut w);
+            w.kw(") AS ").ident(&ARGS).kw("(");
+            for (i, a) in args.iter().enumerate() {
+                if i > 0 {
+                    w.kw(", ");
+                }
+                w.ident(&Ident::new(&a.name)?)
+                    .kw(" ")
+                    .catalog_type(&CatalogType::argument(a));
+            }
+            w.kw("), LATERAL ");
+            function.write(&mut w);
+            w.kw("(");
+            for (i, a) in args.iter().enumerate() {
+                if i > 0 {
+                    w.kw(", ");
+                }
+                if a.variadic {
+                    w.kw("VARIADIC ");
+                }
+                let name = Ident::new(&a.name)?;
+                w.ident(&name).kw(" := ").ident(&ARGS).kw(".").ident(&name);
+            }
+            w.kw(")");
+        }
+        CallArgs::Named(_) => {
+            function.write(&mut w);
+            w.kw("()");
+        }
+        CallArgs::SingleJson(a) => {
+            function.write(&mut w);
+            w.kw("(");
+            json(&mut w);
+            w.kw("::").catalog_type(&CatalogType::argument(a)).kw(")");
+        }
+    }
+    w.kw(" AS ").ident(&CALL);
+    if matches!(plan.returns, Returns::Scalar { .. }) {
+        w.kw("(").ident(&SCALAR).kw(")");
+    }
+    w.kw("), ").ident(&PAGE).kw(" AS (");
+    let source = Source::Cte(SOURCE);
+    page(&mut w, &source, &plan.shape)?;
+    w.kw(") SELECT ");
+    let shape = &plan.shape;
+    if shape.count.is_some() && shape.total_needs_query() {
+        w.kw("(SELECT pg_catalog.count(*) FROM ").ident(&SOURCE);
+        conditions(&mut w, &source, &shape.conditions)?;
+        w.kw(")");
+    } else {
+        w.kw("NULL::int8");
+    }
+    w.kw(", pg_catalog.count(*), ");
+    match plan.returns {
+        _ if shape.headers_only => {
+            w.kw("NULL::text");
+        }
+        Returns::Void => {
+            w.kw("NULL::text");
+        }
+        Returns::Composite { set: true } => body(&mut w, shape),
+        Returns::Composite { set: false } if shape.media == MediaType::Csv => body(&mut w, shape),
+        Returns::Composite { set: false } => {
+            w.kw("coalesce((pg_catalog.json_agg(")
+                .ident(&PAGE)
+                .kw(") -> 0)::text, 'null')");
+        }
+        Returns::Scalar { set } => {
+            w.kw(if set {
+                "coalesce(pg_catalog.json_agg("
+            } else {
+                "coalesce((pg_catalog.json_agg("
+            })
+            .ident(&PAGE)
+            .kw(".")
+            .ident(&SCALAR)
+            .kw(if set {
+                "), '[]')::text"
+            } else {
+                ") -> 0)::text, 'null')"
+            });
+        }
+    }
+    w.kw(", nullif(pg_catalog.current_setting('response.headers', true), '')")
+        .kw(", nullif(pg_catalog.current_setting('response.status', true), '')")
+        .kw(" FROM ")
+        .ident(&PAGE);
+    Ok(w.finish())
+}
