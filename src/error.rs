@@ -122,7 +122,7 @@ struct Inner {
     kind: ErrorKind,
     postgrest_code: Cow<'static, str>,
     message: String,
-    details: Option<String>,
+    details: Option<serde_json::Value>,
     hint: Option<String>,
     source: Option<BoxError>,
     headers: Vec<(HeaderName, HeaderValue)>,
@@ -157,7 +157,14 @@ impl Error {
     /// Sets the details shown to the client.
     #[must_use]
     pub fn with_details(mut self, details: impl Into<String>) -> Self {
-        self.inner.details = Some(details.into());
+        self.inner.details = Some(serde_json::Value::String(details.into()));
+        self
+    }
+
+    /// Sets structured details (PostgREST sends an array for ambiguous embeds).
+    #[must_use]
+    pub(crate) fn with_details_json(mut self, details: serde_json::Value) -> Self {
+        self.inner.details = Some(details);
         self
     }
 
@@ -216,7 +223,10 @@ impl Error {
 
     /// The details shown to the client, if any.
     pub fn details(&self) -> Option<&str> {
-        self.inner.details.as_deref()
+        self.inner
+            .details
+            .as_ref()
+            .and_then(serde_json::Value::as_str)
     }
 
     /// The hint shown to the client, if any.
@@ -302,7 +312,7 @@ impl Error {
         }
         let kind = kind_of_sqlstate(&state, db.message());
         let mut out = Self::new(kind, db.message()).with_postgrest_code(state);
-        out.inner.details = db.detail().map(str::to_owned);
+        out.inner.details = db.detail().map(|d| serde_json::Value::String(d.to_owned()));
         out.inner.hint = db.hint().map(str::to_owned);
         out.with_source(err)
     }
@@ -322,7 +332,7 @@ impl Error {
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut e =
                 Self::new(ErrorKind::Custom, db.message()).with_postgrest_code(state.to_owned());
-            e.inner.details = db.detail().map(str::to_owned);
+            e.inner.details = db.detail().map(|d| serde_json::Value::String(d.to_owned()));
             e.inner.hint = db.hint().map(str::to_owned);
             e.inner.custom = Some((status, state.to_owned()));
             return Some(e);
@@ -363,7 +373,9 @@ impl Error {
             return Some(invalid());
         };
         let mut e = Self::new(ErrorKind::Custom, text).with_postgrest_code(code.to_owned());
-        e.inner.details = message["details"].as_str().map(str::to_owned);
+        e.inner.details = message["details"]
+            .as_str()
+            .map(|d| serde_json::Value::String(d.to_owned()));
         e.inner.hint = message["hint"].as_str().map(str::to_owned);
         e.inner.custom = Some((status, code.to_owned()));
         for (name, value) in headers {

@@ -8,13 +8,15 @@ use http::Method;
 
 use crate::error::{Error, ErrorKind};
 use crate::request::{
-    ApiRequest, BoolOp, Condition, Count, Field, Filter, MediaType, OrderTerm, SelectItem, Target,
+    ApiRequest, BoolOp, Condition, Count, Field, Filter, MediaType, OrderTerm, Target,
 };
 use crate::schema::{Schema, Table};
 
+mod embed;
 mod rpc;
 mod write;
 
+pub(crate) use embed::EmbedPlan;
 pub(crate) use rpc::{CallArgs, CallPlan, Returns};
 pub(crate) use write::{WriteKind, WritePlan};
 
@@ -51,6 +53,18 @@ pub(crate) struct SelectColumn<'r> {
 pub(crate) enum Projection<'r> {
     Star,
     Column(SelectColumn<'r>),
+    /// The embed at this index of [`ReadPlan::embeds`], as one key.
+    Embed(usize),
+    /// The embed at this index, its columns hoisted into the parent.
+    Spread(usize),
+}
+
+/// An `order` term, with its column's type and, for `rel(col)`, the to-one embed.
+#[derive(Clone, Debug)]
+pub(crate) struct PlannedOrder<'r> {
+    pub(crate) term: &'r OrderTerm,
+    pub(crate) column_type: Option<&'r str>,
+    pub(crate) embed: Option<usize>,
 }
 
 /// A filter with the type of its column, when known.
@@ -77,7 +91,7 @@ pub(crate) struct ReadPlan<'r> {
     pub(crate) table: &'r Table,
     pub(crate) select: Vec<Projection<'r>>,
     pub(crate) conditions: Vec<PlannedCondition<'r>>,
-    pub(crate) order: Vec<(&'r OrderTerm, Option<&'r str>)>,
+    pub(crate) order: Vec<PlannedOrder<'r>>,
     pub(crate) limit: Option<i64>,
     pub(crate) offset: i64,
     pub(crate) media: MediaType,
@@ -85,6 +99,7 @@ pub(crate) struct ReadPlan<'r> {
     pub(crate) headers_only: bool,
     pub(crate) count: Option<Count>,
     pub(crate) max_rows: Option<i64>,
+    pub(crate) embeds: Vec<EmbedPlan<'r>>,
 }
 
 impl ReadPlan<'_> {
@@ -130,72 +145,46 @@ pub(crate) fn plan<'r>(
         return Err(err);
     };
     if req.method == Method::GET || req.method == Method::HEAD {
-        plan_shape(req, table, config).map(Plan::Read)
+        plan_shape(req, table, schema, config).map(Plan::Read)
     } else {
-        write::plan_write(req, table, config).map(Plan::Write)
+        write::plan_write(req, table, schema, config).map(Plan::Write)
     }
 }
 
-/// Plans a read of `table`; for a write, how its affected rows are represented.
+/// Plans a read of `table`; for a write or a call, how its rows are represented.
 fn plan_shape<'r>(
     req: &'r ApiRequest,
     table: &'r Table,
+    schema: &'r Schema,
     config: &PlanConfig,
 ) -> Result<ReadPlan<'r>, Error> {
-    if let Some(rel) = req.embed_params.first() {
-        return Err(Error::new(
-            ErrorKind::InvalidRequest,
-            format!("'{rel}' is not an embedded resource in this request"),
-        )
-        .with_hint(format!(
-            "Verify that '{rel}' is included in the 'select' query parameter."
-        ))
-        .with_postgrest_code("PGRST108"));
-    }
-    let column_type = |f: &Field| table.column(&f.name).map(|c| c.resolved_type());
-
-    let mut select = Vec::with_capacity(req.select.len());
-    for item in &req.select {
-        match item {
-            SelectItem::Star => select.push(Projection::Star),
-            SelectItem::Column {
-                aggregate: Some(_), ..
-            }
-            | SelectItem::Column { field: None, .. } => {
-                return Err(Error::new(
-                    ErrorKind::InvalidRequest,
-                    "Use of aggregate functions is not allowed",
-                )
-                .with_postgrest_code("PGRST123"));
-            }
-            SelectItem::Column {
-                alias,
-                field: Some(field),
-                cast,
-                aggregate: None,
-            } => select.push(Projection::Column(SelectColumn {
-                field,
-                alias: alias.as_deref(),
-                cast: cast.as_deref(),
-                column_type: column_type(field),
-            })),
-            SelectItem::Embed { relation, .. } => {
-                return Err(not_implemented(&format!(
-                    "Embedding resources ('{relation}') is not supported yet"
-                )));
-            }
-        }
-    }
-    let conditions = req
+    let (select, mut embeds) =
+        embed::plan_select(&req.select, table, schema, config, &req.method, 0)?;
+    let mut conditions = req
         .conditions
         .iter()
         .map(|c| plan_condition(c, table))
         .collect();
-    let order = req
-        .order
-        .iter()
-        .map(|t| (t, column_type(&t.field)))
-        .collect();
+    embed::apply_params(req, &mut conditions, &mut embeds, config)?;
+    let mut order = Vec::with_capacity(req.order.len());
+    for term in &req.order {
+        order.push(match &term.relation {
+            Some(relation) => {
+                let index = embed::order_embed(&embeds, relation)?;
+                let target = embeds[index].node.table;
+                PlannedOrder {
+                    term,
+                    column_type: target.column(&term.field.name).map(|c| c.resolved_type()),
+                    embed: Some(index),
+                }
+            }
+            None => PlannedOrder {
+                term,
+                column_type: table.column(&term.field.name).map(|c| c.resolved_type()),
+                embed: None,
+            },
+        });
+    }
 
     let max_rows = config
         .max_rows
@@ -212,6 +201,7 @@ fn plan_shape<'r>(
         headers_only: req.method == Method::HEAD,
         count: req.prefs.count,
         max_rows,
+        embeds,
     })
 }
 

@@ -51,6 +51,7 @@ static NO_TABLE: Table = Table {
     kind: TableKind::Table,
     columns: Vec::new(),
     primary_key: Vec::new(),
+    unique_keys: Vec::new(),
     insertable: false,
     updatable: false,
     deletable: false,
@@ -190,7 +191,7 @@ pub(crate) fn plan_call<'r>(
         .split_once('.')
         .and_then(|(s, t)| schema.table(s, t.trim_matches('"')))
         .unwrap_or(&NO_TABLE);
-    let shape = plan_shape(req, table, config)?;
+    let shape = plan_shape(req, table, schema, config)?;
     Ok(CallPlan {
         function,
         args,

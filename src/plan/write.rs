@@ -80,9 +80,12 @@ fn missing_column(table: &Table, column: &str) -> Error {
 pub(crate) fn plan_write<'r>(
     req: &'r ApiRequest,
     table: &'r Table,
+    schema: &'r crate::schema::Schema,
     config: &PlanConfig,
 ) -> Result<WritePlan<'r>, Error> {
-    let mut shape = plan_shape(req, table, config)?;
+    let mut shape = plan_shape(req, table, schema, config)?;
+    // Root filters select the rows a PATCH or DELETE changes; the representation is those rows.
+    shape.conditions.clear();
     // The representation of a write is every affected row: no paging.
     shape.limit = None;
     shape.offset = 0;

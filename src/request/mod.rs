@@ -19,7 +19,8 @@ use std::fmt;
 use http::{HeaderMap, Method};
 
 pub(crate) use body::{Payload, Shape};
-pub(crate) use filter::{CompareOp, Filter, Operation};
+
+pub(crate) use filter::{CompareOp, Filter, IsValue, Operation};
 pub(crate) use logic::{BoolOp, Condition};
 pub(crate) use media::MediaType;
 pub(crate) use order::OrderTerm;
@@ -87,9 +88,9 @@ pub(crate) struct ApiRequest {
     pub(crate) order: Vec<OrderTerm>,
     pub(crate) limit: Option<i64>,
     pub(crate) offset: Option<i64>,
-    /// Parameters that address an embedded resource (`rel.order`, `rel.limit`, `rel.col`…):
-    /// the first path element of each, in request order.
-    pub(crate) embed_params: Vec<String>,
+    /// Parameters that address an embedded resource (`rel.col=…`, `rel.order`,
+    /// `rel.limit`, `rel.or`…), in request order.
+    pub(crate) embedded: Vec<Embedded>,
     pub(crate) accept: MediaType,
     pub(crate) prefs: Preferences,
     /// The `Range` header of a GET: first row and, when bounded, last row.
@@ -102,6 +103,23 @@ pub(crate) struct ApiRequest {
     pub(crate) payload: Option<Payload>,
     /// Arguments of a function called with GET or HEAD, in request order.
     pub(crate) args: Vec<(String, String)>,
+}
+
+/// A parameter of an embedded resource: `path` names the embed (by alias or
+/// relation name) from the root, e.g. `["author", "books"]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Embedded {
+    pub(crate) path: Vec<String>,
+    pub(crate) param: EmbeddedParam,
+}
+
+/// What an [`Embedded`] parameter sets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum EmbeddedParam {
+    Condition(Condition),
+    Order(Vec<OrderTerm>),
+    Limit(i64),
+    Offset(i64),
 }
 
 /// A syntax error in one query parameter, with where it happened and what was expected.
@@ -168,7 +186,7 @@ pub(crate) fn parse(
         order: Vec::new(),
         limit: None,
         offset: None,
-        embed_params: Vec::new(),
+        embedded: Vec::new(),
         accept,
         prefs: prefer::parse_prefer(headers)?,
         range: if method == Method::GET {
@@ -201,11 +219,31 @@ pub(crate) fn parse(
                     .push(logic::parse_logic(negated, op, &value)?);
             }
             _ => {
-                if let Some((path, "order" | "limit" | "offset" | "or" | "and")) =
+                if let Some((path, last @ ("order" | "limit" | "offset" | "or" | "and"))) =
                     key.rsplit_once('.')
                 {
-                    let first = path.split('.').next().unwrap_or(path);
-                    req.embed_params.push(first.to_owned());
+                    let (path, negated) = match path.strip_suffix(".not") {
+                        Some(p) if matches!(last, "or" | "and") => (p, true),
+                        _ => (path, false),
+                    };
+                    let param = match last {
+                        "order" => EmbeddedParam::Order(order::parse_order(&value)?),
+                        "limit" => EmbeddedParam::Limit(parse_count("limit", &value)?),
+                        "offset" => EmbeddedParam::Offset(parse_count("offset", &value)?),
+                        _ => EmbeddedParam::Condition(logic::parse_logic(
+                            negated,
+                            if last == "or" {
+                                BoolOp::Or
+                            } else {
+                                BoolOp::And
+                            },
+                            &value,
+                        )?),
+                    };
+                    req.embedded.push(Embedded {
+                        path: parse_path_names(path)?,
+                        param,
+                    });
                     continue;
                 }
                 let filter = match filter::parse_filter(&key, &value) {
@@ -218,9 +256,15 @@ pub(crate) fn parse(
                     }
                     Err(e) => return Err(e.into()),
                 };
-                match filter.embed_path.first() {
-                    Some(first) => req.embed_params.push(first.clone()),
-                    None => req.conditions.push(Condition::Filter(filter)),
+                if filter.embed_path.is_empty() {
+                    req.conditions.push(Condition::Filter(filter));
+                } else {
+                    let mut filter = filter;
+                    let path = std::mem::take(&mut filter.embed_path);
+                    req.embedded.push(Embedded {
+                        path,
+                        param: EmbeddedParam::Condition(Condition::Filter(filter)),
+                    });
                 }
             }
         }
@@ -237,6 +281,19 @@ pub(crate) fn parse(
         req.payload = Some(body::parse_payload(headers, body, req.columns.is_none())?);
     }
     Ok(req)
+}
+
+/// `path = name *( "." name )`: the embed path of an embedded parameter.
+fn parse_path_names(value: &str) -> Result<Vec<String>, ParseError> {
+    let mut cur = cursor::Cursor::new(value, "embedded resource path");
+    let mut names = vec![cur.name()?];
+    while cur.eat(".") {
+        names.push(cur.name()?);
+    }
+    if !cur.at_end() {
+        return Err(cur.error("\".\" or end of input"));
+    }
+    Ok(names)
 }
 
 /// `names = name *( "," name )`, names plain or double-quoted.
@@ -404,10 +461,16 @@ mod tests {
         )
         .unwrap();
         assert_eq!(req.conditions.len(), 1);
-        assert_eq!(
-            req.embed_params,
-            vec!["comments".to_owned(), "comments".to_owned()]
-        );
+        assert_eq!(req.embedded.len(), 2);
+        assert!(req.embedded.iter().all(|e| e.path == ["comments"]));
+        let req = get("/t", "a.b.order=id.desc&a.not.or=(x.eq.1)&a.b.limit=2").unwrap();
+        assert_eq!(req.embedded[0].path, ["a", "b"]);
+        assert!(matches!(req.embedded[0].param, EmbeddedParam::Order(_)));
+        assert!(matches!(
+            req.embedded[1].param,
+            EmbeddedParam::Condition(Condition::Group { negated: true, .. })
+        ));
+        assert_eq!(req.embedded[2].param, EmbeddedParam::Limit(2));
     }
 
     #[test]

@@ -39,6 +39,8 @@ impl Nulls {
 /// One term of `order`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct OrderTerm {
+    /// `rel(col)`: a column of a to-one embedded resource.
+    pub(crate) relation: Option<String>,
     pub(crate) field: Field,
     pub(crate) direction: Option<Direction>,
     pub(crate) nulls: Option<Nulls>,
@@ -57,17 +59,23 @@ pub(crate) fn parse_order(input: &str) -> Result<Vec<OrderTerm>, ParseError> {
     Ok(terms)
 }
 
-/// `order-term = field [ "." ("asc" / "desc") ] [ "." ("nullsfirst" / "nullslast") ]`
+/// `order-term = ( field / name "(" field ")" ) [ "." ("asc" / "desc") ] [ "." ("nullsfirst" / "nullslast") ]`
 fn order_term(cur: &mut Cursor<'_>) -> Result<OrderTerm, ParseError> {
-    let name = cur.name()?;
-    if cur.peek() == Some(b'(') {
-        return Err(cur.error("a column (ordering by an embedded resource is not supported yet)"));
+    let mut name = cur.name()?;
+    let mut relation = None;
+    if cur.eat("(") {
+        relation = Some(name);
+        name = cur.name()?;
     }
     let field = Field {
         name,
         json_path: json_path(cur)?,
     };
+    if relation.is_some() {
+        cur.expect(")")?;
+    }
     let mut term = OrderTerm {
+        relation,
         field,
         direction: None,
         nulls: None,
@@ -120,6 +128,10 @@ mod tests {
         assert_eq!((t[2].direction, t[2].nulls), (None, Some(Nulls::First)));
         assert_eq!(t[3].field.name, "data");
         assert_eq!(t[3].direction, Some(Direction::Asc));
+        let t = parse_order("author(name).desc,id").unwrap();
+        assert_eq!(t[0].relation.as_deref(), Some("author"));
+        assert_eq!(t[0].field.name, "name");
+        assert_eq!(t[1].relation, None);
     }
 
     #[test]
@@ -133,7 +145,8 @@ mod tests {
             "id.nullsfirst.asc",
             "id,",
             "id::text",
-            "rel(col)",
+            "rel(col",
+            "rel()",
         ] {
             assert!(parse_order(bad).is_err(), "{bad}");
         }

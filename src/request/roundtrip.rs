@@ -241,7 +241,10 @@ fn render_query(req: &ApiRequest) -> String {
             .order
             .iter()
             .map(|t| {
-                let mut s = field(&t.field);
+                let mut s = match &t.relation {
+                    Some(r) => format!("{}({})", quote(r), field(&t.field)),
+                    None => field(&t.field),
+                };
                 match t.direction {
                     Some(Direction::Asc) => s.push_str(".asc"),
                     Some(Direction::Desc) => s.push_str(".desc"),

@@ -3,10 +3,14 @@
 //! All of them run in one `READ ONLY` transaction, so the snapshot is consistent,
 //! and are pipelined: after preparing them (one round trip), the load is one more.
 
+use std::collections::HashMap;
+
 use serde::Deserialize;
 use tokio_postgres::Client;
 
-use super::{Column, ForeignKey, Function, FunctionArg, Schema, Table, TableKind, Volatility};
+use super::{
+    Column, ForeignKey, Function, FunctionArg, Schema, Table, TableKind, ViewColumn, Volatility,
+};
 use crate::error::{Error, ErrorKind};
 
 /// Tables, views, materialized views, foreign tables and partitioned tables
@@ -40,7 +44,16 @@ SELECT n.nspname::text,
               unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
          JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
          WHERE con.conrelid = c.oid AND con.contype = 'p'
-       ), '{}')
+       ), '{}'),
+       coalesce((
+         SELECT pg_catalog.json_agg(u.cols)
+         FROM (SELECT pg_catalog.array_agg(a.attname::text ORDER BY k.ord) AS cols
+               FROM pg_catalog.pg_constraint con,
+                    unnest(con.conkey) WITH ORDINALITY AS k(attnum, ord)
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+               WHERE con.conrelid = c.oid AND con.contype IN ('p', 'u')
+               GROUP BY con.oid) AS u
+       ), '[]')::text
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = ANY ($1::text[])
@@ -68,6 +81,25 @@ WHERE con.contype = 'f' AND con.conparentid = 0
   AND (ns.nspname = ANY ($1::text[]) OR fns.nspname = ANY ($1::text[]))
 GROUP BY con.oid, con.conname, ns.nspname, cl.relname, fns.nspname, fcl.relname
 ORDER BY ns.nspname, cl.relname, con.conname
+"#;
+
+/// Where the columns of views come from: for each target entry of a view's
+/// query, its name and the table column it projects (`resorigtbl`,
+/// `resorigcol` in the rewrite rule's node tree). Entries of subqueries print
+/// before the top-level ones, so the last entry of a name is the view's own.
+const VIEW_COLUMNS: &str = r#"
+SELECT vn.nspname::text, vc.relname::text, m[1], tn.nspname::text, tc.relname::text, ta.attname::text
+FROM pg_catalog.pg_rewrite r
+JOIN pg_catalog.pg_class vc ON vc.oid = r.ev_class
+JOIN pg_catalog.pg_namespace vn ON vn.oid = vc.relnamespace
+CROSS JOIN LATERAL pg_catalog.regexp_matches(r.ev_action::text,
+  ':resname (\S+) :ressortgroupref \d+ :resorigtbl (\d+) :resorigcol (\d+)', 'g')
+  WITH ORDINALITY AS x(m, ord)
+JOIN pg_catalog.pg_class tc ON tc.oid = m[2]::oid
+JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace
+JOIN pg_catalog.pg_attribute ta ON ta.attrelid = tc.oid AND ta.attnum = m[3]::int2
+WHERE vc.relkind IN ('v', 'm') AND r.rulename = '_RETURN' AND vn.nspname = ANY ($1::text[])
+ORDER BY vn.nspname, vc.relname, x.ord
 "#;
 
 /// Plain functions (not procedures, aggregates or trigger functions) of the exposed schemas.
@@ -110,10 +142,11 @@ struct RawArg {
 pub(crate) async fn load_schema(client: &Client, schemas: &[String]) -> Result<Schema, Error> {
     let schemas_param = schemas.to_vec();
     // Prepare first: a statement's Parse must not race ahead of BEGIN or behind COMMIT.
-    let (relations, fks, functions) = futures_util::try_join!(
+    let (relations, fks, functions, view_columns) = futures_util::try_join!(
         client.prepare(RELATIONS),
         client.prepare(FOREIGN_KEYS),
-        client.prepare(FUNCTIONS)
+        client.prepare(FUNCTIONS),
+        client.prepare(VIEW_COLUMNS)
     )
     .map_err(Error::from_pg)?;
     // An empty search_path makes format_type() qualify every type outside pg_catalog.
@@ -124,15 +157,17 @@ pub(crate) async fn load_schema(client: &Client, schemas: &[String]) -> Result<S
     let relations = client.query(&relations, &params);
     let fks = client.query(&fks, &params);
     let functions = client.query(&functions, &params);
+    let view_columns = client.query(&view_columns, &params);
     let commit = client.batch_execute("COMMIT");
-    let (begin, relations, fks, functions, commit) =
-        futures_util::join!(begin, relations, fks, functions, commit);
+    let (begin, relations, fks, functions, view_columns, commit) =
+        futures_util::join!(begin, relations, fks, functions, view_columns, commit);
     begin.map_err(Error::from_pg)?;
     let (relations, fks, functions) = (
         relations.map_err(Error::from_pg)?,
         fks.map_err(Error::from_pg)?,
         functions.map_err(Error::from_pg)?,
     );
+    let view_columns = view_columns.map_err(Error::from_pg)?;
     commit.map_err(Error::from_pg)?;
 
     let mut tables = Vec::with_capacity(relations.len());
@@ -156,6 +191,7 @@ pub(crate) async fn load_schema(client: &Client, schemas: &[String]) -> Result<S
             deletable: row.get(6),
             columns,
             primary_key: row.get(8),
+            unique_keys: serde_json::from_str(row.get::<_, &str>(9)).map_err(bad_catalog)?,
         });
     }
 
@@ -207,7 +243,31 @@ pub(crate) async fn load_schema(client: &Client, schemas: &[String]) -> Result<S
         });
     }
 
-    Ok(Schema::new(schemas.to_vec(), tables, foreign_keys, fns))
+    // The last entry of a name is the view's own (see VIEW_COLUMNS).
+    let mut by_name: HashMap<(String, String, String), ViewColumn> = HashMap::new();
+    for row in view_columns {
+        let column = ViewColumn {
+            schema: row.get(0),
+            view: row.get(1),
+            column: row.get(2),
+            source_schema: row.get(3),
+            source_table: row.get(4),
+            source_column: row.get(5),
+        };
+        let key = (
+            column.schema.clone(),
+            column.view.clone(),
+            column.column.clone(),
+        );
+        by_name.insert(key, column);
+    }
+    let mut lineage: Vec<ViewColumn> = by_name.into_values().collect();
+    lineage.sort_by(|a, b| (&a.schema, &a.view, &a.column).cmp(&(&b.schema, &b.view, &b.column)));
+
+    let mut schema = Schema::new(schemas.to_vec(), tables, foreign_keys, fns);
+    schema.view_columns = lineage;
+    schema.reindex();
+    Ok(schema)
 }
 
 fn bad_catalog(e: serde_json::Error) -> Error {

@@ -19,12 +19,14 @@
 
 mod cache;
 pub(crate) mod introspect;
+mod relationships;
 
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
 pub use cache::SchemaCache;
+pub use relationships::{Cardinality, Relationship};
 
 /// The kind of a relation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +86,9 @@ pub struct Table {
     /// The primary key columns, in key order (empty when there is none).
     #[serde(default)]
     pub primary_key: Vec<String>,
+    /// The column sets of the primary key and of each unique constraint.
+    #[serde(default)]
+    pub unique_keys: Vec<Vec<String>>,
     /// Whether rows can be inserted.
     #[serde(default)]
     pub insertable: bool,
@@ -123,6 +128,24 @@ pub struct ForeignKey {
     pub foreign_table: String,
     /// The referenced columns, in the same order as `columns`.
     pub foreign_columns: Vec<String>,
+}
+
+/// Where a column of a view comes from: the table (or view) column it projects.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ViewColumn {
+    /// Schema of the view.
+    pub schema: String,
+    /// The view.
+    pub view: String,
+    /// The view's column.
+    pub column: String,
+    /// Schema of the projected relation.
+    pub source_schema: String,
+    /// The projected table or view.
+    pub source_table: String,
+    /// The projected column.
+    pub source_column: String,
 }
 
 /// Volatility of a function.
@@ -190,6 +213,11 @@ pub struct Schema {
     pub foreign_keys: Vec<ForeignKey>,
     /// Functions of the exposed schemas.
     pub functions: Vec<Function>,
+    /// Where the columns of views come from.
+    pub view_columns: Vec<ViewColumn>,
+    /// Relationships between the exposed relations, derived from the foreign
+    /// keys (through views, and junction tables).
+    pub relationships: Vec<Relationship>,
     /// Increases with every load; prepared statements older than it are discarded.
     pub(crate) generation: u64,
     /// schema → table name → position in `tables`.
@@ -205,11 +233,16 @@ struct SchemaData {
     foreign_keys: Vec<ForeignKey>,
     #[serde(default)]
     functions: Vec<Function>,
+    #[serde(default)]
+    view_columns: Vec<ViewColumn>,
 }
 
 impl From<SchemaData> for Schema {
     fn from(d: SchemaData) -> Self {
-        Self::new(d.schemas, d.tables, d.foreign_keys, d.functions)
+        let mut schema = Self::new(d.schemas, d.tables, d.foreign_keys, d.functions);
+        schema.view_columns = d.view_columns;
+        schema.reindex();
+        schema
     }
 }
 
@@ -220,6 +253,7 @@ impl From<Schema> for SchemaData {
             tables: s.tables,
             foreign_keys: s.foreign_keys,
             functions: s.functions,
+            view_columns: s.view_columns,
         }
     }
 }
@@ -237,6 +271,8 @@ impl Schema {
             tables,
             foreign_keys,
             functions,
+            view_columns: Vec::new(),
+            relationships: Vec::new(),
             generation: 0,
             index: HashMap::new(),
         };
@@ -244,7 +280,8 @@ impl Schema {
         schema
     }
 
-    fn reindex(&mut self) {
+    /// Rebuilds the lookup index and the relationships.
+    pub(crate) fn reindex(&mut self) {
         self.index.clear();
         for (i, t) in self.tables.iter().enumerate() {
             self.index
@@ -252,6 +289,7 @@ impl Schema {
                 .or_default()
                 .insert(t.name.clone(), i);
         }
+        self.relationships = relationships::derive(self);
     }
 
     /// The table (or view) `schema.name`, if it is exposed.
@@ -285,6 +323,13 @@ impl Schema {
 
 /// The candidate most similar to `name` (at least 0.75), as PostgREST's hints;
 /// none among 500 candidates or more, where the search would cost too much.
+pub(crate) fn closest_name<'a>(
+    name: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
+    closest(name, candidates)
+}
+
 fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     const MAX_CANDIDATES_FOR_HINTS: usize = 500;
     let candidates: Vec<&str> = candidates.collect();
@@ -332,6 +377,7 @@ mod tests {
             kind: TableKind::Table,
             columns: vec![],
             primary_key: vec![],
+            unique_keys: vec![],
             insertable: true,
             updatable: true,
             deletable: true,

@@ -110,6 +110,12 @@ impl Writer {
         self
     }
 
+    /// A generated alias, `"pgrst_<n>"`.
+    pub(crate) fn alias(&mut self, n: usize) -> &mut Self {
+        let _ = write!(self.sql, "\"pgrst_{n}\"");
+        self
+    }
+
     /// A catalog expression, parenthesized.
     pub(crate) fn catalog_expr(&mut self, e: &CatalogExpr<'_>) -> &mut Self {
         self.sql.push('(');

@@ -2,7 +2,7 @@
 
 use super::{Ident, Statement, Writer, array_literal};
 use crate::error::Error;
-use crate::plan::{PlannedCondition, PlannedFilter, Projection, ReadPlan};
+use crate::plan::{EmbedPlan, PlannedCondition, PlannedFilter, Projection, ReadPlan};
 use crate::request::{Count, Field, JsonOp, JsonStep, MediaType, Operation};
 
 /// The page of rows that the body is aggregated from.
@@ -64,8 +64,9 @@ pub(crate) struct ReadStatements {
 pub(crate) fn render_read(plan: &ReadPlan<'_>) -> Result<ReadStatements, Error> {
     let table = Source::table(plan.table)?;
     let mut w = Writer::default();
+    let mut next = 0;
     w.kw("WITH ").ident(&PAGE).kw(" AS (");
-    page(&mut w, &table, plan)?;
+    page(&mut w, &table, plan, &mut next)?;
     w.kw(") SELECT ");
 
     // The total.
@@ -76,7 +77,7 @@ pub(crate) fn render_read(plan: &ReadPlan<'_>) -> Result<ReadStatements, Error> 
             if capped {
                 w.kw("(SELECT 1 FROM ");
                 table.write(&mut w);
-                conditions(&mut w, &table, &plan.conditions)?;
+                where_clause(&mut w, &table, plan, &mut next)?;
                 let cap = plan.max_rows.unwrap_or(0).saturating_add(1);
                 w.kw(" LIMIT ")
                     .param(cap.to_string())
@@ -84,7 +85,7 @@ pub(crate) fn render_read(plan: &ReadPlan<'_>) -> Result<ReadStatements, Error> 
                     .ident(&CAPPED);
             } else {
                 table.write(&mut w);
-                conditions(&mut w, &table, &plan.conditions)?;
+                where_clause(&mut w, &table, plan, &mut next)?;
             }
             w.kw(")");
         }
@@ -101,7 +102,7 @@ pub(crate) fn render_read(plan: &ReadPlan<'_>) -> Result<ReadStatements, Error> 
             let mut e = Writer::default();
             e.kw("EXPLAIN (FORMAT JSON) SELECT 1 FROM ");
             table.write(&mut e);
-            conditions(&mut e, &table, &plan.conditions)?;
+            where_clause(&mut e, &table, plan, &mut next)?;
             Some(e.finish())
         }
         _ => None,
@@ -112,19 +113,67 @@ pub(crate) fn render_read(plan: &ReadPlan<'_>) -> Result<ReadStatements, Error> 
     })
 }
 
-/// The page: `SELECT <projection> FROM <source> [WHERE …] [ORDER BY …] [LIMIT …] [OFFSET …]`.
-pub(super) fn page(w: &mut Writer, source: &Source<'_>, plan: &ReadPlan<'_>) -> Result<(), Error> {
+/// The page: `SELECT <projection> FROM <source> <embeds> [WHERE …] [ORDER BY …] [LIMIT …] [OFFSET …]`.
+/// `next` numbers the aliases of embedded resources.
+pub(super) fn page(
+    w: &mut Writer,
+    source: &Source<'_>,
+    plan: &ReadPlan<'_>,
+    next: &mut usize,
+) -> Result<(), Error> {
+    select_body(
+        w,
+        source,
+        plan,
+        next,
+        &|w: &mut Writer| {
+            source.write(w);
+            Ok(())
+        },
+        &|_: &mut Writer, _: &mut bool| Ok(()),
+    )
+}
+
+/// Writes a `FROM` list.
+type WriteFrom<'a> = &'a dyn Fn(&mut Writer) -> Result<(), Error>;
+/// Writes join conditions, each after ` WHERE ` (the first) or ` AND `.
+type WriteJoin<'a> = &'a dyn Fn(&mut Writer, &mut bool) -> Result<(), Error>;
+
+/// `SELECT … FROM <from> <laterals> WHERE <join> AND <conditions> ORDER BY … LIMIT … OFFSET …`:
+/// the rows of one read node, whose columns `source` qualifies.
+fn select_body(
+    w: &mut Writer,
+    source: &Source<'_>,
+    plan: &ReadPlan<'_>,
+    next: &mut usize,
+    from: WriteFrom<'_>,
+    join: WriteJoin<'_>,
+) -> Result<(), Error> {
+    let laterals: Vec<usize> = plan
+        .embeds
+        .iter()
+        .map(|_| {
+            *next += 1;
+            *next
+        })
+        .collect();
     w.kw("SELECT ");
-    for (i, item) in plan.select.iter().enumerate() {
-        if i > 0 {
+    let mut first = true;
+    let mut sep = |w: &mut Writer| {
+        if !first {
             w.kw(", ");
         }
+        first = false;
+    };
+    for item in &plan.select {
         match item {
             Projection::Star => {
+                sep(w);
                 source.write(w);
                 w.kw(".*");
             }
             Projection::Column(c) => {
+                sep(w);
                 if let Some(cast) = c.cast {
                     w.kw("CAST(");
                     field(w, source, c.field, c.column_type)?;
@@ -137,18 +186,65 @@ pub(super) fn page(w: &mut Writer, source: &Source<'_>, plan: &ReadPlan<'_>) -> 
                 w.kw(" AS ")
                     .ident(&Ident::new(c.alias.unwrap_or(c.field.output_name()))?);
             }
+            Projection::Embed(i) => {
+                let e = &plan.embeds[*i];
+                if e.hidden {
+                    continue;
+                }
+                sep(w);
+                if e.to_one() {
+                    w.kw("pg_catalog.row_to_json(")
+                        .alias(laterals[*i])
+                        .kw(".*)");
+                } else {
+                    w.kw("coalesce(")
+                        .alias(laterals[*i])
+                        .kw(".")
+                        .ident(&AGG)
+                        .kw(", '[]')");
+                }
+                w.kw(" AS ").ident(&Ident::new(e.name)?);
+            }
+            Projection::Spread(i) => {
+                let e = &plan.embeds[*i];
+                for name in output_names(&e.node) {
+                    let name = Ident::new(name)?;
+                    sep(w);
+                    if e.to_one() {
+                        w.alias(laterals[*i]).kw(".").ident(&name);
+                    } else {
+                        w.kw("coalesce(")
+                            .alias(laterals[*i])
+                            .kw(".")
+                            .ident(&name)
+                            .kw(", '[]')");
+                    }
+                    w.kw(" AS ").ident(&name);
+                }
+            }
         }
     }
     w.kw(" FROM ");
-    source.write(w);
-    conditions(w, source, &plan.conditions)?;
-    for (i, (term, column_type)) in plan.order.iter().enumerate() {
+    from(w)?;
+    for (e, lateral) in plan.embeds.iter().zip(&laterals) {
+        w.kw(" LEFT JOIN LATERAL (");
+        embed_rows(w, source, e, next)?;
+        w.kw(") AS ").alias(*lateral).kw(" ON TRUE");
+    }
+    let mut first_condition = true;
+    join(w, &mut first_condition)?;
+    conditions_after(w, source, &plan.conditions, &mut first_condition)?;
+    embed_filters(w, source, plan, next, &mut first_condition)?;
+    for (i, o) in plan.order.iter().enumerate() {
         w.kw(if i == 0 { " ORDER BY " } else { ", " });
-        field(w, source, &term.field, *column_type)?;
-        if let Some(d) = term.direction {
+        match o.embed {
+            Some(e) => field(w, &Source::Alias(laterals[e]), &o.term.field, o.column_type)?,
+            None => field(w, source, &o.term.field, o.column_type)?,
+        }
+        if let Some(d) = o.term.direction {
             w.kw(" ").kw(d.as_sql());
         }
-        if let Some(n) = term.nulls {
+        if let Some(n) = o.term.nulls {
             w.kw(" ").kw(n.as_sql());
         }
     }
@@ -157,6 +253,217 @@ pub(super) fn page(w: &mut Writer, source: &Source<'_>, plan: &ReadPlan<'_>) -> 
     }
     if plan.offset > 0 {
         w.kw(" OFFSET ").param(plan.offset.to_string());
+    }
+    Ok(())
+}
+
+/// The key the embedded rows are aggregated under.
+const AGG: Ident<'static> = Ident::fixed("pgrst_agg");
+
+/// The keys a node's rows have: its columns, and its embeds' names.
+fn output_names<'a>(plan: &'a ReadPlan<'_>) -> Vec<&'a str> {
+    let mut names = Vec::new();
+    for item in &plan.select {
+        match item {
+            Projection::Star => names.extend(plan.table.columns.iter().map(|c| c.name.as_str())),
+            Projection::Column(c) => names.push(c.alias.unwrap_or(c.field.output_name())),
+            Projection::Embed(i) if !plan.embeds[*i].hidden => names.push(plan.embeds[*i].name),
+            Projection::Embed(_) => {}
+            Projection::Spread(i) => names.extend(output_names(&plan.embeds[*i].node)),
+        }
+    }
+    names
+}
+
+/// How an embed's rows join their parent: the aliases of the target (and junction).
+struct EmbedJoin<'e> {
+    child: usize,
+    junction: Option<usize>,
+    rel: &'e crate::schema::Relationship,
+}
+
+impl<'e> EmbedJoin<'e> {
+    fn new(e: &EmbedPlan<'e>, next: &mut usize) -> Self {
+        *next += 1;
+        let child = *next;
+        let junction = e.rel.junction.as_ref().map(|_| {
+            *next += 1;
+            *next
+        });
+        Self {
+            child,
+            junction,
+            rel: e.rel,
+        }
+    }
+
+    /// `"s"."target" AS "pgrst_c" [, "s"."junction" AS "pgrst_j"]`
+    fn write_from(&self, w: &mut Writer) -> Result<(), Error> {
+        w.ident(&Ident::new(&self.rel.foreign_schema)?)
+            .kw(".")
+            .ident(&Ident::new(&self.rel.foreign_table)?)
+            .kw(" AS ")
+            .alias(self.child);
+        if let (Some(j), Some(alias)) = (&self.rel.junction, self.junction) {
+            w.kw(", ")
+                .ident(&Ident::new(&j.schema)?)
+                .kw(".")
+                .ident(&Ident::new(&j.table)?)
+                .kw(" AS ")
+                .alias(alias);
+        }
+        Ok(())
+    }
+
+    /// The conditions joining the target to `parent`.
+    fn write_join(
+        &self,
+        w: &mut Writer,
+        parent: &Source<'_>,
+        first: &mut bool,
+    ) -> Result<(), Error> {
+        let mut and = |w: &mut Writer| {
+            w.kw(if *first { " WHERE " } else { " AND " });
+            *first = false;
+        };
+        match (&self.rel.junction, self.junction) {
+            (Some(j), Some(jalias)) => {
+                for (source_col, junction_col) in &j.source_columns {
+                    and(w);
+                    w.alias(jalias)
+                        .kw(".")
+                        .ident(&Ident::new(junction_col)?)
+                        .kw(" = ");
+                    parent.write(w);
+                    w.kw(".").ident(&Ident::new(source_col)?);
+                }
+                for (junction_col, target_col) in &j.target_columns {
+                    and(w);
+                    w.alias(jalias)
+                        .kw(".")
+                        .ident(&Ident::new(junction_col)?)
+                        .kw(" = ");
+                    w.alias(self.child).kw(".").ident(&Ident::new(target_col)?);
+                }
+            }
+            _ => {
+                for (source_col, target_col) in &self.rel.columns {
+                    and(w);
+                    w.alias(self.child)
+                        .kw(".")
+                        .ident(&Ident::new(target_col)?)
+                        .kw(" = ");
+                    parent.write(w);
+                    w.kw(".").ident(&Ident::new(source_col)?);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The rows of an embed, for its lateral join: a to-one embed's row, or a
+/// to-many embed's rows aggregated into one JSON array (one per column for a spread).
+fn embed_rows(
+    w: &mut Writer,
+    parent: &Source<'_>,
+    e: &EmbedPlan<'_>,
+    next: &mut usize,
+) -> Result<(), Error> {
+    let join = EmbedJoin::new(e, next);
+    let child_source = Source::Alias(join.child);
+    let from = |w: &mut Writer| join.write_from(w);
+    let on = |w: &mut Writer, first: &mut bool| join.write_join(w, parent, first);
+    if e.to_one() {
+        return select_body(w, &child_source, &e.node, next, &from, &on);
+    }
+    *next += 1;
+    let rows = *next;
+    w.kw("SELECT ");
+    if e.spread {
+        for (i, name) in output_names(&e.node).into_iter().enumerate() {
+            if i > 0 {
+                w.kw(", ");
+            }
+            let name = Ident::new(name)?;
+            w.kw("pg_catalog.json_agg(")
+                .alias(rows)
+                .kw(".")
+                .ident(&name)
+                .kw(") AS ")
+                .ident(&name);
+        }
+    } else {
+        w.kw("pg_catalog.json_agg(")
+            .alias(rows)
+            .kw(") AS ")
+            .ident(&AGG);
+    }
+    w.kw(" FROM (");
+    select_body(w, &child_source, &e.node, next, &from, &on)?;
+    w.kw(") AS ").alias(rows);
+    Ok(())
+}
+
+/// `EXISTS (…)` / `NOT EXISTS (…)` for `!inner` embeds and `rel=[not.]is.null` filters.
+fn embed_filters(
+    w: &mut Writer,
+    source: &Source<'_>,
+    plan: &ReadPlan<'_>,
+    next: &mut usize,
+    first: &mut bool,
+) -> Result<(), Error> {
+    for e in &plan.embeds {
+        let exists = match (e.inner, e.null_filter) {
+            (_, Some(null)) => !null,
+            (true, None) => true,
+            (false, None) => continue,
+        };
+        w.kw(if *first { " WHERE " } else { " AND " });
+        *first = false;
+        w.kw(if exists {
+            "EXISTS (SELECT 1 FROM "
+        } else {
+            "NOT EXISTS (SELECT 1 FROM "
+        });
+        let join = EmbedJoin::new(e, next);
+        join.write_from(w)?;
+        let mut inner_first = true;
+        join.write_join(w, source, &mut inner_first)?;
+        conditions_after(
+            w,
+            &Source::Alias(join.child),
+            &e.node.conditions,
+            &mut inner_first,
+        )?;
+        w.kw(")");
+    }
+    Ok(())
+}
+
+/// ` WHERE <conditions> <embed filters>` of a node, for its count.
+pub(super) fn where_clause(
+    w: &mut Writer,
+    source: &Source<'_>,
+    plan: &ReadPlan<'_>,
+    next: &mut usize,
+) -> Result<(), Error> {
+    let mut first = true;
+    conditions_after(w, source, &plan.conditions, &mut first)?;
+    embed_filters(w, source, plan, next, &mut first)
+}
+
+/// The conditions, each after ` WHERE ` or ` AND `.
+fn conditions_after(
+    w: &mut Writer,
+    source: &Source<'_>,
+    conds: &[PlannedCondition<'_>],
+    first: &mut bool,
+) -> Result<(), Error> {
+    for c in conds {
+        w.kw(if *first { " WHERE " } else { " AND " });
+        *first = false;
+        condition(w, source, c)?;
     }
     Ok(())
 }
@@ -208,11 +515,8 @@ pub(super) fn conditions(
     table: &Source<'_>,
     conds: &[PlannedCondition<'_>],
 ) -> Result<(), Error> {
-    for (i, c) in conds.iter().enumerate() {
-        w.kw(if i == 0 { " WHERE " } else { " AND " });
-        condition(w, table, c)?;
-    }
-    Ok(())
+    let mut first = true;
+    conditions_after(w, table, conds, &mut first)
 }
 
 fn condition(w: &mut Writer, table: &Source<'_>, c: &PlannedCondition<'_>) -> Result<(), Error> {
@@ -238,8 +542,13 @@ fn condition(w: &mut Writer, table: &Source<'_>, c: &PlannedCondition<'_>) -> Re
 
 /// Where columns come from: a table (`"schema"."table"`), or a CTE of the statement.
 pub(super) enum Source<'a> {
-    Table { schema: Ident<'a>, name: Ident<'a> },
+    Table {
+        schema: Ident<'a>,
+        name: Ident<'a>,
+    },
     Cte(Ident<'static>),
+    /// A generated alias, `"pgrst_<n>"`.
+    Alias(usize),
 }
 
 impl<'a> Source<'a> {
@@ -257,6 +566,9 @@ impl<'a> Source<'a> {
             }
             Self::Cte(name) => {
                 w.ident(name);
+            }
+            Self::Alias(n) => {
+                w.alias(*n);
             }
         }
     }

@@ -98,7 +98,8 @@ pub(crate) fn render_call(plan: &CallPlan<'_>) -> Result<Statement, Error> {
     }
     w.kw("), ").ident(&PAGE).kw(" AS (");
     let source = Source::Cte(SOURCE);
-    page(&mut w, &source, &plan.shape)?;
+    let mut next = 0;
+    page(&mut w, &source, &plan.shape, &mut next)?;
     w.kw(") SELECT ");
     let shape = &plan.shape;
     if shape.count.is_some() && shape.total_needs_query() {

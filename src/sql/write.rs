@@ -139,7 +139,8 @@ pub(crate) fn render_write(plan: &WritePlan<'_>) -> Result<Statement, Error> {
         }
     }
     w.kw("), ").ident(&PAGE).kw(" AS (");
-    page(&mut w, &Source::Cte(SOURCE), &plan.shape)?;
+    let mut next = 0;
+    page(&mut w, &Source::Cte(SOURCE), &plan.shape, &mut next)?;
     w.kw(") SELECT (SELECT pg_catalog.count(*) FROM ")
         .ident(&SOURCE)
         .kw("), pg_catalog.count(*), ");

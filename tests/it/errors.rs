@@ -126,9 +126,17 @@ async fn unacceptable_media_types_are_406() {
 #[tokio::test]
 async fn embedding_and_unsupported_methods_answer_clearly() {
     let svc = service().await;
-    get(&svc, "/items?select=*,authors(*)")
+    let body = get(&svc, "/items?select=*,author(*)")
         .await
-        .error(501, "not_implemented");
+        .error(422, "invalid_request");
+    assert_eq!(
+        body["message"],
+        "Could not find a relationship between 'items' and 'author' in the schema cache"
+    );
+    assert_eq!(
+        body["hint"],
+        "Perhaps you meant 'authors' instead of 'author'."
+    );
     get(&svc, "/items?authors.id=eq.1")
         .await
         .error(422, "invalid_request");

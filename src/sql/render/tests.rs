@@ -33,6 +33,7 @@ fn schema() -> Schema {
                 col("doc", "tsvector"),
             ],
             primary_key: vec!["id".into()],
+            unique_keys: vec![vec!["id".into()]],
             insertable: true,
             updatable: true,
             deletable: true,
