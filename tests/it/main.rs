@@ -7,6 +7,7 @@
 
 mod auth;
 mod demo;
+mod embed;
 mod errors;
 mod grammar;
 mod hostile;
