@@ -1,7 +1,5 @@
 //! Planning resource embedding: `select=*,author:authors(name),comments(body)`.
 
-use http::Method;
-
 use super::{
     PlanConfig, PlannedCondition, PlannedOrder, Projection, ReadPlan, SelectColumn, plan_condition,
 };
@@ -49,7 +47,6 @@ pub(super) fn plan_select<'r>(
     table: &'r Table,
     schema: &'r Schema,
     config: &PlanConfig,
-    method: &Method,
     depth: usize,
 ) -> Result<(Vec<Projection<'r>>, Vec<EmbedPlan<'r>>), Error> {
     let mut select = Vec::with_capacity(items.len());
@@ -105,7 +102,7 @@ pub(super) fn plan_select<'r>(
                     .table(&rel.foreign_schema, &rel.foreign_table)
                     .ok_or_else(|| no_relationship(schema, table, relation))?;
                 let (child_select, child_embeds) =
-                    plan_select(inner, target, schema, config, method, depth + 1)?;
+                    plan_select(inner, target, schema, config, depth + 1)?;
                 let max_rows = config
                     .max_rows
                     .map(|m| i64::try_from(m).unwrap_or(i64::MAX));
@@ -165,10 +162,12 @@ fn resolve<'r>(
     let mut candidates: Vec<&Relationship> = schema
         .relationships
         .iter()
-        .filter(|r| {
-            r.schema == table.schema && r.table == table.name && r.foreign_table == relation
-        })
+        .filter(|r| r.schema == table.schema && r.table == table.name && r.name() == relation)
         .collect();
+    // A computed relationship overrides the detected ones of the same name.
+    if candidates.iter().any(|r| r.function.is_some()) {
+        candidates.retain(|r| r.function.is_some());
+    }
     if let Some(h) = hint {
         let on_source = |r: &&Relationship| r.columns.iter().any(|(s, _)| s == h);
         let matches = |r: &&Relationship| {
@@ -251,7 +250,7 @@ fn no_relationship(schema: &Schema, table: &Table, relation: &str) -> Error {
         .relationships
         .iter()
         .filter(|r| r.schema == table.schema && r.table == table.name)
-        .map(|r| r.foreign_table.as_str());
+        .map(Relationship::name);
     let mut err = Error::new(
         ErrorKind::InvalidRequest,
         format!(
@@ -291,7 +290,7 @@ fn find<'p, 'r>(
     let (first, rest) = path.split_first().ok_or_else(|| not_embedded(""))?;
     let embed = embeds
         .iter_mut()
-        .find(|e| e.name == first || e.rel.foreign_table == *first)
+        .find(|e| e.name == first || e.rel.name() == first)
         .ok_or_else(|| not_embedded(first))?;
     if rest.is_empty() {
         Ok(embed)
@@ -344,7 +343,7 @@ pub(super) fn apply_params<'r>(
             if let (Some(null), true) = (null, f.field.json_path.is_empty()) {
                 if let Some(embed) = embeds
                     .iter_mut()
-                    .find(|e| e.name == f.field.name || e.rel.foreign_table == f.field.name)
+                    .find(|e| e.name == f.field.name || e.rel.name() == f.field.name)
                 {
                     embed.null_filter = Some(null);
                     continue;
@@ -361,7 +360,7 @@ pub(super) fn apply_params<'r>(
 pub(super) fn order_embed(embeds: &[EmbedPlan<'_>], relation: &str) -> Result<usize, Error> {
     let index = embeds
         .iter()
-        .position(|e| e.name == relation || e.rel.foreign_table == relation)
+        .position(|e| e.name == relation || e.rel.name() == relation)
         .ok_or_else(|| not_embedded(relation))?;
     if !embeds[index].to_one() {
         return Err(Error::new(

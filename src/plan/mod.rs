@@ -158,8 +158,7 @@ fn plan_shape<'r>(
     schema: &'r Schema,
     config: &PlanConfig,
 ) -> Result<ReadPlan<'r>, Error> {
-    let (select, mut embeds) =
-        embed::plan_select(&req.select, table, schema, config, &req.method, 0)?;
+    let (select, mut embeds) = embed::plan_select(&req.select, table, schema, config, 0)?;
     let mut conditions = req
         .conditions
         .iter()

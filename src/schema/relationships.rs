@@ -78,6 +78,19 @@ pub struct Relationship {
     pub columns: Vec<(String, String)>,
     /// The junction of a many-to-many relationship.
     pub junction: Option<Junction>,
+    /// A computed relationship: the function (schema, name) taking a source row
+    /// and returning target rows; embeds name it by the function's name.
+    pub function: Option<(String, String)>,
+}
+
+impl Relationship {
+    /// The name an embed uses for it: the function's, or the target's.
+    pub fn name(&self) -> &str {
+        match &self.function {
+            Some((_, name)) => name,
+            None => &self.foreign_table,
+        }
+    }
 }
 
 /// A relation that shows a base table's columns: the table itself or a view,
@@ -146,8 +159,9 @@ pub(super) fn derive(schema: &Schema) -> Vec<Relationship> {
                     .collect(),
             });
     }
-    let mut by_view: HashMap<(String, String), HashMap<(String, String), HashMap<String, String>>> =
-        HashMap::new();
+    // view → base table → base column → view column
+    type Projections = HashMap<(String, String), HashMap<String, String>>;
+    let mut by_view: HashMap<(String, String), Projections> = HashMap::new();
     for c in &schema.view_columns {
         if let Some((bs, bt, bc)) = base_of(&direct, (&c.schema, &c.view, &c.column)) {
             by_view
@@ -218,6 +232,7 @@ pub(super) fn derive(schema: &Schema) -> Vec<Relationship> {
                     constraint: fk.name.clone(),
                     columns: pairs.clone(),
                     junction: None,
+                    function: None,
                 });
                 out.push(Relationship {
                     schema: dst.schema.clone(),
@@ -232,12 +247,47 @@ pub(super) fn derive(schema: &Schema) -> Vec<Relationship> {
                     constraint: fk.name.clone(),
                     columns: pairs.into_iter().map(|(a, b)| (b, a)).collect(),
                     junction: None,
+                    function: None,
                 });
             }
         }
     }
     out.extend(many_to_many(schema, &covering));
+    out.extend(computed(schema));
     out
+}
+
+/// Computed relationships: a function of one argument, a row of an exposed
+/// relation, returning rows of another (`SETOF` is to-many).
+fn computed(schema: &Schema) -> Vec<Relationship> {
+    let relation = |qualified: &str| {
+        let (s, t) = qualified.split_once('.')?;
+        schema.table(s, t.trim_matches('"'))
+    };
+    schema
+        .functions
+        .iter()
+        .filter(|f| f.returns_composite && f.args.len() == 1)
+        .filter_map(|f| {
+            let source = relation(&f.args[0].data_type)?;
+            let target = relation(&f.return_type)?;
+            Some(Relationship {
+                schema: source.schema.clone(),
+                table: source.name.clone(),
+                foreign_schema: target.schema.clone(),
+                foreign_table: target.name.clone(),
+                cardinality: if f.returns_set {
+                    Cardinality::OneToMany
+                } else {
+                    Cardinality::ManyToOne
+                },
+                constraint: f.name.clone(),
+                columns: Vec::new(),
+                junction: None,
+                function: Some((f.schema.clone(), f.name.clone())),
+            })
+        })
+        .collect()
 }
 
 type Covering<'a> = dyn Fn((&str, &str), &[String]) -> Vec<(&'a Exposure, Vec<String>)> + 'a;
@@ -292,6 +342,7 @@ fn many_to_many<'a>(schema: &'a Schema, covering: &Covering<'a>) -> Vec<Relation
                                     .zip(dst_cols.iter().cloned())
                                     .collect(),
                             }),
+                            function: None,
                         });
                     }
                 }

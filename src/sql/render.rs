@@ -297,8 +297,18 @@ impl<'e> EmbedJoin<'e> {
         }
     }
 
-    /// `"s"."target" AS "pgrst_c" [, "s"."junction" AS "pgrst_j"]`
-    fn write_from(&self, w: &mut Writer) -> Result<(), Error> {
+    /// `"s"."target" AS "pgrst_c" [, "s"."junction" AS "pgrst_j"]`, or for a
+    /// computed relationship `"s"."function"(<parent row>) AS "pgrst_c"`.
+    fn write_from(&self, w: &mut Writer, parent: &Source<'_>) -> Result<(), Error> {
+        if let Some((schema, name)) = &self.rel.function {
+            w.ident(&Ident::new(schema)?)
+                .kw(".")
+                .ident(&Ident::new(name)?)
+                .kw("(");
+            parent.write(w);
+            w.kw(".*) AS ").alias(self.child);
+            return Ok(());
+        }
         w.ident(&Ident::new(&self.rel.foreign_schema)?)
             .kw(".")
             .ident(&Ident::new(&self.rel.foreign_table)?)
@@ -326,6 +336,14 @@ impl<'e> EmbedJoin<'e> {
             w.kw(if *first { " WHERE " } else { " AND " });
             *first = false;
         };
+        if self.rel.function.is_some() {
+            // A function returning one row type yields a row of NULLs for "none".
+            if self.rel.cardinality.is_to_one() {
+                and(w);
+                w.kw("NOT (").alias(self.child).kw(" IS NULL)");
+            }
+            return Ok(());
+        }
         match (&self.rel.junction, self.junction) {
             (Some(j), Some(jalias)) => {
                 for (source_col, junction_col) in &j.source_columns {
@@ -372,7 +390,7 @@ fn embed_rows(
 ) -> Result<(), Error> {
     let join = EmbedJoin::new(e, next);
     let child_source = Source::Alias(join.child);
-    let from = |w: &mut Writer| join.write_from(w);
+    let from = |w: &mut Writer| join.write_from(w, parent);
     let on = |w: &mut Writer, first: &mut bool| join.write_join(w, parent, first);
     if e.to_one() {
         return select_body(w, &child_source, &e.node, next, &from, &on);
@@ -427,7 +445,7 @@ fn embed_filters(
             "NOT EXISTS (SELECT 1 FROM "
         });
         let join = EmbedJoin::new(e, next);
-        join.write_from(w)?;
+        join.write_from(w, source)?;
         let mut inner_first = true;
         join.write_join(w, source, &mut inner_first)?;
         conditions_after(

@@ -117,7 +117,13 @@ async fn hints_ambiguity_and_self_references() {
     assert_eq!(body["details"].as_array().unwrap().len(), 2);
     assert_eq!(body["details"][0]["cardinality"], "many-to-one");
     assert_eq!(body["details"][0]["embedding"], "messages with people");
-    assert!(body["hint"].as_str().unwrap().contains("'people!message_receiver'"), "{body}");
+    assert!(
+        body["hint"]
+            .as_str()
+            .unwrap()
+            .contains("'people!message_receiver'"),
+        "{body}"
+    );
 
     check(
         &svc,
@@ -141,13 +147,23 @@ async fn hints_ambiguity_and_self_references() {
         json!([{"name": "Mid", "manager": {"name": "Boss"}, "reports": [{"name": "Low"}, {"name": "Low2"}]}]),
     )
     .await;
-    let body = get(&svc, "/films?select=title,producers(name)").await.error(422, "invalid_request");
+    let body = get(&svc, "/films?select=title,producers(name)")
+        .await
+        .error(422, "invalid_request");
     assert_eq!(
         body["message"],
         "Could not find a relationship between 'films' and 'producers' in the schema cache"
     );
-    let body = get(&svc, "/films?select=title,directors!nope(name)").await.error(422, "invalid_request");
-    assert!(body["details"].as_str().unwrap().starts_with("Searched for a foreign key relationship"), "{body}");
+    let body = get(&svc, "/films?select=title,directors!nope(name)")
+        .await
+        .error(422, "invalid_request");
+    assert!(
+        body["details"]
+            .as_str()
+            .unwrap()
+            .starts_with("Searched for a foreign key relationship"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -190,7 +206,12 @@ async fn inner_joins_embedded_parameters_and_null_filters() {
     )
     .await;
     // Null filters, with an empty embed used only to filter.
-    check(&svc, "/directors?select=name,films()&films=is.null", json!([{"name": "Nobody"}])).await;
+    check(
+        &svc,
+        "/directors?select=name,films()&films=is.null",
+        json!([{"name": "Nobody"}]),
+    )
+    .await;
     check(
         &svc,
         "/directors?select=name,films()&films=not.is.null&order=id",
@@ -210,11 +231,24 @@ async fn inner_joins_embedded_parameters_and_null_filters() {
     )
     .await;
     // Counting follows !inner.
-    let reply = crate::support::send(&svc, "GET", "/films?select=id,directors!inner(id)&limit=1", &[("prefer", "count=exact")]).await;
+    let reply = crate::support::send(
+        &svc,
+        "GET",
+        "/films?select=id,directors!inner(id)&limit=1",
+        &[("prefer", "count=exact")],
+    )
+    .await;
     assert_eq!(reply.header("content-range"), "0-0/4");
 
-    get(&svc, "/films?select=title&directors.name=eq.x").await.error(422, "invalid_request");
-    get(&svc, "/directors?select=name,films(title)&order=films(title)").await.error(422, "invalid_request");
+    get(&svc, "/films?select=title&directors.name=eq.x")
+        .await
+        .error(422, "invalid_request");
+    get(
+        &svc,
+        "/directors?select=name,films(title)&order=films(title)",
+    )
+    .await
+    .error(422, "invalid_request");
 }
 
 #[tokio::test]
@@ -291,16 +325,54 @@ async fn embedding_on_writes_and_function_results() {
         &svc,
         "POST",
         "/films?select=title,director:directors(name)",
-        &[("content-type", "application/json"), ("prefer", "return=representation")],
+        &[
+            ("content-type", "application/json"),
+            ("prefer", "return=representation"),
+        ],
         r#"{"id": 9, "title": "Sicario", "year": 2015, "director_id": 2}"#,
     )
     .await;
     assert_eq!(reply.status, 201, "{}", reply.text);
-    assert_eq!(reply.json(), json!([{"title": "Sicario", "director": {"name": "Villeneuve"}}]));
+    assert_eq!(
+        reply.json(),
+        json!([{"title": "Sicario", "director": {"name": "Villeneuve"}}])
+    );
     check(
         &svc,
         "/rpc/old_films?select=title,directors(name)&order=id",
         json!([{"title": "Solaris", "directors": {"name": "Tarkovsky"}}, {"title": "Stalker", "directors": {"name": "Tarkovsky"}}]),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn computed_relationships() {
+    let (svc, db) = scratch(FILMS).await;
+    db.batch_execute(
+        "CREATE FUNCTION classics(directors) RETURNS SETOF films LANGUAGE sql STABLE AS
+           $$ SELECT * FROM films WHERE director_id = $1.id AND year < 1990 $$;
+         CREATE FUNCTION maker(films) RETURNS directors LANGUAGE sql STABLE AS
+           $$ SELECT * FROM directors WHERE id = $1.director_id $$;",
+    )
+    .await
+    .unwrap();
+    svc.schema_cache().reload().await.unwrap();
+    check(
+        &svc,
+        "/directors?select=name,classics(title)&id=lt.3&order=id&classics.order=id",
+        json!([{"name": "Tarkovsky", "classics": [{"title": "Solaris"}, {"title": "Stalker"}]}, {"name": "Villeneuve", "classics": []}]),
+    )
+    .await;
+    check(
+        &svc,
+        "/films?select=title,maker(name)&id=in.(3,5)&order=id",
+        json!([{"title": "Arrival", "maker": {"name": "Villeneuve"}}, {"title": "Orphan", "maker": null}]),
+    )
+    .await;
+    check(
+        &svc,
+        "/directors?select=name,classics!inner(title)&classics.title=like.S*&order=id",
+        json!([{"name": "Tarkovsky", "classics": [{"title": "Solaris"}, {"title": "Stalker"}]}]),
     )
     .await;
 }

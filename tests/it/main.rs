@@ -8,6 +8,7 @@
 mod auth;
 mod demo;
 mod embed;
+mod embed_load;
 mod errors;
 mod grammar;
 mod hostile;

@@ -10,9 +10,9 @@ use tokio_postgres::config::Host;
 
 use crate::support::{database, get};
 
-/// Counts turns across all proxied connections.
+/// Counts turns, and the extended-protocol Execute messages, across all proxied connections.
 #[derive(Default)]
-struct Turns(AtomicU64);
+struct Turns(AtomicU64, AtomicU64);
 
 async fn proxy(turns: Arc<Turns>) -> u16 {
     let upstream = database().url.parse::<tokio_postgres::Config>().unwrap();
@@ -42,6 +42,9 @@ async fn pipe(client: TcpStream, server: TcpStream, turns: Arc<Turns>) {
     let spoke = Arc::clone(&server_spoke);
     let up = async move {
         let mut buf = vec![0; 64 * 1024];
+        // The client's messages: the startup message has no type byte; then `type, length, body`.
+        let mut stream: Vec<u8> = Vec::new();
+        let mut started = false;
         loop {
             let n = match cr.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
@@ -49,6 +52,23 @@ async fn pipe(client: TcpStream, server: TcpStream, turns: Arc<Turns>) {
             };
             if spoke.swap(false, Ordering::SeqCst) {
                 turns.0.fetch_add(1, Ordering::SeqCst);
+            }
+            stream.extend_from_slice(&buf[..n]);
+            loop {
+                let (header, has_type) = if started { (5, true) } else { (4, false) };
+                if stream.len() < header {
+                    break;
+                }
+                let at = usize::from(has_type);
+                let len = u32::from_be_bytes(stream[at..at + 4].try_into().unwrap()) as usize;
+                if stream.len() < at + len {
+                    break;
+                }
+                if has_type && stream[0] == b'E' {
+                    turns.1.fetch_add(1, Ordering::SeqCst);
+                }
+                stream.drain(..at + len);
+                started = true;
             }
             if sw.write_all(&buf[..n]).await.is_err() {
                 break;
@@ -131,4 +151,17 @@ async fn a_get_is_one_round_trip_once_its_statement_is_prepared() {
     eprintln!("round trips: first request {first}, then {steady:?}");
     assert_eq!(first, 2);
     assert!(steady.iter().all(|&n| n == 1), "{steady:?}");
+
+    // A four-level embed is still one statement (Executes: the context, then it) in one round trip.
+    let deep = "/authors?select=name,items(name,reviews(body,items(name,authors(name))))&id=eq.1&items.order=id";
+    let reply = get(&svc, deep).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let (turns_before, executes_before) = (count(&turns), turns.1.load(Ordering::SeqCst));
+    let reply = get(&svc, deep).await;
+    assert_eq!(
+        reply.json()[0]["items"][0]["reviews"][0]["items"]["authors"]["name"],
+        "Ursula K. Le Guin"
+    );
+    assert_eq!(count(&turns) - turns_before, 1);
+    assert_eq!(turns.1.load(Ordering::SeqCst) - executes_before, 2);
 }
