@@ -11,8 +11,9 @@
 
 #[path = "../tests/support/cluster.rs"]
 mod cluster;
+#[path = "support/demo_db.rs"]
+mod demo_db;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -96,22 +97,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|p| p.parse().ok())
         .unwrap_or(3001);
 
-    let mut throwaway = None;
-    let (api_url, admin_url) = match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => (url.clone(), url),
-        _ => {
-            let c = tokio::task::spawn_blocking(cluster::Cluster::start).await??;
-            c.psql("postgres", "CREATE DATABASE demo")?;
-            c.psql_file(
-                "demo",
-                &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo.sql"),
-            )?;
-            c.psql("demo", CREDENTIALS)?;
-            let urls = (c.url("authenticator", "demo"), c.url("postgres", "demo"));
-            throwaway = Some(c);
-            urls
-        }
-    };
+    let demo = demo_db::start(&[CREDENTIALS]).await?;
+    let (api_url, admin_url) = (demo.api_url.clone(), demo.admin_url.clone());
 
     let (db, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await?;
     tokio::spawn(conn);
@@ -135,6 +122,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
-    drop(throwaway);
+    drop(demo);
     Ok(())
 }

@@ -20,14 +20,15 @@
 //! | `PGRST_JWT_ROLE_CLAIM_KEY` | `.role` |
 //! | `PGRST_SERVER_HOST` | `127.0.0.1` |
 //! | `PGRST_SERVER_PORT` | `3000` |
+//! | `PGRST_DEMO_EXTRA_SQL` | unset: an SQL file to load after the demo data (throwaway database only) |
 //!
 //! It prints an anon key and a service-role key signed with the secret, as
 //! Supabase does: send one as `apikey` (and/or `Authorization: Bearer`).
 
 #[path = "../tests/support/cluster.rs"]
 mod cluster;
-
-use std::path::Path;
+#[path = "support/demo_db.rs"]
+mod demo_db;
 
 use tower::ServiceBuilder;
 use tower_postgrest::layer::{ClaimPath, JwtAuthLayer, SetRoleLayer};
@@ -89,23 +90,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // A database: the one given, or a throwaway cluster with the demo data.
-    let mut throwaway = None;
-    let url = match env("DATABASE_URL").or_else(|| env("PGRST_DB_URI")) {
-        Some(url) => url,
-        None => {
-            println!("DATABASE_URL is not set: starting a throwaway PostgreSQL cluster…");
-            let c = tokio::task::spawn_blocking(cluster::Cluster::start).await??;
-            c.psql("postgres", "CREATE DATABASE demo")?;
-            c.psql_file(
-                "demo",
-                &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo.sql"),
-            )?;
-            let url = c.url("authenticator", "demo");
-            println!("PostgreSQL is running: {}", c.url("postgres", "demo"));
-            throwaway = Some(c);
-            url
-        }
-    };
+    let mut extra = Vec::new();
+    if let Some(path) = env("PGRST_DEMO_EXTRA_SQL") {
+        // More objects for the demo database (the client test suites use this).
+        extra.push(std::fs::read_to_string(path)?);
+    }
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let db = demo_db::start(&extra).await?;
+    let url = db.api_url.clone();
 
     let manager = ConnectionManager::from_url(&url, tokio_postgres::NoTls)?;
     let pool = manager
@@ -160,7 +152,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
-    if let Some(mut c) = throwaway {
+    if let Some(mut c) = db.cluster {
         println!("Removing the throwaway cluster…");
         c.stop();
     }

@@ -267,3 +267,102 @@ fn custom_auth_example_maps_its_own_credentials_to_roles() {
         .unwrap();
     assert!(child.wait().unwrap().success());
 }
+
+/// Starts `examples/<name>` on a free port; returns it and the base URL it announced.
+fn start_example(name: &str) -> (std::process::Child, String) {
+    let bin = demo_binary().with_file_name(name);
+    assert!(bin.exists(), "{} not built", bin.display());
+    let mut child = Command::new(&bin)
+        .env_remove("DATABASE_URL")
+        .env_remove("PGRST_DB_URI")
+        .env("PORT", "0")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let base = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(url) = line.strip_prefix("Serving the REST API at http://") {
+                    break url.to_owned();
+                }
+            }
+            _ => panic!("{name} exited before serving"),
+        }
+    };
+    (child, base)
+}
+
+fn stop(mut child: std::process::Child) {
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+const TWO_TITLES: &str =
+    "[{\"title\":\"A Wizard of Earthsea\"}, \n {\"title\":\"The Left Hand of Darkness\"}]";
+
+#[test]
+fn hyper_example_serves_over_tcp() {
+    let (child, base) = start_example("hyper");
+    let (status, body) = http(
+        &base,
+        "GET",
+        "/books?select=title&order=id&limit=2",
+        &[],
+        "",
+    );
+    assert_eq!((status, body.as_str()), (200, TWO_TITLES));
+    stop(child);
+}
+
+#[test]
+fn warp_example_serves_over_tcp() {
+    let (child, base) = start_example("warp");
+    let (addr, prefix) = base.split_once('/').unwrap();
+    let (status, body) = http(
+        addr,
+        "GET",
+        &format!("/{prefix}/books?select=title&order=id&limit=2"),
+        &[],
+        "",
+    );
+    assert_eq!((status, body.as_str()), (200, TWO_TITLES));
+    let (status, body) = http(addr, "GET", &format!("/{prefix}/nope"), &[], "");
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(http(addr, "GET", "/hello", &[], "").1, "hello from warp\n");
+    stop(child);
+}
+
+#[test]
+fn axum_nest_example_serves_over_tcp() {
+    let (child, base) = start_example("axum_nest");
+    let (addr, prefix) = base.split_once('/').unwrap();
+    assert_eq!(
+        http(addr, "GET", "/health", &[], ""),
+        (200, "ok\n".to_owned())
+    );
+    assert_eq!(http(addr, "GET", "/visits", &[], "").1, "1\n");
+    let (status, body) = http(
+        addr,
+        "GET",
+        &format!("/{prefix}/books?select=title&order=id&limit=2"),
+        &[],
+        "",
+    );
+    assert_eq!((status, body.as_str()), (200, TWO_TITLES));
+    // The JWT layer is in front: a bad token never reaches the database.
+    let (status, _) = http(
+        addr,
+        "GET",
+        &format!("/{prefix}/books"),
+        &[("authorization", "Bearer nope")],
+        "",
+    );
+    assert_eq!(status, 401);
+    stop(child);
+}

@@ -1,0 +1,88 @@
+//! An existing axum app — its own routes, state and tower-http layers (trace,
+//! compression, timeout) — that nests the REST stack (JWT auth, role
+//! switching, the service) at `/rest/v1`.
+//!
+//! Run with: `cargo run --example axum_nest`
+//!
+//! Serves at `http://127.0.0.1:3004` (`PORT` picks another port), with the demo
+//! data (a throwaway database when `DATABASE_URL` is unset). The API takes JWTs
+//! signed with `JWT_SECRET` (default: the demo server's development secret) and
+//! serves requests without one as `anon`.
+
+#[path = "../tests/support/cluster.rs"]
+mod cluster;
+#[path = "support/demo_db.rs"]
+mod demo_db;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::routing::get;
+use tower::ServiceBuilder;
+use tower_http::compression::CompressionLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use tower_postgrest::layer::{JwtAuthLayer, SetRoleLayer};
+use tower_postgrest::{ConnectionManager, RestService};
+
+/// The app's own state.
+#[derive(Clone, Default)]
+struct AppState {
+    visits: Arc<AtomicU64>,
+}
+
+async fn health() -> &'static str {
+    "ok\n"
+}
+
+async fn visits(State(state): State<AppState>) -> String {
+    format!("{}\n", state.visits.fetch_add(1, Ordering::Relaxed) + 1)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt().init();
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3004);
+    let secret = std::env::var("JWT_SECRET")
+        .unwrap_or_else(|_| "super-secret-jwt-token-with-at-least-32-characters-long".into());
+    let db = demo_db::start(&[]).await?;
+    let manager = ConnectionManager::from_url(&db.api_url, tokio_postgres::NoTls)?;
+    let pool = manager.pool_builder().build(manager).await?;
+    let rest = RestService::builder(pool).anon_role("anon").build().await?;
+    let api = ServiceBuilder::new()
+        .layer(JwtAuthLayer::secret(&secret)?)
+        .layer(SetRoleLayer::new().anon_role("anon"))
+        .service(rest);
+
+    let app = axum::Router::new()
+        .route("/health", get(health))
+        .route("/visits", get(visits))
+        .with_state(AppState::default())
+        .nest_service("/rest/v1", api)
+        .layer(
+            ServiceBuilder::new()
+                .layer(TraceLayer::new_for_http())
+                .layer(CompressionLayer::new())
+                .layer(TimeoutLayer::with_status_code(
+                    http::StatusCode::REQUEST_TIMEOUT,
+                    Duration::from_secs(30),
+                )),
+        );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!(
+        "Serving the REST API at http://{}/rest/v1",
+        listener.local_addr()?
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    drop(db);
+    Ok(())
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Starts the demo server on a free port with the client fixture (fixture.sql)
+# and runs the supabase client suites against it: @supabase/postgrest-js with
+# node's test runner, and the `postgrest` Python package with pytest.
+#
+# Usage: tests/clients/run.sh [js|python|all]   (default: all)
+# Installs the pinned client packages on first use (npm ci; a venv under target/).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+what=${1:-all}
+
+server=${SERVER_BIN:-$root/target/debug/examples/server}
+if [ ! -x "$server" ]; then
+  (cd "$root" && cargo build --quiet --example server)
+fi
+if [ "$what" != python ] && [ ! -d "$here/js/node_modules" ]; then
+  (cd "$here/js" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+venv=$root/target/clients-venv
+if [ "$what" != js ] && [ ! -x "$venv/bin/pytest" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/python/requirements.txt"
+fi
+
+log=$(mktemp)
+env -u DATABASE_URL -u PGRST_DB_URI -u PGRST_DB_ANON_ROLE \
+  PGRST_SERVER_PORT=0 PGRST_DEMO_EXTRA_SQL="$here/fixture.sql" RUST_LOG=warn \
+  "$server" >"$log" 2>&1 &
+pid=$!
+cleanup() {
+  kill -INT "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  rm -f "$log"
+}
+trap cleanup EXIT
+for _ in $(seq 1 1200); do
+  grep -q '^service_role key: ' "$log" && break
+  kill -0 "$pid" 2>/dev/null || { cat "$log"; exit 1; }
+  sleep 0.1
+done
+POSTGREST_URL=$(sed -n 's/^Serving the REST API at //p' "$log")
+ANON_KEY=$(sed -n 's/^anon key: //p' "$log")
+SERVICE_KEY=$(sed -n 's/^service_role key: //p' "$log")
+if [ -z "$SERVICE_KEY" ]; then cat "$log"; exit 1; fi
+export POSTGREST_URL ANON_KEY SERVICE_KEY
+# The demo server's development secret, for minting user tokens.
+export JWT_SECRET=super-secret-jwt-token-with-at-least-32-characters-long
+
+status=0
+if [ "$what" != python ]; then
+  (cd "$here/js" && node --test --test-reporter=spec) || status=1
+fi
+if [ "$what" != js ]; then
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider "$here/python" || status=1
+fi
+exit "$status"
