@@ -72,8 +72,8 @@ struct Shared<T: MakeTls> {
     cache: SchemaCache,
     anon_role: Option<DbRole>,
     plan: PlanConfig,
-    /// `search_path` value: the exposed schemas, quoted.
-    search_path: String,
+    /// The exposed schemas, the default first.
+    schemas: Vec<String>,
     body_limit: usize,
 }
 
@@ -192,12 +192,6 @@ impl<T: MakeTls> RestServiceBuilder<T> {
             Some(cache) => cache,
             None => SchemaCache::load(self.pool.clone(), self.schemas.iter().cloned()).await?,
         };
-        let search_path = self
-            .schemas
-            .iter()
-            .map(|s| format!("\"{}\"", s.replace('"', "\"\"")))
-            .collect::<Vec<_>>()
-            .join(", ");
         Ok(RestService {
             shared: Arc::new(Shared {
                 pool: self.pool,
@@ -208,7 +202,7 @@ impl<T: MakeTls> RestServiceBuilder<T> {
                     require_filter: self.require_filter,
                     tx_override: self.tx_override,
                 },
-                search_path,
+                schemas: self.schemas,
                 body_limit: self.body_limit,
             }),
         })
@@ -325,6 +319,25 @@ impl<T: MakeTls> Shared<T> {
                 }
             },
         };
+        // The schema of the request: its profile, which must be exposed, or the default.
+        let schema_name = match &api.profile {
+            Some(p) if !self.schemas.contains(p) => {
+                return Err(Error::new(ErrorKind::NotAcceptable, format!("Invalid schema: {p}"))
+                    .with_hint(format!(
+                        "Only the following schemas are exposed: {}",
+                        self.schemas.join(", ")
+                    ))
+                    .with_postgrest_code("PGRST106"));
+            }
+            Some(p) => p.as_str(),
+            None => self.schemas[0].as_str(),
+        };
+        // As PostgREST: the request's schema, then `public` for extensions' objects.
+        let search_path = if schema_name == "public" {
+            quote_ident(schema_name)
+        } else {
+            format!("{}, \"public\"", quote_ident(schema_name))
+        };
         let claims = role.claims_json();
         let (headers_json, cookies_json) = request_headers_json(&parts.headers);
         let ctx = RequestContext {
@@ -332,15 +345,15 @@ impl<T: MakeTls> Shared<T> {
             claims: &claims,
             method: method.as_str(),
             path: parts.uri.path(),
-            search_path: &self.search_path,
+            search_path: &search_path,
             headers: &headers_json,
             cookies: &cookies_json,
         };
-        match plan::plan(&api, &schema, &self.plan)? {
+        let mut res = match plan::plan(&api, &schema, &self.plan)? {
             Plan::Read(plan) => {
                 let stmts = sql::render_read(&plan)?;
                 let result = db::run_read(&self.pool, schema.generation, &ctx, &stmts).await?;
-                read_response(&plan, result, &parts.uri)
+                read_response(&plan, result, &parts.uri)?
             }
             Plan::Call(plan) => {
                 let stmt = sql::render_call(&plan)?;
@@ -364,7 +377,7 @@ impl<T: MakeTls> Shared<T> {
                 )
                 .await?;
                 decide(&result)?;
-                call_response(&plan, result)
+                call_response(&plan, result)?
             }
             Plan::Write(plan) => {
                 let stmt = sql::render_write(&plan)?;
@@ -399,9 +412,15 @@ impl<T: MakeTls> Shared<T> {
                     plan.checks_result().then_some(&decide as _),
                 )
                 .await?;
-                write_response(&plan, method, result)
+                write_response(&plan, method, result)?
+            }
+        };
+        if self.schemas.len() > 1 || api.profile.is_some() {
+            if let Ok(v) = HeaderValue::from_str(schema_name) {
+                res.headers_mut().insert(HeaderName::from_static("content-profile"), v);
             }
         }
+        Ok(res)
     }
 
     /// Collects a request body, refusing one over the configured limit.
@@ -427,6 +446,11 @@ impl<T: MakeTls> Shared<T> {
             .with_source(e)),
         }
     }
+}
+
+/// `"name"`, with inner quotes doubled, for a `search_path` value.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// `request.headers` (names lower-cased, `cookie` left out, a repeated name's

@@ -115,11 +115,14 @@ pub(crate) fn plan<'r>(
     schema: &'r Schema,
     config: &PlanConfig,
 ) -> Result<Plan<'r>, Error> {
-    let default_schema = schema
-        .schemas
-        .first()
-        .map(String::as_str)
-        .unwrap_or("public");
+    let default_schema = match &req.profile {
+        Some(profile) => profile.as_str(),
+        None => schema
+            .schemas
+            .first()
+            .map(String::as_str)
+            .unwrap_or("public"),
+    };
     let name = match &req.target {
         Target::Relation(name) => name,
         Target::Function(name) => {

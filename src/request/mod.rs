@@ -103,6 +103,8 @@ pub(crate) struct ApiRequest {
     pub(crate) payload: Option<Payload>,
     /// Arguments of a function called with GET or HEAD, in request order.
     pub(crate) args: Vec<(String, String)>,
+    /// The schema asked for with `Accept-Profile` (reads) or `Content-Profile` (writes).
+    pub(crate) profile: Option<String>,
 }
 
 /// A parameter of an embedded resource: `path` names the embed (by alias or
@@ -198,6 +200,7 @@ pub(crate) fn parse(
         on_conflict: None,
         payload: None,
         args: Vec::new(),
+        profile: profile(method, headers)?,
     };
     let mut select = None;
     for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
@@ -307,6 +310,22 @@ fn parse_names(what: &'static str, value: &str) -> Result<Vec<String>, ParseErro
         return Err(cur.error("\",\" or end of input"));
     }
     Ok(names)
+}
+
+/// The schema a request names: `Accept-Profile` on GET and HEAD, `Content-Profile` otherwise.
+fn profile(method: &Method, headers: &HeaderMap) -> Result<Option<String>, Error> {
+    let name = if method == Method::GET || method == Method::HEAD {
+        "accept-profile"
+    } else {
+        "content-profile"
+    };
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .map(|s| Some(s.trim().to_owned()))
+            .map_err(|_| Error::new(ErrorKind::InvalidRequest, format!("The {name} header is not valid text"))),
+    }
 }
 
 /// `Range: first-[last]`; anything else is ignored, as in PostgREST.

@@ -12,6 +12,7 @@ mod embed_load;
 mod errors;
 mod grammar;
 mod hostile;
+mod profiles;
 mod read;
 mod round_trips;
 mod rpc;

@@ -1,0 +1,355 @@
+"""Reads: columns, aliases, casts, JSON paths, embeds, order, paging, singular
+responses, CSV and counts, as PostgREST answers them."""
+
+import pytest
+from postgrest import APIError
+
+
+def test_columns_aliases_and_casts(anon):
+    res = (
+        anon.table("gadgets")
+        .select("id", "label:name", "price::text", "released::text")
+        .in_("id", [1, 5])
+        .order("id")
+        .execute()
+    )
+    assert res.data == [
+        {"id": 1, "label": "Rocket Skates", "price": "99.50", "released": "2020-01-15"},
+        {"id": 5, "label": "Widget", "price": None, "released": None},
+    ]
+    assert res.count is None
+
+
+def test_value_types_render_like_postgresql_json(anon):
+    res = (
+        anon.table("gadgets")
+        .select("id,price,tags,specs,available,released,fts")
+        .eq("id", 3)
+        .execute()
+    )
+    assert res.data == [
+        {
+            "id": 3,
+            "price": 42.00,
+            "tags": ["outdoor", "magic"],
+            "specs": {"color": "black"},
+            "available": "[20,30)",
+            "released": "2021-03-10",
+            "fts": "'anywher':7 'fold':1 'open':6 'pocket':4",
+        }
+    ]
+
+
+def test_json_paths_in_select_and_filter(anon):
+    res = (
+        anon.table("gadgets")
+        .select("id, color:specs->>color, specs->wheels, staples:specs->staples::int")
+        .eq("specs->>color", "red")
+        .order("id")
+        .execute()
+    )
+    # `specs->wheels` is named after its last key; `->` keeps JSON, `->>` text.
+    assert res.data == [
+        {"id": 1, "color": "red", "wheels": 4, "staples": None},
+        {"id": 4, "color": "red", "wheels": None, "staples": 50},
+    ]
+
+
+def test_embed_many_to_one(anon):
+    res = (
+        anon.table("gadgets")
+        .select("name, makers(name, country)")
+        .in_("id", [3, 4, 5])
+        .order("id")
+        .execute()
+    )
+    assert res.data == [
+        {"name": "Portable Hole", "makers": {"name": "Globex", "country": "DE"}},
+        {"name": "Stapler", "makers": {"name": "Initech", "country": None}},
+        {"name": "Widget", "makers": None},
+    ]
+
+
+def test_embed_one_to_many_with_alias_order_and_limit(anon):
+    res = (
+        anon.table("makers")
+        .select("name, products:gadgets(name, price)")
+        .order("id")
+        .order("price", desc=True, foreign_table="products")
+        .execute()
+    )
+    assert res.data == [
+        {
+            "name": "Acme",
+            "products": [
+                {"name": "Rocket Skates", "price": 99.5},
+                {"name": "Giant Magnet", "price": 15.0},
+            ],
+        },
+        {"name": "Globex", "products": [{"name": "Portable Hole", "price": 42.0}]},
+        {"name": "Initech", "products": [{"name": "Stapler", "price": 7.25}]},
+    ]
+    limited = (
+        anon.table("gadgets")
+        .select("name, parts(name)")
+        .lte("id", 2)
+        .order("id")
+        .order("weight", desc=True, foreign_table="parts")
+        .limit(1, foreign_table="parts")
+        .execute()
+    )
+    assert limited.data == [
+        {"name": "Rocket Skates", "parts": [{"name": "Rocket"}]},
+        {"name": "Giant Magnet", "parts": [{"name": "Coil"}]},
+    ]
+
+
+def test_nested_embed_and_empty_to_many(anon):
+    res = (
+        anon.table("makers")
+        .select("name, gadgets(name, parts(name))")
+        .eq("id", 1)
+        .order("id", foreign_table="gadgets")
+        .order("id", foreign_table="gadgets.parts")
+        .execute()
+    )
+    assert res.data == [
+        {
+            "name": "Acme",
+            "gadgets": [
+                {
+                    "name": "Rocket Skates",
+                    "parts": [{"name": "Wheel"}, {"name": "Rocket"}, {"name": "Strap"}],
+                },
+                {"name": "Giant Magnet", "parts": [{"name": "Coil"}]},
+            ],
+        }
+    ]
+    empty = anon.table("gadgets").select("name, parts(name)").eq("id", 5).execute()
+    assert empty.data == [{"name": "Widget", "parts": []}]
+
+
+def test_embedded_filter_without_and_with_inner(anon):
+    # A filter on the embedded table only filters the embedded rows...
+    loose = (
+        anon.table("makers")
+        .select("name, gadgets(name)")
+        .lt("gadgets.price", 20)
+        .order("id")
+        .execute()
+    )
+    assert loose.data == [
+        {"name": "Acme", "gadgets": [{"name": "Giant Magnet"}]},
+        {"name": "Globex", "gadgets": []},
+        {"name": "Initech", "gadgets": [{"name": "Stapler"}]},
+    ]
+    # ...and with !inner it filters the parents too.
+    inner = (
+        anon.table("gadgets")
+        .select("name, parts!inner(name)")
+        .gt("parts.weight", 200)
+        .order("id")
+        .execute()
+    )
+    assert inner.data == [
+        {"name": "Rocket Skates", "parts": [{"name": "Rocket"}]},
+        {"name": "Giant Magnet", "parts": [{"name": "Coil"}]},
+    ]
+
+
+def test_inner_embed_many_to_one_filter(anon):
+    res = (
+        anon.table("gadgets")
+        .select("name, makers!inner(name)")
+        .eq("makers.country", "US")
+        .order("id")
+        .execute()
+    )
+    assert res.data == [
+        {"name": "Rocket Skates", "makers": {"name": "Acme"}},
+        {"name": "Giant Magnet", "makers": {"name": "Acme"}},
+    ]
+
+
+def test_spread_and_or_on_referenced_table(anon):
+    spread = (
+        anon.table("gadgets")
+        .select("name, ...makers(maker:name)")
+        .eq("id", 3)
+        .execute()
+    )
+    assert spread.data == [{"name": "Portable Hole", "maker": "Globex"}]
+    ored = (
+        anon.table("makers")
+        .select("name, gadgets(name)")
+        .or_("name.eq.Stapler,price.gt.50", reference_table="gadgets")
+        .order("id")
+        .execute()
+    )
+    assert ored.data == [
+        {"name": "Acme", "gadgets": [{"name": "Rocket Skates"}]},
+        {"name": "Globex", "gadgets": []},
+        {"name": "Initech", "gadgets": [{"name": "Stapler"}]},
+    ]
+
+
+def test_bookstore_embed_with_unicode(anon):
+    res = (
+        anon.table("books")
+        .select("title, author:authors(name, country)")
+        .eq("id", 8)
+        .execute()
+    )
+    assert res.data == [
+        {"title": "Solaris", "author": {"name": "Stanisław Lem", "country": "PL"}}
+    ]
+
+
+def test_order_desc_nullsfirst_and_multiple_columns(anon):
+    res = (
+        anon.table("gadgets")
+        .select("name,price")
+        .order("price", desc=True, nullsfirst=True)
+        .execute()
+    )
+    assert [r["name"] for r in res.data] == [
+        "Widget",
+        "Rocket Skates",
+        "Portable Hole",
+        "Giant Magnet",
+        "Stapler",
+    ]
+    asc = anon.table("gadgets").select("name").order("price").execute()
+    # Ascending puts NULLs last by default.
+    assert [r["name"] for r in asc.data] == [
+        "Stapler",
+        "Giant Magnet",
+        "Portable Hole",
+        "Rocket Skates",
+        "Widget",
+    ]
+    multi = (
+        anon.table("books")
+        .select("author_id,title")
+        .lte("author_id", 2)
+        .order("author_id", desc=True)
+        .order("published_year")
+        .execute()
+    )
+    assert multi.data == [
+        {"author_id": 2, "title": "Consider Phlebas"},
+        {"author_id": 2, "title": "The Player of Games"},
+        {"author_id": 1, "title": "A Wizard of Earthsea"},
+        {"author_id": 1, "title": "The Left Hand of Darkness"},
+        {"author_id": 1, "title": "The Dispossessed"},
+    ]
+
+
+def test_limit_and_range(anon):
+    limited = anon.table("gadgets").select("id").order("id").limit(2).execute()
+    assert limited.data == [{"id": 1}, {"id": 2}]
+    ranged = anon.table("gadgets").select("id").order("id").range(1, 3).execute()
+    assert ranged.data == [{"id": 2}, {"id": 3}, {"id": 4}]
+    past_end = anon.table("gadgets").select("id").order("id").range(10, 12).execute()
+    assert past_end.data == []
+
+
+def test_single_returns_an_object(anon):
+    res = (
+        anon.table("gadgets")
+        .select("name, tags, makers(name)")
+        .eq("id", 1)
+        .single()
+        .execute()
+    )
+    assert res.data == {
+        "name": "Rocket Skates",
+        "tags": ["speed", "outdoor"],
+        "makers": {"name": "Acme"},
+    }
+
+
+def test_single_with_zero_or_many_rows_is_406(anon):
+    with pytest.raises(APIError) as zero:
+        anon.table("gadgets").select("id").eq("id", 999).single().execute()
+    assert zero.value.code == "not_acceptable"
+    assert zero.value.message == "JSON object requested, multiple (or no) rows returned"
+    assert zero.value.details == "The result contains 0 rows"
+    assert zero.value.hint is None
+
+    with pytest.raises(APIError) as many:
+        anon.table("gadgets").select("id").single().execute()
+    assert many.value.code == "not_acceptable"
+    assert many.value.message == "JSON object requested, multiple (or no) rows returned"
+    assert many.value.details == "The result contains 5 rows"
+
+
+def test_maybe_single_zero_and_one_row(anon):
+    none = anon.table("gadgets").select("id").eq("id", 999).maybe_single().execute()
+    assert none is None
+    one = (
+        anon.table("gadgets")
+        .select("id, name")
+        .eq("name", "Giant Magnet")
+        .maybe_single()
+        .execute()
+    )
+    assert one is not None
+    assert one.data == {"id": 2, "name": "Giant Magnet"}
+
+
+def test_csv(anon):
+    res = anon.table("gadgets").select("id,name,price,tags").order("id").csv().execute()
+    # PostgREST renders each row as PostgreSQL's record text without the
+    # parentheses: values with spaces/commas/braces are double-quoted, NULL is empty.
+    assert res.data == (
+        "id,name,price,tags\n"
+        '1,"Rocket Skates",99.50,"{speed,outdoor}"\n'
+        '2,"Giant Magnet",15.00,{metal}\n'
+        '3,"Portable Hole",42.00,"{outdoor,magic}"\n'
+        "4,Stapler,7.25,{office}\n"
+        "5,Widget,,{}"
+    )
+
+
+def test_count_exact_with_data_and_with_head(anon):
+    res = (
+        anon.table("gadgets")
+        .select("id", count="exact")
+        .eq("maker_id", 1)
+        .order("id")
+        .execute()
+    )
+    assert res.data == [{"id": 1}, {"id": 2}]
+    assert res.count == 2
+
+    paged = anon.table("gadgets").select("id", count="exact").order("id").range(0, 1).execute()
+    assert paged.data == [{"id": 1}, {"id": 2}]
+    assert paged.count == 5
+
+    head = anon.table("gadgets").select("*", count="exact", head=True).execute()
+    assert head.data == []
+    assert head.count == 5
+
+    # reviews has RLS: anon counts only the published ones.
+    reviews = anon.table("reviews").select("*", count="exact", head=True).execute()
+    assert reviews.count == 3
+
+
+def test_unknown_column_error(anon):
+    with pytest.raises(APIError) as err:
+        anon.table("gadgets").select("id,zzzzzzzz").execute()
+    assert err.value.code == "42703"
+    assert err.value.message == "column gadgets.zzzzzzzz does not exist"
+    assert err.value.details is None
+    assert err.value.hint is None
+
+
+def test_unknown_table_error(anon):
+    with pytest.raises(APIError) as err:
+        anon.table("no_such_table").select("*").execute()
+    assert err.value.code == "not_found"
+    assert (
+        err.value.message
+        == "Could not find the table 'public.no_such_table' in the schema cache"
+    )
