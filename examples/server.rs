@@ -20,6 +20,7 @@
 //! | `PGRST_JWT_ROLE_CLAIM_KEY` | `.role` |
 //! | `PGRST_SERVER_HOST` | `127.0.0.1` |
 //! | `PGRST_SERVER_PORT` | `3000` |
+//! | `PGRST_DB_CHANNEL_ENABLED` | `true`: reload the schema cache on `NOTIFY pgrst` |
 //! | `PGRST_DEMO_EXTRA_SQL` | unset: an SQL file to load after the demo data (throwaway database only) |
 //!
 //! It prints an anon key and a service-role key signed with the secret, as
@@ -113,6 +114,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         builder = builder.max_rows(max);
     }
     let rest = builder.build().await?;
+    // Reload the schema cache on `NOTIFY pgrst, 'reload schema'`, as PostgREST.
+    let _listener = match env("PGRST_DB_CHANNEL_ENABLED").as_deref() {
+        Some("false") => None,
+        _ => Some(
+            rest.schema_cache()
+                .listen(url.parse()?, tokio_postgres::NoTls),
+        ),
+    };
     let api = ServiceBuilder::new().layer(auth).layer(roles).service(rest);
 
     let app = axum::Router::new()

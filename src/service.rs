@@ -322,12 +322,14 @@ impl<T: MakeTls> Shared<T> {
         // The schema of the request: its profile, which must be exposed, or the default.
         let schema_name = match &api.profile {
             Some(p) if !self.schemas.contains(p) => {
-                return Err(Error::new(ErrorKind::NotAcceptable, format!("Invalid schema: {p}"))
-                    .with_hint(format!(
-                        "Only the following schemas are exposed: {}",
-                        self.schemas.join(", ")
-                    ))
-                    .with_postgrest_code("PGRST106"));
+                return Err(
+                    Error::new(ErrorKind::NotAcceptable, format!("Invalid schema: {p}"))
+                        .with_hint(format!(
+                            "Only the following schemas are exposed: {}",
+                            self.schemas.join(", ")
+                        ))
+                        .with_postgrest_code("PGRST106"),
+                );
             }
             Some(p) => p.as_str(),
             None => self.schemas[0].as_str(),
@@ -417,7 +419,8 @@ impl<T: MakeTls> Shared<T> {
         };
         if self.schemas.len() > 1 || api.profile.is_some() {
             if let Ok(v) = HeaderValue::from_str(schema_name) {
-                res.headers_mut().insert(HeaderName::from_static("content-profile"), v);
+                res.headers_mut()
+                    .insert(HeaderName::from_static("content-profile"), v);
             }
         }
         Ok(res)

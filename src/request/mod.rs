@@ -321,10 +321,12 @@ fn profile(method: &Method, headers: &HeaderMap) -> Result<Option<String>, Error
     };
     match headers.get(name) {
         None => Ok(None),
-        Some(v) => v
-            .to_str()
-            .map(|s| Some(s.trim().to_owned()))
-            .map_err(|_| Error::new(ErrorKind::InvalidRequest, format!("The {name} header is not valid text"))),
+        Some(v) => v.to_str().map(|s| Some(s.trim().to_owned())).map_err(|_| {
+            Error::new(
+                ErrorKind::InvalidRequest,
+                format!("The {name} header is not valid text"),
+            )
+        }),
     }
 }
 

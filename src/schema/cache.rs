@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 
@@ -40,6 +41,21 @@ struct Inner {
     current: ArcSwap<Schema>,
     loader: Box<Loader>,
     generation: AtomicU64,
+    last_load: std::sync::Mutex<Option<LoadStats>>,
+}
+
+/// How the last successful load went, for metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LoadStats {
+    /// How long the catalog queries and the snapshot's construction took.
+    pub duration: Duration,
+    /// When it finished.
+    pub finished_at: SystemTime,
+    /// The snapshot's generation (1 for the first load).
+    pub generation: u64,
+    /// How many tables, views and functions the snapshot holds.
+    pub relations: usize,
 }
 
 impl SchemaCache {
@@ -57,15 +73,17 @@ impl SchemaCache {
                 load_schema(&conn.client, &schemas).await
             })
         };
+        let started = Instant::now();
         let first = loader().await?;
         let cache = Self {
             inner: Arc::new(Inner {
                 current: ArcSwap::from_pointee(Schema::default()),
                 loader: Box::new(loader),
                 generation: AtomicU64::new(0),
+                last_load: std::sync::Mutex::new(None),
             }),
         };
-        cache.install(first);
+        cache.install(first, started.elapsed());
         Ok(cache)
     }
 
@@ -76,9 +94,10 @@ impl SchemaCache {
 
     /// Loads a new snapshot and swaps it in. On error the old snapshot stays.
     pub async fn reload(&self) -> Result<(), Error> {
+        let started = Instant::now();
         match (self.inner.loader)().await {
             Ok(schema) => {
-                self.install(schema);
+                self.install(schema, started.elapsed());
                 Ok(())
             }
             Err(e) => {
@@ -88,15 +107,138 @@ impl SchemaCache {
         }
     }
 
-    fn install(&self, mut schema: Schema) {
+    /// How the last successful load went.
+    pub fn last_load(&self) -> Option<LoadStats> {
+        self.inner.last_load.lock().ok().and_then(|l| *l)
+    }
+
+    fn install(&self, mut schema: Schema, duration: Duration) {
         schema.generation = self.inner.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let stats = LoadStats {
+            duration,
+            finished_at: SystemTime::now(),
+            generation: schema.generation,
+            relations: schema.tables.len() + schema.functions.len(),
+        };
         tracing::debug!(
             tables = schema.tables.len(),
             generation = schema.generation,
+            ms = duration.as_millis() as u64,
             "schema cache loaded"
         );
         self.inner.current.store(Arc::new(schema));
+        if let Ok(mut last) = self.inner.last_load.lock() {
+            *last = Some(stats);
+        }
     }
+
+    /// Reloads on `NOTIFY pgrst` (empty payload or `'reload schema'`), as PostgREST does.
+    ///
+    /// A dedicated connection (not one of the pool's) LISTENs on the channel
+    /// `pgrst`; notifications are debounced (the reload runs once things are
+    /// quiet for 100 ms), the connection is re-established with exponential
+    /// backoff (1 s up to 32 s) when it drops, and the cache reloads after each
+    /// reconnection, since notifications may have been missed. The listener
+    /// stops when the returned handle is dropped.
+    ///
+    /// ```no_run
+    /// # async fn demo(cache: tower_postgrest::SchemaCache) -> Result<(), Box<dyn std::error::Error>> {
+    /// let config: tokio_postgres::Config = "postgres://authenticator@localhost/app".parse()?;
+    /// let _listener = cache.listen(config, tokio_postgres::NoTls);
+    /// // … then, after a migration: NOTIFY pgrst, 'reload schema';
+    /// # Ok(()) }
+    /// ```
+    pub fn listen<T: MakeTls>(&self, config: tokio_postgres::Config, tls: T) -> ReloadListener
+    where
+        T::S: Unpin + tokio::io::AsyncRead + tokio::io::AsyncWrite,
+    {
+        let cache = self.clone();
+        ReloadListener {
+            task: tokio::spawn(listen_forever(cache, config, tls)),
+        }
+    }
+}
+
+/// The task reloading a [`SchemaCache`] on notifications; stops when dropped.
+#[derive(Debug)]
+pub struct ReloadListener {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ReloadListener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The notification channel, as PostgREST's default `db-channel`.
+const CHANNEL: &str = "pgrst";
+/// Notifications within this interval of each other cause one reload.
+const DEBOUNCE: Duration = Duration::from_millis(100);
+/// The longest wait between two connection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(32);
+
+async fn listen_forever<T: MakeTls>(cache: SchemaCache, config: tokio_postgres::Config, tls: T)
+where
+    T::S: Unpin + tokio::io::AsyncRead + tokio::io::AsyncWrite,
+{
+    let mut backoff = Duration::from_secs(1);
+    let mut connected_before = false;
+    loop {
+        match config.connect(tls.clone()).await {
+            Ok((client, mut connection)) => {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+                let driver = tokio::spawn(async move {
+                    let mut messages =
+                        futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+                    while let Some(message) = futures_util::StreamExt::next(&mut messages).await {
+                        match message {
+                            Ok(tokio_postgres::AsyncMessage::Notification(n))
+                                if n.channel() == CHANNEL =>
+                            {
+                                if tx.send(n.payload().to_owned()).is_err() {
+                                    break;
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(_) => break,
+                        }
+                    }
+                });
+                if let Err(e) = client.batch_execute("LISTEN pgrst").await {
+                    tracing::warn!(error = %e, "could not LISTEN for schema reloads");
+                    driver.abort();
+                } else {
+                    tracing::debug!("listening for schema reloads on channel pgrst");
+                    backoff = Duration::from_secs(1);
+                    if connected_before {
+                        let _ = cache.reload().await;
+                    }
+                    connected_before = true;
+                    while let Some(payload) = rx.recv().await {
+                        let mut reload = wants_schema_reload(&payload);
+                        // Debounce: gather what arrives while things are busy.
+                        while let Ok(Some(more)) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {
+                            reload |= wants_schema_reload(&more);
+                        }
+                        if reload {
+                            let _ = cache.reload().await;
+                        }
+                    }
+                    tracing::warn!("the schema reload listener lost its connection; reconnecting");
+                }
+                drop(client);
+            }
+            Err(e) => tracing::warn!(error = %e, "could not connect to listen for schema reloads"),
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// `NOTIFY pgrst` and `NOTIFY pgrst, 'reload schema'` reload the schema cache.
+fn wants_schema_reload(payload: &str) -> bool {
+    matches!(payload.trim(), "" | "reload schema")
 }
 
 impl fmt::Debug for SchemaCache {

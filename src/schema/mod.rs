@@ -25,7 +25,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use cache::SchemaCache;
+pub use cache::{LoadStats, ReloadListener, SchemaCache};
 pub use relationships::{Cardinality, Relationship};
 
 /// The kind of a relation.

@@ -182,3 +182,70 @@ def test_generic_filter(anon):
     assert names(t.select("name").filter("specs->>wheels", "eq", "4").execute()) == [
         "Rocket Skates"
     ]
+
+
+def test_like_ilike_any_all_of(anon):
+    t = anon.table("gadgets")
+    assert names(t.select("name").like_any_of("name", "%Hole,%Magnet").order("id").execute()) == [
+        "Giant Magnet",
+        "Portable Hole",
+    ]
+    assert names(t.select("name").like_all_of("name", "%o%,%e%").order("id").execute()) == [
+        "Rocket Skates",
+        "Portable Hole",
+    ]
+    assert names(t.select("name").ilike_any_of("name", "g%,w%").order("id").execute()) == [
+        "Giant Magnet",
+        "Widget",
+    ]
+
+
+def test_quantifiers_isdistinct_regex_and_not_null(anon):
+    t = anon.table("gadgets")
+    assert names(t.select("name").filter("id", "eq(any)", "{1,3}").order("id").execute()) == [
+        "Rocket Skates",
+        "Portable Hole",
+    ]
+    assert names(t.select("name").filter("price", "gt(all)", "{10,40}").order("id").execute()) == [
+        "Rocket Skates",
+        "Portable Hole",
+    ]
+    # isdistinct treats NULL as a value.
+    assert names(t.select("name").filter("maker_id", "isdistinct", "1").order("id").execute()) == [
+        "Portable Hole",
+        "Stapler",
+        "Widget",
+    ]
+    assert names(t.select("name").filter("name", "imatch", "^g").execute()) == ["Giant Magnet"]
+    assert names(t.select("name").filter("name", "match", "e[rt]$").order("id").execute()) == [
+        "Giant Magnet",
+        "Stapler",
+        "Widget",
+    ]
+    assert names(t.select("name").is_("released", "not_null").order("id").execute()) == [
+        "Rocket Skates",
+        "Giant Magnet",
+        "Portable Hole",
+        "Stapler",
+    ]
+
+
+def test_fts_on_a_text_column(anon):
+    t = anon.table("gadgets")
+    # On a text column PostgREST applies to_tsvector(config, column) itself.
+    assert names(
+        t.select("name").text_search("description", "anvils", {"config": "english"}).execute()
+    ) == ["Giant Magnet"]
+    assert names(t.select("name").filter("description", "plfts", "rockets").execute()) == [
+        "Rocket Skates"
+    ]
+
+
+def test_array_equality_and_unicode_values(anon):
+    assert names(anon.table("gadgets").select("name").eq("tags", "{office}").execute()) == [
+        "Stapler"
+    ]
+    res = anon.table("authors").select("id, country").eq("name", "Stanisław Lem").execute()
+    assert res.data == [{"id": 4, "country": "PL"}]
+    res = anon.table("authors").select("id").like("name", "%ław %").execute()
+    assert res.data == [{"id": 4}]

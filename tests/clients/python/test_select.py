@@ -273,15 +273,16 @@ def test_single_with_zero_or_many_rows_is_406(anon):
     with pytest.raises(APIError) as zero:
         anon.table("gadgets").select("id").eq("id", 999).single().execute()
     assert zero.value.code == "not_acceptable"
-    assert zero.value.message == "JSON object requested, multiple (or no) rows returned"
+    assert zero.value.message == "Cannot coerce the result to a single JSON object"
     assert zero.value.details == "The result contains 0 rows"
     assert zero.value.hint is None
 
     with pytest.raises(APIError) as many:
         anon.table("gadgets").select("id").single().execute()
     assert many.value.code == "not_acceptable"
-    assert many.value.message == "JSON object requested, multiple (or no) rows returned"
+    assert many.value.message == "Cannot coerce the result to a single JSON object"
     assert many.value.details == "The result contains 5 rows"
+    assert many.value.hint is None
 
 
 def test_maybe_single_zero_and_one_row(anon):
@@ -296,6 +297,10 @@ def test_maybe_single_zero_and_one_row(anon):
     )
     assert one is not None
     assert one.data == {"id": 2, "name": "Giant Magnet"}
+    # More than one row is refused (by the client, from the array it got).
+    with pytest.raises(APIError) as many:
+        anon.table("gadgets").select("id").eq("maker_id", 1).maybe_single().execute()
+    assert many.value.details == "The result contains more than one row."
 
 
 def test_csv(anon):
@@ -339,7 +344,8 @@ def test_count_exact_with_data_and_with_head(anon):
 def test_unknown_column_error(anon):
     with pytest.raises(APIError) as err:
         anon.table("gadgets").select("id,zzzzzzzz").execute()
-    assert err.value.code == "42703"
+    # PostgREST: 400 with PostgreSQL's code 42703; this server: 422 invalid_request.
+    assert err.value.code == "invalid_request"
     assert err.value.message == "column gadgets.zzzzzzzz does not exist"
     assert err.value.details is None
     assert err.value.hint is None
@@ -353,3 +359,168 @@ def test_unknown_table_error(anon):
         err.value.message
         == "Could not find the table 'public.no_such_table' in the schema cache"
     )
+    assert err.value.details is None
+    assert err.value.hint is None
+    with pytest.raises(APIError) as close:
+        anon.table("gadgts").select("*").execute()
+    assert close.value.code == "not_found"
+    assert close.value.message == "Could not find the table 'public.gadgts' in the schema cache"
+    assert close.value.hint == "Perhaps you meant the table 'public.gadgets'"
+
+
+def test_unknown_relationship_error(anon):
+    with pytest.raises(APIError) as err:
+        anon.table("gadgets").select("name, authors(name)").execute()
+    assert err.value.code == "invalid_request"
+    assert (
+        err.value.message
+        == "Could not find a relationship between 'gadgets' and 'authors' in the schema cache"
+    )
+    assert err.value.details == (
+        "Searched for a foreign key relationship between 'gadgets' and 'authors' "
+        "in the schema 'public', but no matches were found."
+    )
+
+
+def test_invalid_input_syntax_error(anon):
+    with pytest.raises(APIError) as err:
+        anon.table("gadgets").select("id").eq("id", "abc").execute()
+    # PostgREST: 400 with PostgreSQL's code 22P02; this server: 422 invalid_request.
+    assert err.value.code == "invalid_request"
+    assert err.value.message == 'invalid input syntax for type integer: "abc"'
+    assert err.value.details is None
+    assert err.value.hint is None
+
+
+def test_order_by_json_path_and_to_one_embed(anon):
+    by_json = (
+        anon.table("gadgets")
+        .select("id, color:specs->>color")
+        .order("specs->>color", desc=True)
+        .order("id")
+        .execute()
+    )
+    # DESC puts NULLs first unless told otherwise.
+    assert by_json.data == [
+        {"id": 5, "color": None},
+        {"id": 1, "color": "red"},
+        {"id": 4, "color": "red"},
+        {"id": 2, "color": "grey"},
+        {"id": 3, "color": "black"},
+    ]
+    by_embed = (
+        anon.table("gadgets")
+        .select("id, makers(name)")
+        .order("makers(name)", desc=True, nullsfirst=False)
+        .order("id")
+        .execute()
+    )
+    assert [r["id"] for r in by_embed.data] == [4, 3, 1, 2, 5]
+
+
+def test_relationship_hints_and_left_join(anon):
+    for hint in ("maker_id", "gadgets_maker_id_fkey"):
+        res = (
+            anon.table("makers")
+            .select(f"name, gadgets!{hint}(name)")
+            .eq("id", 2)
+            .execute()
+        )
+        assert res.data == [{"name": "Globex", "gadgets": [{"name": "Portable Hole"}]}]
+    left = anon.table("gadgets").select("name, makers!left(name)").eq("id", 5).execute()
+    assert left.data == [{"name": "Widget", "makers": None}]
+
+
+def test_null_filters_on_embeds(anon):
+    no_maker = anon.table("gadgets").select("name, makers()").is_("makers", None).execute()
+    # An empty embed `makers()` only serves the filter and is not in the output.
+    assert no_maker.data == [{"name": "Widget"}]
+    no_parts = (
+        anon.table("gadgets")
+        .select("name, parts()")
+        .is_("parts", None)
+        .order("id")
+        .execute()
+    )
+    assert no_parts.data == [{"name": "Stapler"}, {"name": "Widget"}]
+    with_parts = (
+        anon.table("gadgets")
+        .select("name, parts(id)")
+        .not_.is_("parts", None)
+        .order("id")
+        .limit(1, foreign_table="parts")
+        .order("id", foreign_table="parts")
+        .execute()
+    )
+    assert with_parts.data == [
+        {"name": "Rocket Skates", "parts": [{"id": 1}]},
+        {"name": "Giant Magnet", "parts": [{"id": 4}]},
+        {"name": "Portable Hole", "parts": [{"id": 5}]},
+    ]
+
+
+def test_spread_to_many(anon):
+    res = (
+        anon.table("makers")
+        .select("name, ...gadgets(gadget_names:name)")
+        .order("id")
+        .order("id", foreign_table="gadgets")
+        .execute()
+    )
+    assert res.data == [
+        {"name": "Acme", "gadget_names": ["Rocket Skates", "Giant Magnet"]},
+        {"name": "Globex", "gadget_names": ["Portable Hole"]},
+        {"name": "Initech", "gadget_names": ["Stapler"]},
+    ]
+
+
+def test_offset_limit_zero_and_embedded_range(anon):
+    assert anon.table("gadgets").select("id").order("id").offset(3).execute().data == [
+        {"id": 4},
+        {"id": 5},
+    ]
+    assert anon.table("gadgets").select("id").limit(0).execute().data == []
+    res = (
+        anon.table("gadgets")
+        .select("id, parts(name)")
+        .eq("id", 1)
+        .order("id", foreign_table="parts")
+        .range(1, 2, foreign_table="parts")
+        .execute()
+    )
+    assert res.data == [{"id": 1, "parts": [{"name": "Rocket"}, {"name": "Strap"}]}]
+
+
+def test_csv_quoting_and_empty_result(anon):
+    res = (
+        anon.table("gadgets")
+        .select("id,specs,available")
+        .lte("id", 2)
+        .order("id")
+        .csv()
+        .execute()
+    )
+    assert res.data == (
+        "id,specs,available\n"
+        '1,"{""color"": ""red"", ""wheels"": 4}","[1,10)"\n'
+        '2,"{""color"": ""grey"", ""strength"": 9}","[5,20)"'
+    )
+    # No rows: an empty header line and an empty body.
+    empty = anon.table("gadgets").select("id").gt("id", 100).csv().execute()
+    assert empty.data == "\n"
+
+
+def test_strip_nulls(anon):
+    res = (
+        anon.table("gadgets")
+        .select("name, price, makers(name, country)")
+        .in_("id", [4, 5])
+        .order("id")
+        .strip_nulls()
+        .execute()
+    )
+    # json_strip_nulls over the whole result: null fields go at every depth.
+    assert res.data == [
+        {"name": "Stapler", "price": 7.25, "makers": {"name": "Initech"}},
+        {"name": "Widget"},
+    ]

@@ -3,6 +3,8 @@
 Every test writes rows keyed by its own unique suffix and reads back only those.
 """
 
+import re
+
 import pytest
 from postgrest import APIError
 from postgrest.types import ReturnMethod
@@ -95,7 +97,8 @@ def test_insert_duplicate_key_is_conflict(anon, uid):
 def test_insert_not_null_and_foreign_key_violations(anon, service):
     with pytest.raises(APIError) as nn:
         anon.table("kv").insert({"key": None, "value": "v"}).execute()
-    assert nn.value.code == "23502"
+    # PostgREST: 400 with PostgreSQL's code 23502; this server: 422 invalid_request.
+    assert nn.value.code == "invalid_request"
     assert (
         nn.value.message
         == 'null value in column "key" of relation "kv" violates not-null constraint'
@@ -168,7 +171,7 @@ def test_bulk_upsert_default_to_null_violates_not_null(anon, uid):
     k1, k2 = f"nn1-{uid}", f"nn2-{uid}"
     with pytest.raises(APIError) as err:
         anon.table("kv").upsert([{"key": k1, "hits": 5}, {"key": k2}]).execute()
-    assert err.value.code == "23502"
+    assert err.value.code == "invalid_request"
     assert (
         err.value.message
         == 'null value in column "hits" of relation "kv" violates not-null constraint'
@@ -247,3 +250,95 @@ def test_write_without_privilege_is_denied(anon):
     assert err.value.message == "permission denied for table gadgets"
     assert err.value.details is None
     assert err.value.hint is None
+
+
+def test_insert_empty_list_and_unknown_column(anon, uid):
+    assert anon.table("kv").insert([]).execute().data == []
+    with pytest.raises(APIError) as err:
+        anon.table("kv").insert({"key": f"unk-{uid}", "nope": 1}).execute()
+    # PostgREST: 400 PGRST204; this server: 422 invalid_request.
+    assert err.value.code == "invalid_request"
+    assert err.value.message == "Could not find the 'nope' column of 'kv' in the schema cache"
+    assert err.value.details is None
+    assert err.value.hint is None
+    with pytest.raises(APIError) as bulk:
+        anon.table("kv").insert([{"key": f"unk2-{uid}", "nope": 1}]).execute()
+    assert bulk.value.message == "Could not find the 'nope' column of 'kv' in the schema cache"
+    keys = [f"unk-{uid}", f"unk2-{uid}"]
+    assert anon.table("kv").select("key").in_("key", keys).execute().data == []
+
+
+def test_insert_single_object_response(anon, uid):
+    res = anon.table("kv").insert({"key": f"one-{uid}", "value": "v"}).single().execute()
+    assert res.data == {"key": f"one-{uid}", "value": "v", "hits": 0}
+    keys = [f"two-{uid}", f"three-{uid}"]
+    with pytest.raises(APIError) as err:
+        anon.table("kv").insert([{"key": k} for k in keys]).single().execute()
+    assert err.value.code == "not_acceptable"
+    assert err.value.message == "Cannot coerce the result to a single JSON object"
+    assert err.value.details == "The result contains 2 rows"
+    # ...and the insert was rolled back.
+    assert anon.table("kv").select("key").in_("key", keys).execute().data == []
+
+
+def test_insert_minimal_with_count_and_timestamps(anon, uid):
+    titles = [f"cnt{i} {uid}" for i in range(3)]
+    res = (
+        anon.table("notes")
+        .insert([{"title": t} for t in titles], count="exact", returning=ReturnMethod.minimal)
+        .execute()
+    )
+    assert res.data == []
+    assert res.count == 3
+    rows = anon.table("notes").select("title,created").in_("title", titles).order("title").execute()
+    assert [r["title"] for r in rows.data] == titles
+    for r in rows.data:
+        # timestamptz as PostgreSQL's to_json writes it (ISO 8601 with an offset).
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d(:\d\d)?", r["created"])
+
+
+def test_max_affected_on_update_and_delete(anon, uid):
+    keys = [f"max{i}-{uid}" for i in range(2)]
+    anon.table("kv").insert([{"key": k, "value": "a"} for k in keys]).execute()
+    with pytest.raises(APIError) as err:
+        anon.table("kv").update({"value": "b"}).in_("key", keys).max_affected(1).execute()
+    # PostgREST: 400 PGRST124; this server: 422 invalid_request.
+    assert err.value.code == "invalid_request"
+    assert err.value.message == "Query result exceeds max-affected preference constraint"
+    assert err.value.details == "The query affects 2 rows"
+    with pytest.raises(APIError) as derr:
+        anon.table("kv").delete().in_("key", keys).max_affected(1).execute()
+    assert derr.value.details == "The query affects 2 rows"
+    back = anon.table("kv").select("key,value").in_("key", keys).order("key").execute()
+    assert back.data == [{"key": k, "value": "a"} for k in keys]
+    ok = anon.table("kv").update({"value": "c"}).eq("key", keys[0]).max_affected(1).execute()
+    assert ok.data == [{"key": keys[0], "value": "c", "hits": 0}]
+
+
+def test_update_empty_body_and_embedded_representation(anon, service, uid):
+    key = f"empty-{uid}"
+    anon.table("kv").insert({"key": key, "value": "keep"}).execute()
+    # An empty PATCH body updates nothing.
+    assert anon.table("kv").update({}).eq("key", key).execute().data == []
+    assert anon.table("kv").select("value").eq("key", key).execute().data == [{"value": "keep"}]
+    # A write's representation can embed, like a read (a no-op update here).
+    res = (
+        service.table("gadgets")
+        .update({"name": "Portable Hole"})
+        .eq("id", 3)
+        .select("name, makers(name), parts(name)")
+        .execute()
+    )
+    assert res.data == [
+        {"name": "Portable Hole", "makers": {"name": "Globex"}, "parts": [{"name": "Fabric"}]}
+    ]
+
+
+def test_upsert_on_conflict_without_unique_constraint(anon, uid):
+    with pytest.raises(APIError) as err:
+        anon.table("kv").upsert({"key": f"nc-{uid}", "value": "v"}, on_conflict="value").execute()
+    assert err.value.code == "invalid_request"
+    assert (
+        err.value.message
+        == "there is no unique or exclusion constraint matching the ON CONFLICT specification"
+    )
