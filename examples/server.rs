@@ -20,6 +20,7 @@
 //! | `PGRST_JWT_ROLE_CLAIM_KEY` | `.role` |
 //! | `PGRST_SERVER_HOST` | `127.0.0.1` |
 //! | `PGRST_SERVER_PORT` | `3000` |
+//! | `PGRST_ERROR_STYLE` | `powabase` (this crate's error table); `postgrest` for PostgREST's codes |
 //! | `PGRST_DB_CHANNEL_ENABLED` | `true`: reload the schema cache on `NOTIFY pgrst` |
 //! | `PGRST_DEMO_EXTRA_SQL` | unset: an SQL file to load after the demo data (throwaway database only) |
 //!
@@ -32,7 +33,7 @@ mod cluster;
 mod demo_db;
 
 use tower::ServiceBuilder;
-use tower_postgrest::layer::{ClaimPath, JwtAuthLayer, SetRoleLayer};
+use tower_postgrest::layer::{ClaimPath, ErrorMappingLayer, JwtAuthLayer, SetRoleLayer};
 use tower_postgrest::{ConnectionManager, RestService};
 
 /// The secret when none is given: for development only.
@@ -106,7 +107,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .max_size(pool_size)
         .build(manager)
         .await?;
+    let postgrest_errors = match env("PGRST_ERROR_STYLE").as_deref() {
+        None | Some("powabase") => false,
+        Some("postgrest") => true,
+        Some(other) => {
+            return Err(format!("PGRST_ERROR_STYLE={other:?}: use powabase or postgrest").into());
+        }
+    };
     let mut builder = RestService::builder(pool).schemas(schemas);
+    if postgrest_errors {
+        builder = builder.error_mapper(tower_postgrest::PostgRest);
+    }
     if let Some(anon) = &anon_role {
         builder = builder.anon_role(anon.clone());
     }
@@ -122,7 +133,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .listen(url.parse()?, tokio_postgres::NoTls),
         ),
     };
-    let api = ServiceBuilder::new().layer(auth).layer(roles).service(rest);
+    let errors = if postgrest_errors {
+        ErrorMappingLayer::postgrest()
+    } else {
+        ErrorMappingLayer::powabase()
+    };
+    let api = ServiceBuilder::new()
+        .layer(errors)
+        .layer(auth)
+        .layer(roles)
+        .service(rest);
 
     let app = axum::Router::new()
         .route(

@@ -128,6 +128,8 @@ struct Inner {
     headers: Vec<(HeaderName, HeaderValue)>,
     /// A status and code the database chose (`ErrorKind::Custom`).
     custom: Option<(StatusCode, String)>,
+    /// Raised for a request of the anonymous role.
+    anonymous: bool,
 }
 
 impl Error {
@@ -143,6 +145,7 @@ impl Error {
                 source: None,
                 headers: Vec::new(),
                 custom: None,
+                anonymous: false,
             }),
         }
     }
@@ -236,43 +239,40 @@ impl Error {
 
     /// The JSON body `{"code","message","details","hint"}` of the default mapping.
     pub fn body_json(&self) -> Vec<u8> {
-        let body = serde_json::json!({
+        serde_json::to_vec(&self.body_value()).unwrap_or_default()
+    }
+
+    fn body_value(&self) -> serde_json::Value {
+        serde_json::json!({
             "code": self.code(),
             "message": self.inner.message,
             "details": self.inner.details,
             "hint": self.inner.hint,
-        });
-        serde_json::to_vec(&body).unwrap_or_default()
+        })
     }
 
     /// Renders the error as a response with the default mapping.
     ///
     /// The response carries the error itself as an `Arc<Error>` extension so
-    /// that outer layers can log it or render it again.
+    /// that outer layers can log it or render it again
+    /// ([`ErrorMappingLayer`](crate::layer::ErrorMappingLayer)).
     pub fn to_response(self) -> Response<RestBody> {
-        let mut res = Response::new(RestBody::from(self.body_json()));
-        *res.status_mut() = self.status();
-        let headers = res.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
-        for (name, value) in &self.inner.headers {
-            headers.insert(name.clone(), value.clone());
-        }
-        match self.inner.kind {
-            ErrorKind::Unauthorized => {
-                headers
-                    .entry(header::WWW_AUTHENTICATE)
-                    .or_insert(HeaderValue::from_static("Bearer"));
-            }
-            ErrorKind::Unavailable => {
-                headers
-                    .entry(header::RETRY_AFTER)
-                    .or_insert(HeaderValue::from_static("1"));
-            }
-            _ => {}
-        }
+        let error = Arc::new(self);
+        let mut res = Powabase.render(&error);
+        res.extensions_mut().insert(error);
+        res
+    }
+
+    /// Marks the error as raised for a request of the anonymous role (PostgREST
+    /// answers 42501 with 401 then, and 403 otherwise).
+    #[must_use]
+    pub(crate) fn for_anonymous(mut self, anonymous: bool) -> Self {
+        self.inner.anonymous = anonymous;
+        self
+    }
+
+    /// Logs a server error, with its cause.
+    fn log(&self) {
         if self.status().is_server_error() {
             match &self.inner.source {
                 Some(source) => {
@@ -283,7 +283,32 @@ impl Error {
                 }
             }
         }
-        res.extensions_mut().insert(Arc::new(self));
+    }
+
+    /// The response of `body` and `status`, with this error's own headers.
+    fn response(&self, status: StatusCode, body: serde_json::Value) -> Response<RestBody> {
+        let mut res = Response::new(RestBody::from(
+            serde_json::to_vec(&body).unwrap_or_default(),
+        ));
+        *res.status_mut() = status;
+        let headers = res.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        for (name, value) in &self.inner.headers {
+            headers.insert(name.clone(), value.clone());
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            headers
+                .entry(header::WWW_AUTHENTICATE)
+                .or_insert(HeaderValue::from_static("Bearer"));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers
+                .entry(header::RETRY_AFTER)
+                .or_insert(HeaderValue::from_static("1"));
+        }
         res
     }
 
@@ -316,6 +341,119 @@ impl Error {
         out.inner.hint = db.hint().map(str::to_owned);
         out.with_source(err)
     }
+}
+
+/// Turns an [`Error`] into a response: a wire dialect.
+///
+/// Two ship, [`Powabase`] (the default) and [`PostgRest`]; any
+/// `Fn(&Error) -> Response<RestBody>` closure is one too.
+///
+/// ```
+/// use tower_postgrest::{Error, ErrorKind, ErrorMapper, PostgRest, Powabase};
+///
+/// let err = Error::new(ErrorKind::NotFound, "Could not find the table 'public.x' in the schema cache")
+///     .with_postgrest_code("PGRST205");
+/// assert_eq!(Powabase.render(&err).status(), 404);
+/// let res = PostgRest.render(&err);
+/// assert_eq!(res.headers()["proxy-status"], "PostgREST; error=PGRST205");
+/// let custom = |e: &Error| http::Response::new(tower_postgrest::RestBody::from(e.message().to_owned()));
+/// assert_eq!(custom.render(&err).status(), 200);
+/// ```
+pub trait ErrorMapper: Send + Sync + 'static {
+    /// The response for `err`.
+    fn render(&self, err: &Error) -> Response<RestBody>;
+}
+
+impl<F> ErrorMapper for F
+where
+    F: Fn(&Error) -> Response<RestBody> + Send + Sync + 'static,
+{
+    fn render(&self, err: &Error) -> Response<RestBody> {
+        self(err)
+    }
+}
+
+/// The default dialect: the design's error table (`not_found`, `invalid_request`,
+/// `rls_denied`, …; 422 for client errors).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Powabase;
+
+impl ErrorMapper for Powabase {
+    fn render(&self, err: &Error) -> Response<RestBody> {
+        err.log();
+        err.response(err.status(), err.body_value())
+    }
+}
+
+/// PostgREST's own dialect: its codes (`PGRSTnnn`, SQLSTATEs) and statuses,
+/// 42501 as 401 for the anonymous role and 403 otherwise, and its
+/// `Proxy-Status`, `WWW-Authenticate` and `Retry-After` headers.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PostgRest;
+
+impl ErrorMapper for PostgRest {
+    fn render(&self, err: &Error) -> Response<RestBody> {
+        err.log();
+        let code = if err.inner.postgrest_code.is_empty() {
+            err.code().to_owned()
+        } else {
+            err.inner.postgrest_code.to_string()
+        };
+        let status = match &err.inner.custom {
+            Some((status, _)) => *status,
+            None => postgrest_status(&code, &err.inner.message, err.inner.anonymous)
+                .unwrap_or_else(|| err.status()),
+        };
+        let body = serde_json::json!({
+            "code": code,
+            "message": err.inner.message,
+            "details": err.inner.details,
+            "hint": err.inner.hint,
+        });
+        let mut res = err.response(status, body);
+        if let Ok(v) = HeaderValue::from_str(&format!("PostgREST; error={code}")) {
+            res.headers_mut()
+                .insert(HeaderName::from_static("proxy-status"), v);
+        }
+        res
+    }
+}
+
+/// PostgREST's status for one of its codes or a SQLSTATE (`POSTGREST.md` §2.2–2.3).
+fn postgrest_status(code: &str, message: &str, anonymous: bool) -> Option<StatusCode> {
+    let n = match code {
+        "PGRST000" | "PGRST001" | "PGRST002" => 503,
+        "PGRST003" => 504,
+        "PGRST101" | "PGRST105" | "PGRST117" => 405,
+        "PGRST103" => 416,
+        "PGRST106" | "PGRST107" | "PGRST116" => 406,
+        "PGRST111" | "PGRST112" | "PGRST121" | "PGRST300" | "PGRSTX00" => 500,
+        "PGRST125" | "PGRST126" | "PGRST202" | "PGRST205" => 404,
+        "PGRST201" | "PGRST203" => 300,
+        "PGRST301" | "PGRST302" | "PGRST303" => 401,
+        c if c.starts_with("PGRST") => 400,
+        "23503" | "23505" => 409,
+        "25006" => 405,
+        "21000" if message.ends_with("requires a WHERE clause") => 400,
+        "22023" if message.starts_with("role ") && message.ends_with("does not exist") => 401,
+        "42883" if message.starts_with("function xmlagg(") => 406,
+        "42883" | "42P01" => 404,
+        "42501" if anonymous => 401,
+        "42501" => 403,
+        "53400" | "42P17" | "21000" => 500,
+        "57P01" => 503,
+        c if c.len() == 5 => match &c[..2] {
+            "08" | "53" => 503,
+            "0L" | "0P" | "28" => 403,
+            "09" | "25" | "2D" | "38" | "39" | "3B" | "40" | "54" | "55" | "57" | "58" | "F0"
+            | "HV" | "XX" => 500,
+            "P0" if c == "P0001" => 400,
+            "P0" => 500,
+            _ => 400,
+        },
+        _ => return None,
+    };
+    StatusCode::from_u16(n).ok()
 }
 
 impl Error {
@@ -481,6 +619,115 @@ mod tests {
         ];
         for (state, msg, kind) in cases {
             assert_eq!(kind_of_sqlstate(state, msg), kind, "{state}");
+        }
+    }
+
+    const KINDS: [ErrorKind; 14] = [
+        ErrorKind::Ambiguous,
+        ErrorKind::Unauthorized,
+        ErrorKind::Forbidden,
+        ErrorKind::NotFound,
+        ErrorKind::MethodNotAllowed,
+        ErrorKind::NotAcceptable,
+        ErrorKind::Conflict,
+        ErrorKind::PayloadTooLarge,
+        ErrorKind::RangeNotSatisfiable,
+        ErrorKind::InvalidRequest,
+        ErrorKind::Internal,
+        ErrorKind::NotImplemented,
+        ErrorKind::Unavailable,
+        ErrorKind::Timeout,
+    ];
+
+    fn body(res: Response<RestBody>) -> (StatusCode, http::HeaderMap, serde_json::Value) {
+        use http_body::Body as _;
+        let (parts, body) = res.into_parts();
+        let bytes = match std::pin::pin!(body)
+            .poll_frame(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+        {
+            std::task::Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
+            _ => bytes::Bytes::new(),
+        };
+        (
+            parts.status,
+            parts.headers,
+            serde_json::from_slice(&bytes).unwrap(),
+        )
+    }
+
+    #[test]
+    fn every_kind_in_both_dialects() {
+        for kind in KINDS {
+            let err = Error::new(kind, "m").with_details("d").with_hint("h");
+            let (status, headers, v) = body(Powabase.render(&err));
+            assert_eq!(status, kind.status(), "{kind:?}");
+            assert_eq!(v["code"], kind.code());
+            assert_eq!(
+                (
+                    v["message"].as_str(),
+                    v["details"].as_str(),
+                    v["hint"].as_str()
+                ),
+                (Some("m"), Some("d"), Some("h"))
+            );
+            assert_eq!(
+                headers.contains_key(header::WWW_AUTHENTICATE),
+                kind == ErrorKind::Unauthorized
+            );
+            assert_eq!(
+                headers.contains_key(header::RETRY_AFTER),
+                kind == ErrorKind::Unavailable
+            );
+            assert!(!headers.contains_key("proxy-status"));
+
+            // Without a PostgREST code, the PostgREST dialect keeps the kind's status.
+            let (status, headers, v) = body(PostgRest.render(&err));
+            assert_eq!(status, kind.status(), "{kind:?}");
+            assert_eq!(v["code"], kind.code());
+            assert_eq!(
+                headers["proxy-status"],
+                format!("PostgREST; error={}", kind.code())
+            );
+        }
+    }
+
+    #[test]
+    fn postgrest_codes_and_sqlstates() {
+        let cases = [
+            ("PGRST100", ErrorKind::InvalidRequest, "", false, 400),
+            ("PGRST116", ErrorKind::NotAcceptable, "", false, 406),
+            ("PGRST205", ErrorKind::NotFound, "", false, 404),
+            ("PGRST201", ErrorKind::Ambiguous, "", false, 300),
+            ("PGRST301", ErrorKind::Unauthorized, "", false, 401),
+            ("PGRST003", ErrorKind::Unavailable, "", false, 504),
+            ("23505", ErrorKind::Conflict, "", false, 409),
+            ("42501", ErrorKind::Forbidden, "", true, 401),
+            ("42501", ErrorKind::Forbidden, "", false, 403),
+            ("42703", ErrorKind::InvalidRequest, "", false, 400),
+            ("57014", ErrorKind::Timeout, "", false, 500),
+            ("P0001", ErrorKind::InvalidRequest, "", false, 400),
+            (
+                "22023",
+                ErrorKind::Unauthorized,
+                "role \"x\" does not exist",
+                false,
+                401,
+            ),
+            ("08006", ErrorKind::Unavailable, "", false, 503),
+        ];
+        for (code, kind, message, anonymous, status) in cases {
+            let err = Error::new(kind, message)
+                .with_postgrest_code(code)
+                .for_anonymous(anonymous);
+            let (got, headers, v) = body(PostgRest.render(&err));
+            assert_eq!(got.as_u16(), status, "{code}");
+            assert_eq!(v["code"], code);
+            assert_eq!(headers["proxy-status"], format!("PostgREST; error={code}"));
+            assert_eq!(
+                headers.contains_key(header::WWW_AUTHENTICATE),
+                status == 401,
+                "{code}"
+            );
         }
     }
 

@@ -45,7 +45,7 @@ mod sql;
 
 pub use body::RestBody;
 pub use db::{Connection, ConnectionManager, MakeTls, Pool};
-pub use error::{BoxError, Error, ErrorKind};
+pub use error::{BoxError, Error, ErrorKind, ErrorMapper, PostgRest, Powabase};
 pub use schema::SchemaCache;
 pub use service::{DEFAULT_BODY_LIMIT, ResponseFuture, RestService, RestServiceBuilder};
 

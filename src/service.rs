@@ -17,7 +17,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use percent_encoding::utf8_percent_encode;
 
 use crate::db::{self, CallResult, Ending, MakeTls, Pool, ReadResult, RequestContext, WriteResult};
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, ErrorMapper, Powabase};
 use crate::layer::role_for;
 use crate::layer::{ClaimPath, Claims, DbRole};
 use crate::plan::{self, CallPlan, Plan, PlanConfig, ReadPlan, Returns, WriteKind, WritePlan};
@@ -74,6 +74,7 @@ struct Shared<T: MakeTls> {
     plan: PlanConfig,
     /// The exposed schemas, the default first.
     schemas: Vec<String>,
+    errors: Arc<dyn ErrorMapper>,
     body_limit: usize,
 }
 
@@ -89,6 +90,7 @@ impl<T: MakeTls> RestService<T> {
             body_limit: DEFAULT_BODY_LIMIT,
             require_filter: false,
             tx_override: false,
+            errors: Arc::new(Powabase),
         }
     }
 
@@ -109,6 +111,7 @@ pub struct RestServiceBuilder<T: MakeTls = tokio_postgres::NoTls> {
     body_limit: usize,
     require_filter: bool,
     tx_override: bool,
+    errors: Arc<dyn ErrorMapper>,
 }
 
 /// The default limit on request bodies: 16 MiB.
@@ -165,6 +168,13 @@ impl<T: MakeTls> RestServiceBuilder<T> {
         self
     }
 
+    /// How errors become responses: [`Powabase`] (the default), [`PostgRest`](crate::PostgRest),
+    /// or a mapper of your own (any `Fn(&Error) -> Response<RestBody>`).
+    pub fn error_mapper(mut self, mapper: impl ErrorMapper) -> Self {
+        self.errors = Arc::new(mapper);
+        self
+    }
+
     /// Uses an existing schema cache (e.g. one shared by several services)
     /// instead of loading one.
     pub fn schema_cache(mut self, cache: SchemaCache) -> Self {
@@ -203,6 +213,7 @@ impl<T: MakeTls> RestServiceBuilder<T> {
                     tx_override: self.tx_override,
                 },
                 schemas: self.schemas,
+                errors: self.errors,
                 body_limit: self.body_limit,
             }),
         })
@@ -229,7 +240,12 @@ where
             inner: Box::pin(async move {
                 Ok(match shared.handle(req).await {
                     Ok(res) => res,
-                    Err(e) => e.to_response(),
+                    Err(e) => {
+                        let e = Arc::new(e);
+                        let mut res = shared.errors.render(&e);
+                        res.extensions_mut().insert(e);
+                        res
+                    }
                 })
             }),
         }
@@ -340,6 +356,10 @@ impl<T: MakeTls> Shared<T> {
         } else {
             format!("{}, \"public\"", quote_ident(schema_name))
         };
+        let anonymous = self
+            .anon_role
+            .as_ref()
+            .is_some_and(|a| a.role() == role.role());
         let claims = role.claims_json();
         let (headers_json, cookies_json) = request_headers_json(&parts.headers);
         let ctx = RequestContext {
@@ -354,7 +374,9 @@ impl<T: MakeTls> Shared<T> {
         let mut res = match plan::plan(&api, &schema, &self.plan)? {
             Plan::Read(plan) => {
                 let stmts = sql::render_read(&plan)?;
-                let result = db::run_read(&self.pool, schema.generation, &ctx, &stmts).await?;
+                let result = db::run_read(&self.pool, schema.generation, &ctx, &stmts)
+                    .await
+                    .map_err(|e| e.for_anonymous(anonymous))?;
                 read_response(&plan, result, &parts.uri)?
             }
             Plan::Call(plan) => {
@@ -377,7 +399,8 @@ impl<T: MakeTls> Shared<T> {
                     &stmt,
                     decides.then_some(&decide as _),
                 )
-                .await?;
+                .await
+                .map_err(|e| e.for_anonymous(anonymous))?;
                 decide(&result)?;
                 call_response(&plan, result)?
             }
@@ -413,7 +436,8 @@ impl<T: MakeTls> Shared<T> {
                     ending,
                     plan.checks_result().then_some(&decide as _),
                 )
-                .await?;
+                .await
+                .map_err(|e| e.for_anonymous(anonymous))?;
                 write_response(&plan, method, result)?
             }
         };

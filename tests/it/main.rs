@@ -9,6 +9,7 @@ mod auth;
 mod demo;
 mod embed;
 mod embed_load;
+mod error_styles;
 mod errors;
 mod grammar;
 mod hostile;
