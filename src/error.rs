@@ -381,7 +381,14 @@ pub struct Powabase;
 impl ErrorMapper for Powabase {
     fn render(&self, err: &Error) -> Response<RestBody> {
         err.log();
-        err.response(err.status(), err.body_value())
+        let mut res = err.response(err.status(), err.body_value());
+        // RFC 9209, as PostgREST sends it: clients read the code from it when
+        // there is no body (HEAD), and only from a member named PostgREST.
+        if let Ok(v) = HeaderValue::from_str(&format!("PostgREST; error={}", err.code())) {
+            res.headers_mut()
+                .insert(HeaderName::from_static("proxy-status"), v);
+        }
+        res
     }
 }
 
@@ -678,7 +685,10 @@ mod tests {
                 headers.contains_key(header::RETRY_AFTER),
                 kind == ErrorKind::Unavailable
             );
-            assert!(!headers.contains_key("proxy-status"));
+            assert_eq!(
+                headers["proxy-status"],
+                format!("PostgREST; error={}", kind.code())
+            );
 
             // Without a PostgREST code, the PostgREST dialect keeps the kind's status.
             let (status, headers, v) = body(PostgRest.render(&err));

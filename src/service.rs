@@ -535,9 +535,11 @@ fn read_response(
         None => None,
         Some(Count::Exact) => Some(counted()),
         Some(Count::Planned) => result.planned,
+        // As PostgREST: the planner's estimate when the count passes max_rows —
+        // and always without max_rows.
         Some(Count::Estimated) => match plan.max_rows {
-            Some(max) if counted() > max => Some(counted().max(result.planned.unwrap_or(0))),
-            _ => Some(counted()),
+            Some(max) if counted() <= max => Some(counted()),
+            _ => Some(counted().max(result.planned.unwrap_or(0))),
         },
     };
     let total_text = total.map_or_else(|| "*".to_owned(), |t| t.to_string());
@@ -597,9 +599,11 @@ fn call_response(plan: &CallPlan<'_>, result: CallResult) -> Result<Response<Res
         plan.returns,
         Returns::Composite { set: true } | Returns::Scalar { set: true }
     );
-    let total = shape
-        .count
-        .map(|_| result.total.unwrap_or(result.page_total));
+    // PostgREST counts function results exactly, and does not plan them.
+    let total = match shape.count {
+        Some(Count::Planned) | None => None,
+        Some(_) => Some(result.total.unwrap_or(result.page_total)),
+    };
     let mut status = match plan.returns {
         Returns::Void => StatusCode::NO_CONTENT,
         _ if total.is_some_and(|t| result.page_total < t) => StatusCode::PARTIAL_CONTENT,

@@ -414,11 +414,12 @@ impl Config {
                 _ => true,
             })
             .collect();
+        let no_key = || {
+            invalid_token("PGRST301", "No suitable key or wrong key type")
+                .with_details("None of the keys was able to decode the JWT")
+        };
         if candidates.is_empty() {
-            return Err(invalid_token(
-                "PGRST301",
-                "No suitable key or wrong key type",
-            ));
+            return Err(no_key());
         }
         let mut validation = Validation::new(header.alg);
         // Claims are checked by `check_claims`, with PostgREST's rules.
@@ -439,10 +440,7 @@ impl Config {
                 };
             }
         }
-        Err(invalid_token(
-            "PGRST301",
-            "JWT cryptographic operation failed",
-        ))
+        Err(no_key())
     }
 
     fn check_claims(
@@ -480,19 +478,26 @@ impl Config {
                 return Err(invalid_token("PGRST303", "JWT issued at future"));
             }
         }
+        // `aud` must be well-formed even when no audience is configured.
+        let aud = claims.get("aud");
+        let well_formed = match aud {
+            None | Some(serde_json::Value::Null | serde_json::Value::String(_)) => true,
+            Some(serde_json::Value::Array(list)) => list.iter().all(serde_json::Value::is_string),
+            Some(_) => false,
+        };
+        if !well_formed {
+            return Err(invalid_token(
+                "PGRST303",
+                "The JWT 'aud' claim must be a string or an array of strings",
+            ));
+        }
         if let Some(audience) = &self.audience {
-            let ok = match claims.get("aud") {
-                None | Some(serde_json::Value::Null) => true,
+            let ok = match aud {
                 Some(serde_json::Value::String(a)) => a == audience,
                 Some(serde_json::Value::Array(list)) => {
                     list.is_empty() || list.iter().any(|a| a.as_str() == Some(audience))
                 }
-                Some(_) => {
-                    return Err(invalid_token(
-                        "PGRST303",
-                        "The JWT 'aud' claim must be a string or an array of strings",
-                    ));
-                }
+                _ => true,
             };
             if !ok {
                 return Err(invalid_token("PGRST303", "JWT not in audience"));

@@ -248,7 +248,6 @@ pub(crate) fn role_for(
             None => {
                 return Err(
                     Error::new(ErrorKind::Unauthorized, "Anonymous access is disabled")
-                        .with_details("The token names no role")
                         .with_postgrest_code("PGRST302"),
                 );
             }

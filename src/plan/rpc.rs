@@ -169,7 +169,7 @@ pub(crate) fn plan_call<'r>(
             });
             match json_arg {
                 Some((f, a)) => (f, CallArgs::SingleJson(a)),
-                None => return Err(not_found(schema, ns, name, &keys)),
+                None => return Err(not_found(schema, ns, name, &keys, by_get)),
             }
         }
     };
@@ -203,24 +203,52 @@ pub(crate) fn plan_call<'r>(
     })
 }
 
-fn not_found(schema: &Schema, ns: &str, name: &str, keys: &[String]) -> Error {
-    let mut err = Error::new(
-        ErrorKind::NotFound,
-        format!(
-            "Could not find the function {ns}.{name}({}) in the schema cache",
-            keys.join(", ")
-        ),
-    )
-    .with_postgrest_code("PGRST202");
-    let same_name: Vec<&Function> = schema
+fn not_found(schema: &Schema, ns: &str, name: &str, keys: &[String], by_get: bool) -> Error {
+    // PostgREST's words, which clients show as they are. A POST could also have
+    // meant a function taking the whole body as one json argument.
+    let or_json = if by_get {
+        ""
+    } else {
+        " or with a single unnamed json/jsonb parameter"
+    };
+    let (message, details) = if keys.is_empty() {
+        (
+            format!(
+                "Could not find the function {ns}.{name} without parameters in the schema cache"
+            ),
+            format!(
+                "Searched for the function {ns}.{name} without parameters{or_json}, but no matches were found in the schema cache."
+            ),
+        )
+    } else {
+        let noun = if keys.len() == 1 {
+            "parameter"
+        } else {
+            "parameters"
+        };
+        (
+            format!(
+                "Could not find the function {ns}.{name}({}) in the schema cache",
+                keys.join(", ")
+            ),
+            format!(
+                "Searched for the function {ns}.{name} with {noun} {}{or_json}, but no matches were found in the schema cache.",
+                keys.join(", ")
+            ),
+        )
+    };
+    let mut err = Error::new(ErrorKind::NotFound, message)
+        .with_details(details)
+        .with_postgrest_code("PGRST202");
+    let same_name = schema
         .functions
         .iter()
-        .filter(|f| f.schema == ns && f.name == name)
-        .collect();
-    if let Some(f) = same_name.first() {
+        .find(|f| f.schema == ns && f.name == name);
+    if let Some(f) = same_name {
+        let names: Vec<&str> = f.args.iter().map(|a| a.name.as_str()).collect();
         err = err.with_hint(format!(
-            "Perhaps you meant to call the function {} with other arguments",
-            signature(f)
+            "Perhaps you meant to call the function {ns}.{name}({})",
+            names.join(", ")
         ));
     } else if let Some(close) = schema.closest_function(ns, name) {
         err = err.with_hint(format!(

@@ -81,8 +81,14 @@ impl<'a> Cursor<'a> {
             what: self.what,
             input: self.input.to_owned(),
             offset: self.pos,
+            found: self.pos,
             expected: expected.into(),
         }
+    }
+
+    /// The current position.
+    pub(crate) fn offset(&self) -> usize {
+        self.pos
     }
 
     /// `name = quoted / ident *( "-" ident )`, where `ident` is a run of

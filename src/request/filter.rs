@@ -226,6 +226,19 @@ fn json_step(cur: &mut Cursor<'_>) -> Result<JsonStep, ParseError> {
     if step.is_empty() {
         return Err(cur.error("a JSON key or array index"));
     }
+    if let Some(digits) = step.strip_prefix('-') {
+        // A leading `-` starts a negative array index.
+        let bad = digits
+            .bytes()
+            .position(|b| !b.is_ascii_digit())
+            .or(digits.is_empty().then_some(0));
+        if let Some(at) = bad {
+            for _ in 0..=at {
+                cur.bump();
+            }
+            return Err(cur.error("digit"));
+        }
+    }
     for _ in 0..end {
         cur.bump();
     }
@@ -238,8 +251,54 @@ fn json_step(cur: &mut Cursor<'_>) -> Result<JsonStep, ParseError> {
     Ok(JsonStep::Key(step.to_owned()))
 }
 
-const OPERATORS: &str = "eq, neq, gt, gte, lt, lte, like, ilike, match, imatch, in, is, \
-     isdistinct, fts, plfts, phfts, wfts, cs, cd, ov, sl, sr, nxr, nxl, adj";
+const OPERATOR_NAMES: &[&str] = &[
+    "eq",
+    "neq",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "like",
+    "ilike",
+    "match",
+    "imatch",
+    "in",
+    "is",
+    "isdistinct",
+    "fts",
+    "plfts",
+    "phfts",
+    "wfts",
+    "cs",
+    "cd",
+    "ov",
+    "sl",
+    "sr",
+    "nxr",
+    "nxl",
+    "adj",
+];
+
+/// The length of the longest prefix `input` shares with one of `candidates`.
+fn longest_prefix(input: &str, candidates: &[&str], ignore_case: bool) -> usize {
+    candidates
+        .iter()
+        .map(|c| {
+            input
+                .bytes()
+                .zip(c.bytes())
+                .take_while(|(a, b)| {
+                    if ignore_case {
+                        a.eq_ignore_ascii_case(b)
+                    } else {
+                        a == b
+                    }
+                })
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
 
 /// A filter inside a logic tree: `field [json-path] "." ["not."] operation`.
 pub(super) fn tree_filter(cur: &mut Cursor<'_>) -> Result<Filter, ParseError> {
@@ -323,7 +382,26 @@ fn operation(cur: &mut Cursor<'_>, in_tree: bool) -> Result<Operation, ParseErro
         _ => None,
     };
     if compare.is_none() && fts.is_none() && word != "in" && word != "is" {
-        return Err(cur.error(format!("an operator ({OPERATORS})")));
+        // PostgREST's parser tries "not." and each operator: it reports the
+        // character where the longest attempt failed.
+        let negatable = cur.offset() == 0;
+        let op_len = longest_prefix(start, OPERATOR_NAMES, false);
+        let not_len = if negatable {
+            longest_prefix(start, &["not."], false)
+        } else {
+            0
+        };
+        let via_not = negatable && not_len >= op_len;
+        let mut err = cur.error(if via_not || (negatable && op_len == 0) {
+            "\"not\" or operator (eq, gt, ...)"
+        } else {
+            "operator (eq, gt, ...)"
+        });
+        err.found += op_len.max(not_len);
+        if !via_not {
+            err.offset += op_len;
+        }
+        return Err(err);
     }
     for _ in 0..len {
         cur.bump();
@@ -385,8 +463,15 @@ fn operation(cur: &mut Cursor<'_>, in_tree: bool) -> Result<Operation, ParseErro
         "false" => IsValue::False,
         "unknown" => IsValue::Unknown,
         _ => {
-            let mut err = cur.error("null, not_null, true, false or unknown");
-            err.offset = err.offset.saturating_sub(operand.len());
+            let mut err = cur.error("isVal: (null, not_null, true, false, unknown)");
+            let start = err.offset.saturating_sub(operand.len());
+            let matched = longest_prefix(
+                operand,
+                &["null", "not_null", "true", "false", "unknown"],
+                true,
+            );
+            err.offset = start + matched;
+            err.found = start + matched;
             return Err(err);
         }
     };

@@ -37,15 +37,29 @@ pub(crate) const MAX_DEPTH: usize = 32;
 /// Parses the value of an `or`/`and`/`not.or`/`not.and` parameter into one group.
 pub(crate) fn parse_logic(negated: bool, op: BoolOp, value: &str) -> Result<Condition, ParseError> {
     let mut cur = Cursor::new(value, "logic tree");
-    let children = group_body(&mut cur, 1)?;
-    if !cur.at_end() {
-        return Err(cur.error("end of input after \")\""));
+    let result = group_body(&mut cur, 1).and_then(|children| {
+        if cur.at_end() {
+            Ok(children)
+        } else {
+            Err(cur.error("end of input after \")\""))
+        }
+    });
+    match result {
+        Ok(children) => Ok(Condition::Group {
+            negated,
+            op,
+            children,
+        }),
+        // PostgREST parses `or(…)`: its columns count the operator's letters.
+        Err(mut e) => {
+            let shift = match op {
+                BoolOp::And => 3,
+                BoolOp::Or => 2,
+            } + if negated { 4 } else { 0 };
+            e.offset += shift;
+            Err(e)
+        }
     }
-    Ok(Condition::Group {
-        negated,
-        op,
-        children,
-    })
 }
 
 /// `group-body = "(" condition *( "," condition ) ")"`
@@ -73,6 +87,11 @@ fn group_body(cur: &mut Cursor<'_>, depth: usize) -> Result<Vec<Condition>, Pars
 /// `condition = ["not."] ("and" / "or") group-body / filter`
 fn condition(cur: &mut Cursor<'_>, depth: usize) -> Result<Condition, ParseError> {
     cur.skip_spaces();
+    if matches!(cur.peek(), None | Some(b')' | b',')) {
+        return Err(cur.error(
+            "field name (* or [a..z0..9_$]), negation operator (not) or logic operator (and, or)",
+        ));
+    }
     let rest = cur.rest();
     let (negated, after_not) = match rest.strip_prefix("not.") {
         Some(r) => (true, r),

@@ -130,7 +130,11 @@ pub(crate) struct ParseError {
     /// Which grammar failed: "filter", "select", "order", ...
     pub(crate) what: &'static str,
     pub(crate) input: String,
+    /// Where the message says the error is (PostgREST's column, minus one).
     pub(crate) offset: usize,
+    /// The offending character, for the details (PostgREST may report it
+    /// further on than the column, after backtracking).
+    pub(crate) found: usize,
     pub(crate) expected: Cow<'static, str>,
 }
 
@@ -148,7 +152,7 @@ impl fmt::Display for ParseError {
 
 impl From<ParseError> for Error {
     fn from(e: ParseError) -> Self {
-        let found = match e.input[e.offset..].chars().next() {
+        let found = match e.input.get(e.found..).and_then(|s| s.chars().next()) {
             Some(c) => format!("unexpected \"{c}\""),
             None => "unexpected end of input".to_owned(),
         };

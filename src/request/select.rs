@@ -41,7 +41,7 @@ const MAX_DEPTH: usize = 32;
 
 /// `select = [ item *( "," item ) ]`; an empty select means `*`.
 pub(crate) fn parse_select(input: &str) -> Result<Vec<SelectItem>, ParseError> {
-    let mut cur = Cursor::new(input, "select");
+    let mut cur = Cursor::new(input, "select parameter");
     cur.skip_spaces();
     if cur.at_end() {
         return Ok(vec![SelectItem::Star]);

@@ -274,7 +274,7 @@ async fn bad_credentials_are_401_and_change_nothing() {
     let cases: Vec<(String, &str)> = vec![
         ("garbage".into(), "Expected 3 parts in JWT; got 1"),
         ("a.b.c".into(), "Wrong or unsupported encoding algorithm"),
-        (other_secret, "JWT cryptographic operation failed"),
+        (other_secret, "No suitable key or wrong key type"),
         (expired, "JWT expired"),
         (future, "JWT not yet valid"),
         (wrong_aud, "JWT not in audience"),

@@ -109,7 +109,7 @@ async fn powabase_dialect() {
     let api = stack(false).await;
     let reply = send(&api, "GET", "/itemz", &[]).await;
     reply.error(404, "not_found");
-    assert!(!reply.headers.contains_key("proxy-status"));
+    assert_eq!(reply.header("proxy-status"), "PostgREST; error=not_found");
     send(&api, "GET", "/items?id=eqq.1", &[])
         .await
         .error(422, "invalid_request");

@@ -69,13 +69,13 @@ async fn parse_errors_say_where_and_what() {
         .error(422, "invalid_request");
     assert_eq!(
         body["message"],
-        "\"failed to parse filter (eqq.1)\" (line 1, column 1)"
+        "\"failed to parse filter (eqq.1)\" (line 1, column 3)"
     );
     assert!(
         body["details"]
             .as_str()
             .unwrap()
-            .starts_with("unexpected \"e\" expecting an operator"),
+            .starts_with("unexpected \"q\" expecting operator (eq, gt, ...)"),
         "{body}"
     );
 }

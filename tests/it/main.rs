@@ -6,6 +6,7 @@
 #![allow(unreachable_pub, missing_docs)]
 
 mod auth;
+mod clients;
 mod demo;
 mod embed;
 mod embed_load;

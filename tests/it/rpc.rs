@@ -109,8 +109,12 @@ async fn scalars_defaults_and_overloads() {
     );
     assert_eq!(
         body["hint"],
+        format!("Perhaps you meant to call the function {ns}.add(a, b)")
+    );
+    assert_eq!(
+        body["details"],
         format!(
-            "Perhaps you meant to call the function {ns}.add(a => integer, b => integer) with other arguments"
+            "Searched for the function {ns}.add with parameter x or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache."
         )
     );
     let body = send(&svc, "GET", "/rpc/addd?a=1", &[])

@@ -195,6 +195,20 @@ test('or combined with other filters is ANDed with them', async () => {
   expectResult(res, { status: 200, data: ids(2, 3) })
 })
 
+test('or with a field-level not (name.not.in) and a negated and()', async () => {
+  const notIn = await gadgetIds().or('name.not.in.("Giant Magnet",Stapler,Widget),price.is.null')
+  expectResult(notIn, { status: 200, data: ids(1, 3, 5) })
+  const notAnd = await gadgetIds().or('not.and(price.gt.10,price.lt.50),id.eq.2')
+  expectResult(notAnd, { status: 200, data: ids(1, 2, 4) })
+})
+
+test('or with an in() list holding a quoted comma, and with * wildcards', async () => {
+  const quoted = await gadgetIds().or('name.in.("Giant Magnet","a,b"),id.eq.5')
+  expectResult(quoted, { status: 200, data: ids(2, 5) })
+  const wild = await gadgetIds().or('name.ilike.*hole*,name.like.W*')
+  expectResult(wild, { status: 200, data: ids(3, 5) })
+})
+
 test('or on a referenced (one-to-many) table filters the embedded rows', async () => {
   const res = await anon
     .from('gadgets')

@@ -13,7 +13,7 @@ function required(name) {
   return value
 }
 
-export const URL = required('POSTGREST_URL')
+export const POSTGREST_URL = required('POSTGREST_URL')
 export const ANON_KEY = required('ANON_KEY')
 export const SERVICE_KEY = required('SERVICE_KEY')
 export const JWT_SECRET = required('JWT_SECRET')
@@ -48,7 +48,7 @@ export function client(key, headers = {}) {
     h.apikey = key
     h.Authorization = `Bearer ${key}`
   }
-  return new PostgrestClient(URL, { headers: h })
+  return new PostgrestClient(POSTGREST_URL, { headers: h })
 }
 
 export const anon = client(ANON_KEY)

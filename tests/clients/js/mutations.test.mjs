@@ -24,7 +24,7 @@ test('insert with select(columns).single() returns one object', async () => {
 })
 
 test('bulk insert: missing keys become null (defaultToNull: true)', async () => {
-  const [a, b] = [fresh('kv'), fresh('kv')]
+  const [a, b] = [fresh('note'), fresh('note')]
   const res = await anon
     .from('notes')
     .insert([{ title: a, body: 'has a body' }, { title: b }])
@@ -98,6 +98,20 @@ test('insert with .select().single() of two rows is 406 and rolls back', async (
   expectResult(back, { status: 200, data: [] })
 })
 
+test('insert of an empty array is 201 with []', async () => {
+  expectResult(await anon.from('kv').insert([]).select(), { status: 201, data: [] })
+})
+
+test('upsert with onConflict on a column without a unique constraint fails', async () => {
+  const key = fresh('kv')
+  const res = await anon.from('kv').upsert({ key, value: 'x' }, { onConflict: 'value' })
+  expectResult(res, {
+    status: 422,
+    error: err('invalid_request', 'there is no unique or exclusion constraint matching the ON CONFLICT specification'),
+  })
+  expectResult(await anon.from('kv').select('key').eq('key', key), { status: 200, data: [] })
+})
+
 test('upsert merges an existing row: 200 when every row was an update', async () => {
   const key = fresh('kv')
   await anon.from('kv').insert({ key, value: 'old', hits: 7 })
@@ -155,14 +169,13 @@ test('upsert with defaultToNull: false fills missing keys with column defaults',
     .from('kv')
     .upsert([{ key: a, value: 'x', hits: 5 }, { key: b }], { defaultToNull: false })
     .select()
-    .order('key')
   // b existed: its value (no default) becomes null and hits its default 0.
   expectResult(res, {
     status: 201,
     data: [
       { key: a, value: 'x', hits: 5 },
       { key: b, value: null, hits: 0 },
-    ].sort((x, y) => (x.key < y.key ? -1 : 1)),
+    ],
   })
 })
 
@@ -172,6 +185,15 @@ test('update: 204 without select, 200 with the updated rows', async () => {
   expectResult(await anon.from('kv').update({ value: 'first' }).eq('key', key), { status: 204 })
   const res = await anon.from('kv').update({ value: 'second', hits: 2 }).eq('key', key).select()
   expectResult(res, { status: 200, data: [{ key, value: 'second', hits: 2 }] })
+})
+
+test('update with an empty body changes nothing and returns []', async () => {
+  const key = fresh('kv')
+  await anon.from('kv').insert({ key, value: 'same' })
+  expectResult(await anon.from('kv').update({}).eq('key', key).select(), { status: 200, data: [] })
+  expectResult(await anon.from('kv').update({}).eq('key', key), { status: 204 })
+  const back = await anon.from('kv').select('key,value').eq('key', key)
+  expectResult(back, { status: 200, data: [{ key, value: 'same' }] })
 })
 
 test('update several rows with count=exact', async () => {

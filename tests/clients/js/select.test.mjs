@@ -439,7 +439,6 @@ test('count=estimated with head:true below any threshold is the exact count', as
 
 test(
   'count=estimated without db-max-rows is max(exact, planned), as PostgREST computes it',
-  { todo: 'server gap: count=estimated with no max-rows returns the exact count, PostgREST returns max(exact, planned)' },
   async () => {
     // PostgREST (MainTx.hs): `if tableTotal > configDbMaxRows then max tableTotal planned`,
     // and with db-max-rows unset (Nothing) that comparison is always true.

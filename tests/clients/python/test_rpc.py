@@ -104,9 +104,6 @@ def test_rpc_head_with_count(anon):
     assert res.data == []
 
 
-@pytest.mark.xfail(
-    reason="server gap: PGRST202 has no details ('Searched for the function ...')", strict=True
-)
 def test_rpc_unknown_function(anon):
     with pytest.raises(APIError) as err:
         anon.rpc("no_such_function", {"x": 1}).execute()
@@ -122,11 +119,6 @@ def test_rpc_unknown_function(anon):
     )
 
 
-@pytest.mark.xfail(
-    reason="server gap: PGRST202 for wrong argument names has no details and its hint "
-    "spells 'add_them(a => integer, b => integer) with other arguments'",
-    strict=True,
-)
 def test_rpc_wrong_argument_names(anon):
     with pytest.raises(APIError) as err:
         anon.rpc("add_them", {"a": 1, "c": 2}).execute()
@@ -141,11 +133,6 @@ def test_rpc_wrong_argument_names(anon):
     assert err.value.hint == "Perhaps you meant to call the function public.add_them(a, b)"
 
 
-@pytest.mark.xfail(
-    reason="server gap: a call without arguments is spelled 'public.add_them()' instead of "
-    "'public.add_them without parameters', and details are missing",
-    strict=True,
-)
 def test_rpc_missing_arguments(anon):
     with pytest.raises(APIError) as err:
         anon.rpc("add_them", {}, get=True).execute()

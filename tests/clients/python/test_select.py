@@ -53,6 +53,9 @@ def test_json_paths_in_select_and_filter(anon):
         {"id": 1, "color": "red", "wheels": 4, "staples": None},
         {"id": 4, "color": "red", "wheels": None, "staples": 50},
     ]
+    # On a non-JSON column the path applies to to_jsonb(column).
+    arr = anon.table("gadgets").select("id, first_tag:tags->>0, tags->1").eq("id", 1).execute()
+    assert arr.data == [{"id": 1, "first_tag": "speed", "tags": "outdoor"}]
 
 
 def test_embed_many_to_one(anon):
@@ -390,6 +393,10 @@ def test_invalid_input_syntax_error(anon):
     assert err.value.message == 'invalid input syntax for type integer: "abc"'
     assert err.value.details is None
     assert err.value.hint is None
+    # `in` elements are always quoted: None becomes the string "null", not NULL.
+    with pytest.raises(APIError) as null_in:
+        anon.table("gadgets").select("id").in_("maker_id", [None, 1]).execute()
+    assert null_in.value.message == 'invalid input syntax for type integer: "null"'
 
 
 def test_order_by_json_path_and_to_one_embed(anon):
@@ -524,3 +531,34 @@ def test_strip_nulls(anon):
         {"name": "Stapler", "price": 7.25, "makers": {"name": "Initech"}},
         {"name": "Widget"},
     ]
+
+
+def test_head_error_code_from_proxy_status(anon):
+    with pytest.raises(APIError) as err:
+        anon.table("no_such_table").select("*", count="exact", head=True).execute()
+    # No body on HEAD: postgrest-py takes the code from Proxy-Status
+    # (PostgREST: PGRST205; this server's code for it: not_found).
+    assert err.value.code == "not_found"
+    assert err.value.message == "Not Found"
+    assert err.value.details is None
+
+
+def test_inner_embed_count_and_single_strip_nulls(anon):
+    res = (
+        anon.table("gadgets")
+        .select("name, parts!inner(name)", count="exact")
+        .gt("parts.weight", 200)
+        .order("id")
+        .execute()
+    )
+    assert res.count == 2
+    assert [r["name"] for r in res.data] == ["Rocket Skates", "Giant Magnet"]
+    one = (
+        anon.table("gadgets")
+        .select("id, price, released, makers(name)")
+        .eq("id", 5)
+        .strip_nulls()
+        .single()
+        .execute()
+    )
+    assert one.data == {"id": 5}

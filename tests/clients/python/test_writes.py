@@ -165,6 +165,17 @@ def test_bulk_upsert_default_to_null_false(anon, uid):
         {"key": k1, "value": "x", "hits": 5},
         {"key": k2, "value": None, "hits": 0},
     ]
+    # On a conflicting row the defaulted column is part of the update too:
+    # missing=default fills it before ON CONFLICT DO UPDATE SET hits = EXCLUDED.hits.
+    again = (
+        anon.table("kv")
+        .upsert([{"key": k1, "value": "y"}, {"key": k2, "hits": 2}], default_to_null=False)
+        .execute()
+    )
+    assert sorted(again.data, key=lambda r: r["key"]) == [
+        {"key": k1, "value": "y", "hits": 0},
+        {"key": k2, "value": None, "hits": 2},
+    ]
 
 
 def test_bulk_upsert_default_to_null_violates_not_null(anon, uid):
@@ -342,3 +353,24 @@ def test_upsert_on_conflict_without_unique_constraint(anon, uid):
         err.value.message
         == "there is no unique or exclusion constraint matching the ON CONFLICT specification"
     )
+
+
+def test_singular_update_and_delete_roll_back(anon, uid):
+    keys = [f"sing{i}-{uid}" for i in range(2)]
+    anon.table("kv").insert([{"key": k, "value": "a"} for k in keys]).execute()
+    one = anon.table("kv").update({"value": "b"}).eq("key", keys[0]).single().execute()
+    assert one.data == {"key": keys[0], "value": "b", "hits": 0}
+    with pytest.raises(APIError) as zero:
+        anon.table("kv").update({"value": "z"}).eq("key", f"none-{uid}").single().execute()
+    assert zero.value.code == "not_acceptable"
+    assert zero.value.details == "The result contains 0 rows"
+    with pytest.raises(APIError) as two:
+        anon.table("kv").update({"value": "z"}).in_("key", keys).single().execute()
+    assert two.value.details == "The result contains 2 rows"
+    with pytest.raises(APIError) as two_deleted:
+        anon.table("kv").delete().in_("key", keys).single().execute()
+    assert two_deleted.value.message == "Cannot coerce the result to a single JSON object"
+    assert two_deleted.value.details == "The result contains 2 rows"
+    # Both refused writes were rolled back.
+    back = anon.table("kv").select("key,value").in_("key", keys).order("key").execute()
+    assert back.data == [{"key": keys[0], "value": "b"}, {"key": keys[1], "value": "a"}]
