@@ -20,6 +20,7 @@
 //! | `PGRST_JWT_ROLE_CLAIM_KEY` | `.role` |
 //! | `PGRST_SERVER_HOST` | `127.0.0.1` |
 //! | `PGRST_SERVER_PORT` | `3000` |
+//! | `PGRST_SERVER_CORS_ALLOWED_ORIGINS` | any origin (`Access-Control-Allow-Origin: *`) |
 //! | `PGRST_ERROR_STYLE` | `powabase` (this crate's error table); `postgrest` for PostgREST's codes |
 //! | `PGRST_DB_CHANNEL_ENABLED` | `true`: reload the schema cache on `NOTIFY pgrst` |
 //! | `PGRST_DEMO_EXTRA_SQL` | unset: an SQL file to load after the demo data (throwaway database only) |
@@ -33,7 +34,7 @@ mod cluster;
 mod demo_db;
 
 use tower::ServiceBuilder;
-use tower_postgrest::layer::{ClaimPath, ErrorMappingLayer, JwtAuthLayer, SetRoleLayer};
+use tower_postgrest::layer::{ClaimPath, CorsLayer, ErrorMappingLayer, JwtAuthLayer, SetRoleLayer};
 use tower_postgrest::{ConnectionManager, RestService};
 
 /// The secret when none is given: for development only.
@@ -138,7 +139,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         ErrorMappingLayer::powabase()
     };
+    let mut cors = CorsLayer::new();
+    if let Some(origins) = env("PGRST_SERVER_CORS_ALLOWED_ORIGINS") {
+        cors = cors.allowed_origins(origins.split(',').map(|o| o.trim().to_owned()));
+    }
     let api = ServiceBuilder::new()
+        .layer(cors)
         .layer(errors)
         .layer(auth)
         .layer(roles)

@@ -283,6 +283,9 @@ impl<T: MakeTls> Shared<T> {
     {
         let (parts, body) = req.into_parts();
         let method = &parts.method;
+        if method == Method::OPTIONS {
+            return self.options(&parts);
+        }
         let has_body = match *method {
             Method::GET | Method::HEAD | Method::DELETE => false,
             Method::POST | Method::PUT | Method::PATCH => true,
@@ -447,6 +450,57 @@ impl<T: MakeTls> Shared<T> {
                     .insert(HeaderName::from_static("content-profile"), v);
             }
         }
+        Ok(res)
+    }
+
+    /// `OPTIONS`: the methods a resource allows, from the schema cache alone.
+    fn options(&self, parts: &http::request::Parts) -> Result<Response<RestBody>, Error> {
+        let api = request::parse(&parts.method, parts.uri.path(), None, &parts.headers, None)?;
+        let schema = match parts.extensions.get::<Arc<Schema>>() {
+            Some(s) => Arc::clone(s),
+            None => self.cache.snapshot(),
+        };
+        let ns = api.profile.as_deref().unwrap_or(&self.schemas[0]);
+        let allow = match &api.target {
+            request::Target::Root => "OPTIONS,GET,HEAD".to_owned(),
+            request::Target::Function(name) => {
+                let volatile = schema
+                    .functions
+                    .iter()
+                    .filter(|f| f.schema == ns && &f.name == name)
+                    .any(|f| f.volatility == crate::schema::Volatility::Volatile);
+                if volatile {
+                    "OPTIONS,POST".to_owned()
+                } else {
+                    "OPTIONS,GET,HEAD,POST".to_owned()
+                }
+            }
+            request::Target::Relation(name) => {
+                let Some(t) = schema.table(ns, name) else {
+                    return Err(Error::new(
+                        ErrorKind::NotFound,
+                        format!("Could not find the table '{ns}.{name}' in the schema cache"),
+                    )
+                    .with_postgrest_code("PGRST205"));
+                };
+                let mut allow = String::from("OPTIONS,GET,HEAD");
+                if t.insertable {
+                    allow.push_str(",POST");
+                }
+                if t.insertable && t.updatable && !t.primary_key.is_empty() {
+                    allow.push_str(",PUT");
+                }
+                if t.updatable {
+                    allow.push_str(",PATCH");
+                }
+                if t.deletable {
+                    allow.push_str(",DELETE");
+                }
+                allow
+            }
+        };
+        let mut res = Response::new(RestBody::empty());
+        res.headers_mut().insert(header::ALLOW, header_value(&allow));
         Ok(res)
     }
 

@@ -22,6 +22,7 @@
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub mod auth;
+pub mod cors;
 pub mod error;
 pub mod role;
 
@@ -34,6 +35,7 @@ use pin_project_lite::pin_project;
 
 #[cfg(feature = "jwt")]
 pub use auth::{JwtAuth, JwtAuthLayer};
+pub use cors::{Cors, CorsLayer};
 pub use error::{ErrorMapping, ErrorMappingLayer};
 pub(crate) use role::role_for;
 pub use role::{ClaimPath, Claims, DbRole, ResolveRole, SetRole, SetRoleLayer};

@@ -144,7 +144,7 @@ async fn embedding_and_unsupported_methods_answer_clearly() {
     send(&svc, "POST", "/items", &[])
         .await
         .error(422, "invalid_request");
-    send(&svc, "OPTIONS", "/items", &[])
+    send(&svc, "PROPFIND", "/items", &[])
         .await
         .error(405, "method_not_allowed");
     send(&svc, "TRACE", "/items", &[])

@@ -7,6 +7,7 @@
 
 mod auth;
 mod clients;
+mod cors;
 mod demo;
 mod embed;
 mod embed_load;

@@ -1,0 +1,212 @@
+//! [`CorsLayer`]: CORS as PostgREST answers it.
+//!
+//! Only requests with an `Origin` get CORS headers. By default any origin is
+//! allowed (`Access-Control-Allow-Origin: *`); with [`CorsLayer::allowed_origins`]
+//! a listed origin is echoed with `Access-Control-Allow-Credentials: true` and
+//! any other gets no CORS headers. Preflights (`OPTIONS` with
+//! `Access-Control-Request-Method`) are answered here, without the inner
+//! service. This layer is for parity with PostgREST; tower-http's `CorsLayer`
+//! is the more configurable choice when you do not need it.
+//!
+//! ```
+//! use tower::{ServiceBuilder, ServiceExt};
+//! use tower_postgrest::layer::CorsLayer;
+//! use tower_postgrest::RestBody;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let svc = ServiceBuilder::new()
+//!     .layer(CorsLayer::new())
+//!     .service_fn(|_: http::Request<()>| async {
+//!         Ok::<_, std::convert::Infallible>(http::Response::new(RestBody::empty()))
+//!     });
+//! let req = http::Request::get("/").header("origin", "https://example.com").body(())?;
+//! let res = svc.oneshot(req).await?;
+//! assert_eq!(res.headers()["access-control-allow-origin"], "*");
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::body::RestBody;
+
+const ALLOW_METHODS: &str = "GET, POST, PATCH, PUT, DELETE, OPTIONS, HEAD";
+const EXPOSE_HEADERS: &str = "Content-Encoding, Content-Location, Content-Range, Content-Type, \
+     Date, Location, Server, Transfer-Encoding, Range-Unit";
+/// Headers browsers send without a preflight, plus `Authorization`.
+const SIMPLE_HEADERS: &str = "Authorization, Accept, Accept-Language, Content-Language, Content-Type";
+
+/// The layer of [`Cors`]; see the [module docs](self).
+#[derive(Clone, Debug, Default)]
+pub struct CorsLayer {
+    /// `None`: any origin.
+    origins: Option<Arc<[String]>>,
+}
+
+impl CorsLayer {
+    /// Allows any origin, as PostgREST does by default.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Allows only these origins (PostgREST's `server-cors-allowed-origins`).
+    #[must_use]
+    pub fn allowed_origins(mut self, origins: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.origins = Some(origins.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The `Access-Control-Allow-Origin` for `origin`, and whether credentials are allowed.
+    fn allow(&self, origin: &HeaderValue) -> Option<(HeaderValue, bool)> {
+        match &self.origins {
+            None => Some((HeaderValue::from_static("*"), false)),
+            Some(list) => {
+                let origin_str = origin.to_str().ok()?;
+                list.iter()
+                    .any(|o| o == origin_str)
+                    .then(|| (origin.clone(), true))
+            }
+        }
+    }
+}
+
+impl<S> Layer<S> for CorsLayer {
+    type Service = Cors<S>;
+
+    fn layer(&self, inner: S) -> Cors<S> {
+        Cors {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// Adds CORS headers and answers preflights; see the [module docs](self).
+#[derive(Clone)]
+pub struct Cors<S> {
+    inner: S,
+    layer: CorsLayer,
+}
+
+impl<S: fmt::Debug> fmt::Debug for Cors<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cors")
+            .field("inner", &self.inner)
+            .field("layer", &self.layer)
+            .finish()
+    }
+}
+
+impl<S, B> Service<Request<B>> for Cors<S>
+where
+    S: Service<Request<B>, Response = Response<RestBody>>,
+{
+    type Response = Response<RestBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let allowed = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|o| self.layer.allow(o));
+        let preflight = req.method() == Method::OPTIONS
+            && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        if let (true, Some((origin, credentials))) = (preflight, &allowed) {
+            let mut res = Response::new(RestBody::empty());
+            let headers = res.headers_mut();
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+            if *credentials {
+                headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+            }
+            headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(ALLOW_METHODS));
+            let requested = req
+                .headers()
+                .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| !v.trim().is_empty());
+            let allow_headers = match requested {
+                Some(r) => format!("{SIMPLE_HEADERS}, {r}"),
+                None => SIMPLE_HEADERS.to_owned(),
+            };
+            if let Ok(v) = HeaderValue::from_str(&allow_headers) {
+                headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v);
+            }
+            headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+            return ResponseFuture {
+                state: State::Preflight { res: Some(res) },
+            };
+        }
+        ResponseFuture {
+            state: State::Inner {
+                fut: self.inner.call(req),
+                allowed,
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`Cors`].
+    pub struct ResponseFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        // The inner service's answer, to which CORS headers are added.
+        Inner { #[pin] fut: F, allowed: Option<(HeaderValue, bool)> },
+        // A preflight answered by the layer.
+        Preflight { res: Option<Response<RestBody>> },
+    }
+}
+
+impl<F> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<RestBody>, E>>,
+{
+    type Output = Result<Response<RestBody>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Preflight { res } => match res.take() {
+                Some(res) => Poll::Ready(Ok(res)),
+                None => Poll::Pending,
+            },
+            StateProj::Inner { fut, allowed } => {
+                let mut res = ready!(fut.poll(cx))?;
+                if let Some((origin, credentials)) = allowed.take() {
+                    let headers = res.headers_mut();
+                    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+                    if credentials {
+                        headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+                    }
+                    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSE_HEADERS));
+                }
+                Poll::Ready(Ok(res))
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! OPTIONS and CORS, as PostgREST answers them.
+
+use tower::ServiceBuilder;
+use tower_postgrest::layer::CorsLayer;
+
+use crate::support::{send, service};
+
+#[tokio::test]
+async fn options_lists_the_allowed_methods() {
+    let svc = service().await;
+    let allow = |uri: &'static str| {
+        let svc = svc.clone();
+        async move {
+            let reply = send(&svc, "OPTIONS", uri, &[]).await;
+            assert_eq!(reply.status, 200, "{uri}: {}", reply.text);
+            reply.header("allow").to_owned()
+        }
+    };
+    assert_eq!(allow("/items").await, "OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE");
+    // A view without a primary key cannot take PUT.
+    assert_eq!(allow("/cheap_items").await, "OPTIONS,GET,HEAD,POST,PATCH,DELETE");
+    assert_eq!(allow("/").await, "OPTIONS,GET,HEAD");
+    assert_eq!(allow("/rpc/label").await, "OPTIONS,GET,HEAD,POST");
+    send(&svc, "OPTIONS", "/nope", &[]).await.error(404, "not_found");
+}
+
+#[tokio::test]
+async fn cors_headers_and_preflights() {
+    let rest = service().await;
+    let any = ServiceBuilder::new().layer(CorsLayer::new()).service(rest.clone());
+    let reply = send(&any, "GET", "/items?select=id&limit=1", &[("origin", "https://app.example")]).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("access-control-allow-origin"), "*");
+    assert!(reply.header("access-control-expose-headers").contains("Content-Range"));
+    // No Origin, no CORS headers.
+    let reply = send(&any, "GET", "/items?select=id&limit=1", &[]).await;
+    assert!(!reply.headers.contains_key("access-control-allow-origin"));
+
+    let preflight = [
+        ("origin", "https://app.example"),
+        ("access-control-request-method", "POST"),
+        ("access-control-request-headers", "apikey, x-client-info"),
+    ];
+    let reply = send(&any, "OPTIONS", "/items", &preflight).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("access-control-allow-methods"), "GET, POST, PATCH, PUT, DELETE, OPTIONS, HEAD");
+    assert!(reply.header("access-control-allow-headers").ends_with("apikey, x-client-info"));
+    assert_eq!(reply.header("access-control-max-age"), "86400");
+
+    let listed = ServiceBuilder::new()
+        .layer(CorsLayer::new().allowed_origins(["https://app.example"]))
+        .service(rest);
+    let reply = send(&listed, "GET", "/items?select=id&limit=1", &[("origin", "https://app.example")]).await;
+    assert_eq!(reply.header("access-control-allow-origin"), "https://app.example");
+    assert_eq!(reply.header("access-control-allow-credentials"), "true");
+    let reply = send(&listed, "GET", "/items?select=id&limit=1", &[("origin", "https://evil.example")]).await;
+    assert_eq!(reply.status, 200);
+    assert!(!reply.headers.contains_key("access-control-allow-origin"));
+}
