@@ -37,6 +37,7 @@ mod body;
 mod db;
 mod error;
 pub mod layer;
+mod openapi;
 mod plan;
 mod request;
 pub mod schema;

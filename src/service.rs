@@ -286,6 +286,14 @@ impl<T: MakeTls> Shared<T> {
         if method == Method::OPTIONS {
             return self.options(&parts);
         }
+        let root = parts.uri.path().trim_start_matches('/').is_empty();
+        if root && method != Method::GET && method != Method::HEAD {
+            return Err(Error::new(
+                ErrorKind::MethodNotAllowed,
+                format!("Unsupported HTTP method: {method}"),
+            )
+            .with_postgrest_code("PGRST117"));
+        }
         let has_body = match *method {
             Method::GET | Method::HEAD | Method::DELETE => false,
             Method::POST | Method::PUT | Method::PATCH => true,
@@ -374,6 +382,19 @@ impl<T: MakeTls> Shared<T> {
             headers: &headers_json,
             cookies: &cookies_json,
         };
+        if api.target == request::Target::Root {
+            let doc = crate::openapi::document(&schema, schema_name).to_string();
+            let mut res = if method == Method::HEAD {
+                Response::new(RestBody::empty())
+            } else {
+                Response::new(RestBody::from(doc))
+            };
+            res.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/openapi+json; charset=utf-8"),
+            );
+            return Ok(res);
+        }
         let mut res = match plan::plan(&api, &schema, &self.plan)? {
             Plan::Read(plan) => {
                 let stmts = sql::render_read(&plan)?;
@@ -500,7 +521,8 @@ impl<T: MakeTls> Shared<T> {
             }
         };
         let mut res = Response::new(RestBody::empty());
-        res.headers_mut().insert(header::ALLOW, header_value(&allow));
+        res.headers_mut()
+            .insert(header::ALLOW, header_value(&allow));
         Ok(res)
     }
 

@@ -43,7 +43,8 @@ const ALLOW_METHODS: &str = "GET, POST, PATCH, PUT, DELETE, OPTIONS, HEAD";
 const EXPOSE_HEADERS: &str = "Content-Encoding, Content-Location, Content-Range, Content-Type, \
      Date, Location, Server, Transfer-Encoding, Range-Unit";
 /// Headers browsers send without a preflight, plus `Authorization`.
-const SIMPLE_HEADERS: &str = "Authorization, Accept, Accept-Language, Content-Language, Content-Type";
+const SIMPLE_HEADERS: &str =
+    "Authorization, Accept, Accept-Language, Content-Language, Content-Type";
 
 /// The layer of [`Cors`]; see the [module docs](self).
 #[derive(Clone, Debug, Default)]
@@ -124,15 +125,23 @@ where
             .get(header::ORIGIN)
             .and_then(|o| self.layer.allow(o));
         let preflight = req.method() == Method::OPTIONS
-            && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+            && req
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
         if let (true, Some((origin, credentials))) = (preflight, &allowed) {
             let mut res = Response::new(RestBody::empty());
             let headers = res.headers_mut();
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
             if *credentials {
-                headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+                headers.insert(
+                    header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                    HeaderValue::from_static("true"),
+                );
             }
-            headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(ALLOW_METHODS));
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static(ALLOW_METHODS),
+            );
             let requested = req
                 .headers()
                 .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
@@ -145,7 +154,10 @@ where
             if let Ok(v) = HeaderValue::from_str(&allow_headers) {
                 headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v);
             }
-            headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+            headers.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("86400"),
+            );
             return ResponseFuture {
                 state: State::Preflight { res: Some(res) },
             };
@@ -201,9 +213,15 @@ where
                     let headers = res.headers_mut();
                     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
                     if credentials {
-                        headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+                        headers.insert(
+                            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                            HeaderValue::from_static("true"),
+                        );
                     }
-                    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSE_HEADERS));
+                    headers.insert(
+                        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                        HeaderValue::from_static(EXPOSE_HEADERS),
+                    );
                 }
                 Poll::Ready(Ok(res))
             }

@@ -161,6 +161,13 @@ fn plan_shape<'r>(
     schema: &'r Schema,
     config: &PlanConfig,
 ) -> Result<ReadPlan<'r>, Error> {
+    if req.accept == MediaType::OpenApi {
+        return Err(Error::new(
+            ErrorKind::NotAcceptable,
+            "None of these media types are available: application/openapi+json",
+        )
+        .with_postgrest_code("PGRST107"));
+    }
     let (select, mut embeds) = embed::plan_select(&req.select, table, schema, config, 0)?;
     let mut conditions = req
         .conditions

@@ -19,6 +19,8 @@ pub(crate) enum MediaType {
     },
     /// `text/csv`: a header line and one line per row, in PostgreSQL's text rendering.
     Csv,
+    /// `application/openapi+json`: the OpenAPI description (the root only).
+    OpenApi,
 }
 
 impl MediaType {
@@ -34,6 +36,7 @@ impl MediaType {
                 "application/vnd.pgrst.object+json;nulls=stripped; charset=utf-8"
             }
             Self::Csv => "text/csv; charset=utf-8",
+            Self::OpenApi => "application/openapi+json; charset=utf-8",
         }
     }
 
@@ -102,6 +105,7 @@ pub(crate) fn parse_accept(headers: &HeaderMap) -> Result<MediaType, Error> {
                 });
             }
             "text/csv" | "text/*" => return Ok(MediaType::Csv),
+            "application/openapi+json" => return Ok(MediaType::OpenApi),
             _ => {}
         }
     }

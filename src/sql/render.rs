@@ -493,7 +493,7 @@ pub(super) fn body(w: &mut Writer, plan: &ReadPlan<'_>) {
         return;
     }
     match plan.media {
-        MediaType::Json => {
+        MediaType::Json | MediaType::OpenApi => {
             w.kw("coalesce(pg_catalog.json_agg(")
                 .ident(&PAGE)
                 .kw("), '[]')::text");

@@ -16,22 +16,42 @@ async fn options_lists_the_allowed_methods() {
             reply.header("allow").to_owned()
         }
     };
-    assert_eq!(allow("/items").await, "OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE");
+    assert_eq!(
+        allow("/items").await,
+        "OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE"
+    );
     // A view without a primary key cannot take PUT.
-    assert_eq!(allow("/cheap_items").await, "OPTIONS,GET,HEAD,POST,PATCH,DELETE");
+    assert_eq!(
+        allow("/cheap_items").await,
+        "OPTIONS,GET,HEAD,POST,PATCH,DELETE"
+    );
     assert_eq!(allow("/").await, "OPTIONS,GET,HEAD");
     assert_eq!(allow("/rpc/label").await, "OPTIONS,GET,HEAD,POST");
-    send(&svc, "OPTIONS", "/nope", &[]).await.error(404, "not_found");
+    send(&svc, "OPTIONS", "/nope", &[])
+        .await
+        .error(404, "not_found");
 }
 
 #[tokio::test]
 async fn cors_headers_and_preflights() {
     let rest = service().await;
-    let any = ServiceBuilder::new().layer(CorsLayer::new()).service(rest.clone());
-    let reply = send(&any, "GET", "/items?select=id&limit=1", &[("origin", "https://app.example")]).await;
+    let any = ServiceBuilder::new()
+        .layer(CorsLayer::new())
+        .service(rest.clone());
+    let reply = send(
+        &any,
+        "GET",
+        "/items?select=id&limit=1",
+        &[("origin", "https://app.example")],
+    )
+    .await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("access-control-allow-origin"), "*");
-    assert!(reply.header("access-control-expose-headers").contains("Content-Range"));
+    assert!(
+        reply
+            .header("access-control-expose-headers")
+            .contains("Content-Range")
+    );
     // No Origin, no CORS headers.
     let reply = send(&any, "GET", "/items?select=id&limit=1", &[]).await;
     assert!(!reply.headers.contains_key("access-control-allow-origin"));
@@ -43,17 +63,69 @@ async fn cors_headers_and_preflights() {
     ];
     let reply = send(&any, "OPTIONS", "/items", &preflight).await;
     assert_eq!(reply.status, 200);
-    assert_eq!(reply.header("access-control-allow-methods"), "GET, POST, PATCH, PUT, DELETE, OPTIONS, HEAD");
-    assert!(reply.header("access-control-allow-headers").ends_with("apikey, x-client-info"));
+    assert_eq!(
+        reply.header("access-control-allow-methods"),
+        "GET, POST, PATCH, PUT, DELETE, OPTIONS, HEAD"
+    );
+    assert!(
+        reply
+            .header("access-control-allow-headers")
+            .ends_with("apikey, x-client-info")
+    );
     assert_eq!(reply.header("access-control-max-age"), "86400");
 
     let listed = ServiceBuilder::new()
         .layer(CorsLayer::new().allowed_origins(["https://app.example"]))
         .service(rest);
-    let reply = send(&listed, "GET", "/items?select=id&limit=1", &[("origin", "https://app.example")]).await;
-    assert_eq!(reply.header("access-control-allow-origin"), "https://app.example");
+    let reply = send(
+        &listed,
+        "GET",
+        "/items?select=id&limit=1",
+        &[("origin", "https://app.example")],
+    )
+    .await;
+    assert_eq!(
+        reply.header("access-control-allow-origin"),
+        "https://app.example"
+    );
     assert_eq!(reply.header("access-control-allow-credentials"), "true");
-    let reply = send(&listed, "GET", "/items?select=id&limit=1", &[("origin", "https://evil.example")]).await;
+    let reply = send(
+        &listed,
+        "GET",
+        "/items?select=id&limit=1",
+        &[("origin", "https://evil.example")],
+    )
+    .await;
     assert_eq!(reply.status, 200);
     assert!(!reply.headers.contains_key("access-control-allow-origin"));
+}
+
+#[tokio::test]
+async fn the_root_describes_the_api_in_openapi_3_1() {
+    let svc = service().await;
+    let reply = send(&svc, "GET", "/", &[]).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(
+        reply.header("content-type"),
+        "application/openapi+json; charset=utf-8"
+    );
+    let doc = reply.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(
+        doc["components"]["schemas"]["items"]["description"],
+        "Things with every kind of column"
+    );
+    assert!(doc["paths"]["/cheap_items"]["get"].is_object());
+    assert!(doc["paths"].get("/secrets").is_none());
+    send(&svc, "POST", "/", &[])
+        .await
+        .error(405, "method_not_allowed");
+    send(
+        &svc,
+        "GET",
+        "/items",
+        &[("accept", "application/openapi+json")],
+    )
+    .await
+    .error(406, "not_acceptable");
 }

@@ -1,0 +1,36 @@
+"""The OpenAPI 3.1 description at the root, checked with a real validator."""
+
+import os
+
+import httpx
+from openapi_spec_validator import validate
+from openapi_spec_validator.validation import OpenAPIV31SpecValidator
+
+
+def test_root_is_a_valid_openapi_3_1_document():
+    key = os.environ["ANON_KEY"]
+    url = os.environ["POSTGREST_URL"].rstrip("/") + "/"
+    res = httpx.get(url, headers={"apikey": key, "Accept": "application/openapi+json"})
+    assert res.status_code == 200
+    assert res.headers["content-type"] == "application/openapi+json; charset=utf-8"
+    spec = res.json()
+    validate(spec, cls=OpenAPIV31SpecValidator)
+    assert spec["openapi"] == "3.1.0"
+    # Tables with their verbs, from the insertable/updatable flags.
+    assert set(spec["paths"]["/gadgets"]) == {"get", "post", "patch", "delete"}
+    gadget = spec["components"]["schemas"]["gadgets"]
+    assert gadget["required"] == ["id", "name"]
+    assert gadget["properties"]["price"]["type"] == ["number", "null"]
+    assert gadget["properties"]["tags"]["type"] == "array"
+    assert "References makers.id(id)." in gadget["properties"]["maker_id"]["description"]
+    # Functions: POST always, GET only when not volatile.
+    assert set(spec["paths"]["/rpc/add_them"]) == {"get", "post"}
+    assert set(spec["paths"]["/rpc/bump"]) == {"post"}
+    assert spec["paths"]["/rpc/add_them"]["post"]["requestBody"]["content"]["application/json"]["schema"]["required"] == ["a", "b"]
+
+
+def test_root_refuses_other_media_types():
+    key = os.environ["ANON_KEY"]
+    url = os.environ["POSTGREST_URL"].rstrip("/") + "/"
+    res = httpx.get(url, headers={"apikey": key, "Accept": "text/html"})
+    assert res.status_code == 406
