@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Load test: the demo server (release build) on bench/fixture.sql, driven by
+# wrk at CONNS connections for DURATION seconds per scenario, beside raw
+# tokio-postgres running the same transactions (examples/raw_load.rs) in the
+# same run. Prints requests/s, p50/p99 latency, and the server's and
+# PostgreSQL's CPU time per request (from /proc).
+#
+# Usage: bench/load.sh            (DURATION=10 CONNS=32 POOL=10 by default)
+# Needs: wrk (Debian package `wrk`), the PostgreSQL server binaries.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-32}
+POOL=${POOL:-10}
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
+
+cargo build --release --quiet --example server --example raw_load
+log=$(mktemp)
+env -u DATABASE_URL -u PGRST_DB_URI PGRST_SERVER_PORT=0 PGRST_DB_POOL="$POOL" \
+  PGRST_DEMO_EXTRA_SQL="$root/bench/fixture.sql" RUST_LOG=warn \
+  target/release/examples/server >"$log" 2>&1 &
+server=$!
+trap 'kill -INT $server 2>/dev/null; wait $server 2>/dev/null; rm -f "$log"' EXIT
+for _ in $(seq 1 1200); do grep -q '^service_role key: ' "$log" && break; sleep 0.1; done
+base=$(sed -n 's/^Serving the REST API at //p' "$log")
+key=$(sed -n 's/^anon key: //p' "$log")
+pg_url=$(sed -n 's/^PostgreSQL is running: //p' "$log" | sed 's#postgres://postgres@#postgres://authenticator@#')
+pg_port=$(echo "$pg_url" | sed -E 's#.*:([0-9]+)/.*#\1#')
+tck=$(getconf CLK_TCK)
+
+# CPU ticks (user + system) of the given pids.
+ticks() {
+  local total=0 pid
+  for pid in "$@"; do
+    [ -r "/proc/$pid/stat" ] || continue
+    set -- $(sed 's/^.*) //' "/proc/$pid/stat")
+    total=$((total + ${12} + ${13}))
+  done
+  echo "$total"
+}
+# PostgreSQL's CPU ticks: the postmaster's own and its reaped children's
+# (backends that have exited), plus the live children's.
+pg_ticks() {
+  local master total=0
+  master=$(pgrep -f -- "-p $pg_port " | head -n 1)
+  set -- $(sed 's/^.*) //' "/proc/$master/stat")
+  total=$((${12} + ${13} + ${14} + ${15}))
+  echo $((total + $(ticks $(pgrep -P "$master"))))
+}
+
+printf '\n%-10s %-28s %12s %10s %10s %14s %14s\n' scenario driver "requests/s" p50 p99 "server µs/req" "postgres µs/req"
+lua=$(mktemp)
+cat >"$lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"kind": "load"}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+
+run() {
+  local name=$1 method=$2 path=$3
+  local s0 p0 out s1 p1 requests rps p50 p99
+  s0=$(ticks "$server"); p0=$(pg_ticks)
+  if [ "$method" = POST ]; then
+    out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s "$lua" -H "apikey: $key" -H "Authorization: Bearer $key" "$base$path")
+  else
+    out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -H "apikey: $key" -H "Authorization: Bearer $key" "$base$path")
+  fi
+  s1=$(ticks "$server"); p1=$(pg_ticks)
+  requests=$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')
+  rps=$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\)/\1/p')
+  p50=$(echo "$out" | awk '$1=="50%"{print $2}')
+  p99=$(echo "$out" | awk '$1=="99%"{print $2}')
+  errors=$(echo "$out" | sed -n 's/.*Non-2xx or 3xx responses: *\([0-9]*\)/\1/p')
+  printf '%-10s %-28s %12.0f %10s %10s %14.0f %14.0f\n' "$name" "tower-postgrest HTTP+JWT" "$rps" "$p50" "$p99" \
+    "$(echo "($s1-$s0)*1000000/$tck/$requests" | bc -l)" "$(echo "($p1-$p0)*1000000/$tck/$requests" | bc -l)"
+  [ -z "$errors" ] || echo "  !! $errors non-2xx responses"
+}
+
+raw() {
+  local name=$1 path=$2 query=$3 p0 p1 out
+  p0=$(pg_ticks)
+  # As many database connections as the server's pool.
+  out=$(target/release/examples/raw_load "$pg_url" "$POOL" "$DURATION" "$path" "$query")
+  sleep 0.5 # let the postmaster reap the backends
+  p1=$(pg_ticks)
+  local rps p50 p99 requests
+  rps=$(echo "$out" | sed -n 's/.*: \([0-9]*\) requests\/s.*/\1/p')
+  p50=$(echo "$out" | sed -n 's/.*p50 \([^,]*\),.*/\1/p')
+  p99=$(echo "$out" | sed -n 's/.*p99 \(.*\)$/\1/p')
+  requests=$((rps * DURATION))
+  printf '%-10s %-28s %12.0f %10s %10s %14s %14.0f\n' "$name" "raw tokio-postgres ($POOL conn)" "$rps" "$p50" "$p99" "-" \
+    "$(echo "($p1-$p0)*1000000/$tck/$requests" | bc -l)"
+}
+
+run by_pk GET "/things?id=eq.42"
+raw by_pk /things "id=eq.42"
+run list_20 GET "/things?select=id,name,score&score=gt.500&order=id&limit=20"
+raw list_20 /things "select=id,name,score&score=gt.500&order=id&limit=20"
+run embed_2 GET "/authors?select=name,things(name,thing_tags(tag))&id=eq.1&things.limit=5&things.order=id"
+raw embed_2 /authors "select=name,things(name,thing_tags(tag))&id=eq.1&things.limit=5&things.order=id"
+run insert POST "/events"
+run rpc GET "/rpc/thing_score?thing_id=42"
+raw rpc /rpc/thing_score "thing_id=42"
+echo
+echo "server RSS: $(awk '/VmRSS/{print $2, $3}' /proc/$server/status)"
