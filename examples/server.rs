@@ -14,6 +14,7 @@
 //! | `PGRST_DB_ANON_ROLE` | unset: requests without a key get 401 |
 //! | `PGRST_DB_MAX_ROWS` | unlimited |
 //! | `PGRST_DB_POOL` | `10` |
+//! | `PGRST_DB_POOL_ACQUISITION_TIMEOUT` | `10` (seconds; then 503) |
 //! | `PGRST_JWT_SECRET` | a fixed development secret (a JWK or JWKS document works too) |
 //! | `PGRST_JWT_SECRET_IS_BASE64` | `false` |
 //! | `PGRST_JWT_AUD` | unset: `aud` is not checked |
@@ -103,11 +104,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = db.api_url.clone();
 
     let manager = ConnectionManager::from_url(&url, tokio_postgres::NoTls)?;
-    let pool = manager
-        .pool_builder()
-        .max_size(pool_size)
-        .build(manager)
-        .await?;
+    let mut pool_builder = manager.pool_builder().max_size(pool_size);
+    if let Some(secs) = env_parse::<u64>("PGRST_DB_POOL_ACQUISITION_TIMEOUT")? {
+        pool_builder = pool_builder.connection_timeout(std::time::Duration::from_secs(secs));
+    }
+    let pool = pool_builder.build(manager).await?;
     let postgrest_errors = match env("PGRST_ERROR_STYLE").as_deref() {
         None | Some("powabase") => false,
         Some("postgrest") => true,

@@ -76,6 +76,8 @@ struct Shared<T: MakeTls> {
     schemas: Vec<String>,
     errors: Arc<dyn ErrorMapper>,
     body_limit: usize,
+    /// `statement_timeout` of every request, e.g. `"5000ms"`.
+    statement_timeout: Option<String>,
 }
 
 impl<T: MakeTls> RestService<T> {
@@ -91,6 +93,7 @@ impl<T: MakeTls> RestService<T> {
             require_filter: false,
             tx_override: false,
             errors: Arc::new(Powabase),
+            statement_timeout: None,
         }
     }
 
@@ -112,6 +115,7 @@ pub struct RestServiceBuilder<T: MakeTls = tokio_postgres::NoTls> {
     require_filter: bool,
     tx_override: bool,
     errors: Arc<dyn ErrorMapper>,
+    statement_timeout: Option<std::time::Duration>,
 }
 
 /// The default limit on request bodies: 16 MiB.
@@ -168,6 +172,14 @@ impl<T: MakeTls> RestServiceBuilder<T> {
         self
     }
 
+    /// A `statement_timeout` for every request's transaction (504 when it
+    /// passes). Without it, a role's own `ALTER ROLE … SET statement_timeout`
+    /// applies, as in PostgREST.
+    pub fn statement_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.statement_timeout = Some(timeout);
+        self
+    }
+
     /// How errors become responses: [`Powabase`] (the default), [`PostgRest`](crate::PostgRest),
     /// or a mapper of your own (any `Fn(&Error) -> Response<RestBody>`).
     pub fn error_mapper(mut self, mapper: impl ErrorMapper) -> Self {
@@ -215,6 +227,9 @@ impl<T: MakeTls> RestServiceBuilder<T> {
                 schemas: self.schemas,
                 errors: self.errors,
                 body_limit: self.body_limit,
+                statement_timeout: self
+                    .statement_timeout
+                    .map(|t| format!("{}ms", t.as_millis().max(1))),
             }),
         })
     }
@@ -381,6 +396,10 @@ impl<T: MakeTls> Shared<T> {
             search_path: &search_path,
             headers: &headers_json,
             cookies: &cookies_json,
+            statement_timeout: self
+                .statement_timeout
+                .as_deref()
+                .or_else(|| schema.role_timeouts.get(role.role()).map(String::as_str)),
         };
         if api.target == request::Target::Root {
             let doc = crate::openapi::document(&schema, schema_name).to_string();

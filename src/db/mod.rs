@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use bb8_postgres::PostgresConnectionManager;
 use bytes::Bytes;
@@ -55,21 +56,32 @@ pub type Pool<T = tokio_postgres::NoTls> = bb8::Pool<ConnectionManager<T>>;
 /// ```
 pub struct ConnectionManager<T: MakeTlsConnect<Socket> = tokio_postgres::NoTls> {
     inner: PostgresConnectionManager<T>,
+    /// For cancel requests, when known.
+    tls: Option<T>,
 }
 
 impl<T: MakeTls> ConnectionManager<T> {
-    /// Wraps a `bb8-postgres` manager.
+    /// Wraps a `bb8-postgres` manager. Its TLS connector is not visible, so a
+    /// request whose client goes away cannot cancel its query; prefer
+    /// [`from_config`](Self::from_config) or [`from_url`](Self::from_url).
     pub fn new(inner: PostgresConnectionManager<T>) -> Self {
-        Self { inner }
+        Self { inner, tls: None }
+    }
+
+    /// A manager for `config`.
+    pub fn from_config(config: tokio_postgres::Config, tls: T) -> Self {
+        Self {
+            inner: PostgresConnectionManager::new(config, tls.clone()),
+            tls: Some(tls),
+        }
     }
 
     /// A manager for the connection string `url` (`postgres://…` or `key=value` form).
     pub fn from_url(url: &str, tls: T) -> Result<Self, Error> {
-        PostgresConnectionManager::new_from_stringlike(url, tls)
-            .map(Self::new)
-            .map_err(|e| {
-                Error::new(ErrorKind::Internal, "Invalid database connection string").with_source(e)
-            })
+        let config: tokio_postgres::Config = url.parse().map_err(|e| {
+            Error::new(ErrorKind::Internal, "Invalid database connection string").with_source(e)
+        })?;
+        Ok(Self::from_config(config, tls))
     }
 
     /// A `bb8` pool builder with the settings this crate wants: no extra
@@ -91,6 +103,11 @@ impl<T: MakeTlsConnect<Socket>> fmt::Debug for ConnectionManager<T> {
 /// A pooled connection: the client and its prepared statements by SQL text.
 pub struct Connection {
     pub(crate) client: Client,
+    /// Sends a cancel request for whatever this connection runs.
+    cancel: Option<Arc<dyn Fn() + Send + Sync>>,
+    /// Set when a request left the connection mid-transaction: the pool
+    /// discards it instead of lending it again.
+    abandoned: Arc<std::sync::atomic::AtomicBool>,
     /// The prepared [`sql::CONTEXT_SQL`]; it names no relation, so survives schema reloads.
     context: Statement,
     statements: HashMap<String, Statement>,
@@ -139,8 +156,21 @@ impl<T: MakeTls> bb8::ManageConnection for ConnectionManager<T> {
         let client = self.inner.connect().await?;
         // Every request uses the context statement: prepare it with the connection.
         let context = client.prepare(sql::CONTEXT_SQL).await?;
+        let cancel = self.tls.clone().map(|tls| {
+            let token = client.cancel_token();
+            Arc::new(move || {
+                let (token, tls) = (token.clone(), tls.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = token.cancel_query(tls).await {
+                        tracing::warn!(error = %e, "could not cancel an abandoned query");
+                    }
+                });
+            }) as Arc<dyn Fn() + Send + Sync>
+        });
         Ok(Connection {
             client,
+            cancel,
+            abandoned: Arc::default(),
             context,
             statements: HashMap::new(),
             generation: 0,
@@ -152,7 +182,7 @@ impl<T: MakeTls> bb8::ManageConnection for ConnectionManager<T> {
     }
 
     fn has_broken(&self, conn: &mut Connection) -> bool {
-        conn.client.is_closed()
+        conn.client.is_closed() || conn.abandoned.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
@@ -236,6 +266,8 @@ pub(crate) struct RequestContext<'a> {
     pub(crate) search_path: &'a str,
     pub(crate) headers: &'a str,
     pub(crate) cookies: &'a str,
+    /// `statement_timeout` for the transaction (`None` keeps the session's).
+    pub(crate) statement_timeout: Option<&'a str>,
 }
 
 /// Runs a read in its own transaction, in one round trip.
@@ -444,6 +476,29 @@ async fn run<T: MakeTls>(
 ) -> Result<Vec<tokio_postgres::Row>, Error> {
     let mut conn = pool.get().await.map_err(pool_error)?;
     conn.sync_generation(generation);
+    // If the request is dropped (the client went away) before the transaction
+    // ends, cancel what the database runs for it, and retire the connection so
+    // that the cancel cannot reach another request. Declared after `conn`, so
+    // it drops first.
+    let mut cancel_on_drop = CancelOnDrop {
+        cancel: conn.cancel.clone(),
+        abandoned: Arc::clone(&conn.abandoned),
+        armed: true,
+    };
+    let result = run_on(&mut conn, read_only, ctx, stmts, ending, decide).await;
+    cancel_on_drop.armed = false;
+    result
+}
+
+/// [`run`] on a checked-out connection.
+async fn run_on(
+    conn: &mut Connection,
+    read_only: bool,
+    ctx: &RequestContext<'_>,
+    stmts: &[&sql::Statement],
+    ending: Ending,
+    decide: Option<DecideRows<'_>>,
+) -> Result<Vec<tokio_postgres::Row>, Error> {
     let context = conn.context.clone();
     let ctx_params = [
         TextParam(Some(ctx.role)),
@@ -453,6 +508,7 @@ async fn run<T: MakeTls>(
         TextParam(Some(ctx.search_path)),
         TextParam(Some(ctx.headers)),
         TextParam(Some(ctx.cookies)),
+        TextParam(ctx.statement_timeout),
     ];
     let ctx_refs: Vec<&(dyn ToSql + Sync)> = ctx_params.iter().map(|p| p as _).collect();
     let params: Vec<Vec<TextParam<'_>>> = stmts
@@ -535,6 +591,38 @@ async fn run<T: MakeTls>(
         (begin.and(set.map(|_| ())), runs, ended)
     };
     let outcome = started.and_then(|()| runs.into_iter().collect::<Result<Vec<_>, _>>());
+    finish_run(client, ending, outcome, ended, decide).await
+}
+
+/// Cancels the connection's query, and marks the connection abandoned, when
+/// dropped while armed.
+struct CancelOnDrop {
+    cancel: Option<Arc<dyn Fn() + Send + Sync>>,
+    abandoned: Arc<std::sync::atomic::AtomicBool>,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            self.abandoned
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            if let Some(cancel) = &self.cancel {
+                cancel();
+            }
+        }
+    }
+}
+
+/// Ends a transaction whose statements ran: reports the first error, or lets
+/// `decide` choose between commit and rollback.
+async fn finish_run(
+    client: &Client,
+    ending: Ending,
+    outcome: Result<Vec<tokio_postgres::Row>, tokio_postgres::Error>,
+    ended: Option<Result<(), tokio_postgres::Error>>,
+    decide: Option<DecideRows<'_>>,
+) -> Result<Vec<tokio_postgres::Row>, Error> {
     match (outcome, ended, decide) {
         (Err(e), Some(_), _) => Err(Error::from_pg(e)),
         (Ok(rows), Some(ended), _) => {

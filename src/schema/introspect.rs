@@ -102,6 +102,19 @@ WHERE vc.relkind IN ('v', 'm') AND r.rulename = '_RETURN' AND vn.nspname = ANY (
 ORDER BY vn.nspname, vc.relname, x.ord
 "#;
 
+/// `statement_timeout` settings of roles (`ALTER ROLE … SET statement_timeout`),
+/// for this database or all; this database's last, so they win.
+const ROLE_TIMEOUTS: &str = r#"
+SELECT r.rolname::text, substr(cfg, length('statement_timeout=') + 1)
+FROM pg_catalog.pg_db_role_setting s
+JOIN pg_catalog.pg_roles r ON r.oid = s.setrole
+CROSS JOIN LATERAL unnest(s.setconfig) AS cfg
+WHERE s.setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()))
+  AND cfg LIKE 'statement_timeout=%'
+  AND $1::text[] IS NOT NULL
+ORDER BY s.setdatabase
+"#;
+
 /// Plain functions (not procedures, aggregates or trigger functions) of the exposed schemas.
 const FUNCTIONS: &str = r#"
 SELECT n.nspname::text,
@@ -142,11 +155,12 @@ struct RawArg {
 pub(crate) async fn load_schema(client: &Client, schemas: &[String]) -> Result<Schema, Error> {
     let schemas_param = schemas.to_vec();
     // Prepare first: a statement's Parse must not race ahead of BEGIN or behind COMMIT.
-    let (relations, fks, functions, view_columns) = futures_util::try_join!(
+    let (relations, fks, functions, view_columns, role_timeouts) = futures_util::try_join!(
         client.prepare(RELATIONS),
         client.prepare(FOREIGN_KEYS),
         client.prepare(FUNCTIONS),
-        client.prepare(VIEW_COLUMNS)
+        client.prepare(VIEW_COLUMNS),
+        client.prepare(ROLE_TIMEOUTS)
     )
     .map_err(Error::from_pg)?;
     // An empty search_path makes format_type() qualify every type outside pg_catalog.
@@ -158,9 +172,17 @@ pub(crate) async fn load_schema(client: &Client, schemas: &[String]) -> Result<S
     let fks = client.query(&fks, &params);
     let functions = client.query(&functions, &params);
     let view_columns = client.query(&view_columns, &params);
+    let role_timeouts = client.query(&role_timeouts, &params);
     let commit = client.batch_execute("COMMIT");
-    let (begin, relations, fks, functions, view_columns, commit) =
-        futures_util::join!(begin, relations, fks, functions, view_columns, commit);
+    let (begin, relations, fks, functions, view_columns, role_timeouts, commit) = futures_util::join!(
+        begin,
+        relations,
+        fks,
+        functions,
+        view_columns,
+        role_timeouts,
+        commit
+    );
     begin.map_err(Error::from_pg)?;
     let (relations, fks, functions) = (
         relations.map_err(Error::from_pg)?,
@@ -168,6 +190,7 @@ pub(crate) async fn load_schema(client: &Client, schemas: &[String]) -> Result<S
         functions.map_err(Error::from_pg)?,
     );
     let view_columns = view_columns.map_err(Error::from_pg)?;
+    let role_timeouts = role_timeouts.map_err(Error::from_pg)?;
     commit.map_err(Error::from_pg)?;
 
     let mut tables = Vec::with_capacity(relations.len());
@@ -266,6 +289,10 @@ pub(crate) async fn load_schema(client: &Client, schemas: &[String]) -> Result<S
 
     let mut schema = Schema::new(schemas.to_vec(), tables, foreign_keys, fns);
     schema.view_columns = lineage;
+    schema.role_timeouts = role_timeouts
+        .into_iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
     schema.reindex();
     Ok(schema)
 }

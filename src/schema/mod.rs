@@ -218,6 +218,8 @@ pub struct Schema {
     /// Relationships between the exposed relations, derived from the foreign
     /// keys (through views, and junction tables).
     pub relationships: Vec<Relationship>,
+    /// `ALTER ROLE … SET statement_timeout` settings, by role.
+    pub role_timeouts: HashMap<String, String>,
     /// Increases with every load; prepared statements older than it are discarded.
     pub(crate) generation: u64,
     /// schema → table name → position in `tables`.
@@ -273,6 +275,7 @@ impl Schema {
             functions,
             view_columns: Vec::new(),
             relationships: Vec::new(),
+            role_timeouts: HashMap::new(),
             generation: 0,
             index: HashMap::new(),
         };

@@ -19,9 +19,13 @@ pub(crate) use write::render_write;
 
 use crate::error::{Error, ErrorKind};
 
-/// The per-request context statement: search path, role, claims, method, path,
-/// headers and cookies, all transaction-local, all bound values, in PostgREST's order.
+/// The per-request context statement: statement timeout (the builder's or the
+/// role's; `NULL` keeps the session's), search path, role, claims, method,
+/// path, headers and cookies, all transaction-local, all bound values, in
+/// PostgREST's order.
 pub(crate) const CONTEXT_SQL: &str = "SELECT \
+     pg_catalog.set_config('statement_timeout', \
+       coalesce($8, pg_catalog.current_setting('statement_timeout')), true), \
      pg_catalog.set_config('search_path', $5, true), \
      pg_catalog.set_config('role', $1, true), \
      pg_catalog.set_config('request.jwt.claims', $2, true), \

@@ -13,6 +13,7 @@ mod embed;
 mod embed_load;
 mod error_styles;
 mod errors;
+mod faults;
 mod grammar;
 mod hostile;
 mod profiles;

@@ -114,6 +114,44 @@ impl Cluster {
         format!("postgres://{user}@127.0.0.1:{}/{database}", self.port)
     }
 
+    /// Stops the server (immediately, as a crash would), keeping the cluster.
+    pub fn stop_server(&self) -> io::Result<()> {
+        let data = self.data_dir();
+        self.run_checked(
+            "pg_ctl",
+            &["-D", path_str(&data)?, "-m", "immediate", "-w", "stop"],
+        )
+        .map(drop)
+    }
+
+    /// Starts the server again on the same port.
+    pub fn start_server(&self) -> io::Result<()> {
+        let data = self.data_dir();
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
+             -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+            self.port,
+            path_str(&self.dir)?
+        );
+        let log = self.dir.join("server.log");
+        self.run_checked(
+            "pg_ctl",
+            &[
+                "-D",
+                path_str(&data)?,
+                "-o",
+                &opts,
+                "-l",
+                path_str(&log)?,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        )
+        .map(drop)
+    }
+
     /// Stops the server and removes the cluster's directory.
     pub fn stop(&mut self) {
         if self.stopped {

@@ -1,0 +1,218 @@
+//! Faults: timeouts, abandoned requests, an exhausted pool, the database going away.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::{admin, cluster, get, rows, scratch_with, send_body};
+
+const SLEEPY: &str = "
+CREATE TABLE log (id serial PRIMARY KEY, note text);
+CREATE FUNCTION sleepy(s float8) RETURNS int LANGUAGE sql VOLATILE AS $$ SELECT 1 FROM pg_sleep(s) $$;
+CREATE FUNCTION slow_write(s float8) RETURNS int LANGUAGE plpgsql VOLATILE AS
+  $$ BEGIN INSERT INTO log (note) VALUES ('started'); PERFORM pg_sleep(s); RETURN 1; END $$;
+";
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+#[tokio::test]
+async fn statement_timeouts_are_504_and_roll_back() {
+    let (svc, db) = scratch_with(SLEEPY, |b| {
+        b.anon_role("anon")
+            .statement_timeout(Duration::from_millis(200))
+    })
+    .await;
+    let started = Instant::now();
+    let reply = send_body(&svc, "POST", "/rpc/slow_write", &[JSON], r#"{"s": 5}"#).await;
+    let body = reply.error(504, "timeout");
+    assert_eq!(
+        body["message"],
+        "canceling statement due to statement timeout"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        rows(&db, "SELECT count(*) AS n FROM log").await,
+        json!([{"n": 0}])
+    );
+    // The connection is fine afterwards.
+    let reply = send_body(&svc, "POST", "/rpc/sleepy", &[JSON], r#"{"s": 0}"#).await;
+    assert_eq!(reply.text, "1");
+}
+
+#[tokio::test]
+async fn a_role_s_own_statement_timeout_applies() {
+    let db = admin().await;
+    let role = format!("slowpoke_{}", std::process::id());
+    db.batch_execute(&format!(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN CREATE ROLE {role} NOLOGIN; END IF; END $$;
+         GRANT {role} TO authenticator; ALTER ROLE {role} SET statement_timeout = '150ms';"
+    ))
+    .await
+    .unwrap();
+    let (svc, _db) = scratch_with(SLEEPY, |b| b.anon_role("anon")).await;
+    db.batch_execute(&format!(
+        "GRANT USAGE ON SCHEMA {} TO {role}",
+        svc.schema_cache().snapshot().schemas[0]
+    ))
+    .await
+    .unwrap();
+    svc.schema_cache().reload().await.unwrap();
+    let mut req = http::Request::post("/rpc/sleepy")
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from_static(
+            br#"{"s": 3}"#,
+        )))
+        .unwrap();
+    req.extensions_mut()
+        .insert(tower_postgrest::layer::DbRole::new(role.as_str()));
+    let started = Instant::now();
+    let res = tower::ServiceExt::oneshot(svc.clone(), req).await.unwrap();
+    assert_eq!(res.status(), 504);
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // anon has no such setting.
+    let reply = send_body(&svc, "POST", "/rpc/sleepy", &[JSON], r#"{"s": 0.3}"#).await;
+    assert_eq!(reply.status, 200);
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_cancels_its_query() {
+    let (svc, db) = scratch_with(SLEEPY, |b| b.anon_role("anon")).await;
+    let marker = format!("{}", std::process::id() * 7 + 3);
+    let body = format!(r#"{{"s": 30.{marker}}}"#);
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(500),
+        send_body(&svc, "POST", "/rpc/slow_write", &[JSON], body),
+    )
+    .await;
+    assert!(abandoned.is_err(), "the request should still be running");
+    // The database stops working on it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let running = rows(
+            &db,
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%slow_write%' AND pid <> pg_backend_pid()",
+        )
+        .await;
+        if running == json!([{"n": 0}]) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the abandoned query is still running"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // And its write is rolled back.
+    assert_eq!(
+        rows(&db, "SELECT count(*) AS n FROM log").await,
+        json!([{"n": 0}])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_pool_is_503_then_serves_again() {
+    let manager = tower_postgrest::ConnectionManager::from_url(
+        &crate::support::database().url,
+        tokio_postgres::NoTls,
+    )
+    .unwrap();
+    let one = manager
+        .pool_builder()
+        .max_size(1)
+        .connection_timeout(Duration::from_millis(300))
+        .build(manager)
+        .await
+        .unwrap();
+    let (svc, _) = scratch_with(SLEEPY, |b| b.anon_role("anon")).await;
+    let cache = svc.schema_cache().clone();
+    let svc = tower_postgrest::RestService::builder(one)
+        .schemas(cache.snapshot().schemas.clone())
+        .schema_cache(cache)
+        .anon_role("anon")
+        .build()
+        .await
+        .unwrap();
+    let slow = {
+        let svc = svc.clone();
+        tokio::spawn(async move {
+            send_body(&svc, "POST", "/rpc/sleepy", &[JSON], r#"{"s": 1.5}"#).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let reply = send_body(&svc, "POST", "/rpc/sleepy", &[JSON], r#"{"s": 0}"#).await;
+    let waited = started.elapsed();
+    reply.error(503, "unavailable");
+    assert!(reply.headers.contains_key("retry-after"));
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(2),
+        "{waited:?}"
+    );
+    assert_eq!(slow.await.unwrap().text, "1");
+    let reply = send_body(&svc, "POST", "/rpc/sleepy", &[JSON], r#"{"s": 0}"#).await;
+    assert_eq!(reply.text, "1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_going_away_is_503_and_the_service_recovers() {
+    // A cluster of this test's own, to stop and start.
+    let c = tokio::task::spawn_blocking(cluster::Cluster::start)
+        .await
+        .unwrap()
+        .unwrap();
+    c.psql(
+        "postgres",
+        "CREATE ROLE web NOLOGIN; CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t VALUES (1);
+         GRANT SELECT ON public.t TO web; GRANT web TO postgres;",
+    )
+    .unwrap();
+    let manager = tower_postgrest::ConnectionManager::from_url(
+        &c.url("postgres", "postgres"),
+        tokio_postgres::NoTls,
+    )
+    .unwrap();
+    let pool = manager
+        .pool_builder()
+        .max_size(4)
+        .connection_timeout(Duration::from_millis(500))
+        .build(manager)
+        .await
+        .unwrap();
+    let svc = tower_postgrest::RestService::builder(pool)
+        .anon_role("web")
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(get(&svc, "/t?select=id").await.ids(), vec![1]);
+
+    // The throwaway cluster runs without fsync: make the setup durable before the crash.
+    c.psql("postgres", "CHECKPOINT").unwrap();
+    tokio::task::block_in_place(|| c.stop_server()).unwrap();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let reply = get(&svc, "/t?select=id").await;
+        reply.error(503, "unavailable");
+        assert!(reply.headers.contains_key("retry-after"));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(!reply.text.contains("127.0.0.1"), "{}", reply.text);
+    }
+
+    tokio::task::block_in_place(|| c.start_server()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = get(&svc, "/t?select=id").await;
+        if reply.status == 200 {
+            assert_eq!(reply.ids(), vec![1]);
+            break;
+        }
+        assert!(Instant::now() < deadline, "not recovered: {}", reply.text);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
