@@ -25,6 +25,7 @@ pub mod auth;
 pub mod cors;
 pub mod error;
 pub mod role;
+pub mod schema_cache;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -39,6 +40,7 @@ pub use cors::{Cors, CorsLayer};
 pub use error::{ErrorMapping, ErrorMappingLayer};
 pub(crate) use role::role_for;
 pub use role::{ClaimPath, Claims, DbRole, ResolveRole, SetRole, SetRoleLayer};
+pub use schema_cache::{SchemaSnapshot, SchemaSnapshotLayer};
 
 use crate::body::RestBody;
 

@@ -159,7 +159,25 @@ impl SchemaCache {
     }
 }
 
-/// The task reloading a [`SchemaCache`] on notifications; stops when dropped.
+impl SchemaCache {
+    /// Reloads every `period` (for databases where `NOTIFY` cannot reach the
+    /// service, e.g. behind a transaction pooler). Stops when the handle is dropped.
+    pub fn reload_every(&self, period: Duration) -> ReloadListener {
+        let cache = self.clone();
+        ReloadListener {
+            task: tokio::spawn(async move {
+                let mut ticks = tokio::time::interval(period);
+                ticks.tick().await;
+                loop {
+                    ticks.tick().await;
+                    let _ = cache.reload().await;
+                }
+            }),
+        }
+    }
+}
+
+/// The task reloading a [`SchemaCache`] on notifications or a timer; stops when dropped.
 #[derive(Debug)]
 pub struct ReloadListener {
     task: tokio::task::JoinHandle<()>,

@@ -281,3 +281,30 @@ async fn large_schema_load_time() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn one_cache_shared_through_the_snapshot_layer_and_a_timer() {
+    use tower::ServiceBuilder;
+    let pool = crate::support::pool().await;
+    let cache = tower_postgrest::SchemaCache::load(pool.clone(), ["public"])
+        .await
+        .unwrap();
+    // Two services, one cache: the layer hands its snapshot to both.
+    let a = tower_postgrest::RestService::builder(pool.clone())
+        .schema_cache(cache.clone())
+        .anon_role("anon")
+        .build()
+        .await
+        .unwrap();
+    let api = ServiceBuilder::new()
+        .layer(tower_postgrest::layer::SchemaSnapshotLayer::new(
+            cache.clone(),
+        ))
+        .service(a);
+    assert_eq!(get(&api, "/items?select=id&id=eq.2").await.ids(), vec![2]);
+    let generation = cache.last_load().unwrap().generation;
+    let _timer = cache.reload_every(std::time::Duration::from_millis(100));
+    tokio::time::sleep(std::time::Duration::from_millis(450)).await;
+    assert!(cache.last_load().unwrap().generation >= generation + 2);
+    assert_eq!(get(&api, "/items?select=id&id=eq.2").await.ids(), vec![2]);
+}
