@@ -5,6 +5,7 @@
 
 #![allow(unreachable_pub, missing_docs)]
 
+mod attacks;
 mod auth;
 mod clients;
 mod cors;
@@ -14,6 +15,7 @@ mod embed_load;
 mod error_styles;
 mod errors;
 mod faults;
+mod fuzz;
 mod grammar;
 mod hostile;
 mod profiles;
@@ -21,6 +23,7 @@ mod read;
 mod round_trips;
 mod rpc;
 mod schema;
+mod soak;
 mod support;
 mod write;
 mod write_load;
