@@ -31,6 +31,10 @@ pub enum ErrorKind {
     Conflict,
     /// The request body is larger than the configured limit (413).
     PayloadTooLarge,
+    /// The query string is longer than the limit (414).
+    UriTooLong,
+    /// The request's headers are larger than the limit (431).
+    HeadersTooLarge,
     /// The requested range cannot be satisfied (416).
     RangeNotSatisfiable,
     /// Malformed syntax, unknown column, bad body, or a client-side SQLSTATE (422).
@@ -60,6 +64,8 @@ impl ErrorKind {
             Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             Self::Conflict => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UriTooLong => StatusCode::URI_TOO_LONG,
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::InvalidRequest => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -81,6 +87,8 @@ impl ErrorKind {
             Self::NotAcceptable => "not_acceptable",
             Self::Conflict => "conflict",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::UriTooLong => "uri_too_long",
+            Self::HeadersTooLarge => "headers_too_large",
             Self::RangeNotSatisfiable => "range_not_satisfiable",
             Self::InvalidRequest => "invalid_request",
             Self::Internal => "internal",
@@ -629,7 +637,9 @@ mod tests {
         }
     }
 
-    const KINDS: [ErrorKind; 14] = [
+    const KINDS: [ErrorKind; 16] = [
+        ErrorKind::UriTooLong,
+        ErrorKind::HeadersTooLarge,
         ErrorKind::Ambiguous,
         ErrorKind::Unauthorized,
         ErrorKind::Forbidden,

@@ -107,6 +107,12 @@ pub(crate) struct ApiRequest {
     pub(crate) profile: Option<String>,
 }
 
+/// The longest query string accepted (414 past it); below `http::Uri`'s own
+/// 65,534-byte cap so the limit is ours, with a PostgREST-style body.
+const MAX_QUERY: usize = 60 * 1024;
+/// The most header bytes accepted (431 past them).
+const MAX_HEADERS: usize = 64 * 1024;
+
 /// A parameter of an embedded resource: `path` names the embed (by alias or
 /// relation name) from the root, e.g. `["author", "books"]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -183,6 +189,36 @@ pub(crate) fn parse(
     body: Option<bytes::Bytes>,
 ) -> Result<ApiRequest, Error> {
     let target = parse_path(path)?;
+    if let Some(q) = query {
+        if q.len() > MAX_QUERY {
+            return Err(Error::new(
+                ErrorKind::UriTooLong,
+                format!("The query string is longer than {MAX_QUERY} bytes"),
+            ));
+        }
+        // Percent-decoding must give UTF-8 (form decoding would replace bad bytes silently).
+        let plus_free = q.replace('+', " ");
+        if percent_encoding::percent_decode_str(&plus_free)
+            .decode_utf8()
+            .is_err()
+        {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                "The query string is not valid UTF-8 once percent-decoded",
+            )
+            .with_postgrest_code("PGRST100"));
+        }
+    }
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    if header_bytes > MAX_HEADERS {
+        return Err(Error::new(
+            ErrorKind::HeadersTooLarge,
+            format!("The request's headers are larger than {MAX_HEADERS} bytes"),
+        ));
+    }
     let accept = media::parse_accept(headers)?;
     let mut req = ApiRequest {
         method: method.clone(),

@@ -216,3 +216,58 @@ async fn the_database_going_away_is_503_and_the_service_recovers() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_killed_mid_bulk_insert_leaves_no_rows() {
+    let (svc, db) = scratch_with(
+        "CREATE TABLE readings (id int PRIMARY KEY, value int);
+         CREATE FUNCTION slow_row() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN PERFORM pg_sleep(0.002); RETURN NEW; END $$;
+         CREATE TRIGGER slow BEFORE INSERT ON readings FOR EACH ROW EXECUTE FUNCTION slow_row();",
+        |b| b.anon_role("anon"),
+    )
+    .await;
+    let body: Vec<serde_json::Value> = (0..2000).map(|i| json!({"id": i, "value": i})).collect();
+    let insert = {
+        let svc = svc.clone();
+        let body = serde_json::to_string(&body).unwrap();
+        tokio::spawn(async move { send_body(&svc, "POST", "/readings", &[JSON], body).await })
+    };
+    // Kill the backend running the insert, halfway through.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let killed = rows(
+            &db,
+            "SELECT pg_terminate_backend(pid) AS k FROM pg_stat_activity
+             WHERE state = 'active' AND query LIKE '%INSERT INTO%readings%' AND pid <> pg_backend_pid()",
+        )
+        .await;
+        if killed.as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the insert never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let reply = insert.await.unwrap();
+    assert!(
+        reply.status.is_server_error(),
+        "{} {}",
+        reply.status,
+        reply.text
+    );
+    assert!(!reply.text.contains("INSERT"), "{}", reply.text);
+    assert_eq!(
+        rows(&db, "SELECT count(*) AS n FROM readings").await,
+        json!([{"n": 0}])
+    );
+    // The pool replaced the killed connection.
+    let reply = send_body(
+        &svc,
+        "POST",
+        "/readings",
+        &[JSON],
+        r#"{"id": 1, "value": 1}"#,
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+}

@@ -68,3 +68,43 @@ async fn hostile_names_are_quoted_identifiers() {
         .error(422, "invalid_request");
     assert_eq!(get(&svc, "/items?select=id").await.ids().len(), 6);
 }
+
+#[tokio::test]
+async fn oversized_and_malformed_requests_are_clear_4xx() {
+    let svc = service().await;
+    let long = format!("/items?name=eq.{}", "x".repeat(62_000));
+    get(&svc, &long).await.error(414, "uri_too_long");
+    let big_header = "y".repeat(100 * 1024);
+    crate::support::send(&svc, "GET", "/items", &[("x-big", &big_header)])
+        .await
+        .error(431, "headers_too_large");
+    get(&svc, "/items?name=eq.%FF%FE")
+        .await
+        .error(422, "invalid_request");
+    get(&svc, "/items?select=%C3%28")
+        .await
+        .error(422, "invalid_request");
+    // Deep nesting is refused, not a stack overflow.
+    let nested = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+    crate::support::send_body(
+        &svc,
+        "POST",
+        "/items",
+        &[("content-type", "application/json")],
+        nested,
+    )
+    .await
+    .error(422, "invalid_request");
+    let tree = format!(
+        "/items?or=({}id.eq.1{})",
+        "and(".repeat(10_000),
+        ")".repeat(10_000)
+    );
+    get(&svc, &tree).await.error(422, "invalid_request");
+    let select = format!(
+        "/items?select={}id{}",
+        "a(".repeat(10_000),
+        ")".repeat(10_000)
+    );
+    get(&svc, &select).await.error(422, "invalid_request");
+}
