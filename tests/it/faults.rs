@@ -187,6 +187,10 @@ async fn the_database_going_away_is_503_and_the_service_recovers() {
         .await
         .unwrap();
     assert_eq!(get(&svc, "/t?select=id").await.ids(), vec![1]);
+    let config: tokio_postgres::Config = c.url("postgres", "postgres").parse().unwrap();
+    let _listener = svc
+        .schema_cache()
+        .listen(config.clone(), tokio_postgres::NoTls);
 
     // The throwaway cluster runs without fsync: make the setup durable before the crash.
     c.psql("postgres", "CHECKPOINT").unwrap();
@@ -214,6 +218,48 @@ async fn the_database_going_away_is_503_and_the_service_recovers() {
         }
         assert!(Instant::now() < deadline, "not recovered: {}", reply.text);
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The schema-cache listener reconnects on its own (backing off meanwhile)...
+    let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let listening: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN pgrst'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if listening == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the listener did not reconnect");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // ...and a NOTIFY sent after the restart reaches it.
+    client
+        .batch_execute(
+            "CREATE TABLE public.after_restart (id int PRIMARY KEY); INSERT INTO public.after_restart VALUES (7);
+             GRANT SELECT ON public.after_restart TO web; NOTIFY pgrst;",
+        )
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let reply = get(&svc, "/after_restart?select=id").await;
+        if reply.status == 200 {
+            assert_eq!(reply.ids(), vec![7]);
+            break;
+        }
+        reply.error(404, "not_found");
+        assert!(
+            Instant::now() < deadline,
+            "the NOTIFY after the restart was lost"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

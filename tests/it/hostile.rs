@@ -108,3 +108,42 @@ async fn oversized_and_malformed_requests_are_clear_4xx() {
     );
     get(&svc, &select).await.error(422, "invalid_request");
 }
+
+/// Sends `request` over a real socket and returns the response's status code.
+async fn raw_status(addr: std::net::SocketAddr, request: &[u8]) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The server may answer and close before the whole request is written.
+    let _ = stream.write_all(request).await;
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response).await;
+    let head = String::from_utf8_lossy(&response);
+    head.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {head:?}"))
+}
+
+#[tokio::test]
+async fn a_megabyte_of_query_or_header_is_a_clear_4xx_over_http() {
+    let app = axum::Router::new().nest_service("/rest/v1", service().await);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let mb = "x".repeat(1024 * 1024);
+    let long_query = format!("GET /rest/v1/items?name=eq.{mb} HTTP/1.1\r\nhost: t\r\n\r\n");
+    let status = raw_status(addr, long_query.as_bytes()).await;
+    assert!(status == 414 || status == 431, "{status}");
+    let long_header = format!(
+        "GET /rest/v1/items HTTP/1.1\r\nhost: t\r\nx-big: {mb}\r\nconnection: close\r\n\r\n"
+    );
+    assert_eq!(raw_status(addr, long_header.as_bytes()).await, 431);
+    // Just under the limits, the same server still answers normally.
+    let fine = format!(
+        "GET /rest/v1/items?name=eq.{} HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n",
+        "x".repeat(50_000)
+    );
+    assert_eq!(raw_status(addr, fine.as_bytes()).await, 200);
+    server.abort();
+}

@@ -23,6 +23,7 @@ mod read;
 mod round_trips;
 mod rpc;
 mod schema;
+mod secrets;
 mod soak;
 mod support;
 mod write;
