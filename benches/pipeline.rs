@@ -1,13 +1,14 @@
-//! Parse + plan + render of typical read requests, against the schema of the
+//! Parse + plan + render of typical requests (reads, a bulk insert, an RPC), against the schema of the
 //! test fixture (`benches/fixtures/schema.json`); no database.
 //!
 //! Run with: `cargo bench --bench pipeline`
 
 use std::hint::black_box;
 
+use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use http::HeaderMap;
-use tower_postgrest::__private::{parts, render_get};
+use http::{HeaderMap, HeaderValue, Method};
+use tower_postgrest::__private::{parts, render, render_get};
 use tower_postgrest::schema::Schema;
 
 /// (name, path, query string)
@@ -60,6 +61,69 @@ fn pipeline(c: &mut Criterion) {
                     black_box(query),
                     &headers,
                     Some(1000),
+                )
+                .unwrap()
+            })
+        });
+    }
+
+    // Writes and calls: the body is part of the input.
+    let mut json = HeaderMap::new();
+    json.insert("content-type", HeaderValue::from_static("application/json"));
+    json.insert("prefer", HeaderValue::from_static("return=representation"));
+    let rows: Vec<String> = (0..100)
+        .map(|i| {
+            format!(r#"{{"id":{i},"name":"item {i}","price":{i}.5,"qty":{i},"tags":["a","b"]}}"#)
+        })
+        .collect();
+    let bulk = Bytes::from(format!("[{}]", rows.join(",")));
+    let writes: &[(&str, Method, &str, &str, Bytes)] = &[
+        (
+            "bulk_insert_100",
+            Method::POST,
+            "/items",
+            "select=id,name",
+            bulk,
+        ),
+        (
+            "upsert_one",
+            Method::POST,
+            "/items",
+            "on_conflict=id",
+            Bytes::from_static(br#"{"id":1,"name":"a","price":2}"#),
+        ),
+        (
+            "rpc_filtered",
+            Method::POST,
+            "/rpc/items_under",
+            "select=id,name&order=price.desc&limit=10",
+            Bytes::from_static(br#"{"max_price":10,"min_qty":2}"#),
+        ),
+    ];
+    for (name, method, path, query, body) in writes {
+        let stmt = render(
+            &schema,
+            method,
+            path,
+            query,
+            &json,
+            Some(body.clone()),
+            None,
+        )
+        .unwrap();
+        let (sql, params) = parts(&stmt);
+        assert!(!sql.is_empty() && !params.is_empty(), "{sql}");
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                render(
+                    black_box(&schema),
+                    method,
+                    path,
+                    black_box(query),
+                    &json,
+                    Some(body.clone()),
+                    None,
                 )
                 .unwrap()
             })

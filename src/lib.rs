@@ -68,7 +68,20 @@ pub mod __private {
         headers: &HeaderMap,
         max_rows: Option<u64>,
     ) -> Result<Statement, crate::Error> {
-        let req = parse(&Method::GET, path, Some(query), headers, None)?;
+        render(schema, &Method::GET, path, query, headers, None, max_rows)
+    }
+
+    /// Parses, plans and renders any request, with its body.
+    pub fn render(
+        schema: &Schema,
+        method: &Method,
+        path: &str,
+        query: &str,
+        headers: &HeaderMap,
+        body: Option<bytes::Bytes>,
+        max_rows: Option<u64>,
+    ) -> Result<Statement, crate::Error> {
+        let req = parse(method, path, Some(query), headers, body)?;
         let config = PlanConfig {
             max_rows,
             ..PlanConfig::default()

@@ -1,0 +1,182 @@
+//! End to end: a GET by primary key with a JWT through the whole tower stack
+//! (`JwtAuthLayer` → `SetRoleLayer` → `RestService`) against a throwaway
+//! PostgreSQL loaded with the test fixture, beside raw tokio-postgres running
+//! the identical pipelined transaction on one connection in the same run.
+//! Prints the ratio of the two medians at the end.
+//!
+//! Run with: `cargo bench --bench e2e`
+
+#![allow(dead_code, unreachable_pub)]
+
+#[path = "../tests/support/cluster.rs"]
+mod cluster;
+
+use std::path::Path;
+use std::time::Duration;
+
+use criterion::Criterion;
+use http_body_util::BodyExt;
+use serde_json::json;
+use tokio_postgres::types::{Format, IsNull, ToSql, Type, to_sql_checked};
+use tower::{Service, ServiceBuilder, ServiceExt};
+use tower_postgrest::__private::{parts, render_get};
+use tower_postgrest::layer::{JwtAuthLayer, SetRoleLayer};
+
+const SECRET: &str = "reallyreallyreallyreallyverysafe";
+const PATH: &str = "/items";
+const QUERY: &str = "select=*&id=eq.4";
+
+/// A parameter sent as text, as the service sends its own.
+#[derive(Debug)]
+struct Text(String);
+
+impl ToSql for Text {
+    fn to_sql(
+        &self,
+        _: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(self.0.as_bytes());
+        Ok(IsNull::No)
+    }
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+    fn encode_format(&self, _: &Type) -> Format {
+        Format::Text
+    }
+    to_sql_checked!();
+}
+
+/// The context statement the service runs at the start of each transaction.
+const CONTEXT: &str = "SELECT pg_catalog.set_config('search_path', $1, true), \
+     pg_catalog.set_config('role', $2, true), pg_catalog.set_config('request.jwt.claims', $3, true)";
+
+fn main() {
+    let mut criterion = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+        .configure_from_args();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let db = cluster::Cluster::start().expect("start a throwaway PostgreSQL");
+    db.psql_file(
+        "postgres",
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema.sql"),
+    )
+    .unwrap();
+    let url = db.url("authenticator", "postgres");
+
+    // The service, over a pool of one connection.
+    let manager =
+        tower_postgrest::ConnectionManager::from_url(&url, tokio_postgres::NoTls).unwrap();
+    let pool = rt
+        .block_on(manager.pool_builder().max_size(1).build(manager))
+        .unwrap();
+    let rest = rt
+        .block_on(
+            tower_postgrest::RestService::builder(pool)
+                .anon_role("anon")
+                .build(),
+        )
+        .unwrap();
+    let schema = rest.schema_cache().snapshot();
+    let mut svc = ServiceBuilder::new()
+        .layer(JwtAuthLayer::secret(SECRET).unwrap())
+        .layer(SetRoleLayer::new().anon_role("anon"))
+        .service(rest);
+    let claims = json!({"role": "anon", "exp": 4_000_000_000u64});
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap();
+    let bearer = format!("Bearer {token}");
+    let request = || {
+        http::Request::get(format!("{PATH}?{QUERY}"))
+            .header("authorization", &bearer)
+            .body(String::new())
+            .unwrap()
+    };
+    let mut through_stack = || {
+        rt.block_on(async {
+            let ready = ServiceExt::<http::Request<String>>::ready(&mut svc).await;
+            let response = ready.unwrap().call(request()).await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.into_body().collect().await.unwrap().to_bytes()
+        })
+    };
+    let from_stack = through_stack();
+
+    // Raw tokio-postgres: the same statement, parameters and context, pipelined.
+    let (client, connection) = rt
+        .block_on(tokio_postgres::connect(&url, tokio_postgres::NoTls))
+        .unwrap();
+    rt.spawn(connection);
+    let stmt = render_get(&schema, PATH, QUERY, &http::HeaderMap::new(), None).unwrap();
+    let (sql, params) = parts(&stmt);
+    let params: Vec<Text> = params
+        .iter()
+        .map(|p| Text(p.clone().unwrap_or_default()))
+        .collect();
+    let claims_text = claims.to_string();
+    let (context, main) = rt.block_on(async {
+        let context = client.prepare(CONTEXT).await.unwrap();
+        client
+            .batch_execute("BEGIN READ ONLY; SELECT set_config('role', 'anon', true)")
+            .await
+            .unwrap();
+        let main = client.prepare(sql).await.unwrap();
+        client.batch_execute("COMMIT").await.unwrap();
+        (context, main)
+    });
+    let raw = || {
+        rt.block_on(async {
+            let ctx: [&(dyn ToSql + Sync); 3] = [&"\"public\"", &"anon", &claims_text];
+            let main_params: Vec<&(dyn ToSql + Sync)> =
+                params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+            let (b, c, m, e) = futures_util::join!(
+                client.batch_execute("BEGIN READ ONLY"),
+                client.query_one(&context, &ctx),
+                client.query_one(&main, &main_params),
+                client.batch_execute("COMMIT"),
+            );
+            b.unwrap();
+            c.unwrap();
+            e.unwrap();
+            m.unwrap()
+        })
+    };
+    // Both answer the same row before anything is measured.
+    let raw_body: Option<String> = raw().get(2);
+    let stack_json: serde_json::Value = serde_json::from_slice(&from_stack).unwrap();
+    let raw_json: serde_json::Value = serde_json::from_str(&raw_body.unwrap()).unwrap();
+    assert_eq!(stack_json, raw_json);
+
+    let mut group = criterion.benchmark_group("e2e_get_by_pk");
+    group.bench_function("raw_tokio_postgres", |b| b.iter(raw));
+    group.bench_function("tower_stack_with_jwt", |b| b.iter(&mut through_stack));
+    group.finish();
+    criterion.final_summary();
+
+    let median = |name: &str| -> Option<f64> {
+        let dir = std::env::var("CARGO_TARGET_DIR")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").to_owned());
+        let path = format!("{dir}/criterion/e2e_get_by_pk/{name}/new/estimates.json");
+        let estimates: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+        estimates["median"]["point_estimate"].as_f64()
+    };
+    if let (Some(raw), Some(stack)) = (median("raw_tokio_postgres"), median("tower_stack_with_jwt"))
+    {
+        println!(
+            "e2e GET by PK: raw {:.1} µs, stack {:.1} µs; raw/stack = {:.2} (1.00 = as fast as raw)",
+            raw / 1000.0,
+            stack / 1000.0,
+            raw / stack
+        );
+    }
+}
