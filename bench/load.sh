@@ -6,6 +6,8 @@
 # PostgreSQL's CPU time per request (from /proc).
 #
 # Usage: bench/load.sh            (DURATION=10 CONNS=32 POOL=10 by default)
+#        bench/load.sh rss        the server's RSS after 10k and after 1M GETs by
+#                                 primary key (RSS_REQUESTS=1000000 by default)
 # Needs: wrk (Debian package `wrk`), the PostgreSQL server binaries.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,6 +50,29 @@ pg_ticks() {
   total=$((${12} + ${13} + ${14} + ${15}))
   echo $((total + $(ticks $(pgrep -P "$master"))))
 }
+
+rss_kb() { awk '/VmRSS/{print $2}' "/proc/$server/status"; }
+# Runs GET-by-PK for at least $1 more requests; prints how many were made.
+get_by_pk_for() {
+  local want=$1 done=0 out n errors
+  while [ "$done" -lt "$want" ]; do
+    out=$(wrk -t1 -c"$CONNS" -d"$(( (want - done) / 9000 > 0 ? (want - done) / 9000 : 1 ))s" -H "apikey: $key" -H "Authorization: Bearer $key" "$base/things?id=eq.42")
+    n=$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')
+    errors=$(echo "$out" | sed -n 's/.*Non-2xx or 3xx responses: *\([0-9]*\)/\1/p')
+    [ -z "$errors" ] || echo "  !! $errors non-2xx responses" >&2
+    done=$((done + n))
+  done
+  echo "$done"
+}
+if [ "${1:-}" = rss ]; then
+  total=$(get_by_pk_for 10000)
+  early=$(rss_kb)
+  echo "RSS after $total requests: $early kB"
+  total=$((total + $(get_by_pk_for $(( ${RSS_REQUESTS:-1000000} - total )))))
+  late=$(rss_kb)
+  echo "RSS after $total requests: $late kB ($(echo "scale=1; ($late - $early) * 100 / $early" | bc -l) % change)"
+  exit 0
+fi
 
 printf '\n%-10s %-28s %12s %10s %10s %14s %14s\n' scenario driver "requests/s" p50 p99 "server µs/req" "postgres µs/req"
 lua=$(mktemp)
