@@ -10,6 +10,8 @@
 
 #[path = "../tests/support/cluster.rs"]
 mod cluster;
+#[path = "../tests/support/raw.rs"]
+mod raw;
 
 use std::path::Path;
 use std::time::Duration;
@@ -17,7 +19,6 @@ use std::time::Duration;
 use criterion::Criterion;
 use http_body_util::BodyExt;
 use serde_json::json;
-use tokio_postgres::types::{Format, IsNull, ToSql, Type, to_sql_checked};
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_postgrest::__private::{parts, render_get};
 use tower_postgrest::layer::{JwtAuthLayer, SetRoleLayer};
@@ -25,32 +26,6 @@ use tower_postgrest::layer::{JwtAuthLayer, SetRoleLayer};
 const SECRET: &str = "reallyreallyreallyreallyverysafe";
 const PATH: &str = "/items";
 const QUERY: &str = "select=*&id=eq.4";
-
-/// A parameter sent as text, as the service sends its own.
-#[derive(Debug)]
-struct Text(String);
-
-impl ToSql for Text {
-    fn to_sql(
-        &self,
-        _: &Type,
-        out: &mut bytes::BytesMut,
-    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        out.extend_from_slice(self.0.as_bytes());
-        Ok(IsNull::No)
-    }
-    fn accepts(_: &Type) -> bool {
-        true
-    }
-    fn encode_format(&self, _: &Type) -> Format {
-        Format::Text
-    }
-    to_sql_checked!();
-}
-
-/// The context statement the service runs at the start of each transaction.
-const CONTEXT: &str = "SELECT pg_catalog.set_config('search_path', $1, true), \
-     pg_catalog.set_config('role', $2, true), pg_catalog.set_config('request.jwt.claims', $3, true)";
 
 fn main() {
     let mut criterion = Criterion::default()
@@ -118,38 +93,18 @@ fn main() {
     rt.spawn(connection);
     let stmt = render_get(&schema, PATH, QUERY, &http::HeaderMap::new(), None).unwrap();
     let (sql, params) = parts(&stmt);
-    let params: Vec<Text> = params
-        .iter()
-        .map(|p| Text(p.clone().unwrap_or_default()))
-        .collect();
     let claims_text = claims.to_string();
-    let (context, main) = rt.block_on(async {
-        let context = client.prepare(CONTEXT).await.unwrap();
-        client
-            .batch_execute("BEGIN READ ONLY; SELECT set_config('role', 'anon', true)")
-            .await
-            .unwrap();
-        let main = client.prepare(sql).await.unwrap();
-        client.batch_execute("COMMIT").await.unwrap();
-        (context, main)
-    });
-    let raw = || {
-        rt.block_on(async {
-            let ctx: [&(dyn ToSql + Sync); 3] = [&"\"public\"", &"anon", &claims_text];
-            let main_params: Vec<&(dyn ToSql + Sync)> =
-                params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-            let (b, c, m, e) = futures_util::join!(
-                client.batch_execute("BEGIN READ ONLY"),
-                client.query_one(&context, &ctx),
-                client.query_one(&main, &main_params),
-                client.batch_execute("COMMIT"),
-            );
-            b.unwrap();
-            c.unwrap();
-            e.unwrap();
-            m.unwrap()
-        })
-    };
+    let read = rt
+        .block_on(raw::RawRead::prepare(
+            &client,
+            sql,
+            params,
+            "anon",
+            &claims_text,
+            PATH,
+        ))
+        .unwrap();
+    let raw = || rt.block_on(read.run(&client)).unwrap();
     // Both answer the same row before anything is measured.
     let raw_body: Option<String> = raw().get(2);
     let stack_json: serde_json::Value = serde_json::from_slice(&from_stack).unwrap();

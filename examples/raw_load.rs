@@ -7,36 +7,13 @@
 //! e.g. `… raw_load -- postgres://authenticator@127.0.0.1:5432/demo 32 10 /things id=eq.42`.
 //! Prints `requests/s`, and the 50th and 99th percentile latencies.
 
+#[path = "../tests/support/raw.rs"]
+mod raw;
+
 use std::time::{Duration, Instant};
 
-use tokio_postgres::types::{Format, IsNull, ToSql, Type, to_sql_checked};
 use tower_postgrest::__private::{parts, render_get};
 use tower_postgrest::schema::Schema;
-
-/// A value sent in text format whatever the parameter's type, as the API sends them.
-#[derive(Debug)]
-struct Text(String);
-
-impl ToSql for Text {
-    fn to_sql(
-        &self,
-        _: &Type,
-        out: &mut bytes::BytesMut,
-    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        out.extend_from_slice(self.0.as_bytes());
-        Ok(IsNull::No)
-    }
-    fn accepts(_: &Type) -> bool {
-        true
-    }
-    fn encode_format(&self, _: &Type) -> Format {
-        Format::Text
-    }
-    to_sql_checked!();
-}
-
-const CONTEXT: &str = "SELECT pg_catalog.set_config('search_path', $1, true), \
-     pg_catalog.set_config('role', $2, true), pg_catalog.set_config('request.jwt.claims', $3, true)";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -59,41 +36,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let deadline = Instant::now() + duration;
     let mut tasks = Vec::new();
     for _ in 0..connections {
-        let (url, sql, params) = (url.clone(), sql.clone(), params.clone());
+        let (url, sql, params, path) = (url.clone(), sql.clone(), params.clone(), path.clone());
         tasks.push(tokio::spawn(async move {
             let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
                 .await
                 .unwrap();
             tokio::spawn(conn);
-            // Typed text: the same text parameters the API binds, prepared once.
-            let context = client.prepare(CONTEXT).await.unwrap();
-            client
-                .batch_execute("BEGIN READ ONLY; SELECT set_config('role', 'anon', true)")
-                .await
-                .unwrap();
-            let main = client.prepare(&sql).await.unwrap();
-            client.batch_execute("COMMIT").await.unwrap();
-            let params: Vec<Text> = params
-                .iter()
-                .map(|p| Text(p.clone().unwrap_or_default()))
-                .collect();
+            let read =
+                raw::RawRead::prepare(&client, &sql, &params, "anon", r#"{"role":"anon"}"#, &path)
+                    .await
+                    .unwrap();
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
                 let started = Instant::now();
-                let ctx: [&(dyn ToSql + Sync); 3] =
-                    [&"\"public\"", &"anon", &"{\"role\":\"anon\"}"];
-                let main_params: Vec<&(dyn ToSql + Sync)> =
-                    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-                let (b, c, m, e) = futures_util::join!(
-                    client.batch_execute("BEGIN READ ONLY"),
-                    client.query_one(&context, &ctx),
-                    client.query_one(&main, &main_params),
-                    client.batch_execute("COMMIT"),
-                );
-                b.unwrap();
-                c.unwrap();
-                m.unwrap();
-                e.unwrap();
+                read.run(&client).await.unwrap();
                 latencies.push(started.elapsed());
             }
             latencies

@@ -92,19 +92,10 @@ impl<S> Layer<S> for CorsLayer {
 }
 
 /// Adds CORS headers and answers preflights; see the [module docs](self).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Cors<S> {
     inner: S,
     layer: CorsLayer,
-}
-
-impl<S: fmt::Debug> fmt::Debug for Cors<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Cors")
-            .field("inner", &self.inner)
-            .field("layer", &self.layer)
-            .finish()
-    }
 }
 
 impl<S, B> Service<Request<B>> for Cors<S>

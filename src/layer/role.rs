@@ -323,19 +323,10 @@ impl<S> Layer<S> for SetRoleLayer {
 }
 
 /// Decides the request's [`DbRole`]; see the [module docs](self).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct SetRole<S> {
     inner: S,
     layer: SetRoleLayer,
-}
-
-impl<S: fmt::Debug> fmt::Debug for SetRole<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SetRole")
-            .field("inner", &self.inner)
-            .field("layer", &self.layer)
-            .finish()
-    }
 }
 
 impl<S> SetRole<S> {
