@@ -332,7 +332,7 @@ pub(crate) struct CallResult {
     pub(crate) status: Option<String>,
 }
 
-impl CallResult {
+impl FromRow for CallResult {
     fn from_row(row: &tokio_postgres::Row) -> Result<Self, Error> {
         let body: Option<RawText> = row.try_get(2).map_err(Error::from_pg)?;
         Ok(Self {
@@ -355,10 +355,36 @@ pub(crate) async fn run_call<T: MakeTls>(
     stmt: &sql::Statement,
     decide: Option<Decide<'_, CallResult>>,
 ) -> Result<CallResult, Error> {
+    run_one(
+        pool,
+        generation,
+        read_only,
+        ctx,
+        stmt,
+        Ending::Commit,
+        decide,
+    )
+    .await
+}
+
+/// The result of a statement that answers one row.
+trait FromRow: Sized {
+    fn from_row(row: &tokio_postgres::Row) -> Result<Self, Error>;
+}
+
+/// Runs one statement answering one row in its own transaction; `decide`, if
+/// any, sees the row before the transaction ends.
+async fn run_one<T: MakeTls, R: FromRow>(
+    pool: &Pool<T>,
+    generation: u64,
+    read_only: bool,
+    ctx: &RequestContext<'_>,
+    stmt: &sql::Statement,
+    ending: Ending,
+    decide: Option<Decide<'_, R>>,
+) -> Result<R, Error> {
     let decide_rows = decide.map(|d| {
-        move |rows: &[tokio_postgres::Row]| -> Result<(), Error> {
-            d(&CallResult::from_row(&rows[0])?)
-        }
+        move |rows: &[tokio_postgres::Row]| -> Result<(), Error> { d(&R::from_row(&rows[0])?) }
     });
     let rows = run(
         pool,
@@ -366,11 +392,11 @@ pub(crate) async fn run_call<T: MakeTls>(
         read_only,
         ctx,
         &[stmt],
-        Ending::Commit,
+        ending,
         decide_rows.as_ref().map(|d| d as _),
     )
     .await?;
-    CallResult::from_row(&rows[0])
+    R::from_row(&rows[0])
 }
 
 /// How a transaction ends.
@@ -396,7 +422,7 @@ pub(crate) struct WriteResult {
     pub(crate) inserted: Option<i64>,
 }
 
-impl WriteResult {
+impl FromRow for WriteResult {
     fn from_row(row: &tokio_postgres::Row) -> Result<Self, Error> {
         let body: Option<RawText> = row.try_get(2).map_err(Error::from_pg)?;
         let location: Option<RawText> = row.try_get(3).map_err(Error::from_pg)?;
@@ -429,22 +455,7 @@ pub(crate) async fn run_write<T: MakeTls>(
     ending: Ending,
     decide: Option<Decide<'_, WriteResult>>,
 ) -> Result<WriteResult, Error> {
-    let decide_rows = decide.map(|d| {
-        move |rows: &[tokio_postgres::Row]| -> Result<(), Error> {
-            d(&WriteResult::from_row(&rows[0])?)
-        }
-    });
-    let rows = run(
-        pool,
-        generation,
-        false,
-        ctx,
-        &[stmt],
-        ending,
-        decide_rows.as_ref().map(|d| d as _),
-    )
-    .await?;
-    WriteResult::from_row(&rows[0])
+    run_one(pool, generation, false, ctx, stmt, ending, decide).await
 }
 
 async fn finish(client: &Client, ending: Ending) -> Result<(), tokio_postgres::Error> {

@@ -1,25 +1,14 @@
 //! Auth attacks: every one is 401 or 403, and nothing runs as the role it claims.
 
-use std::path::Path;
-
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tower::ServiceBuilder;
 use tower_postgrest::layer::{JwtAuthLayer, SetRoleLayer};
 
-use crate::support::{Stack, rows, scratch_with, send_body};
+use crate::support::{Stack, key_file, rows, scratch_with, send_body};
 
 const SECRET: &str = "reallyreallyreallyreallyverysafe";
-
-fn key(name: &str) -> Vec<u8> {
-    std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/keys")
-            .join(name),
-    )
-    .unwrap()
-}
 
 fn b64(v: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v)
@@ -57,7 +46,7 @@ async fn attempt(api: &impl Stack, token: &str) -> crate::support::Reply {
 
 #[tokio::test]
 async fn forged_and_confused_tokens_are_401() {
-    let public_pem = key("rsa_public.pem");
+    let public_pem = key_file("rsa_public.pem");
     let (api, db) = stack(JwtAuthLayer::rsa_pem(&public_pem).unwrap()).await;
     let claims = json!({"role": "service_role"});
     // Algorithm confusion: HS256 "signed" with the RSA public key as the HMAC secret.
@@ -71,7 +60,7 @@ async fn forged_and_confused_tokens_are_401() {
     let valid = jsonwebtoken::encode(
         &Header::new(Algorithm::RS256),
         &json!({"role": "anon"}),
-        &EncodingKey::from_rsa_pem(&key("rsa_private.pem")).unwrap(),
+        &EncodingKey::from_rsa_pem(&key_file("rsa_private.pem")).unwrap(),
     )
     .unwrap();
     let parts: Vec<&str> = valid.split('.').collect();

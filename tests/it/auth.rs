@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tower::ServiceBuilder;
 use tower_postgrest::layer::{JwtAuthLayer, SetRoleLayer};
 
-use crate::support::{Stack, rows, scratch_with, send, send_body};
+use crate::support::{Stack, key_file, rows, scratch_with, send, send_body};
 
 const SECRET: &str = "reallyreallyreallyreallyverysafe";
 const ALICE: &str = "00000000-0000-0000-0000-00000000000a";
@@ -57,15 +57,6 @@ fn hs256(claims: Value, secret: &str) -> String {
         &Header::default(),
         &claims,
         &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .unwrap()
-}
-
-fn key_file(name: &str) -> Vec<u8> {
-    std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/keys")
-            .join(name),
     )
     .unwrap()
 }

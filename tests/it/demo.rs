@@ -184,27 +184,7 @@ fn http(
 
 #[test]
 fn custom_auth_example_maps_its_own_credentials_to_roles() {
-    let bin = demo_binary().with_file_name("custom_auth");
-    assert!(bin.exists(), "{} not built", bin.display());
-    let mut child = Command::new(&bin)
-        .env_remove("DATABASE_URL")
-        .env("PORT", "0")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        match lines.next() {
-            Some(Ok(line)) => {
-                if let Some(url) = line.strip_prefix("Serving the REST API at http://") {
-                    break url.to_owned();
-                }
-            }
-            _ => panic!("custom_auth exited before serving"),
-        }
-    };
+    let (mut child, base) = start_example("custom_auth");
     let (addr, prefix) = base.split_once('/').unwrap();
     let reviews = format!("/{prefix}/reviews?select=id,user_id&order=id");
     let count = |body: &str| {

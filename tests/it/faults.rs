@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::support::{admin, cluster, get, rows, scratch_with, send_body};
+use crate::support::{admin, get, own_cluster, rows, scratch_with, send_body, service_at};
 
 const SLEEPY: &str = "
 CREATE TABLE log (id serial PRIMARY KEY, note text);
@@ -159,33 +159,12 @@ async fn an_exhausted_pool_is_503_then_serves_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_database_going_away_is_503_and_the_service_recovers() {
     // A cluster of this test's own, to stop and start.
-    let c = tokio::task::spawn_blocking(cluster::Cluster::start)
-        .await
-        .unwrap()
-        .unwrap();
-    c.psql(
-        "postgres",
+    let c = own_cluster(
         "CREATE ROLE web NOLOGIN; CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t VALUES (1);
          GRANT SELECT ON public.t TO web; GRANT web TO postgres;",
     )
-    .unwrap();
-    let manager = tower_postgrest::ConnectionManager::from_url(
-        &c.url("postgres", "postgres"),
-        tokio_postgres::NoTls,
-    )
-    .unwrap();
-    let pool = manager
-        .pool_builder()
-        .max_size(4)
-        .connection_timeout(Duration::from_millis(500))
-        .build(manager)
-        .await
-        .unwrap();
-    let svc = tower_postgrest::RestService::builder(pool)
-        .anon_role("web")
-        .build()
-        .await
-        .unwrap();
+    .await;
+    let svc = service_at(&c.url("postgres", "postgres"), 4).await;
     assert_eq!(get(&svc, "/t?select=id").await.ids(), vec![1]);
     let config: tokio_postgres::Config = c.url("postgres", "postgres").parse().unwrap();
     let _listener = svc

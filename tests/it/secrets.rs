@@ -10,8 +10,7 @@ use serde_json::json;
 use tower::ServiceBuilder;
 use tower_postgrest::layer::{ErrorMappingLayer, JwtAuthLayer, SetRoleLayer};
 
-use crate::support::cluster;
-use crate::support::{Reply, send_body};
+use crate::support::{Reply, own_cluster, send_body, service_at};
 
 const PASSWORD: &str = "pw-Zq81-never-shown";
 const SECRET: &str = "jwt-secret-9f3b2c7d1e-never-shown-anywhere";
@@ -62,41 +61,21 @@ async fn no_secret_reaches_a_body_or_a_log_line() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let c = tokio::task::spawn_blocking(cluster::Cluster::start)
-        .await
-        .unwrap()
-        .unwrap();
-    c.psql(
-        "postgres",
-        &format!(
-            "ALTER ROLE postgres PASSWORD '{PASSWORD}';
-             CREATE ROLE web NOLOGIN; GRANT web TO postgres;
-             CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t VALUES (1);
-             GRANT SELECT, INSERT ON public.t TO web;
-             CREATE FUNCTION public.boom() RETURNS int LANGUAGE plpgsql AS
-               $$BEGIN RAISE EXCEPTION 'boom' USING ERRCODE = 'XX000'; END$$;
-             GRANT EXECUTE ON FUNCTION public.boom() TO web;"
-        ),
-    )
-    .unwrap();
+    let c = own_cluster(&format!(
+        "ALTER ROLE postgres PASSWORD '{PASSWORD}';
+         CREATE ROLE web NOLOGIN; GRANT web TO postgres;
+         CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t VALUES (1);
+         GRANT SELECT, INSERT ON public.t TO web;
+         CREATE FUNCTION public.boom() RETURNS int LANGUAGE plpgsql AS
+           $$BEGIN RAISE EXCEPTION 'boom' USING ERRCODE = 'XX000'; END$$;
+         GRANT EXECUTE ON FUNCTION public.boom() TO web;"
+    ))
+    .await;
     let url = format!(
         "postgres://postgres:{PASSWORD}@127.0.0.1:{}/postgres",
         c.port()
     );
-    let manager =
-        tower_postgrest::ConnectionManager::from_url(&url, tokio_postgres::NoTls).unwrap();
-    let pool = manager
-        .pool_builder()
-        .max_size(2)
-        .connection_timeout(Duration::from_millis(500))
-        .build(manager)
-        .await
-        .unwrap();
-    let rest = tower_postgrest::RestService::builder(pool)
-        .anon_role("web")
-        .build()
-        .await
-        .unwrap();
+    let rest = service_at(&url, 2).await;
     let api = ServiceBuilder::new()
         .layer(ErrorMappingLayer::powabase())
         .layer(JwtAuthLayer::secret(SECRET).unwrap())

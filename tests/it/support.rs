@@ -75,6 +75,44 @@ pub async fn service() -> RestService {
         .expect("building the service")
 }
 
+/// A key from `tests/fixtures/keys`.
+pub fn key_file(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/keys")
+            .join(name),
+    )
+    .expect("key file")
+}
+
+/// A cluster of the calling test's own (to stop, start or break), with `setup` run in it.
+pub async fn own_cluster(setup: &str) -> cluster::Cluster {
+    let c = tokio::task::spawn_blocking(cluster::Cluster::start)
+        .await
+        .expect("cluster task")
+        .expect("starting a cluster");
+    c.psql("postgres", setup).expect("cluster setup");
+    c
+}
+
+/// A service over `url` with anon role `web` and a pool of `size` connections
+/// that gives up waiting for one after 500 ms.
+pub async fn service_at(url: &str, size: u32) -> RestService {
+    let manager = ConnectionManager::from_url(url, tokio_postgres::NoTls).expect("database URL");
+    let pool = manager
+        .pool_builder()
+        .max_size(size)
+        .connection_timeout(std::time::Duration::from_millis(500))
+        .build(manager)
+        .await
+        .expect("pool");
+    RestService::builder(pool)
+        .anon_role("web")
+        .build()
+        .await
+        .expect("building the service")
+}
+
 /// A response, with its body parsed as JSON when it is JSON.
 #[derive(Debug)]
 pub struct Reply {
