@@ -272,6 +272,8 @@ fn start_example(name: &str) -> (std::process::Child, String) {
             _ => panic!("{name} exited before serving"),
         }
     };
+    // Keep reading: a closed pipe would fail the example's next `println!`.
+    std::thread::spawn(move || lines.for_each(drop));
     (child, base)
 }
 
