@@ -74,6 +74,8 @@ struct Shared<T: MakeTls> {
     plan: PlanConfig,
     /// The exposed schemas, the default first.
     schemas: Vec<String>,
+    /// The `search_path` of a request to each of `schemas`, in the same order.
+    search_paths: Vec<String>,
     errors: Arc<dyn ErrorMapper>,
     body_limit: usize,
     /// `statement_timeout` of every request, e.g. `"5000ms"`.
@@ -224,6 +226,7 @@ impl<T: MakeTls> RestServiceBuilder<T> {
                     require_filter: self.require_filter,
                     tx_override: self.tx_override,
                 },
+                search_paths: self.schemas.iter().map(|s| search_path(s)).collect(),
                 schemas: self.schemas,
                 errors: self.errors,
                 body_limit: self.body_limit,
@@ -362,26 +365,23 @@ impl<T: MakeTls> Shared<T> {
             },
         };
         // The schema of the request: its profile, which must be exposed, or the default.
-        let schema_name = match &api.profile {
-            Some(p) if !self.schemas.contains(p) => {
-                return Err(
-                    Error::new(ErrorKind::NotAcceptable, format!("Invalid schema: {p}"))
-                        .with_hint(format!(
-                            "Only the following schemas are exposed: {}",
-                            self.schemas.join(", ")
-                        ))
-                        .with_postgrest_code("PGRST106"),
-                );
-            }
-            Some(p) => p.as_str(),
-            None => self.schemas[0].as_str(),
+        let exposed = match &api.profile {
+            Some(p) => self.schemas.iter().position(|s| s == p),
+            None => Some(0),
         };
-        // As PostgREST: the request's schema, then `public` for extensions' objects.
-        let search_path = if schema_name == "public" {
-            quote_ident(schema_name)
-        } else {
-            format!("{}, \"public\"", quote_ident(schema_name))
+        let Some(exposed) = exposed else {
+            let p = api.profile.as_deref().unwrap_or_default();
+            return Err(
+                Error::new(ErrorKind::NotAcceptable, format!("Invalid schema: {p}"))
+                    .with_hint(format!(
+                        "Only the following schemas are exposed: {}",
+                        self.schemas.join(", ")
+                    ))
+                    .with_postgrest_code("PGRST106"),
+            );
         };
+        let schema_name = self.schemas[exposed].as_str();
+        let search_path = &self.search_paths[exposed];
         let anonymous = self
             .anon_role
             .as_ref()
@@ -393,7 +393,7 @@ impl<T: MakeTls> Shared<T> {
             claims: &claims,
             method: method.as_str(),
             path: parts.uri.path(),
-            search_path: &search_path,
+            search_path,
             headers: &headers_json,
             cookies: &cookies_json,
             statement_timeout: self
@@ -575,33 +575,65 @@ fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// As PostgREST: the request's schema, then `public` for extensions' objects.
+fn search_path(schema: &str) -> String {
+    if schema == "public" {
+        quote_ident(schema)
+    } else {
+        format!("{}, \"public\"", quote_ident(schema))
+    }
+}
+
 /// `request.headers` (names lower-cased, `cookie` left out, a repeated name's
 /// last value kept) and `request.cookies`, as JSON objects.
+///
+/// Written straight into one buffer each: this runs for every request.
 fn request_headers_json(headers: &http::HeaderMap) -> (String, String) {
-    let mut map = serde_json::Map::new();
+    let mut out = Vec::with_capacity(64 + headers.len() * 48);
+    out.push(b'{');
     let mut cookies = serde_json::Map::new();
-    for (name, value) in headers {
-        let Ok(value) = value.to_str() else { continue };
+    for name in headers.keys() {
+        let values = headers.get_all(name);
         if name == header::COOKIE {
-            for pair in value.split(';') {
-                if let Some((k, v)) = pair.split_once('=') {
-                    cookies.insert(
-                        k.trim().to_owned(),
-                        serde_json::Value::String(v.trim().to_owned()),
-                    );
+            for value in values.iter().filter_map(|v| v.to_str().ok()) {
+                for pair in value.split(';') {
+                    if let Some((k, v)) = pair.split_once('=') {
+                        cookies.insert(
+                            k.trim().to_owned(),
+                            serde_json::Value::String(v.trim().to_owned()),
+                        );
+                    }
                 }
             }
             continue;
         }
-        map.insert(
-            name.as_str().to_owned(),
-            serde_json::Value::String(value.to_owned()),
-        );
+        let Some(value) = values.iter().filter_map(|v| v.to_str().ok()).next_back() else {
+            continue;
+        };
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        json_string(&mut out, name.as_str());
+        out.push(b':');
+        json_string(&mut out, value);
     }
+    out.push(b'}');
+    let cookies = if cookies.is_empty() {
+        "{}".to_owned()
+    } else {
+        serde_json::Value::Object(cookies).to_string()
+    };
+    // Only JSON text was written.
     (
-        serde_json::Value::Object(map).to_string(),
-        serde_json::Value::Object(cookies).to_string(),
+        String::from_utf8(out).unwrap_or_else(|_| "{}".into()),
+        cookies,
     )
+}
+
+/// Appends `s` as a JSON string.
+fn json_string(out: &mut Vec<u8>, s: &str) {
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 fn not_singular(rows: i64) -> Error {
@@ -861,9 +893,7 @@ fn write_response(
 /// `Content-Location` as PostgREST writes it: the path, and the query
 /// parameters sorted by name and percent-encoded.
 fn content_location(path: &str, query: Option<&str>) -> String {
-    let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
-        .into_owned()
-        .collect();
+    let mut pairs: Vec<_> = form_urlencoded::parse(query.unwrap_or("").as_bytes()).collect();
     if pairs.is_empty() {
         return path.to_owned();
     }

@@ -475,7 +475,7 @@ async fn finish(client: &Client, ending: Ending) -> Result<(), tokio_postgres::E
 /// Decides from the rows of the statements whether the transaction may end as planned.
 type DecideRows<'a> = &'a (dyn Fn(&[tokio_postgres::Row]) -> Result<(), Error> + Sync);
 
-/// Runs `stmts` (each returning exactly one row) in one transaction; see [`run_read`].
+/// Runs `stmts` (one or two, each returning exactly one row) in one transaction; see [`run_read`].
 async fn run<T: MakeTls>(
     pool: &Pool<T>,
     generation: u64,
@@ -510,6 +510,12 @@ async fn run_on(
     ending: Ending,
     decide: Option<DecideRows<'_>>,
 ) -> Result<Vec<tokio_postgres::Row>, Error> {
+    if !(1..=2).contains(&stmts.len()) {
+        return Err(Error::new(
+            ErrorKind::Internal,
+            "A request runs one or two statements",
+        ));
+    }
     let context = conn.context.clone();
     let ctx_params = [
         TextParam(Some(ctx.role)),
@@ -521,7 +527,7 @@ async fn run_on(
         TextParam(Some(ctx.cookies)),
         TextParam(ctx.statement_timeout),
     ];
-    let ctx_refs: Vec<&(dyn ToSql + Sync)> = ctx_params.iter().map(|p| p as _).collect();
+    let ctx_refs: [&(dyn ToSql + Sync); 8] = std::array::from_fn(|i| &ctx_params[i] as _);
     let params: Vec<Vec<TextParam<'_>>> = stmts
         .iter()
         .map(|s| s.params.iter().map(|p| TextParam(p.as_deref())).collect())
@@ -576,12 +582,19 @@ async fn run_on(
         }
     };
     let client = &conn.client;
-    let runs = futures_util::future::join_all(
-        prepared
-            .iter()
-            .zip(&param_refs)
-            .map(|(stmt, ps)| client.query_one(stmt, ps)),
-    );
+    // A request runs one statement, or two (a read and its `EXPLAIN`): joined
+    // directly rather than through `join_all`, whose vector of futures is a
+    // large allocation on every request.
+    let query = |i: usize| client.query_one(&prepared[i], &param_refs[i]);
+    let runs = async {
+        let (first, second) = futures_util::join!(
+            query(0),
+            futures_util::future::OptionFuture::from((prepared.len() > 1).then(|| query(1))),
+        );
+        let mut rows = vec![first];
+        rows.extend(second);
+        rows
+    };
     // The end is pipelined too, unless the result decides it.
     let end = async {
         match decide {

@@ -74,16 +74,16 @@ struct Config {
 #[derive(Default)]
 struct Cache {
     capacity: usize,
-    map: HashMap<String, Arc<serde_json::Map<String, serde_json::Value>>>,
+    map: HashMap<String, Claims>,
     order: VecDeque<String>,
 }
 
 impl Cache {
-    fn get(&self, token: &str) -> Option<Arc<serde_json::Map<String, serde_json::Value>>> {
+    fn get(&self, token: &str) -> Option<Claims> {
         self.map.get(token).cloned()
     }
 
-    fn insert(&mut self, token: &str, claims: Arc<serde_json::Map<String, serde_json::Value>>) {
+    fn insert(&mut self, token: &str, claims: Claims) {
         if self.capacity == 0 || self.map.contains_key(token) {
             return;
         }
@@ -379,17 +379,17 @@ impl Config {
         let claims = match cached {
             Some(claims) => claims,
             None => {
-                let claims = Arc::new(self.verify_signature(token)?);
+                let claims = Claims::new(self.verify_signature(token)?);
                 if let Some(cache) = &self.cache {
                     if let Ok(mut cache) = cache.lock() {
-                        cache.insert(token, Arc::clone(&claims));
+                        cache.insert(token, claims.clone());
                     }
                 }
                 claims
             }
         };
-        self.check_claims(&claims)?;
-        Ok(Claims::new((*claims).clone()))
+        self.check_claims(claims.as_map())?;
+        Ok(claims)
     }
 
     fn verify_signature(
@@ -650,9 +650,9 @@ mod tests {
             capacity: 2,
             ..Cache::default()
         };
-        let claims = Arc::new(serde_json::Map::new());
+        let claims = Claims::default();
         for t in ["a", "b", "c"] {
-            cache.insert(t, Arc::clone(&claims));
+            cache.insert(t, claims.clone());
         }
         assert!(cache.get("a").is_none());
         assert!(cache.get("b").is_some() && cache.get("c").is_some());

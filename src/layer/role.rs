@@ -26,8 +26,9 @@
 //! # Ok(()) }
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
@@ -41,24 +42,53 @@ use crate::error::{Error, ErrorKind};
 /// The verified claims of a request's token, as a JSON object.
 ///
 /// [`JwtAuthLayer`](super::JwtAuthLayer) inserts them; an application's own
-/// auth layer may insert them too.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Claims(serde_json::Map<String, serde_json::Value>);
+/// auth layer may insert them too. Cloning is cheap (the claims are shared),
+/// and their JSON text is computed once, however many requests carry them.
+#[derive(Clone, Default)]
+pub struct Claims(Arc<ClaimsInner>);
+
+#[derive(Default)]
+struct ClaimsInner {
+    map: serde_json::Map<String, serde_json::Value>,
+    json: OnceLock<String>,
+}
 
 impl Claims {
     /// Claims from a JSON object.
     pub fn new(claims: serde_json::Map<String, serde_json::Value>) -> Self {
-        Self(claims)
+        Self(Arc::new(ClaimsInner {
+            map: claims,
+            json: OnceLock::new(),
+        }))
     }
 
     /// The claim `name`.
     pub fn get(&self, name: &str) -> Option<&serde_json::Value> {
-        self.0.get(name)
+        self.0.map.get(name)
     }
 
     /// All claims.
     pub fn as_map(&self) -> &serde_json::Map<String, serde_json::Value> {
-        &self.0
+        &self.0.map
+    }
+
+    /// The claims as JSON text, computed on first use.
+    fn json(&self) -> &str {
+        self.0
+            .json
+            .get_or_init(|| serde_json::to_string(&self.0.map).unwrap_or_else(|_| "{}".into()))
+    }
+}
+
+impl fmt::Debug for Claims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Claims").field(&self.0.map).finish()
+    }
+}
+
+impl PartialEq for Claims {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.map == other.0.map
     }
 }
 
@@ -79,10 +109,10 @@ impl Claims {
 /// ));
 /// assert_eq!(req.extensions().get::<DbRole>().unwrap().role(), "authenticated");
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DbRole {
     role: String,
-    claims: serde_json::Map<String, serde_json::Value>,
+    claims: Claims,
 }
 
 impl DbRole {
@@ -90,7 +120,7 @@ impl DbRole {
     pub fn new(role: impl Into<String>) -> Self {
         Self {
             role: role.into(),
-            claims: serde_json::Map::new(),
+            claims: Claims::default(),
         }
     }
 
@@ -98,8 +128,8 @@ impl DbRole {
     #[must_use]
     pub fn with_claims(mut self, claims: serde_json::Value) -> Self {
         self.claims = match claims {
-            serde_json::Value::Object(map) => map,
-            _ => serde_json::Map::new(),
+            serde_json::Value::Object(map) => Claims::new(map),
+            _ => Claims::default(),
         };
         self
     }
@@ -110,10 +140,18 @@ impl DbRole {
     }
 
     /// The claims as the JSON text of `request.jwt.claims`: with `role` set to the effective role.
-    pub(crate) fn claims_json(&self) -> String {
-        let mut claims = self.claims.clone();
-        claims.insert("role".into(), serde_json::Value::String(self.role.clone()));
-        serde_json::Value::Object(claims).to_string()
+    /// Without a copy when the claims already name that role (the usual case).
+    pub(crate) fn claims_json(&self) -> Cow<'_, str> {
+        match self.claims.get("role") {
+            Some(serde_json::Value::String(role)) if *role == self.role => {
+                Cow::Borrowed(self.claims.json())
+            }
+            _ => {
+                let mut claims = self.claims.as_map().clone();
+                claims.insert("role".into(), serde_json::Value::String(self.role.clone()));
+                Cow::Owned(serde_json::Value::Object(claims).to_string())
+            }
+        }
     }
 }
 
@@ -192,7 +230,7 @@ impl ClaimPath {
     fn role_in(&self, claims: &Claims) -> Option<String> {
         let mut steps = self.0.iter();
         let mut value = match steps.next()? {
-            Step::Key(k) => claims.0.get(k)?,
+            Step::Key(k) => claims.get(k)?,
             Step::Index(_) => return None,
         };
         for step in steps {
@@ -255,7 +293,7 @@ pub(crate) fn role_for(
     };
     Ok(DbRole {
         role,
-        claims: claims.0.clone(),
+        claims: claims.clone(),
     })
 }
 
