@@ -589,7 +589,11 @@ fn search_path(schema: &str) -> String {
 ///
 /// Written straight into one buffer each: this runs for every request.
 fn request_headers_json(headers: &http::HeaderMap) -> (String, String) {
-    let mut out = Vec::with_capacity(64 + headers.len() * 48);
+    let size: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 6)
+        .sum();
+    let mut out = Vec::with_capacity(size + 2);
     out.push(b'{');
     let mut cookies = serde_json::Map::new();
     for name in headers.keys() {
@@ -649,6 +653,30 @@ fn header_value(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("*/*"))
 }
 
+/// [`header_value`] without copying `s`.
+fn owned_header_value(s: String) -> HeaderValue {
+    HeaderValue::from_maybe_shared(Bytes::from(s))
+        .unwrap_or_else(|_| HeaderValue::from_static("*/*"))
+}
+
+/// `Content-Range`: `first-last/total`, `*/total` for an empty page, `*` for an unknown total.
+fn content_range(offset: i64, rows: i64, total: Option<i64>) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(24);
+    if rows > 0 {
+        let _ = write!(out, "{}-{}/", offset, offset + rows - 1);
+    } else {
+        out.push_str("*/");
+    }
+    match total {
+        Some(total) => {
+            let _ = write!(out, "{total}");
+        }
+        None => out.push('*'),
+    }
+    out
+}
+
 fn read_response(
     plan: &ReadPlan<'_>,
     result: ReadResult,
@@ -669,7 +697,6 @@ fn read_response(
             _ => Some(counted().max(result.planned.unwrap_or(0))),
         },
     };
-    let total_text = total.map_or_else(|| "*".to_owned(), |t| t.to_string());
     if let Some(total) = total {
         if plan.offset > total {
             return Err(Error::new(
@@ -684,15 +711,7 @@ fn read_response(
             .with_header(header::CONTENT_RANGE, header_value(&format!("*/{total}"))));
         }
     }
-    let range = if result.page_total > 0 {
-        format!(
-            "{}-{}/{total_text}",
-            plan.offset,
-            plan.offset + result.page_total - 1
-        )
-    } else {
-        format!("*/{total_text}")
-    };
+    let range = content_range(plan.offset, result.page_total, total);
     let body = if plan.headers_only {
         RestBody::empty()
     } else {
@@ -709,8 +728,9 @@ fn read_response(
         header::CONTENT_TYPE,
         HeaderValue::from_static(plan.media.content_type()),
     );
-    headers.insert(header::CONTENT_RANGE, header_value(&range));
-    if let Ok(v) = HeaderValue::from_str(&content_location(uri.path(), uri.query())) {
+    headers.insert(header::CONTENT_RANGE, owned_header_value(range));
+    let location = Bytes::from(content_location(uri.path(), uri.query()));
+    if let Ok(v) = HeaderValue::from_maybe_shared(location) {
         headers.insert(header::CONTENT_LOCATION, v);
     }
     if let Some(count) = plan.count {
@@ -898,7 +918,8 @@ fn content_location(path: &str, query: Option<&str>) -> String {
         return path.to_owned();
     }
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut out = String::from(path);
+    let mut out = String::with_capacity(path.len() + 1 + query.map_or(0, |q| q.len() * 2));
+    out.push_str(path);
     out.push('?');
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {

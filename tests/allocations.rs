@@ -25,9 +25,11 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 const SECRET: &str = "reallyreallyreallyreallyverysafe";
 const REQUESTS: usize = 1000;
-/// The most allocations one request may make, measured at 0.1.0 and rounded
-/// up; lower it when a change makes fewer.
-const MAX_ALLOCATIONS_PER_REQUEST: usize = 120;
+/// The most allocations (and reallocations) one request may make. Measured:
+/// 125 before the per-request allocation work, 75 after it; the margin is for
+/// dependency updates. About 30 of the 75 are tokio-postgres's own (channels
+/// and buffers for the four messages of the transaction).
+const MAX_ALLOCATIONS_PER_REQUEST: usize = 90;
 
 #[test]
 fn a_steady_state_get_allocates_little() {
@@ -100,16 +102,19 @@ fn a_steady_state_get_allocates_little() {
             let _ = response.into_body().collect().await.unwrap().to_bytes();
         }
     });
-    let harness = region.change().allocations;
+    let harness = {
+        let c = region.change();
+        c.allocations + c.reallocations
+    };
 
     let region = Region::new(GLOBAL);
     get(REQUESTS);
     let change = region.change();
-    let per_request = (change.allocations - harness) / REQUESTS;
+    let per_request = (change.allocations + change.reallocations - harness) / REQUESTS;
     let bytes = change.bytes_allocated / REQUESTS;
     println!(
-        "GET by primary key with a JWT: {per_request} allocations and {bytes} bytes per request \
-         (the test's own {} allocations per request excluded)",
+        "GET by primary key with a JWT: {per_request} allocations (reallocations included) and \
+         {bytes} bytes per request (the test's own {} per request excluded)",
         harness / REQUESTS
     );
     assert!(

@@ -196,9 +196,9 @@ pub(crate) fn parse(
                 format!("The query string is longer than {MAX_QUERY} bytes"),
             ));
         }
-        // Percent-decoding must give UTF-8 (form decoding would replace bad bytes silently).
-        let plus_free = q.replace('+', " ");
-        if percent_encoding::percent_decode_str(&plus_free)
+        // Percent-decoding must give UTF-8 (form decoding would replace bad
+        // bytes silently). `+` decodes to a space, which cannot change that.
+        if percent_encoding::percent_decode_str(q)
             .decode_utf8()
             .is_err()
         {

@@ -89,10 +89,21 @@ impl<'a> CatalogType<'a> {
 }
 
 /// Builds a [`Statement`]; see the [module docs](self).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Writer {
     sql: String,
     params: Vec<Option<String>>,
+}
+
+impl Default for Writer {
+    /// Room for a typical statement, so that writing it does not reallocate
+    /// again and again.
+    fn default() -> Self {
+        Self {
+            sql: String::with_capacity(512),
+            params: Vec::with_capacity(4),
+        }
+    }
 }
 
 impl Writer {
