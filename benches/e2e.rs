@@ -12,18 +12,17 @@
 mod cluster;
 #[path = "../tests/support/raw.rs"]
 mod raw;
+#[path = "../tests/support/stack.rs"]
+mod stack;
 
 use std::path::Path;
 use std::time::Duration;
 
 use criterion::Criterion;
 use http_body_util::BodyExt;
-use serde_json::json;
-use tower::{Service, ServiceBuilder, ServiceExt};
+use tower::{Service, ServiceExt};
 use tower_postgrest::__private::{parts, render_get};
-use tower_postgrest::layer::{JwtAuthLayer, SetRoleLayer};
 
-const SECRET: &str = "reallyreallyreallyreallyverysafe";
 const PATH: &str = "/items";
 const QUERY: &str = "select=*&id=eq.4";
 
@@ -45,30 +44,10 @@ fn main() {
     let url = db.url("authenticator", "postgres");
 
     // The service, over a pool of one connection.
-    let manager =
-        tower_postgrest::ConnectionManager::from_url(&url, tokio_postgres::NoTls).unwrap();
-    let pool = rt
-        .block_on(manager.pool_builder().max_size(1).build(manager))
-        .unwrap();
-    let rest = rt
-        .block_on(
-            tower_postgrest::RestService::builder(pool)
-                .anon_role("anon")
-                .build(),
-        )
-        .unwrap();
+    let (rest, mut svc) = stack::one_connection_stack(&rt, &url);
     let schema = rest.schema_cache().snapshot();
-    let mut svc = ServiceBuilder::new()
-        .layer(JwtAuthLayer::secret(SECRET).unwrap())
-        .layer(SetRoleLayer::new().anon_role("anon"))
-        .service(rest);
-    let claims = json!({"role": "anon", "exp": 4_000_000_000u64});
-    let token = jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .unwrap();
+    let claims = stack::anon_claims();
+    let token = stack::anon_token();
     let bearer = format!("Bearer {token}");
     let request = || {
         http::Request::get(format!("{PATH}?{QUERY}"))
