@@ -75,29 +75,8 @@ impl Cluster {
         let mut last_err = None;
         for _ in 0..5 {
             cluster.port = free_port()?;
-            let opts = format!(
-                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
-                 -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-                cluster.port,
-                path_str(&cluster.dir)?
-            );
-            let log = cluster.dir.join("server.log");
-            match cluster.run_checked(
-                "pg_ctl",
-                &[
-                    "-D",
-                    path_str(&data)?,
-                    "-o",
-                    &opts,
-                    "-l",
-                    path_str(&log)?,
-                    "-w",
-                    "-t",
-                    "60",
-                    "start",
-                ],
-            ) {
-                Ok(_) => return Ok(cluster),
+            match cluster.start_server() {
+                Ok(()) => return Ok(cluster),
                 Err(e) => last_err = Some(e),
             }
         }
@@ -124,7 +103,7 @@ impl Cluster {
         .map(drop)
     }
 
-    /// Starts the server again on the same port.
+    /// Starts the server on its port (again, after [`stop_server`](Self::stop_server)).
     pub fn start_server(&self) -> io::Result<()> {
         let data = self.data_dir();
         let opts = format!(
