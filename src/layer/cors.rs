@@ -122,13 +122,7 @@ where
         if let (true, Some((origin, credentials))) = (preflight, &allowed) {
             let mut res = Response::new(RestBody::empty());
             let headers = res.headers_mut();
-            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-            if *credentials {
-                headers.insert(
-                    header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                    HeaderValue::from_static("true"),
-                );
-            }
+            allow_origin(headers, origin.clone(), *credentials);
             headers.insert(
                 header::ACCESS_CONTROL_ALLOW_METHODS,
                 HeaderValue::from_static(ALLOW_METHODS),
@@ -202,13 +196,7 @@ where
                 let mut res = ready!(fut.poll(cx))?;
                 if let Some((origin, credentials)) = allowed.take() {
                     let headers = res.headers_mut();
-                    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-                    if credentials {
-                        headers.insert(
-                            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                            HeaderValue::from_static("true"),
-                        );
-                    }
+                    allow_origin(headers, origin, credentials);
                     headers.insert(
                         header::ACCESS_CONTROL_EXPOSE_HEADERS,
                         HeaderValue::from_static(EXPOSE_HEADERS),
@@ -217,5 +205,16 @@ where
                 Poll::Ready(Ok(res))
             }
         }
+    }
+}
+
+/// `Access-Control-Allow-Origin`, and `-Allow-Credentials` when they are allowed.
+fn allow_origin(headers: &mut http::HeaderMap, origin: HeaderValue, credentials: bool) {
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    if credentials {
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
     }
 }
