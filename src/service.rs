@@ -227,7 +227,7 @@ impl<T: MakeTls> RestServiceBuilder<T> {
                     require_filter: self.require_filter,
                     tx_override: self.tx_override,
                 },
-                search_paths: self.schemas.iter().map(|s| search_path(s)).collect(),
+                search_paths: self.schemas.iter().map(|s| sql::search_path(s)).collect(),
                 schemas: self.schemas,
                 errors: self.errors,
                 body_limit: self.body_limit,
@@ -568,20 +568,6 @@ impl<T: MakeTls> Shared<T> {
             )
             .with_source(e)),
         }
-    }
-}
-
-/// `"name"`, with inner quotes doubled, for a `search_path` value.
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// As PostgREST: the request's schema, then `public` for extensions' objects.
-fn search_path(schema: &str) -> String {
-    if schema == "public" {
-        quote_ident(schema)
-    } else {
-        format!("{}, \"public\"", quote_ident(schema))
     }
 }
 

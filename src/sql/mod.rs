@@ -88,6 +88,31 @@ impl<'a> CatalogType<'a> {
     }
 }
 
+/// Appends `name` as a double-quoted identifier, inner quotes doubled: the one
+/// place identifiers are quoted.
+fn push_quoted(out: &mut String, name: &str) {
+    out.reserve(name.len() + 2);
+    out.push('"');
+    for ch in name.chars() {
+        if ch == '"' {
+            out.push('"');
+        }
+        out.push(ch);
+    }
+    out.push('"');
+}
+
+/// The `search_path` of a request to `schema`, as PostgREST sets it: that
+/// schema, then `public` for the objects of extensions.
+pub(crate) fn search_path(schema: &str) -> String {
+    let mut out = String::new();
+    push_quoted(&mut out, schema);
+    if schema != "public" {
+        out.push_str(", \"public\"");
+    }
+    out
+}
+
 /// Builds a [`Statement`]; see the [module docs](self).
 #[derive(Debug)]
 pub(crate) struct Writer {
@@ -113,15 +138,7 @@ impl Writer {
     }
 
     pub(crate) fn ident(&mut self, id: &Ident<'_>) -> &mut Self {
-        self.sql.reserve(id.0.len() + 2);
-        self.sql.push('"');
-        for ch in id.0.chars() {
-            if ch == '"' {
-                self.sql.push('"');
-            }
-            self.sql.push(ch);
-        }
-        self.sql.push('"');
+        push_quoted(&mut self.sql, id.0);
         self
     }
 
@@ -182,6 +199,12 @@ pub(crate) fn array_literal<'a>(items: impl IntoIterator<Item = &'a str>) -> Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_paths_quote_the_schema_and_end_with_public() {
+        assert_eq!(search_path("public"), r#""public""#);
+        assert_eq!(search_path(r#"my "api""#), r#""my ""api""", "public""#);
+    }
 
     #[test]
     fn identifiers_are_quoted() {
