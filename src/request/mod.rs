@@ -13,6 +13,20 @@ mod prefer;
 mod roundtrip;
 mod select;
 
+/// `s` as a quoted name or value of the grammar, for tests that write requests.
+#[cfg(test)]
+pub(crate) fn quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
 use std::borrow::Cow;
 use std::fmt;
 

@@ -12,19 +12,6 @@ use super::select::Aggregate;
 use super::*;
 use crate::error::ErrorKind;
 
-/// `s` as a quoted name or value of the grammar.
-fn quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        if c == '"' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    out
-}
-
 fn field(f: &Field) -> String {
     let mut out = quote(&f.name);
     for (op, step) in &f.json_path {

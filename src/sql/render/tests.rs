@@ -6,7 +6,7 @@ use proptest::prelude::*;
 
 use super::render_read;
 use crate::plan::{Plan, PlanConfig, plan};
-use crate::request::parse;
+use crate::request::{parse, quote};
 use crate::schema::{Column, Schema, Table, TableKind};
 use crate::sql::Statement;
 
@@ -229,19 +229,6 @@ fn skeleton(sql: &str) -> (String, Vec<String>) {
 
 fn encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-}
-
-/// `s` as a quoted name or list item of the PostgREST grammar.
-fn quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        if c == '"' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('"');
-    out
 }
 
 fn hostile() -> impl Strategy<Value = String> {
