@@ -92,6 +92,8 @@ impl PartialEq for Claims {
     }
 }
 
+impl Eq for Claims {}
+
 /// The database role a request runs as, and the claims SQL sees.
 ///
 /// Insert it into the request's extensions (any auth layer may) and
@@ -109,7 +111,7 @@ impl PartialEq for Claims {
 /// ));
 /// assert_eq!(req.extensions().get::<DbRole>().unwrap().role(), "authenticated");
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DbRole {
     role: String,
     claims: Claims,
