@@ -339,16 +339,36 @@ impl Error {
                 .with_postgrest_code("PGRSTX00")
                 .with_source(err);
         };
-        let state = db.code().code().to_owned();
-        if let Some(custom) = Self::raised(&state, db) {
-            return custom.with_source(err);
-        }
-        let kind = kind_of_sqlstate(&state, db.message());
-        let mut out = Self::new(kind, db.message()).with_postgrest_code(state);
-        out.inner.details = db.detail().map(|d| serde_json::Value::String(d.to_owned()));
-        out.inner.hint = db.hint().map(str::to_owned);
-        out.with_source(err)
+        let fields = DbFields {
+            code: db.code().code(),
+            message: db.message(),
+            detail: db.detail(),
+            hint: db.hint(),
+        };
+        Self::from_db(&fields).with_source(err)
     }
+
+    /// An error PostgreSQL reported, from its fields.
+    pub(crate) fn from_db(db: &DbFields<'_>) -> Self {
+        if let Some(custom) = Self::raised(db) {
+            return custom;
+        }
+        let kind = kind_of_sqlstate(db.code, db.message);
+        let mut out = Self::new(kind, db.message).with_postgrest_code(db.code.to_owned());
+        out.inner.details = db.detail.map(|d| serde_json::Value::String(d.to_owned()));
+        out.inner.hint = db.hint.map(str::to_owned);
+        out
+    }
+}
+
+/// The fields of a PostgreSQL error this crate reads.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct DbFields<'a> {
+    /// The SQLSTATE.
+    pub(crate) code: &'a str,
+    pub(crate) message: &'a str,
+    pub(crate) detail: Option<&'a str>,
+    pub(crate) hint: Option<&'a str>,
 }
 
 /// Turns an [`Error`] into a response: a wire dialect.
@@ -476,7 +496,8 @@ impl Error {
     /// `RAISE SQLSTATE 'PT402' USING MESSAGE = …` is a 402 with code `PT402`;
     /// `RAISE SQLSTATE 'PGRST' USING MESSAGE = '{"code":…,"message":…,"details":…,"hint":…}',
     /// DETAIL = '{"status":402,"headers":{…}}'` describes the whole response.
-    fn raised(state: &str, db: &tokio_postgres::error::DbError) -> Option<Self> {
+    fn raised(db: &DbFields<'_>) -> Option<Self> {
+        let state = db.code;
         if let Some(digits) = state.strip_prefix("PT") {
             let status = digits
                 .parse::<u16>()
@@ -484,9 +505,9 @@ impl Error {
                 .and_then(|n| StatusCode::from_u16(n).ok())
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut e =
-                Self::new(ErrorKind::Custom, db.message()).with_postgrest_code(state.to_owned());
-            e.inner.details = db.detail().map(|d| serde_json::Value::String(d.to_owned()));
-            e.inner.hint = db.hint().map(str::to_owned);
+                Self::new(ErrorKind::Custom, db.message).with_postgrest_code(state.to_owned());
+            e.inner.details = db.detail.map(|d| serde_json::Value::String(d.to_owned()));
+            e.inner.hint = db.hint.map(str::to_owned);
             e.inner.custom = Some((status, state.to_owned()));
             return Some(e);
         }
@@ -503,11 +524,11 @@ impl Error {
             )
             .with_postgrest_code("PGRST121")
         };
-        let message: serde_json::Value = match serde_json::from_str(db.message()) {
+        let message: serde_json::Value = match serde_json::from_str(db.message) {
             Ok(v) => v,
             Err(_) => return Some(invalid()),
         };
-        let detail: serde_json::Value = match db.detail().map(serde_json::from_str) {
+        let detail: serde_json::Value = match db.detail.map(serde_json::from_str) {
             Some(Ok(v)) => v,
             _ => return Some(invalid()),
         };

@@ -14,6 +14,9 @@ use tokio_postgres::{Client, Socket, Statement};
 use crate::error::{BoxError, Error, ErrorKind};
 use crate::sql;
 
+mod direct;
+mod wire;
+
 /// The TLS connectors a pool can use: those of `bb8-postgres`
 /// (`tokio_postgres::NoTls`, `postgres-native-tls`, `tokio-postgres-rustls`, ...).
 pub trait MakeTls:
@@ -58,21 +61,44 @@ pub struct ConnectionManager<T: MakeTlsConnect<Socket> = tokio_postgres::NoTls> 
     inner: PostgresConnectionManager<T>,
     /// For cancel requests, when known.
     tls: Option<T>,
+    /// Where to open sockets for connections that read in one `Sync`, when
+    /// the pool can: one host, and no TLS.
+    direct: Option<Arc<(wire::Target, tokio_postgres::Config)>>,
 }
 
 impl<T: MakeTls> ConnectionManager<T> {
     /// Wraps a `bb8-postgres` manager. Its TLS connector is not visible, so a
     /// request whose client goes away cannot cancel its query; prefer
     /// [`from_config`](Self::from_config) or [`from_url`](Self::from_url).
+    ///
+    /// Its connections run every statement through tokio-postgres, one `Sync`
+    /// each; [`from_config`](Self::from_config) can do better.
     pub fn new(inner: PostgresConnectionManager<T>) -> Self {
-        Self { inner, tls: None }
+        Self {
+            inner,
+            tls: None,
+            direct: None,
+        }
     }
 
     /// A manager for `config`.
+    ///
+    /// When `config` names one host and uses no TLS (`tls` is
+    /// `tokio_postgres::NoTls`, or `sslmode=disable`), the manager opens the
+    /// sockets itself, and reads send their context and statement with a
+    /// single `Sync`: one implicit transaction instead of `BEGIN`, two
+    /// statements and `COMMIT`, which halves PostgreSQL's work per read.
     pub fn from_config(config: tokio_postgres::Config, tls: T) -> Self {
+        let plain = std::any::TypeId::of::<T>() == std::any::TypeId::of::<tokio_postgres::NoTls>()
+            || config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable;
+        let direct = plain
+            .then(|| wire::Target::of(&config))
+            .flatten()
+            .map(|target| Arc::new((target, config.clone())));
         Self {
             inner: PostgresConnectionManager::new(config, tls.clone()),
             tls: Some(tls),
+            direct,
         }
     }
 
@@ -112,6 +138,8 @@ pub struct Connection {
     context: Statement,
     statements: HashMap<String, Statement>,
     generation: u64,
+    /// The socket and statements of one-`Sync` reads, on connections the pool opened itself.
+    direct: Option<direct::DirectState>,
 }
 
 impl fmt::Debug for Connection {
@@ -132,6 +160,9 @@ impl Connection {
         if generation > self.generation {
             // Plans and result types may be stale.
             self.statements.clear();
+            if let Some(direct) = &mut self.direct {
+                direct.forget();
+            }
             self.generation = generation;
         }
     }
@@ -153,20 +184,45 @@ impl<T: MakeTls> bb8::ManageConnection for ConnectionManager<T> {
     type Error = tokio_postgres::Error;
 
     async fn connect(&self) -> Result<Connection, Self::Error> {
-        let client = self.inner.connect().await?;
-        // Every request uses the context statement: prepare it with the connection.
-        let context = client.prepare(sql::CONTEXT_SQL).await?;
-        let cancel = self.tls.clone().map(|tls| {
-            let token = client.cancel_token();
-            Arc::new(move || {
-                let (token, tls) = (token.clone(), tls.clone());
+        // A socket the pool opened itself, or else tokio-postgres's own
+        // connection (which reports any failure properly).
+        let opened = match &self.direct {
+            Some(direct) => direct.0.open(&direct.1).await.ok(),
+            None => None,
+        };
+        let (client, direct) = match (opened, &self.direct) {
+            (Some(io), Some(direct)) => {
+                let wire = wire::Wire::new(io);
+                let (client, connection) = direct
+                    .1
+                    .connect_raw(wire.clone(), tokio_postgres::NoTls)
+                    .await?;
+                wire.track();
                 tokio::spawn(async move {
-                    if let Err(e) = token.cancel_query(tls).await {
-                        tracing::warn!(error = %e, "could not cancel an abandoned query");
+                    if let Err(e) = connection.await {
+                        tracing::debug!(error = %e, "database connection closed");
                     }
                 });
-            }) as Arc<dyn Fn() + Send + Sync>
-        });
+                (client, Some(direct::DirectState::new(wire)))
+            }
+            _ => (self.inner.connect().await?, None),
+        };
+        // Every request uses the context statement: prepare it with the connection.
+        let context = client.prepare(sql::CONTEXT_SQL).await?;
+        let cancel = match (&direct, &self.direct) {
+            (Some(_), Some(target)) => Some(self.direct_cancel(&client, Arc::clone(target))),
+            _ => self.tls.clone().map(|tls| {
+                let token = client.cancel_token();
+                Arc::new(move || {
+                    let (token, tls) = (token.clone(), tls.clone());
+                    tokio::spawn(async move {
+                        if let Err(e) = token.cancel_query(tls).await {
+                            tracing::warn!(error = %e, "could not cancel an abandoned query");
+                        }
+                    });
+                }) as Arc<dyn Fn() + Send + Sync>
+            }),
+        };
         Ok(Connection {
             client,
             cancel,
@@ -174,6 +230,7 @@ impl<T: MakeTls> bb8::ManageConnection for ConnectionManager<T> {
             context,
             statements: HashMap::new(),
             generation: 0,
+            direct,
         })
     }
 
@@ -183,6 +240,32 @@ impl<T: MakeTls> bb8::ManageConnection for ConnectionManager<T> {
 
     fn has_broken(&self, conn: &mut Connection) -> bool {
         conn.client.is_closed() || conn.abandoned.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl<T: MakeTls> ConnectionManager<T> {
+    /// Cancels through a socket of its own, as the connection was opened.
+    fn direct_cancel(
+        &self,
+        client: &Client,
+        target: Arc<(wire::Target, tokio_postgres::Config)>,
+    ) -> Arc<dyn Fn() + Send + Sync> {
+        let token = client.cancel_token();
+        Arc::new(move || {
+            let (token, target) = (token.clone(), Arc::clone(&target));
+            tokio::spawn(async move {
+                let cancelled = match target.0.open(&target.1).await {
+                    Ok(io) => token
+                        .cancel_query_raw(io, tokio_postgres::NoTls)
+                        .await
+                        .map_err(BoxError::from),
+                    Err(e) => Err(e.into()),
+                };
+                if let Err(e) = cancelled {
+                    tracing::warn!(error = %e, "could not cancel an abandoned query");
+                }
+            });
+        })
     }
 }
 
@@ -283,6 +366,10 @@ pub(crate) struct RequestContext<'a> {
 /// privileges as the current role: `BEGIN`, context and `Parse` go in one
 /// round trip, the execution and `COMMIT` in a second. From then on the
 /// statements are cached.
+///
+/// On a connection the pool opened itself, and while tokio-postgres is quiet
+/// on it, the read goes [`direct`]ly instead: the read-only context and the
+/// statements before a single `Sync`, in one round trip even on first use.
 pub(crate) async fn run_read<T: MakeTls>(
     pool: &Pool<T>,
     generation: u64,
@@ -291,13 +378,26 @@ pub(crate) async fn run_read<T: MakeTls>(
 ) -> Result<ReadResult, Error> {
     let mut all = vec![&stmts.main];
     all.extend(stmts.explain.as_ref());
-    let rows = run(pool, generation, true, ctx, &all, Ending::Commit, None).await?;
+    let mut conn = pool.get().await.map_err(pool_error)?;
+    let exchange = conn.direct.as_ref().and_then(|d| d.wire.try_direct());
+    if let Some(exchange) = exchange {
+        return checked_out(&mut conn, generation, |conn| {
+            read_direct(conn, exchange, ctx, &all)
+        })
+        .await;
+    }
+    let rows = checked_out(&mut conn, generation, |conn| {
+        run_on(conn, true, ctx, &all, Ending::Commit, None)
+    })
+    .await?;
     let row = &rows[0];
     let total: Option<i64> = row.try_get(0).map_err(Error::from_pg)?;
     let page_total: i64 = row.try_get(1).map_err(Error::from_pg)?;
     let body: Option<RawText> = row.try_get(2).map_err(Error::from_pg)?;
     let planned = match rows.get(1) {
-        Some(plan) => Some(planned_rows(plan)?),
+        Some(plan) => Some(planned_rows(
+            &plan.try_get::<_, RawText>(0).map_err(Error::from_pg)?.0,
+        )?),
         None => None,
     };
     Ok(ReadResult {
@@ -308,10 +408,58 @@ pub(crate) async fn run_read<T: MakeTls>(
     })
 }
 
-/// The top plan node's "Plan Rows" of an `EXPLAIN (FORMAT JSON)` row.
-fn planned_rows(row: &tokio_postgres::Row) -> Result<i64, Error> {
-    let raw: RawText = row.try_get(0).map_err(Error::from_pg)?;
-    let plan: serde_json::Value = serde_json::from_slice(&raw.0).map_err(|e| {
+/// [`run_read`] on a connection the pool opened itself: one round trip, one `Sync`.
+async fn read_direct(
+    conn: &mut Connection,
+    exchange: wire::Direct,
+    ctx: &RequestContext<'_>,
+    stmts: &[&sql::Statement],
+) -> Result<ReadResult, Error> {
+    let Some(state) = conn.direct.as_mut() else {
+        return Err(Error::new(ErrorKind::Internal, "Not a direct connection"));
+    };
+    let mut broken = false;
+    let rows = direct::read(state, exchange, ctx, stmts, &mut broken).await;
+    if broken {
+        conn.abandoned
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    let rows = rows?;
+    let int = |value: &Option<Bytes>| -> Result<Option<i64>, Error> {
+        value
+            .as_ref()
+            .map(|v| {
+                std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(|| {
+                        Error::new(ErrorKind::Internal, "The database sent a malformed count")
+                    })
+            })
+            .transpose()
+    };
+    let [total, page_total, body] = rows[0].as_slice() else {
+        return Err(Error::new(
+            ErrorKind::Internal,
+            "A read returned an unexpected row",
+        ));
+    };
+    let planned = match rows.get(1).and_then(|plan| plan.first()) {
+        Some(Some(plan)) => Some(planned_rows(plan)?),
+        Some(None) => return Err(Error::new(ErrorKind::Internal, "The query plan was NULL")),
+        None => None,
+    };
+    Ok(ReadResult {
+        total: int(total)?,
+        page_total: int(page_total)?.unwrap_or(0),
+        body: body.clone().unwrap_or_default(),
+        planned,
+    })
+}
+
+/// The top plan node's "Plan Rows" of an `EXPLAIN (FORMAT JSON)` result.
+fn planned_rows(raw: &[u8]) -> Result<i64, Error> {
+    let plan: serde_json::Value = serde_json::from_slice(raw).map_err(|e| {
         Error::new(ErrorKind::Internal, "Could not read the query plan").with_source(e)
     })?;
     plan[0]["Plan"]["Plan Rows"]
@@ -486,17 +634,33 @@ async fn run<T: MakeTls>(
     decide: Option<DecideRows<'_>>,
 ) -> Result<Vec<tokio_postgres::Row>, Error> {
     let mut conn = pool.get().await.map_err(pool_error)?;
+    checked_out(&mut conn, generation, |conn| {
+        run_on(conn, read_only, ctx, stmts, ending, decide)
+    })
+    .await
+}
+
+/// Runs `work` on a checked-out connection, brought up to the schema's
+/// `generation`.
+///
+/// If the request is dropped (the client went away) before `work` ends,
+/// cancel what the database runs for it, and retire the connection so that
+/// the cancel cannot reach another request.
+async fn checked_out<'c, R, F>(
+    conn: &'c mut Connection,
+    generation: u64,
+    work: impl FnOnce(&'c mut Connection) -> F,
+) -> Result<R, Error>
+where
+    F: std::future::Future<Output = Result<R, Error>>,
+{
     conn.sync_generation(generation);
-    // If the request is dropped (the client went away) before the transaction
-    // ends, cancel what the database runs for it, and retire the connection so
-    // that the cancel cannot reach another request. Declared after `conn`, so
-    // it drops first.
     let mut cancel_on_drop = CancelOnDrop {
         cancel: conn.cancel.clone(),
         abandoned: Arc::clone(&conn.abandoned),
         armed: true,
     };
-    let result = run_on(&mut conn, read_only, ctx, stmts, ending, decide).await;
+    let result = work(conn).await;
     cancel_on_drop.armed = false;
     result
 }

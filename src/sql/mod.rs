@@ -19,20 +19,36 @@ pub(crate) use write::render_write;
 
 use crate::error::{Error, ErrorKind};
 
+/// The context statement's text, with `$extra` settings at the end.
+macro_rules! context_sql {
+    ($extra:literal) => {
+        concat!(
+            "SELECT \
+             pg_catalog.set_config('statement_timeout', \
+               coalesce($8, pg_catalog.current_setting('statement_timeout')), true), \
+             pg_catalog.set_config('search_path', $5, true), \
+             pg_catalog.set_config('role', $1, true), \
+             pg_catalog.set_config('request.jwt.claims', $2, true), \
+             pg_catalog.set_config('request.method', $3, true), \
+             pg_catalog.set_config('request.path', $4, true), \
+             pg_catalog.set_config('request.headers', $6, true), \
+             pg_catalog.set_config('request.cookies', $7, true)",
+            $extra
+        )
+    };
+}
+
 /// The per-request context statement: statement timeout (the builder's or the
 /// role's; `NULL` keeps the session's), search path, role, claims, method,
 /// path, headers and cookies, all transaction-local, all bound values, in
 /// PostgREST's order.
-pub(crate) const CONTEXT_SQL: &str = "SELECT \
-     pg_catalog.set_config('statement_timeout', \
-       coalesce($8, pg_catalog.current_setting('statement_timeout')), true), \
-     pg_catalog.set_config('search_path', $5, true), \
-     pg_catalog.set_config('role', $1, true), \
-     pg_catalog.set_config('request.jwt.claims', $2, true), \
-     pg_catalog.set_config('request.method', $3, true), \
-     pg_catalog.set_config('request.path', $4, true), \
-     pg_catalog.set_config('request.headers', $6, true), \
-     pg_catalog.set_config('request.cookies', $7, true)";
+pub(crate) const CONTEXT_SQL: &str = context_sql!("");
+
+/// [`CONTEXT_SQL`], and the transaction made read-only: for a read that runs
+/// in PostgreSQL's implicit transaction, which has no `BEGIN READ ONLY`.
+/// Turning `transaction_read_only` on is allowed at any point of a transaction.
+pub(crate) const CONTEXT_READ_ONLY_SQL: &str =
+    context_sql!(", pg_catalog.set_config('transaction_read_only', 'on', true)");
 
 /// SQL text and its parameters, each sent as text (`None` is NULL).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -10,9 +10,9 @@ use tokio_postgres::config::Host;
 
 use crate::support::{database, get};
 
-/// Counts turns, and the extended-protocol Execute messages, across all proxied connections.
+/// Counts turns, and the extended-protocol Execute and Sync messages, across all proxied connections.
 #[derive(Default)]
-struct Turns(AtomicU64, AtomicU64);
+struct Turns(AtomicU64, AtomicU64, AtomicU64);
 
 async fn proxy(turns: Arc<Turns>) -> u16 {
     let upstream = database().url.parse::<tokio_postgres::Config>().unwrap();
@@ -67,6 +67,9 @@ async fn pipe(client: TcpStream, server: TcpStream, turns: Arc<Turns>) {
                 if has_type && stream[0] == b'E' {
                     turns.1.fetch_add(1, Ordering::SeqCst);
                 }
+                if has_type && stream[0] == b'S' {
+                    turns.2.fetch_add(1, Ordering::SeqCst);
+                }
                 stream.drain(..at + len);
                 started = true;
             }
@@ -91,10 +94,8 @@ async fn pipe(client: TcpStream, server: TcpStream, turns: Arc<Turns>) {
     tokio::join!(up, down);
 }
 
-#[tokio::test]
-async fn a_get_is_one_round_trip_once_its_statement_is_prepared() {
-    let turns = Arc::new(Turns::default());
-    let port = proxy(Arc::clone(&turns)).await;
+/// The database URL's credentials, through the counting proxy on `port`.
+fn proxied(port: u16) -> tokio_postgres::Config {
     let upstream = database().url.parse::<tokio_postgres::Config>().unwrap();
     let mut config = tokio_postgres::Config::new();
     config.host("127.0.0.1").port(port);
@@ -107,9 +108,18 @@ async fn a_get_is_one_round_trip_once_its_statement_is_prepared() {
     if let Some(db) = upstream.get_dbname() {
         config.dbname(db);
     }
-    let manager = tower_postgrest::ConnectionManager::new(
-        bb8_postgres::PostgresConnectionManager::new(config, tokio_postgres::NoTls),
-    );
+    config
+}
+
+/// Round trips and messages of reads on a one-connection pool from `manager`.
+/// `first_turns` is what the first use of a statement takes; `syncs` is how
+/// many `Sync`s a steady-state read sends.
+async fn reads_through(
+    turns: Arc<Turns>,
+    manager: tower_postgrest::ConnectionManager,
+    first_turns: u64,
+    syncs: u64,
+) {
     let pool = manager
         .pool_builder()
         .max_size(1)
@@ -125,8 +135,6 @@ async fn a_get_is_one_round_trip_once_its_statement_is_prepared() {
     let uri = "/items?select=id,name&price=gt.1&order=id&limit=10";
     let count = |turns: &Turns| turns.0.load(Ordering::SeqCst);
 
-    // First use of the statement on this connection: BEGIN + context + Parse,
-    // then Execute + COMMIT.
     let before = count(&turns);
     assert_eq!(get(&svc, uri).await.ids(), vec![1, 4, 6]);
     let first = count(&turns) - before;
@@ -134,9 +142,10 @@ async fn a_get_is_one_round_trip_once_its_statement_is_prepared() {
     // Steady state: everything pipelined in one round trip.
     let mut steady = Vec::new();
     for _ in 0..5 {
-        let before = count(&turns);
+        let (before, syncs_before) = (count(&turns), turns.2.load(Ordering::SeqCst));
         assert_eq!(get(&svc, uri).await.ids(), vec![1, 4, 6]);
         steady.push(count(&turns) - before);
+        assert_eq!(turns.2.load(Ordering::SeqCst) - syncs_before, syncs);
     }
     // Other values, same shape: the same prepared statement.
     let before = count(&turns);
@@ -149,7 +158,7 @@ async fn a_get_is_one_round_trip_once_its_statement_is_prepared() {
     steady.push(count(&turns) - before);
 
     eprintln!("round trips: first request {first}, then {steady:?}");
-    assert_eq!(first, 2);
+    assert_eq!(first, first_turns);
     assert!(steady.iter().all(|&n| n == 1), "{steady:?}");
 
     // A four-level embed is still one statement (Executes: the context, then it) in one round trip.
@@ -164,4 +173,30 @@ async fn a_get_is_one_round_trip_once_its_statement_is_prepared() {
     );
     assert_eq!(count(&turns) - turns_before, 1);
     assert_eq!(turns.1.load(Ordering::SeqCst) - executes_before, 2);
+}
+
+#[tokio::test]
+async fn a_get_is_one_round_trip_once_its_statement_is_prepared() {
+    // Through tokio-postgres (a manager wrapping bb8-postgres's): the first
+    // use takes BEGIN + context + Parse, then Execute + COMMIT; from then on
+    // BEGIN, context, statement and COMMIT go together: BEGIN and COMMIT as
+    // simple queries, the context and the statement with a Sync each.
+    let turns = Arc::new(Turns::default());
+    let port = proxy(Arc::clone(&turns)).await;
+    let manager = tower_postgrest::ConnectionManager::new(
+        bb8_postgres::PostgresConnectionManager::new(proxied(port), tokio_postgres::NoTls),
+    );
+    reads_through(turns, manager, 2, 2).await;
+}
+
+#[tokio::test]
+async fn a_get_on_a_socket_the_pool_opened_is_one_round_trip_and_one_sync() {
+    // The pool opens the socket itself: the context and the statement (with
+    // its Parse, the first time) go before a single Sync, in one round trip
+    // even on first use.
+    let turns = Arc::new(Turns::default());
+    let port = proxy(Arc::clone(&turns)).await;
+    let manager =
+        tower_postgrest::ConnectionManager::from_config(proxied(port), tokio_postgres::NoTls);
+    reads_through(turns, manager, 1, 1).await;
 }

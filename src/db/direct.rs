@@ -1,0 +1,263 @@
+//! A read in one round trip with one `Sync`: the context and the statements
+//! as `Bind`/`Execute` pairs in PostgreSQL's implicit transaction (see
+//! [`wire`](super::wire) for why, and how the socket is shared).
+
+use std::collections::HashMap;
+
+use bytes::{Bytes, BytesMut};
+use fallible_iterator::FallibleIterator;
+use postgres_protocol::IsNull;
+use postgres_protocol::message::backend::Message;
+use postgres_protocol::message::frontend;
+
+use super::RequestContext;
+use super::wire::{Direct, Wire};
+use crate::error::{DbFields, Error, ErrorKind};
+use crate::sql;
+
+/// The name of the read-only context statement on every direct connection.
+const CONTEXT: &str = "tpg_context";
+
+/// A connection's state for direct reads: its socket, and the statements
+/// prepared on it by name (a namespace apart from tokio-postgres's).
+#[derive(Debug)]
+pub(crate) struct DirectState {
+    pub(crate) wire: Wire,
+    /// Whether [`CONTEXT`] is prepared.
+    context: bool,
+    /// Prepared statements: SQL text to name.
+    statements: HashMap<String, String>,
+    /// The number for the next statement name.
+    next: u64,
+    /// Statements to close with the next exchange.
+    to_close: Vec<String>,
+}
+
+/// Statements kept per connection; past this the cache starts over.
+const CACHE_SIZE: usize = 512;
+
+impl DirectState {
+    pub(crate) fn new(wire: Wire) -> Self {
+        Self {
+            wire,
+            context: false,
+            statements: HashMap::new(),
+            next: 0,
+            to_close: Vec::new(),
+        }
+    }
+
+    /// Forgets every prepared statement but the context (which names no
+    /// relation); they are closed with the next exchange.
+    pub(crate) fn forget(&mut self) {
+        self.to_close
+            .extend(self.statements.drain().map(|(_, name)| name));
+    }
+}
+
+/// One row: each column's value in text format, or `None` for NULL.
+pub(crate) type Row = Vec<Option<Bytes>>;
+
+/// Runs the context (read-only) and `stmts` in one implicit transaction,
+/// through `exchange` (taken from `state.wire`); one row per statement.
+///
+/// On an I/O or protocol failure the connection's state is unknown: the
+/// caller must not lend it again (`broken` is set).
+pub(crate) async fn read(
+    state: &mut DirectState,
+    mut exchange: Direct,
+    ctx: &RequestContext<'_>,
+    stmts: &[&sql::Statement],
+    broken: &mut bool,
+) -> Result<Vec<Row>, Error> {
+    let mut out = BytesMut::with_capacity(1024);
+    // What each Parse sent names, in order: ParseComplete answers them in turn.
+    let mut parsing: Vec<(Option<&str>, String)> = Vec::new();
+    for name in state.to_close.drain(..) {
+        frontend::close(b'S', &name, &mut out).map_err(protocol)?;
+    }
+    if !state.context {
+        frontend::parse(CONTEXT, sql::CONTEXT_READ_ONLY_SQL, None, &mut out).map_err(protocol)?;
+        parsing.push((None, CONTEXT.to_owned()));
+    }
+    let ctx_values = [
+        Some(ctx.role),
+        Some(ctx.claims),
+        Some(ctx.method),
+        Some(ctx.path),
+        Some(ctx.search_path),
+        Some(ctx.headers),
+        Some(ctx.cookies),
+        ctx.statement_timeout,
+    ];
+    bind(CONTEXT, ctx_values, &mut out)?;
+    for stmt in stmts {
+        let values = stmt.params.iter().map(Option::as_deref);
+        if let Some(name) = state.statements.get(&stmt.sql) {
+            bind(name, values, &mut out)?;
+            continue;
+        }
+        let name = format!("tpg_{}", state.next);
+        state.next += 1;
+        frontend::parse(&name, &stmt.sql, None, &mut out).map_err(protocol)?;
+        bind(&name, values, &mut out)?;
+        parsing.push((Some(stmt.sql.as_str()), name));
+    }
+    frontend::sync(&mut out);
+
+    // Until the answers are all read, a failure leaves the socket mid-stream.
+    *broken = true;
+    exchange.write_all(&out).await.map_err(io_error)?;
+
+    let mut input = BytesMut::new();
+    let mut parsed = 0;
+    // Executes answered so far (the context is the first), and the rows of each statement.
+    let mut executed = 0;
+    let mut rows: Vec<Option<Row>> = vec![None; stmts.len()];
+    let mut failure: Option<Error> = None;
+    loop {
+        let message = match Message::parse(&mut input).map_err(protocol)? {
+            Some(message) => message,
+            None => {
+                exchange.read_more(&mut input).await.map_err(io_error)?;
+                continue;
+            }
+        };
+        match message {
+            Message::ParseComplete => {
+                let Some((sql, name)) = parsing.get(parsed) else {
+                    return Err(unexpected());
+                };
+                match sql {
+                    None => state.context = true,
+                    Some(sql) => remember(state, sql, name),
+                }
+                parsed += 1;
+            }
+            Message::BindComplete | Message::CloseComplete => {}
+            Message::DataRow(row) => {
+                if executed == 0 {
+                    continue;
+                }
+                let slot = rows.get_mut(executed - 1).ok_or_else(unexpected)?;
+                if slot.is_some() {
+                    return Err(unexpected_rows());
+                }
+                let buffer = row.buffer_bytes();
+                let values = row
+                    .ranges()
+                    .map(|range| Ok(range.map(|r| buffer.slice(r))))
+                    .collect()
+                    .map_err(protocol)?;
+                *slot = Some(values);
+            }
+            Message::CommandComplete(_) | Message::EmptyQueryResponse => executed += 1,
+            Message::ErrorResponse(body) => {
+                if failure.is_none() {
+                    failure = Some(db_error(&body)?);
+                }
+            }
+            Message::NoticeResponse(_)
+            | Message::ParameterStatus(_)
+            | Message::NotificationResponse(_) => {}
+            Message::ReadyForQuery(_) => break,
+            _ => return Err(unexpected()),
+        }
+    }
+    // The exchange ended where it should: nothing more was sent.
+    *broken = !input.is_empty();
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    rows.into_iter()
+        .map(|row| row.ok_or_else(unexpected_rows))
+        .collect()
+}
+
+/// Appends a Bind of `statement` to the unnamed portal, every parameter and
+/// result in text format, and its Execute.
+fn bind<'a>(
+    statement: &str,
+    values: impl IntoIterator<Item = Option<&'a str>>,
+    out: &mut BytesMut,
+) -> Result<(), Error> {
+    frontend::bind(
+        "",
+        statement,
+        None,
+        values,
+        |value, buf| match value {
+            Some(text) => {
+                buf.extend_from_slice(text.as_bytes());
+                Ok(IsNull::No)
+            }
+            None => Ok(IsNull::Yes),
+        },
+        None,
+        out,
+    )
+    .map_err(|e| match e {
+        frontend::BindError::Conversion(e) => {
+            Error::new(ErrorKind::Internal, "Could not send a parameter").with_source(e)
+        }
+        frontend::BindError::Serialization(e) => protocol(e),
+    })?;
+    frontend::execute("", 0, out).map_err(protocol)
+}
+
+fn remember(state: &mut DirectState, sql: &str, name: &str) {
+    if state.statements.len() >= CACHE_SIZE {
+        state.forget();
+    }
+    state.statements.insert(sql.to_owned(), name.to_owned());
+}
+
+/// The error an ErrorResponse carries.
+fn db_error(body: &postgres_protocol::message::backend::ErrorResponseBody) -> Result<Error, Error> {
+    let mut fields = body.fields();
+    let mut text: [Option<String>; 4] = Default::default();
+    while let Some(field) = fields.next().map_err(protocol)? {
+        let slot = match field.type_() {
+            b'C' => 0,
+            b'M' => 1,
+            b'D' => 2,
+            b'H' => 3,
+            _ => continue,
+        };
+        text[slot] = Some(String::from_utf8_lossy(field.value_bytes()).into_owned());
+    }
+    let [code, message, detail, hint] = text;
+    Ok(Error::from_db(&DbFields {
+        code: code.as_deref().unwrap_or("XX000"),
+        message: message.as_deref().unwrap_or(""),
+        detail: detail.as_deref(),
+        hint: hint.as_deref(),
+    }))
+}
+
+fn protocol(e: std::io::Error) -> Error {
+    Error::new(ErrorKind::Internal, "Internal database client error")
+        .with_postgrest_code("PGRSTX00")
+        .with_source(e)
+}
+
+fn unexpected() -> Error {
+    protocol(std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        "unexpected message from the database",
+    ))
+}
+
+fn unexpected_rows() -> Error {
+    Error::new(
+        ErrorKind::Internal,
+        "A statement returned an unexpected number of rows",
+    )
+}
+
+fn io_error(e: std::io::Error) -> Error {
+    Error::new(ErrorKind::Unavailable, "Database connection error")
+        .with_details("The database is unavailable; try again later")
+        .with_postgrest_code("PGRST001")
+        .with_source(e)
+}
