@@ -296,3 +296,55 @@ async fn a_connection_killed_mid_bulk_insert_leaves_no_rows() {
     .await;
     assert_eq!(reply.status, 201, "{}", reply.text);
 }
+
+/// A table with a slow computed column, for reads that take long.
+const SLOW_READ: &str = "
+CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1);
+CREATE FUNCTION slow(t) RETURNS int LANGUAGE sql VOLATILE AS $$ SELECT 1 FROM pg_sleep(30) $$;
+";
+
+#[tokio::test]
+async fn a_slow_read_times_out_and_its_connection_serves_again() {
+    let (svc, _db) = scratch_with(SLOW_READ, |b| {
+        b.anon_role("anon")
+            .statement_timeout(Duration::from_millis(200))
+    })
+    .await;
+    let started = Instant::now();
+    let body = get(&svc, "/t?select=id,slow").await.error(504, "timeout");
+    assert_eq!(
+        body["message"],
+        "canceling statement due to statement timeout"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(get(&svc, "/t?select=id").await.ids(), vec![1]);
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_cancels_its_read() {
+    let (svc, db) = scratch_with(SLOW_READ, |b| b.anon_role("anon")).await;
+    let schema = svc.schema_cache().snapshot().schemas[0].clone();
+    let abandoned =
+        tokio::time::timeout(Duration::from_millis(500), get(&svc, "/t?select=id,slow")).await;
+    assert!(abandoned.is_err(), "the read should still be running");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let running = rows(
+            &db,
+            &format!(
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' \
+                 AND query LIKE '%{schema}%slow%' AND pid <> pg_backend_pid()"
+            ),
+        )
+        .await;
+        if running == json!([{"n": 0}]) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the abandoned read is still running"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(get(&svc, "/t?select=id").await.ids(), vec![1]);
+}
