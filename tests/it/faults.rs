@@ -77,6 +77,30 @@ async fn a_role_s_own_statement_timeout_applies() {
     assert_eq!(reply.status, 200);
 }
 
+/// Waits up to 5 s for no other session to be running a query `LIKE pattern`.
+async fn stops_running(db: &tokio_postgres::Client, pattern: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let running = db
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' \
+                 AND query LIKE $1 AND pid <> pg_backend_pid()",
+                &[&pattern],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0);
+        if running == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a query like {pattern} is still running"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_client_that_goes_away_cancels_its_query() {
     let (svc, db) = scratch_with(SLEEPY, |b| b.anon_role("anon")).await;
@@ -89,22 +113,7 @@ async fn a_client_that_goes_away_cancels_its_query() {
     .await;
     assert!(abandoned.is_err(), "the request should still be running");
     // The database stops working on it.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let running = rows(
-            &db,
-            "SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%slow_write%' AND pid <> pg_backend_pid()",
-        )
-        .await;
-        if running == json!([{"n": 0}]) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the abandoned query is still running"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    stops_running(&db, "%slow_write%").await;
     // And its write is rolled back.
     assert_eq!(
         rows(&db, "SELECT count(*) AS n FROM log").await,
@@ -327,24 +336,6 @@ async fn a_client_that_goes_away_cancels_its_read() {
     let abandoned =
         tokio::time::timeout(Duration::from_millis(500), get(&svc, "/t?select=id,slow")).await;
     assert!(abandoned.is_err(), "the read should still be running");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let running = rows(
-            &db,
-            &format!(
-                "SELECT count(*) AS n FROM pg_stat_activity WHERE state = 'active' \
-                 AND query LIKE '%{schema}%slow%' AND pid <> pg_backend_pid()"
-            ),
-        )
-        .await;
-        if running == json!([{"n": 0}]) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the abandoned read is still running"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    stops_running(&db, &format!("%{schema}%slow%")).await;
     assert_eq!(get(&svc, "/t?select=id").await.ids(), vec![1]);
 }
