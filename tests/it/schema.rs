@@ -308,3 +308,99 @@ async fn one_cache_shared_through_the_snapshot_layer_and_a_timer() {
     assert!(cache.last_load().unwrap().generation >= generation + 2);
     assert_eq!(get(&api, "/items?select=id&id=eq.2").await.ids(), vec![2]);
 }
+
+/// Reads (which take the socket from tokio-postgres), writes and reloads
+/// (which go through tokio-postgres, and leave it closing dropped statements
+/// in the background) interleaved on a single connection: every answer must
+/// still be the right one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_writes_and_reloads_on_one_connection_keep_their_answers_apart() {
+    let admin = crate::support::admin().await;
+    let ns = format!("mixed_{}", std::process::id());
+    admin
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {ns} CASCADE; CREATE SCHEMA {ns}; GRANT USAGE ON SCHEMA {ns} TO anon;
+             CREATE TABLE {ns}.fixed (id int PRIMARY KEY, name text);
+             INSERT INTO {ns}.fixed SELECT i, 'n' || i FROM generate_series(1, 20) i;
+             CREATE TABLE {ns}.log (id serial PRIMARY KEY, n int);
+             GRANT SELECT ON {ns}.fixed TO anon; GRANT SELECT, INSERT ON {ns}.log TO anon;
+             GRANT USAGE ON ALL SEQUENCES IN SCHEMA {ns} TO anon;"
+        ))
+        .await
+        .unwrap();
+    let manager =
+        tower_postgrest::ConnectionManager::from_url(&database().url, tokio_postgres::NoTls)
+            .unwrap();
+    let pool = manager
+        .pool_builder()
+        .max_size(1)
+        .build(manager)
+        .await
+        .unwrap();
+    let svc = tower_postgrest::RestService::builder(pool)
+        .schemas([ns.as_str()])
+        .anon_role("anon")
+        .build()
+        .await
+        .unwrap();
+
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let reads = {
+        let svc = svc.clone();
+        tokio::spawn(async move {
+            let mut n = 0;
+            while std::time::Instant::now() < until {
+                // Shapes vary, so that statements keep being prepared.
+                let id = n % 20 + 1;
+                let uri = match n % 3 {
+                    0 => format!("/fixed?id=eq.{id}"),
+                    1 => format!("/fixed?select=id&id=eq.{id}"),
+                    _ => format!("/fixed?select=name,id&id=gte.{id}&limit=1"),
+                };
+                let reply = get(&svc, &uri).await;
+                assert_eq!(reply.status, 200, "{uri}: {}", reply.text);
+                assert_eq!(reply.ids(), vec![id], "{uri}");
+                n += 1;
+            }
+            n
+        })
+    };
+    let writes = {
+        let svc = svc.clone();
+        tokio::spawn(async move {
+            let mut n = 0;
+            while std::time::Instant::now() < until {
+                let reply = crate::support::send_body(
+                    &svc,
+                    "POST",
+                    "/log",
+                    &[("content-type", "application/json")],
+                    format!(r#"{{"n": {n}}}"#),
+                )
+                .await;
+                assert_eq!(reply.status, 201, "{}", reply.text);
+                n += 1;
+            }
+            n
+        })
+    };
+    let mut reloads = 0;
+    while std::time::Instant::now() < until {
+        svc.schema_cache().reload().await.unwrap();
+        reloads += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (read, written) = (reads.await.unwrap(), writes.await.unwrap());
+    let logged = admin
+        .query_one(&format!("SELECT count(*) FROM {ns}.log"), &[])
+        .await
+        .unwrap()
+        .get::<_, i64>(0);
+    eprintln!("{read} reads, {written} writes and {reloads} reloads on one connection");
+    assert_eq!(logged, written as i64);
+    assert!(read > 0 && written > 0 && reloads > 5);
+    admin
+        .batch_execute(&format!("DROP SCHEMA {ns} CASCADE"))
+        .await
+        .unwrap();
+}
