@@ -1,6 +1,7 @@
-//! A read in one round trip with one `Sync`: the context and the statements
-//! as `Bind`/`Execute` pairs in PostgreSQL's implicit transaction (see
-//! [`wire`](super::wire) for why, and how the socket is shared).
+//! A request in one round trip with one `Sync`: the context and the
+//! statements as `Bind`/`Execute` pairs in PostgreSQL's implicit transaction,
+//! which commits at the `Sync` (see [`wire`](super::wire) for why, and how
+//! the socket is shared).
 
 use std::collections::HashMap;
 
@@ -15,16 +16,19 @@ use super::wire::{Direct, Wire};
 use crate::error::{DbFields, Error, ErrorKind};
 use crate::sql;
 
-/// The name of the read-only context statement on every direct connection.
-const CONTEXT: &str = "tpg_context";
+/// The names of the context statements on every direct connection: read-write, and read-only.
+const CONTEXTS: [(&str, &str); 2] = [
+    ("tpg_context", sql::CONTEXT_SQL),
+    ("tpg_context_ro", sql::CONTEXT_READ_ONLY_SQL),
+];
 
 /// A connection's state for direct reads: its socket, and the statements
 /// prepared on it by name (a namespace apart from tokio-postgres's).
 #[derive(Debug)]
 pub(crate) struct DirectState {
     pub(crate) wire: Wire,
-    /// Whether [`CONTEXT`] is prepared.
-    context: bool,
+    /// Whether each of [`CONTEXTS`] is prepared.
+    contexts: [bool; 2],
     /// Prepared statements: SQL text to name.
     statements: HashMap<String, String>,
     /// The number for the next statement name.
@@ -40,7 +44,7 @@ impl DirectState {
     pub(crate) fn new(wire: Wire) -> Self {
         Self {
             wire,
-            context: false,
+            contexts: [false; 2],
             statements: HashMap::new(),
             next: 0,
             to_close: Vec::new(),
@@ -55,30 +59,41 @@ impl DirectState {
     }
 }
 
+/// What a `Parse` of the exchange prepares.
+enum Parsed<'a> {
+    /// The context statement, by its index in [`CONTEXTS`].
+    Context(usize),
+    /// A request's statement, by its SQL text.
+    Statement(&'a str),
+}
+
 /// One row: each column's value in text format, or `None` for NULL.
 pub(crate) type Row = Vec<Option<Bytes>>;
 
-/// Runs the context (read-only) and `stmts` in one implicit transaction,
-/// through `exchange` (taken from `state.wire`); one row per statement.
+/// Runs the context and `stmts` in one implicit transaction, read-only or
+/// not, through `exchange` (taken from `state.wire`); one row per statement.
 ///
 /// On an I/O or protocol failure the connection's state is unknown: the
 /// caller must not lend it again (`broken` is set).
-pub(crate) async fn read(
+pub(crate) async fn run(
     state: &mut DirectState,
     mut exchange: Direct,
+    read_only: bool,
     ctx: &RequestContext<'_>,
     stmts: &[&sql::Statement],
     broken: &mut bool,
 ) -> Result<Vec<Row>, Error> {
     let mut out = BytesMut::with_capacity(1024);
     // What each Parse sent names, in order: ParseComplete answers them in turn.
-    let mut parsing: Vec<(Option<&str>, String)> = Vec::new();
+    let mut parsing: Vec<(Parsed<'_>, String)> = Vec::new();
     for name in state.to_close.drain(..) {
         frontend::close(b'S', &name, &mut out).map_err(protocol)?;
     }
-    if !state.context {
-        frontend::parse(CONTEXT, sql::CONTEXT_READ_ONLY_SQL, None, &mut out).map_err(protocol)?;
-        parsing.push((None, CONTEXT.to_owned()));
+    let which = usize::from(read_only);
+    let (context, context_sql) = CONTEXTS[which];
+    if !state.contexts[which] {
+        frontend::parse(context, context_sql, None, &mut out).map_err(protocol)?;
+        parsing.push((Parsed::Context(which), context.to_owned()));
     }
     let ctx_values = [
         Some(ctx.role),
@@ -90,7 +105,7 @@ pub(crate) async fn read(
         Some(ctx.cookies),
         ctx.statement_timeout,
     ];
-    bind(CONTEXT, ctx_values, &mut out)?;
+    bind(context, ctx_values, &mut out)?;
     for stmt in stmts {
         let values = stmt.params.iter().map(Option::as_deref);
         if let Some(name) = state.statements.get(&stmt.sql) {
@@ -101,7 +116,7 @@ pub(crate) async fn read(
         state.next += 1;
         frontend::parse(&name, &stmt.sql, None, &mut out).map_err(protocol)?;
         bind(&name, values, &mut out)?;
-        parsing.push((Some(stmt.sql.as_str()), name));
+        parsing.push((Parsed::Statement(&stmt.sql), name));
     }
     frontend::sync(&mut out);
 
@@ -125,12 +140,12 @@ pub(crate) async fn read(
         };
         match message {
             Message::ParseComplete => {
-                let Some((sql, name)) = parsing.get(parsed) else {
+                let Some((what, name)) = parsing.get(parsed) else {
                     return Err(unexpected());
                 };
-                match sql {
-                    None => state.context = true,
-                    Some(sql) => remember(state, sql, name),
+                match what {
+                    Parsed::Context(which) => state.contexts[*which] = true,
+                    Parsed::Statement(sql) => remember(state, sql, name),
                 }
                 parsed += 1;
             }

@@ -85,9 +85,11 @@ impl<T: MakeTls> ConnectionManager<T> {
     ///
     /// When `config` names one host and uses no TLS (`tls` is
     /// `tokio_postgres::NoTls`, or `sslmode=disable`), the manager opens the
-    /// sockets itself, and reads send their context and statement with a
+    /// sockets itself, and requests send their context and statement with a
     /// single `Sync`: one implicit transaction instead of `BEGIN`, two
-    /// statements and `COMMIT`, which halves PostgreSQL's work per read.
+    /// statements and `COMMIT`, which halves PostgreSQL's protocol work per
+    /// request. (A write whose result decides between commit and rollback
+    /// still runs a transaction block.)
     pub fn from_config(config: tokio_postgres::Config, tls: T) -> Self {
         let plain = std::any::TypeId::of::<T>() == std::any::TypeId::of::<tokio_postgres::NoTls>()
             || config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable;
@@ -370,6 +372,7 @@ pub(crate) struct RequestContext<'a> {
 /// On a connection the pool opened itself, and while tokio-postgres is quiet
 /// on it, the read goes [`direct`]ly instead: the read-only context and the
 /// statements before a single `Sync`, in one round trip even on first use.
+/// So do calls, and writes that commit without a decision on their result.
 pub(crate) async fn run_read<T: MakeTls>(
     pool: &Pool<T>,
     generation: u64,
@@ -379,82 +382,133 @@ pub(crate) async fn run_read<T: MakeTls>(
     let mut all = vec![&stmts.main];
     all.extend(stmts.explain.as_ref());
     let mut conn = pool.get().await.map_err(pool_error)?;
-    let exchange = conn.direct.as_ref().and_then(|d| d.wire.try_direct());
-    if let Some(exchange) = exchange {
-        return checked_out(&mut conn, generation, |conn| {
-            read_direct(conn, exchange, ctx, &all)
+    if let Some(exchange) = conn.direct.as_ref().and_then(|d| d.wire.try_direct()) {
+        let rows = checked_out(&mut conn, generation, |conn| {
+            run_direct(conn, exchange, true, ctx, &all)
         })
-        .await;
+        .await?;
+        return read_result(&rows);
     }
     let rows = checked_out(&mut conn, generation, |conn| {
         run_on(conn, true, ctx, &all, Ending::Commit, None)
     })
     .await?;
-    let row = &rows[0];
-    let total: Option<i64> = row.try_get(0).map_err(Error::from_pg)?;
-    let page_total: i64 = row.try_get(1).map_err(Error::from_pg)?;
-    let body: Option<RawText> = row.try_get(2).map_err(Error::from_pg)?;
+    read_result(&rows)
+}
+
+/// A read's result from the rows of its statement and, if any, its `EXPLAIN`.
+fn read_result(rows: &[impl Columns]) -> Result<ReadResult, Error> {
+    let row = rows.first().ok_or_else(missing_row)?;
     let planned = match rows.get(1) {
-        Some(plan) => Some(planned_rows(
-            &plan.try_get::<_, RawText>(0).map_err(Error::from_pg)?.0,
-        )?),
+        Some(plan) => Some(planned_rows(&plan.bytes(0)?.ok_or_else(missing_row)?)?),
         None => None,
     };
     Ok(ReadResult {
-        total,
-        page_total,
-        body: body.map(|b| b.0).unwrap_or_default(),
+        total: row.int(0)?,
+        page_total: row.required_int(1)?,
+        body: row.bytes(2)?.unwrap_or_default(),
         planned,
     })
 }
 
-/// [`run_read`] on a connection the pool opened itself: one round trip, one `Sync`.
-async fn read_direct(
+fn missing_row() -> Error {
+    Error::new(
+        ErrorKind::Internal,
+        "A statement returned an unexpected number of rows",
+    )
+}
+
+/// Runs `stmts` [`direct`]ly on a connection the pool opened itself: one
+/// round trip, one `Sync`, PostgreSQL's implicit transaction.
+async fn run_direct(
     conn: &mut Connection,
     exchange: wire::Direct,
+    read_only: bool,
     ctx: &RequestContext<'_>,
     stmts: &[&sql::Statement],
-) -> Result<ReadResult, Error> {
+) -> Result<Vec<direct::Row>, Error> {
     let Some(state) = conn.direct.as_mut() else {
         return Err(Error::new(ErrorKind::Internal, "Not a direct connection"));
     };
     let mut broken = false;
-    let rows = direct::read(state, exchange, ctx, stmts, &mut broken).await;
+    let rows = direct::run(state, exchange, read_only, ctx, stmts, &mut broken).await;
     if broken {
         conn.abandoned
             .store(true, std::sync::atomic::Ordering::SeqCst);
     }
-    let rows = rows?;
-    let int = |value: &Option<Bytes>| -> Result<Option<i64>, Error> {
-        value
-            .as_ref()
-            .map(|v| {
-                std::str::from_utf8(v)
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .ok_or_else(|| {
-                        Error::new(ErrorKind::Internal, "The database sent a malformed count")
-                    })
+    rows
+}
+
+/// The columns of a result row, from tokio-postgres or (in text format) from
+/// a [`direct`] exchange.
+trait Columns {
+    fn int(&self, i: usize) -> Result<Option<i64>, Error>;
+    fn bytes(&self, i: usize) -> Result<Option<Bytes>, Error>;
+    fn string(&self, i: usize) -> Result<Option<String>, Error>;
+
+    fn required_int(&self, i: usize) -> Result<i64, Error> {
+        self.int(i)?
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "The database sent NULL for a count"))
+    }
+}
+
+impl Columns for tokio_postgres::Row {
+    fn int(&self, i: usize) -> Result<Option<i64>, Error> {
+        self.try_get(i).map_err(Error::from_pg)
+    }
+
+    fn bytes(&self, i: usize) -> Result<Option<Bytes>, Error> {
+        let raw: Option<RawText> = self.try_get(i).map_err(Error::from_pg)?;
+        Ok(raw.map(|r| r.0))
+    }
+
+    fn string(&self, i: usize) -> Result<Option<String>, Error> {
+        self.try_get(i).map_err(Error::from_pg)
+    }
+}
+
+impl Columns for direct::Row {
+    fn int(&self, i: usize) -> Result<Option<i64>, Error> {
+        self.text(i)?
+            .map(|text| {
+                text.parse().map_err(|_| {
+                    Error::new(ErrorKind::Internal, "The database sent a malformed count")
+                })
             })
             .transpose()
-    };
-    let [total, page_total, body] = rows[0].as_slice() else {
-        return Err(Error::new(
-            ErrorKind::Internal,
-            "A read returned an unexpected row",
-        ));
-    };
-    let planned = match rows.get(1).and_then(|plan| plan.first()) {
-        Some(Some(plan)) => Some(planned_rows(plan)?),
-        Some(None) => return Err(Error::new(ErrorKind::Internal, "The query plan was NULL")),
-        None => None,
-    };
-    Ok(ReadResult {
-        total: int(total)?,
-        page_total: int(page_total)?.unwrap_or(0),
-        body: body.clone().unwrap_or_default(),
-        planned,
-    })
+    }
+
+    fn bytes(&self, i: usize) -> Result<Option<Bytes>, Error> {
+        self.get(i).cloned().ok_or_else(missing_column)
+    }
+
+    fn string(&self, i: usize) -> Result<Option<String>, Error> {
+        Ok(self.text(i)?.map(str::to_owned))
+    }
+}
+
+/// A column of a [`direct::Row`] as UTF-8.
+trait Text {
+    fn text(&self, i: usize) -> Result<Option<&str>, Error>;
+}
+
+impl Text for direct::Row {
+    fn text(&self, i: usize) -> Result<Option<&str>, Error> {
+        let value = self.get(i).ok_or_else(missing_column)?;
+        value
+            .as_deref()
+            .map(|v| {
+                std::str::from_utf8(v).map_err(|e| {
+                    Error::new(ErrorKind::Internal, "The database sent invalid UTF-8")
+                        .with_source(e)
+                })
+            })
+            .transpose()
+    }
+}
+
+fn missing_column() -> Error {
+    Error::new(ErrorKind::Internal, "A result row is missing a column")
 }
 
 /// The top plan node's "Plan Rows" of an `EXPLAIN (FORMAT JSON)` result.
@@ -481,14 +535,13 @@ pub(crate) struct CallResult {
 }
 
 impl FromRow for CallResult {
-    fn from_row(row: &tokio_postgres::Row) -> Result<Self, Error> {
-        let body: Option<RawText> = row.try_get(2).map_err(Error::from_pg)?;
+    fn from_row(row: &impl Columns) -> Result<Self, Error> {
         Ok(Self {
-            total: row.try_get(0).map_err(Error::from_pg)?,
-            page_total: row.try_get(1).map_err(Error::from_pg)?,
-            body: body.map(|b| b.0).unwrap_or_default(),
-            headers: row.try_get(3).map_err(Error::from_pg)?,
-            status: row.try_get(4).map_err(Error::from_pg)?,
+            total: row.int(0)?,
+            page_total: row.required_int(1)?,
+            body: row.bytes(2)?.unwrap_or_default(),
+            headers: row.string(3)?,
+            status: row.string(4)?,
         })
     }
 }
@@ -517,7 +570,7 @@ pub(crate) async fn run_call<T: MakeTls>(
 
 /// The result of a statement that answers one row.
 trait FromRow: Sized {
-    fn from_row(row: &tokio_postgres::Row) -> Result<Self, Error>;
+    fn from_row(row: &impl Columns) -> Result<Self, Error>;
 }
 
 /// Runs one statement answering one row in its own transaction; `decide`, if
@@ -531,20 +584,38 @@ async fn run_one<T: MakeTls, R: FromRow>(
     ending: Ending,
     decide: Option<Decide<'_, R>>,
 ) -> Result<R, Error> {
+    let stmts = [stmt];
+    let mut conn = pool.get().await.map_err(pool_error)?;
+    // Committed as soon as it ran: one implicit transaction, when the
+    // connection allows. A rollback, or a decision on the result, needs a
+    // transaction block.
+    let direct = (decide.is_none() && ending == Ending::Commit)
+        .then(|| conn.direct.as_ref().and_then(|d| d.wire.try_direct()))
+        .flatten();
+    if let Some(exchange) = direct {
+        let rows = checked_out(&mut conn, generation, |conn| {
+            run_direct(conn, exchange, read_only, ctx, &stmts)
+        })
+        .await?;
+        return R::from_row(rows.first().ok_or_else(missing_row)?);
+    }
     let decide_rows = decide.map(|d| {
-        move |rows: &[tokio_postgres::Row]| -> Result<(), Error> { d(&R::from_row(&rows[0])?) }
+        move |rows: &[tokio_postgres::Row]| -> Result<(), Error> {
+            d(&R::from_row(rows.first().ok_or_else(missing_row)?)?)
+        }
     });
-    let rows = run(
-        pool,
-        generation,
-        read_only,
-        ctx,
-        &[stmt],
-        ending,
-        decide_rows.as_ref().map(|d| d as _),
-    )
+    let rows = checked_out(&mut conn, generation, |conn| {
+        run_on(
+            conn,
+            read_only,
+            ctx,
+            &stmts,
+            ending,
+            decide_rows.as_ref().map(|d| d as _),
+        )
+    })
     .await?;
-    R::from_row(&rows[0])
+    R::from_row(rows.first().ok_or_else(missing_row)?)
 }
 
 /// How a transaction ends.
@@ -571,21 +642,19 @@ pub(crate) struct WriteResult {
 }
 
 impl FromRow for WriteResult {
-    fn from_row(row: &tokio_postgres::Row) -> Result<Self, Error> {
-        let body: Option<RawText> = row.try_get(2).map_err(Error::from_pg)?;
-        let location: Option<RawText> = row.try_get(3).map_err(Error::from_pg)?;
-        let location = match location {
-            Some(raw) => Some(serde_json::from_slice(&raw.0).map_err(|e| {
+    fn from_row(row: &impl Columns) -> Result<Self, Error> {
+        let location = match row.bytes(3)? {
+            Some(raw) => Some(serde_json::from_slice(&raw).map_err(|e| {
                 Error::new(ErrorKind::Internal, "Could not read the inserted key").with_source(e)
             })?),
             None => None,
         };
         Ok(Self {
-            affected: row.try_get(0).map_err(Error::from_pg)?,
-            page_total: row.try_get(1).map_err(Error::from_pg)?,
-            body: body.map(|b| b.0).unwrap_or_default(),
+            affected: row.required_int(0)?,
+            page_total: row.required_int(1)?,
+            body: row.bytes(2)?.unwrap_or_default(),
             location,
-            inserted: row.try_get(4).map_err(Error::from_pg)?,
+            inserted: row.int(4)?,
         })
     }
 }
@@ -622,23 +691,6 @@ async fn finish(client: &Client, ending: Ending) -> Result<(), tokio_postgres::E
 
 /// Decides from the rows of the statements whether the transaction may end as planned.
 type DecideRows<'a> = &'a (dyn Fn(&[tokio_postgres::Row]) -> Result<(), Error> + Sync);
-
-/// Runs `stmts` (one or two, each returning exactly one row) in one transaction; see [`run_read`].
-async fn run<T: MakeTls>(
-    pool: &Pool<T>,
-    generation: u64,
-    read_only: bool,
-    ctx: &RequestContext<'_>,
-    stmts: &[&sql::Statement],
-    ending: Ending,
-    decide: Option<DecideRows<'_>>,
-) -> Result<Vec<tokio_postgres::Row>, Error> {
-    let mut conn = pool.get().await.map_err(pool_error)?;
-    checked_out(&mut conn, generation, |conn| {
-        run_on(conn, read_only, ctx, stmts, ending, decide)
-    })
-    .await
-}
 
 /// Runs `work` on a checked-out connection, brought up to the schema's
 /// `generation`.

@@ -1,27 +1,28 @@
-//! A connection's socket, shared between tokio-postgres and the one-Sync read path.
+//! A connection's socket, shared between tokio-postgres and the one-`Sync` path.
 //!
-//! tokio-postgres ends every statement with a `Sync`, so a read that it
-//! pipelines is four transactions' worth of protocol: `BEGIN`, the context,
-//! the statement and `COMMIT`, each answered and flushed on its own. A read
-//! needs none of that. Its context and statement, sent as `Bind`/`Execute`
-//! pairs before a single `Sync`, run in PostgreSQL's implicit transaction:
-//! the `set_config(…, true)` settings last exactly until the `Sync`, and an
-//! error anywhere rolls everything back. That is the same transaction with
-//! two statements fewer and one flush instead of four.
+//! tokio-postgres ends every statement with a `Sync`, so a request that it
+//! pipelines is four protocol cycles: `BEGIN`, the context, the statement and
+//! `COMMIT`, each answered and flushed on its own. A request that commits
+//! whatever its result needs none of that. Its context and statement, sent as
+//! `Bind`/`Execute` pairs before a single `Sync`, run in PostgreSQL's implicit
+//! transaction: the `set_config(…, true)` settings last exactly until the
+//! `Sync`, an error anywhere (including at commit) rolls everything back, and
+//! a read makes itself read-only in its context statement. That is the same
+//! transaction with two statements fewer and one flush instead of four.
 //!
 //! tokio-postgres cannot send that, so the pool opens plain sockets itself and
 //! hands tokio-postgres a [`Wire`]: the socket behind a lock, with a switch.
-//! While a read holds the connection it turns the switch, and tokio-postgres's
-//! connection task sees a socket that is never ready. The read writes its
-//! messages, reads the answers up to `ReadyForQuery`, and hands the socket
-//! back.
+//! While a request holds the connection it turns the switch, and
+//! tokio-postgres's connection task sees a socket that is never ready. The
+//! request writes its messages, reads the answers up to `ReadyForQuery`, and
+//! hands the socket back.
 //!
 //! The switch only turns while tokio-postgres is quiet on the socket: the
 //! wire follows the message boundaries in both directions and counts the
 //! `Sync`s and `Query`s tokio-postgres wrote against the `ReadyForQuery`s it
 //! read. tokio-postgres can still have work queued that it has not written
-//! (a dropped statement's `Close`): that waits, parked, until the read is
-//! done. When the socket is not quiet, the read goes through tokio-postgres.
+//! (a dropped statement's `Close`): that waits, parked, until the request is
+//! done. When the socket is not quiet, the request goes through tokio-postgres.
 
 use std::io;
 use std::path::PathBuf;

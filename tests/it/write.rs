@@ -803,3 +803,56 @@ async fn reads_run_read_only_and_writes_read_write() {
     .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
 }
+
+#[tokio::test]
+async fn deferred_constraints_fail_the_write_at_commit_and_at_rollback() {
+    // The foreign key is checked when the transaction ends, after the
+    // statement has answered: the violation must still reach the client, and
+    // nothing may be written.
+    let (svc, db) = scratch_with(
+        "CREATE TABLE parents (id int PRIMARY KEY);
+         CREATE TABLE children (id int PRIMARY KEY,
+           parent int REFERENCES parents DEFERRABLE INITIALLY DEFERRED);
+         INSERT INTO parents VALUES (1);",
+        |b| b.anon_role("anon").allow_tx_override(true),
+    )
+    .await;
+    for prefer in ["return=minimal", "tx=rollback"] {
+        let body = send_body(
+            &svc,
+            "POST",
+            "/children",
+            &[JSON, ("prefer", prefer)],
+            r#"{"id": 1, "parent": 99}"#,
+        )
+        .await
+        .error(409, "conflict");
+        assert_eq!(body["code"], "conflict", "{prefer}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("violates foreign key constraint"),
+            "{prefer}: {body}"
+        );
+        assert_eq!(
+            rows(&db, "SELECT count(*) AS n FROM children").await,
+            json!([{"n": 0}]),
+            "{prefer}"
+        );
+    }
+    // A valid row commits.
+    let reply = send_body(
+        &svc,
+        "POST",
+        "/children",
+        &[JSON],
+        r#"{"id": 2, "parent": 1}"#,
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(
+        rows(&db, "SELECT id FROM children").await,
+        json!([{"id": 2}])
+    );
+}
