@@ -120,13 +120,7 @@ async fn reads_through(
     first_turns: u64,
     syncs: u64,
 ) {
-    let pool = manager
-        .pool_builder()
-        .max_size(1)
-        .build(manager)
-        .await
-        .unwrap();
-    let svc = tower_postgrest::RestService::builder(pool)
+    let svc = tower_postgrest::RestService::builder(crate::support::one_connection(manager).await)
         .anon_role("anon")
         .build()
         .await

@@ -331,13 +331,7 @@ async fn reads_writes_and_reloads_on_one_connection_keep_their_answers_apart() {
     let manager =
         tower_postgrest::ConnectionManager::from_url(&database().url, tokio_postgres::NoTls)
             .unwrap();
-    let pool = manager
-        .pool_builder()
-        .max_size(1)
-        .build(manager)
-        .await
-        .unwrap();
-    let svc = tower_postgrest::RestService::builder(pool)
+    let svc = tower_postgrest::RestService::builder(crate::support::one_connection(manager).await)
         .schemas([ns.as_str()])
         .anon_role("anon")
         .build()

@@ -65,6 +65,16 @@ pub async fn pool() -> tower_postgrest::Pool {
         .expect("pool")
 }
 
+/// A pool of exactly one connection from `manager`: every request shares it.
+pub async fn one_connection(manager: ConnectionManager) -> tower_postgrest::Pool {
+    manager
+        .pool_builder()
+        .max_size(1)
+        .build(manager)
+        .await
+        .expect("pool")
+}
+
 /// The service as the demo server builds it: schema `public`, anon role `anon`.
 pub async fn service() -> RestService {
     RestService::builder(pool().await)
