@@ -251,7 +251,8 @@ fn json_step(cur: &mut Cursor<'_>) -> Result<JsonStep, ParseError> {
     Ok(JsonStep::Key(step.to_owned()))
 }
 
-const OPERATOR_NAMES: &[&str] = &[
+/// Every filter operator's name, as the grammar spells it.
+pub(crate) const OPERATOR_NAMES: &[&str] = &[
     "eq",
     "neq",
     "gt",

@@ -277,34 +277,16 @@ fn query_strings() -> impl Strategy<Value = String> {
         "[a-z ,.:()\"\\\\!>-]{1,8}".prop_map(|n| quote(&n)),
     ];
     let value = prop_oneof!["[a-z0-9 ,.()*{}\"\\\\%-]{0,10}", any::<String>()];
-    let op = prop::sample::select(vec![
-        "eq",
-        "neq",
-        "gt",
-        "gte",
-        "lt",
-        "lte",
-        "like",
-        "ilike",
-        "match",
-        "imatch",
-        "isdistinct",
-        "cs",
-        "cd",
-        "ov",
-        "sl",
-        "sr",
-        "nxr",
-        "nxl",
-        "adj",
-        "fts",
-        "plfts",
-        "phfts",
-        "wfts",
-        "fts(english)",
-        "eq(any)",
-        "like(all)",
-    ]);
+    // Every operator whose value is plain text (`in` and `is` have generators
+    // of their own), and some with modifiers.
+    let op = prop::sample::select(
+        super::filter::OPERATOR_NAMES
+            .iter()
+            .copied()
+            .filter(|op| !matches!(*op, "in" | "is"))
+            .chain(["fts(english)", "eq(any)", "like(all)"])
+            .collect::<Vec<_>>(),
+    );
     let leaf = (name.clone(), any::<bool>(), op, value.clone())
         .prop_map(|(n, not, op, v)| (n, format!("{}{op}.{v}", if not { "not." } else { "" })));
     let in_filter =
