@@ -315,28 +315,17 @@ async fn one_cache_shared_through_the_snapshot_layer_and_a_timer() {
 /// still be the right one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_writes_and_reloads_on_one_connection_keep_their_answers_apart() {
-    let admin = crate::support::admin().await;
-    let ns = format!("mixed_{}", std::process::id());
-    admin
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {ns} CASCADE; CREATE SCHEMA {ns}; GRANT USAGE ON SCHEMA {ns} TO anon;
-             CREATE TABLE {ns}.fixed (id int PRIMARY KEY, name text);
-             INSERT INTO {ns}.fixed SELECT i, 'n' || i FROM generate_series(1, 20) i;
-             CREATE TABLE {ns}.log (id serial PRIMARY KEY, n int);
-             GRANT SELECT ON {ns}.fixed TO anon; GRANT SELECT, INSERT ON {ns}.log TO anon;
-             GRANT USAGE ON ALL SEQUENCES IN SCHEMA {ns} TO anon;"
-        ))
-        .await
-        .unwrap();
     let manager =
         tower_postgrest::ConnectionManager::from_url(&database().url, tokio_postgres::NoTls)
             .unwrap();
-    let svc = tower_postgrest::RestService::builder(crate::support::one_connection(manager).await)
-        .schemas([ns.as_str()])
-        .anon_role("anon")
-        .build()
-        .await
-        .unwrap();
+    let (svc, db) = crate::support::scratch_on(
+        crate::support::one_connection(manager).await,
+        "CREATE TABLE fixed (id int PRIMARY KEY, name text);
+         INSERT INTO fixed SELECT i, 'n' || i FROM generate_series(1, 20) i;
+         CREATE TABLE log (id serial PRIMARY KEY, n int);",
+        |b| b.anon_role("anon"),
+    )
+    .await;
 
     let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
     let reads = {
@@ -385,16 +374,12 @@ async fn reads_writes_and_reloads_on_one_connection_keep_their_answers_apart() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let (read, written) = (reads.await.unwrap(), writes.await.unwrap());
-    let logged = admin
-        .query_one(&format!("SELECT count(*) FROM {ns}.log"), &[])
+    let logged = db
+        .query_one("SELECT count(*) FROM log", &[])
         .await
         .unwrap()
         .get::<_, i64>(0);
     eprintln!("{read} reads, {written} writes and {reloads} reloads on one connection");
     assert_eq!(logged, written as i64);
     assert!(read > 0 && written > 0 && reloads > 5);
-    admin
-        .batch_execute(&format!("DROP SCHEMA {ns} CASCADE"))
-        .await
-        .unwrap();
 }

@@ -235,6 +235,15 @@ pub async fn scratch_with(
     ddl: &str,
     f: impl FnOnce(tower_postgrest::RestServiceBuilder) -> tower_postgrest::RestServiceBuilder,
 ) -> (RestService, tokio_postgres::Client) {
+    scratch_on(pool().await, ddl, f).await
+}
+
+/// [`scratch_with`], on `pool`.
+pub async fn scratch_on(
+    pool: tower_postgrest::Pool,
+    ddl: &str,
+    f: impl FnOnce(tower_postgrest::RestServiceBuilder) -> tower_postgrest::RestServiceBuilder,
+) -> (RestService, tokio_postgres::Client) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let schema = format!(
@@ -254,7 +263,7 @@ pub async fn scratch_with(
         ))
         .await
         .unwrap_or_else(|e| panic!("scratch schema: {e:?}"));
-    let svc = f(RestService::builder(pool().await).schemas([schema.as_str()]))
+    let svc = f(RestService::builder(pool).schemas([schema.as_str()]))
         .build()
         .await
         .expect("building the service");
