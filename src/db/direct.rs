@@ -156,7 +156,7 @@ pub(crate) async fn run(
                 }
                 let slot = rows.get_mut(executed - 1).ok_or_else(unexpected)?;
                 if slot.is_some() {
-                    return Err(unexpected_rows());
+                    return Err(super::missing_row());
                 }
                 let buffer = row.buffer_bytes();
                 let values = row
@@ -185,7 +185,7 @@ pub(crate) async fn run(
         return Err(e);
     }
     rows.into_iter()
-        .map(|row| row.ok_or_else(unexpected_rows))
+        .map(|row| row.ok_or_else(super::missing_row))
         .collect()
 }
 
@@ -261,13 +261,6 @@ fn unexpected() -> Error {
         std::io::ErrorKind::InvalidData,
         "unexpected message from the database",
     ))
-}
-
-fn unexpected_rows() -> Error {
-    Error::new(
-        ErrorKind::Internal,
-        "A statement returned an unexpected number of rows",
-    )
 }
 
 fn io_error(e: std::io::Error) -> Error {

@@ -61,9 +61,9 @@ pub struct ConnectionManager<T: MakeTlsConnect<Socket> = tokio_postgres::NoTls> 
     inner: PostgresConnectionManager<T>,
     /// For cancel requests, when known.
     tls: Option<T>,
-    /// Where to open sockets for connections that read in one `Sync`, when
-    /// the pool can: one host, and no TLS.
-    direct: Option<Arc<(wire::Target, tokio_postgres::Config)>>,
+    /// Where to open sockets for connections that run requests in one
+    /// `Sync`, when the pool can: one host, and no TLS.
+    direct: Option<Arc<wire::Endpoint>>,
 }
 
 impl<T: MakeTls> ConnectionManager<T> {
@@ -94,9 +94,9 @@ impl<T: MakeTls> ConnectionManager<T> {
         let plain = std::any::TypeId::of::<T>() == std::any::TypeId::of::<tokio_postgres::NoTls>()
             || config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable;
         let direct = plain
-            .then(|| wire::Target::of(&config))
+            .then(|| wire::Endpoint::of(&config))
             .flatten()
-            .map(|target| Arc::new((target, config.clone())));
+            .map(Arc::new);
         Self {
             inner: PostgresConnectionManager::new(config, tls.clone()),
             tls: Some(tls),
@@ -189,14 +189,14 @@ impl<T: MakeTls> bb8::ManageConnection for ConnectionManager<T> {
         // A socket the pool opened itself, or else tokio-postgres's own
         // connection (which reports any failure properly).
         let opened = match &self.direct {
-            Some(direct) => direct.0.open(&direct.1).await.ok(),
+            Some(endpoint) => endpoint.open().await.ok().map(|io| (io, endpoint)),
             None => None,
         };
-        let (client, direct) = match (opened, &self.direct) {
-            (Some(io), Some(direct)) => {
+        let (client, direct, cancel) = match opened {
+            Some((io, endpoint)) => {
                 let wire = wire::Wire::new(io);
-                let (client, connection) = direct
-                    .1
+                let (client, connection) = endpoint
+                    .config
                     .connect_raw(wire.clone(), tokio_postgres::NoTls)
                     .await?;
                 wire.track();
@@ -205,26 +205,27 @@ impl<T: MakeTls> bb8::ManageConnection for ConnectionManager<T> {
                         tracing::debug!(error = %e, "database connection closed");
                     }
                 });
-                (client, Some(direct::DirectState::new(wire)))
+                let cancel = direct_cancel(&client, Arc::clone(endpoint));
+                (client, Some(direct::DirectState::new(wire)), Some(cancel))
             }
-            _ => (self.inner.connect().await?, None),
+            None => {
+                let client = self.inner.connect().await?;
+                let cancel = self.tls.clone().map(|tls| {
+                    let token = client.cancel_token();
+                    Arc::new(move || {
+                        let (token, tls) = (token.clone(), tls.clone());
+                        tokio::spawn(async move {
+                            if let Err(e) = token.cancel_query(tls).await {
+                                tracing::warn!(error = %e, "could not cancel an abandoned query");
+                            }
+                        });
+                    }) as Arc<dyn Fn() + Send + Sync>
+                });
+                (client, None, cancel)
+            }
         };
         // Every request uses the context statement: prepare it with the connection.
         let context = client.prepare(sql::CONTEXT_SQL).await?;
-        let cancel = match (&direct, &self.direct) {
-            (Some(_), Some(target)) => Some(self.direct_cancel(&client, Arc::clone(target))),
-            _ => self.tls.clone().map(|tls| {
-                let token = client.cancel_token();
-                Arc::new(move || {
-                    let (token, tls) = (token.clone(), tls.clone());
-                    tokio::spawn(async move {
-                        if let Err(e) = token.cancel_query(tls).await {
-                            tracing::warn!(error = %e, "could not cancel an abandoned query");
-                        }
-                    });
-                }) as Arc<dyn Fn() + Send + Sync>
-            }),
-        };
         Ok(Connection {
             client,
             cancel,
@@ -245,30 +246,24 @@ impl<T: MakeTls> bb8::ManageConnection for ConnectionManager<T> {
     }
 }
 
-impl<T: MakeTls> ConnectionManager<T> {
-    /// Cancels through a socket of its own, as the connection was opened.
-    fn direct_cancel(
-        &self,
-        client: &Client,
-        target: Arc<(wire::Target, tokio_postgres::Config)>,
-    ) -> Arc<dyn Fn() + Send + Sync> {
-        let token = client.cancel_token();
-        Arc::new(move || {
-            let (token, target) = (token.clone(), Arc::clone(&target));
-            tokio::spawn(async move {
-                let cancelled = match target.0.open(&target.1).await {
-                    Ok(io) => token
-                        .cancel_query_raw(io, tokio_postgres::NoTls)
-                        .await
-                        .map_err(BoxError::from),
-                    Err(e) => Err(e.into()),
-                };
-                if let Err(e) = cancelled {
-                    tracing::warn!(error = %e, "could not cancel an abandoned query");
-                }
-            });
-        })
-    }
+/// Cancels what a connection opened at `endpoint` runs, through a socket of its own.
+fn direct_cancel(client: &Client, endpoint: Arc<wire::Endpoint>) -> Arc<dyn Fn() + Send + Sync> {
+    let token = client.cancel_token();
+    Arc::new(move || {
+        let (token, endpoint) = (token.clone(), Arc::clone(&endpoint));
+        tokio::spawn(async move {
+            let cancelled = match endpoint.open().await {
+                Ok(io) => token
+                    .cancel_query_raw(io, tokio_postgres::NoTls)
+                    .await
+                    .map_err(BoxError::from),
+                Err(e) => Err(e.into()),
+            };
+            if let Err(e) = cancelled {
+                tracing::warn!(error = %e, "could not cancel an abandoned query");
+            }
+        });
+    })
 }
 
 /// A pool checkout failure as the client sees it.
@@ -372,7 +367,6 @@ pub(crate) struct RequestContext<'a> {
 /// On a connection the pool opened itself, and while tokio-postgres is quiet
 /// on it, the read goes [`direct`]ly instead: the read-only context and the
 /// statements before a single `Sync`, in one round trip even on first use.
-/// So do calls, and writes that commit without a decision on their result.
 pub(crate) async fn run_read<T: MakeTls>(
     pool: &Pool<T>,
     generation: u64,
@@ -469,7 +463,7 @@ impl Columns for tokio_postgres::Row {
 
 impl Columns for direct::Row {
     fn int(&self, i: usize) -> Result<Option<i64>, Error> {
-        self.text(i)?
+        text(self, i)?
             .map(|text| {
                 text.parse().map_err(|_| {
                     Error::new(ErrorKind::Internal, "The database sent a malformed count")
@@ -483,28 +477,21 @@ impl Columns for direct::Row {
     }
 
     fn string(&self, i: usize) -> Result<Option<String>, Error> {
-        Ok(self.text(i)?.map(str::to_owned))
+        Ok(text(self, i)?.map(str::to_owned))
     }
 }
 
-/// A column of a [`direct::Row`] as UTF-8.
-trait Text {
-    fn text(&self, i: usize) -> Result<Option<&str>, Error>;
-}
-
-impl Text for direct::Row {
-    fn text(&self, i: usize) -> Result<Option<&str>, Error> {
-        let value = self.get(i).ok_or_else(missing_column)?;
-        value
-            .as_deref()
-            .map(|v| {
-                std::str::from_utf8(v).map_err(|e| {
-                    Error::new(ErrorKind::Internal, "The database sent invalid UTF-8")
-                        .with_source(e)
-                })
+/// Column `i` of a direct row as UTF-8.
+fn text(row: &direct::Row, i: usize) -> Result<Option<&str>, Error> {
+    let value = row.get(i).ok_or_else(missing_column)?;
+    value
+        .as_deref()
+        .map(|v| {
+            std::str::from_utf8(v).map_err(|e| {
+                Error::new(ErrorKind::Internal, "The database sent invalid UTF-8").with_source(e)
             })
-            .transpose()
-    }
+        })
+        .transpose()
 }
 
 fn missing_column() -> Error {
@@ -586,9 +573,9 @@ async fn run_one<T: MakeTls, R: FromRow>(
 ) -> Result<R, Error> {
     let stmts = [stmt];
     let mut conn = pool.get().await.map_err(pool_error)?;
-    // Committed as soon as it ran: one implicit transaction, when the
-    // connection allows. A rollback, or a decision on the result, needs a
-    // transaction block.
+    // Committed whatever it answers: one implicit transaction, in one `Sync`,
+    // as reads are when the connection allows. A rollback, or a decision on
+    // the result, needs a transaction block.
     let direct = (decide.is_none() && ending == Ending::Commit)
         .then(|| conn.direct.as_ref().and_then(|d| d.wire.try_direct()))
         .flatten();

@@ -43,17 +43,24 @@ pub(crate) enum Io {
     Unix(UnixStream),
 }
 
-/// Where a connection goes, when the pool can open its socket itself: one
-/// host, and one port.
-#[derive(Clone, Debug)]
-pub(crate) enum Target {
+/// Where connections go, when the pool can open their sockets itself: one
+/// host and one port, and the config's socket settings.
+#[derive(Debug)]
+pub(crate) struct Endpoint {
+    address: Address,
+    pub(crate) config: Config,
+}
+
+#[derive(Debug)]
+enum Address {
     Tcp(String, u16),
     Unix(PathBuf),
 }
 
-impl Target {
-    /// The target of `config`, if it names exactly one host and port (or none:
-    /// libpq's defaults are not guessed here, so that case is left to tokio-postgres).
+impl Endpoint {
+    /// The endpoint of `config`, if it names exactly one host and port
+    /// (libpq's defaults are not guessed here: that case, and several hosts,
+    /// are left to tokio-postgres).
     pub(crate) fn of(config: &Config) -> Option<Self> {
         let [host] = config.get_hosts() else {
             return None;
@@ -66,17 +73,23 @@ impl Target {
             [port] => *port,
             _ => return None,
         };
-        Some(match host {
-            Host::Tcp(name) => Self::Tcp(name.clone(), port),
-            Host::Unix(dir) => Self::Unix(dir.join(format!(".s.PGSQL.{port}"))),
+        let address = match host {
+            Host::Tcp(name) => Address::Tcp(name.clone(), port),
+            Host::Unix(dir) => Address::Unix(dir.join(format!(".s.PGSQL.{port}"))),
+        };
+        Some(Self {
+            address,
+            config: config.clone(),
         })
     }
 
-    /// Opens a socket as tokio-postgres would: `TCP_NODELAY`, and keepalives when configured.
-    pub(crate) async fn open(&self, config: &Config) -> io::Result<Io> {
+    /// Opens a socket as tokio-postgres would: `TCP_NODELAY`, keepalives
+    /// when configured, and the connect timeout.
+    pub(crate) async fn open(&self) -> io::Result<Io> {
+        let config = &self.config;
         let connect = async {
-            match self {
-                Self::Tcp(host, port) => {
+            match &self.address {
+                Address::Tcp(host, port) => {
                     let stream = TcpStream::connect((host.as_str(), *port)).await?;
                     stream.set_nodelay(true)?;
                     if config.get_keepalives() {
@@ -92,7 +105,7 @@ impl Target {
                     }
                     Ok(Io::Tcp(stream))
                 }
-                Self::Unix(path) => Ok(Io::Unix(UnixStream::connect(path).await?)),
+                Address::Unix(path) => Ok(Io::Unix(UnixStream::connect(path).await?)),
             }
         };
         match config.get_connect_timeout() {
