@@ -95,17 +95,7 @@ pub(crate) async fn run(
         frontend::parse(context, context_sql, None, &mut out).map_err(protocol)?;
         parsing.push((Parsed::Context(which), context.to_owned()));
     }
-    let ctx_values = [
-        Some(ctx.role),
-        Some(ctx.claims),
-        Some(ctx.method),
-        Some(ctx.path),
-        Some(ctx.search_path),
-        Some(ctx.headers),
-        Some(ctx.cookies),
-        ctx.statement_timeout,
-    ];
-    bind(context, ctx_values, &mut out)?;
+    bind(context, ctx.values(), &mut out)?;
     for stmt in stmts {
         let values = stmt.params.iter().map(Option::as_deref);
         if let Some(name) = state.statements.get(&stmt.sql) {

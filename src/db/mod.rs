@@ -350,6 +350,22 @@ pub(crate) struct RequestContext<'a> {
     pub(crate) statement_timeout: Option<&'a str>,
 }
 
+impl RequestContext<'_> {
+    /// The context statement's parameters, `$1` to `$8`.
+    fn values(&self) -> [Option<&str>; 8] {
+        [
+            Some(self.role),
+            Some(self.claims),
+            Some(self.method),
+            Some(self.path),
+            Some(self.search_path),
+            Some(self.headers),
+            Some(self.cookies),
+            self.statement_timeout,
+        ]
+    }
+}
+
 /// Runs a read in its own transaction, in one round trip.
 ///
 /// `BEGIN`, the context `set_config`s, the statements and `COMMIT` are written
@@ -720,16 +736,7 @@ async fn run_on(
         ));
     }
     let context = conn.context.clone();
-    let ctx_params = [
-        TextParam(Some(ctx.role)),
-        TextParam(Some(ctx.claims)),
-        TextParam(Some(ctx.method)),
-        TextParam(Some(ctx.path)),
-        TextParam(Some(ctx.search_path)),
-        TextParam(Some(ctx.headers)),
-        TextParam(Some(ctx.cookies)),
-        TextParam(ctx.statement_timeout),
-    ];
+    let ctx_params = ctx.values().map(TextParam);
     let ctx_refs: [&(dyn ToSql + Sync); 8] = std::array::from_fn(|i| &ctx_params[i] as _);
     let params: Vec<Vec<TextParam<'_>>> = stmts
         .iter()
