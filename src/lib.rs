@@ -34,12 +34,14 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 
 mod body;
+mod config;
 mod db;
 mod error;
 pub mod layer;
 mod openapi;
 mod plan;
 mod request;
+mod response;
 pub mod schema;
 mod service;
 mod sql;
@@ -55,8 +57,9 @@ pub use service::{DEFAULT_BODY_LIMIT, ResponseFuture, RestService, RestServiceBu
 pub mod __private {
     use http::{HeaderMap, Method};
 
-    use crate::plan::{Plan, PlanConfig, plan};
-    use crate::request::parse;
+    use crate::config::Config;
+    use crate::plan::{PlanKind, plan};
+    use crate::request::{parse, route};
     use crate::schema::Schema;
     pub use crate::sql::Statement;
 
@@ -81,15 +84,19 @@ pub mod __private {
         body: Option<bytes::Bytes>,
         max_rows: Option<u64>,
     ) -> Result<Statement, crate::Error> {
-        let req = parse(method, path, Some(query), headers, body)?;
-        let config = PlanConfig {
+        let req = parse(route(method, path)?, Some(query), headers, body)?;
+        let config = Config::new(crate::config::Settings {
             max_rows,
-            ..PlanConfig::default()
-        };
-        match plan(&req, schema, &config)? {
-            Plan::Read(plan) => crate::sql::render_read(&plan).map(|s| s.main),
-            Plan::Write(plan) => crate::sql::render_write(&plan),
-            Plan::Call(plan) => crate::sql::render_call(&plan),
+            ..Default::default()
+        })?;
+        match plan(&req, schema, &config)?.kind {
+            PlanKind::Read(plan) => crate::sql::render_read(&plan).map(|s| s.main),
+            PlanKind::Write(plan) => crate::sql::render_write(&plan),
+            PlanKind::Call(plan) => crate::sql::render_call(&plan),
+            PlanKind::Describe { .. } | PlanKind::Options { .. } => Err(crate::Error::new(
+                crate::ErrorKind::InvalidRequest,
+                "This request runs no statement",
+            )),
         }
     }
 

@@ -884,3 +884,92 @@ async fn finish_run(
         }
     }
 }
+
+// ---- interim entry (replaced by the db restructuring) ----
+
+/// How a request's transaction runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Tx {
+    pub(crate) read_only: bool,
+    pub(crate) end: crate::request::TxEnd,
+}
+
+/// Sees the result before the transaction ends; an error rolls it back.
+pub(crate) type Check<'a, R> = &'a (dyn Fn(&R) -> Result<(), Error> + Sync);
+
+/// What a request's statements answer.
+pub(crate) trait Outcome: Sized + Send {
+    /// Runs `stmts` in a transaction as `tx` says.
+    fn run<'a, T: MakeTls>(
+        pool: &'a Pool<T>,
+        generation: u64,
+        ctx: &'a RequestContext<'a>,
+        stmts: &'a [&'a sql::Statement],
+        tx: Tx,
+        check: Option<Check<'a, Self>>,
+    ) -> impl std::future::Future<Output = Result<Self, Error>> + Send + 'a;
+}
+
+fn ending(tx: Tx) -> Ending {
+    match tx.end {
+        crate::request::TxEnd::Commit => Ending::Commit,
+        crate::request::TxEnd::Rollback => Ending::Rollback,
+    }
+}
+
+impl Outcome for ReadResult {
+    fn run<'a, T: MakeTls>(
+        pool: &'a Pool<T>,
+        generation: u64,
+        ctx: &'a RequestContext<'a>,
+        stmts: &'a [&'a sql::Statement],
+        _tx: Tx,
+        _check: Option<Check<'a, Self>>,
+    ) -> impl std::future::Future<Output = Result<Self, Error>> + Send + 'a {
+        async move {
+            let all = sql::ReadStatements {
+                main: stmts[0].clone(),
+                explain: stmts.get(1).map(|s| (*s).clone()),
+            };
+            run_read(pool, generation, ctx, &all).await
+        }
+    }
+}
+
+impl Outcome for CallResult {
+    fn run<'a, T: MakeTls>(
+        pool: &'a Pool<T>,
+        generation: u64,
+        ctx: &'a RequestContext<'a>,
+        stmts: &'a [&'a sql::Statement],
+        tx: Tx,
+        check: Option<Check<'a, Self>>,
+    ) -> impl std::future::Future<Output = Result<Self, Error>> + Send + 'a {
+        run_call(pool, generation, tx.read_only, ctx, stmts[0], check)
+    }
+}
+
+impl Outcome for WriteResult {
+    fn run<'a, T: MakeTls>(
+        pool: &'a Pool<T>,
+        generation: u64,
+        ctx: &'a RequestContext<'a>,
+        stmts: &'a [&'a sql::Statement],
+        tx: Tx,
+        check: Option<Check<'a, Self>>,
+    ) -> impl std::future::Future<Output = Result<Self, Error>> + Send + 'a {
+        run_one(pool, generation, false, ctx, stmts[0], ending(tx), check)
+    }
+}
+
+/// Runs a request's statements.
+pub(crate) async fn run<'a, T: MakeTls, R: Outcome>(
+    pool: &'a Pool<T>,
+    generation: u64,
+    ctx: &'a RequestContext<'a>,
+    stmts: &'a [&'a sql::Statement],
+    tx: Tx,
+    check: Option<Check<'a, R>>,
+) -> Result<R, Error> {
+    R::run(pool, generation, ctx, stmts, tx, check).await
+}

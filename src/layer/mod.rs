@@ -38,8 +38,8 @@ use pin_project_lite::pin_project;
 pub use auth::{JwtAuth, JwtAuthLayer};
 pub use cors::{Cors, CorsLayer};
 pub use error::{ErrorMapping, ErrorMappingLayer};
-pub(crate) use role::role_for;
 pub use role::{ClaimPath, Claims, DbRole, ResolveRole, SetRole, SetRoleLayer};
+pub(crate) use role::{anonymous_disabled, choose_role};
 pub use schema_cache::{SchemaSnapshot, SchemaSnapshotLayer};
 
 use crate::body::RestBody;

@@ -274,36 +274,45 @@ where
     }
 }
 
-/// The role of a request that carries `claims`: the resolved one, else `anon`
-/// (with the same claims), else 401.
-pub(crate) fn role_for(
+/// The role a request runs as: the one place it is chosen, for [`SetRole`]
+/// and for the service's own fallback.
+///
+/// A [`DbRole`] already in `extensions` wins. Else, with [`Claims`], the role
+/// `resolver` finds in them, or `anon` (with the same claims), or 401. Else
+/// `anon`. `Ok(None)` when there is no role at all.
+pub(crate) fn choose_role<'a>(
+    extensions: &'a http::Extensions,
     resolver: &dyn ResolveRole,
-    claims: &Claims,
-    anon: Option<&str>,
-) -> Result<DbRole, Error> {
-    let role = match resolver.resolve(claims)? {
-        Some(role) => role,
-        None => match anon {
-            Some(anon) => anon.to_owned(),
-            None => {
-                return Err(
-                    Error::new(ErrorKind::Unauthorized, "Anonymous access is disabled")
-                        .with_postgrest_code("PGRST302"),
-                );
-            }
-        },
+    anon: Option<&'a DbRole>,
+) -> Result<Option<Cow<'a, DbRole>>, Error> {
+    if let Some(role) = extensions.get::<DbRole>() {
+        return Ok(Some(Cow::Borrowed(role)));
+    }
+    let Some(claims) = extensions.get::<Claims>() else {
+        return Ok(anon.map(Cow::Borrowed));
     };
-    Ok(DbRole {
+    let role = match (resolver.resolve(claims)?, anon) {
+        (Some(role), _) => role,
+        (None, Some(anon)) => anon.role.clone(),
+        (None, None) => return Err(anonymous_disabled()),
+    };
+    Ok(Some(Cow::Owned(DbRole {
         role,
         claims: claims.clone(),
-    })
+    })))
+}
+
+/// 401 for a request without a role when there is no anonymous role.
+pub(crate) fn anonymous_disabled() -> Error {
+    Error::new(ErrorKind::Unauthorized, "Anonymous access is disabled")
+        .with_postgrest_code("PGRST302")
 }
 
 /// The layer of [`SetRole`]; see the [module docs](self).
 #[derive(Clone)]
 pub struct SetRoleLayer {
     resolver: Arc<dyn ResolveRole>,
-    anon: Option<Arc<str>>,
+    anon: Option<DbRole>,
 }
 
 impl fmt::Debug for SetRoleLayer {
@@ -346,7 +355,7 @@ impl SetRoleLayer {
     /// The role of requests whose token names none, and of requests without a token.
     #[must_use]
     pub fn anon_role(mut self, role: impl Into<String>) -> Self {
-        self.anon = Some(Arc::from(role.into()));
+        self.anon = Some(DbRole::new(role));
         self
     }
 }
@@ -400,16 +409,13 @@ where
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         if req.extensions().get::<DbRole>().is_none() {
-            let role = match req.extensions().get::<Claims>() {
-                Some(claims) => role_for(
-                    self.layer.resolver.as_ref(),
-                    claims,
-                    self.layer.anon.as_deref(),
-                )
-                .map(Some),
-                None => Ok(self.layer.anon.as_deref().map(DbRole::new)),
-            };
-            match role {
+            let chosen = choose_role(
+                req.extensions(),
+                self.layer.resolver.as_ref(),
+                self.layer.anon.as_ref(),
+            )
+            .map(|role| role.map(Cow::into_owned));
+            match chosen {
                 Ok(Some(role)) => {
                     req.extensions_mut().insert(role);
                 }

@@ -1,8 +1,7 @@
 //! Planning resource embedding: `select=*,author:authors(name),comments(body)`.
 
-use super::{
-    PlanConfig, PlannedCondition, PlannedOrder, Projection, ReadPlan, SelectColumn, plan_condition,
-};
+use super::{PlannedCondition, PlannedOrder, Projection, ReadPlan, SelectColumn, plan_condition};
+use crate::config::Config;
 use crate::error::{Error, ErrorKind};
 use crate::request::{ApiRequest, Condition, EmbeddedParam, IsValue, Operation, SelectItem};
 use crate::schema::{Cardinality, Relationship, Schema, Table};
@@ -30,8 +29,8 @@ impl EmbedPlan<'_> {
     }
 }
 
-/// Embeds nested deeper than this are refused (the parser allows as many).
-const MAX_DEPTH: usize = 16;
+/// Embeds nested deeper than this are refused: the parser's limit on nesting.
+const MAX_DEPTH: usize = crate::request::MAX_NESTING;
 
 fn quoted_list(items: &[String]) -> String {
     items
@@ -46,7 +45,7 @@ pub(super) fn plan_select<'r>(
     items: &'r [SelectItem],
     table: &'r Table,
     schema: &'r Schema,
-    config: &PlanConfig,
+    config: &Config,
     depth: usize,
 ) -> Result<(Vec<Projection<'r>>, Vec<EmbedPlan<'r>>), Error> {
     let mut select = Vec::with_capacity(items.len());
@@ -103,9 +102,7 @@ pub(super) fn plan_select<'r>(
                     .ok_or_else(|| no_relationship(schema, table, relation))?;
                 let (child_select, child_embeds) =
                     plan_select(inner, target, schema, config, depth + 1)?;
-                let max_rows = config
-                    .max_rows
-                    .map(|m| i64::try_from(m).unwrap_or(i64::MAX));
+                let max_rows = config.max_rows;
                 let node = ReadPlan {
                     table: target,
                     select: child_select,
@@ -305,11 +302,9 @@ pub(super) fn apply_params<'r>(
     req: &'r ApiRequest,
     root_conditions: &mut Vec<PlannedCondition<'r>>,
     embeds: &mut [EmbedPlan<'r>],
-    config: &PlanConfig,
+    config: &Config,
 ) -> Result<(), Error> {
-    let max_rows = config
-        .max_rows
-        .map(|m| i64::try_from(m).unwrap_or(i64::MAX));
+    let max_rows = config.max_rows;
     for e in &req.embedded {
         let embed = find(embeds, &e.path)?;
         let node = &mut embed.node;

@@ -1,41 +1,114 @@
-//! [`ApiRequest`] + [`Schema`] → a plan: the only place names get resolved.
+//! [`ApiRequest`] + [`Schema`] + [`Config`] → [`Plan`]: what a request means.
+//!
+//! The only place names get resolved, and the owner of every rule that
+//! decides a request's outcome: which schema it addresses, which relation or
+//! function it names, which transaction it runs in (read-only or not, how it
+//! ends) and what must hold before that transaction may commit ([`Checks`]).
 //!
 //! Column names in `select`, filters and `order` are *not* checked here, as in
 //! PostgREST: PostgreSQL resolves them, so computed columns (functions taking the
 //! row type) work, and an unknown column is PostgreSQL's own 42703 error.
 
-use http::Method;
-
+use crate::config::{Config, Exposed};
+use crate::db::Tx;
 use crate::error::{Error, ErrorKind};
 use crate::request::{
-    ApiRequest, BoolOp, Condition, Count, Field, Filter, MediaType, OrderTerm, Target,
+    Action, ApiRequest, BoolOp, Condition, Count, Field, Filter, MediaType, OrderTerm, Target,
+    TxEnd,
 };
-use crate::schema::{Schema, Table};
+use crate::schema::{Schema, Table, Volatility};
 
 mod embed;
 mod rpc;
+#[cfg(test)]
+mod testing;
 mod write;
 
 pub(crate) use embed::EmbedPlan;
 pub(crate) use rpc::{CallArgs, CallPlan, Returns};
 pub(crate) use write::{WriteKind, WritePlan};
 
-/// Settings of the service that shape plans.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct PlanConfig {
-    pub(crate) max_rows: Option<u64>,
-    /// PATCH and DELETE need at least one filter.
-    pub(crate) require_filter: bool,
-    /// `Prefer: tx=commit|rollback` is honoured.
-    pub(crate) tx_override: bool,
+/// What a request does, where, in which transaction, and what its result must satisfy.
+#[derive(Clone, Debug)]
+pub(crate) struct Plan<'r> {
+    /// The schema it addresses.
+    pub(crate) schema: Exposed<'r>,
+    pub(crate) kind: PlanKind<'r>,
+    /// How its transaction runs, for the kinds that run one.
+    pub(crate) tx: Tx,
+    pub(crate) checks: Checks,
 }
 
-/// What a request does.
+/// The work of a [`Plan`].
 #[derive(Clone, Debug)]
-pub(crate) enum Plan<'r> {
+pub(crate) enum PlanKind<'r> {
     Read(ReadPlan<'r>),
     Write(WritePlan<'r>),
     Call(CallPlan<'r>),
+    /// The OpenAPI description of the schema; `headers_only` for HEAD.
+    Describe {
+        headers_only: bool,
+    },
+    /// `OPTIONS`: the methods the resource allows, as the `Allow` header lists them.
+    Options {
+        allow: String,
+    },
+}
+
+impl Plan<'_> {
+    /// Whether the result must be checked before the transaction ends, so that
+    /// a failed check rolls the work back. A read-only transaction has nothing
+    /// to undo: its checks run on the result alone.
+    pub(crate) fn decides_commit(&self) -> bool {
+        !self.tx.read_only && self.checks.before_commit()
+    }
+}
+
+/// What a result must satisfy; each rule is written here and nowhere else.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Checks {
+    /// `Accept: application/vnd.pgrst.object+json`: exactly one row.
+    pub(crate) singular: bool,
+    /// `Prefer: handling=strict, max-affected=N`: at most N rows changed.
+    pub(crate) max_affected: Option<i64>,
+    /// PUT: the body's key must be the URL's, so the one row is written.
+    pub(crate) put_key: bool,
+}
+
+impl Checks {
+    /// Whether a failure would have to undo work. PUT's key rule fails only
+    /// when nothing was written, so it is checked on the result alone.
+    fn before_commit(self) -> bool {
+        self.singular || self.max_affected.is_some()
+    }
+
+    /// Checks a result of `rows` rows in the response that changed `affected` rows.
+    pub(crate) fn verify(self, rows: i64, affected: i64) -> Result<(), Error> {
+        if self.singular && rows != 1 {
+            return Err(Error::new(
+                ErrorKind::NotAcceptable,
+                "Cannot coerce the result to a single JSON object",
+            )
+            .with_details(format!("The result contains {rows} rows"))
+            .with_postgrest_code("PGRST116"));
+        }
+        if self.max_affected.is_some_and(|max| affected > max) {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                "Query result exceeds max-affected preference constraint",
+            )
+            .with_details(format!("The query affects {affected} rows"))
+            .with_postgrest_code("PGRST124"));
+        }
+        if self.put_key && affected == 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                "Payload values do not match URL in primary key column(s)",
+            )
+            .with_postgrest_code("PGRST115"));
+        }
+        Ok(())
+    }
 }
 
 /// A selected column, with what the schema says about it.
@@ -113,45 +186,129 @@ impl ReadPlan<'_> {
 pub(crate) fn plan<'r>(
     req: &'r ApiRequest,
     schema: &'r Schema,
-    config: &PlanConfig,
+    config: &'r Config,
 ) -> Result<Plan<'r>, Error> {
-    let default_schema = match &req.profile {
-        Some(profile) => profile.as_str(),
-        None => schema
-            .schemas
-            .first()
-            .map(String::as_str)
-            .unwrap_or("public"),
+    let ns = config.exposed(req.profile.as_deref())?;
+    let read = Tx {
+        read_only: true,
+        end: TxEnd::Commit,
     };
-    let name = match &req.target {
-        Target::Relation(name) => name,
-        Target::Function(name) => {
-            return rpc::plan_call(req, schema, default_schema, name, config).map(Plan::Call);
+    let (kind, tx, checks) = match (&req.target, req.action) {
+        (_, Action::Options) => (
+            PlanKind::Options {
+                allow: allowed_methods(&req.target, schema, ns.name)?,
+            },
+            read,
+            Checks::default(),
+        ),
+        (Target::Root, action) => (
+            PlanKind::Describe {
+                headers_only: action.headers_only(),
+            },
+            read,
+            Checks::default(),
+        ),
+        (Target::Function(name), _) => {
+            let call = rpc::plan_call(req, schema, ns.name, name, config)?;
+            let tx = Tx {
+                read_only: call.read_only,
+                end: TxEnd::Commit,
+            };
+            let checks = Checks {
+                singular: call.shape.media.is_singular()
+                    && matches!(call.returns, Returns::Composite { set: true }),
+                ..Checks::default()
+            };
+            (PlanKind::Call(call), tx, checks)
         }
-        Target::Root => {
-            return Err(not_implemented(
-                "The OpenAPI description at the root is not supported yet",
-            ));
+        (Target::Relation(name), action) => {
+            let table = table(schema, ns.name, name)?;
+            if let Action::Read { .. } = action {
+                let read_plan = plan_shape(req, table, schema, config)?;
+                let checks = Checks {
+                    singular: read_plan.media.is_singular(),
+                    ..Checks::default()
+                };
+                (PlanKind::Read(read_plan), read, checks)
+            } else {
+                let write = write::plan_write(req, table, schema, config)?;
+                let tx = Tx {
+                    read_only: false,
+                    end: write.tx_end,
+                };
+                let checks = Checks {
+                    singular: write.shape.media.is_singular(),
+                    max_affected: write.max_affected,
+                    put_key: matches!(&write.kind, WriteKind::Insert { put_key, .. } if !put_key.is_empty()),
+                };
+                (PlanKind::Write(write), tx, checks)
+            }
         }
     };
-    let Some(table) = schema.table(default_schema, name) else {
-        let mut err = Error::new(
+    Ok(Plan {
+        schema: ns,
+        kind,
+        tx,
+        checks,
+    })
+}
+
+/// The table or view `name` of the schema `ns`, or 404 with the closest name as a hint.
+fn table<'r>(schema: &'r Schema, ns: &str, name: &str) -> Result<&'r Table, Error> {
+    schema.table(ns, name).ok_or_else(|| {
+        let err = Error::new(
             ErrorKind::NotFound,
-            format!("Could not find the table '{default_schema}.{name}' in the schema cache"),
+            format!("Could not find the table '{ns}.{name}' in the schema cache"),
         )
         .with_postgrest_code("PGRST205");
-        if let Some(close) = schema.closest_table(default_schema, name) {
-            err = err.with_hint(format!(
-                "Perhaps you meant the table '{default_schema}.{close}'"
-            ));
+        match schema.closest_table(ns, name) {
+            Some(close) => err.with_hint(format!("Perhaps you meant the table '{ns}.{close}'")),
+            None => err,
         }
-        return Err(err);
-    };
-    if req.method == Method::GET || req.method == Method::HEAD {
-        plan_shape(req, table, schema, config).map(Plan::Read)
-    } else {
-        write::plan_write(req, table, schema, config).map(Plan::Write)
-    }
+    })
+}
+
+/// `OPTIONS`: the methods `target` allows, from the schema cache alone.
+fn allowed_methods(target: &Target, schema: &Schema, ns: &str) -> Result<String, Error> {
+    Ok(match target {
+        Target::Root => "OPTIONS,GET,HEAD".to_owned(),
+        Target::Function(name) => {
+            let volatile = schema
+                .functions
+                .iter()
+                .filter(|f| f.schema == ns && &f.name == name)
+                .any(|f| f.volatility == Volatility::Volatile);
+            if volatile {
+                "OPTIONS,POST".to_owned()
+            } else {
+                "OPTIONS,GET,HEAD,POST".to_owned()
+            }
+        }
+        Target::Relation(name) => {
+            let t = schema.table(ns, name).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::NotFound,
+                    format!("Could not find the table '{ns}.{name}' in the schema cache"),
+                )
+                .with_postgrest_code("PGRST205")
+            })?;
+            let mut allow = String::from("OPTIONS,GET,HEAD");
+            for (method, allowed) in [
+                (",POST", t.insertable),
+                (
+                    ",PUT",
+                    t.insertable && t.updatable && !t.primary_key.is_empty(),
+                ),
+                (",PATCH", t.updatable),
+                (",DELETE", t.deletable),
+            ] {
+                if allowed {
+                    allow.push_str(method);
+                }
+            }
+            allow
+        }
+    })
 }
 
 /// Plans a read of `table`; for a write or a call, how its rows are represented.
@@ -159,7 +316,7 @@ fn plan_shape<'r>(
     req: &'r ApiRequest,
     table: &'r Table,
     schema: &'r Schema,
-    config: &PlanConfig,
+    config: &Config,
 ) -> Result<ReadPlan<'r>, Error> {
     if req.accept == MediaType::OpenApi {
         return Err(Error::new(
@@ -195,9 +352,7 @@ fn plan_shape<'r>(
         });
     }
 
-    let max_rows = config
-        .max_rows
-        .map(|m| i64::try_from(m).unwrap_or(i64::MAX));
+    let max_rows = config.max_rows;
     let (offset, limit) = plan_range(req, max_rows)?;
     Ok(ReadPlan {
         table,
@@ -207,7 +362,7 @@ fn plan_shape<'r>(
         limit,
         offset,
         media: req.accept,
-        headers_only: req.method == Method::HEAD,
+        headers_only: req.action.headers_only(),
         count: req.prefs.count,
         max_rows,
         embeds,
@@ -265,6 +420,94 @@ fn plan_range(req: &ApiRequest, max_rows: Option<i64>) -> Result<(i64, Option<i6
     Ok((offset, limit))
 }
 
-fn not_implemented(message: &str) -> Error {
-    Error::new(ErrorKind::NotImplemented, message).with_postgrest_code("PGRST127")
+#[cfg(test)]
+mod tests {
+    use http::Method;
+
+    use super::testing::{plan_of, read, request};
+    use super::*;
+
+    #[test]
+    fn a_read_is_read_only_and_checks_one_row_only_when_asked() {
+        let req = request(Method::GET, "/items?select=id&id=eq.1", &[], None).unwrap();
+        let plan = plan_of(&req).unwrap();
+        assert_eq!(plan.schema.name, "public");
+        assert_eq!(
+            plan.tx,
+            Tx {
+                read_only: true,
+                end: TxEnd::Commit
+            }
+        );
+        assert_eq!(read(&plan).table.name, "items");
+        assert_eq!(plan.checks, Checks::default());
+        assert!(!plan.decides_commit());
+
+        let accept = [("accept", "application/vnd.pgrst.object+json")];
+        let req = request(Method::GET, "/items?id=eq.1", &accept, None).unwrap();
+        let plan = plan_of(&req).unwrap();
+        assert!(plan.checks.singular);
+        // Nothing to undo in a read: checked on the result alone.
+        assert!(!plan.decides_commit());
+    }
+
+    #[test]
+    fn checks_are_one_rule_each() {
+        let singular = Checks {
+            singular: true,
+            ..Checks::default()
+        };
+        assert!(singular.verify(1, 1).is_ok());
+        let err = singular.verify(2, 2).unwrap_err();
+        assert_eq!(err.postgrest_code(), "PGRST116");
+        assert_eq!(err.details(), Some("The result contains 2 rows"));
+        let capped = Checks {
+            max_affected: Some(3),
+            ..Checks::default()
+        };
+        assert!(capped.verify(0, 3).is_ok());
+        assert_eq!(
+            capped.verify(0, 4).unwrap_err().postgrest_code(),
+            "PGRST124"
+        );
+        let put = Checks {
+            put_key: true,
+            ..Checks::default()
+        };
+        assert_eq!(put.verify(0, 0).unwrap_err().postgrest_code(), "PGRST115");
+        assert!(!put.before_commit());
+    }
+
+    #[test]
+    fn unknown_relations_and_schemas() {
+        let req = request(Method::GET, "/itemz", &[], None).unwrap();
+        let err = plan_of(&req).unwrap_err();
+        assert_eq!(err.postgrest_code(), "PGRST205");
+        assert_eq!(
+            err.hint(),
+            Some("Perhaps you meant the table 'public.items'")
+        );
+        let req = request(
+            Method::GET,
+            "/items",
+            &[("accept-profile", "private")],
+            None,
+        )
+        .unwrap();
+        assert_eq!(plan_of(&req).unwrap_err().postgrest_code(), "PGRST106");
+    }
+
+    #[test]
+    fn options_list_what_the_relation_allows() {
+        let req = request(Method::OPTIONS, "/items", &[], None).unwrap();
+        let PlanKind::Options { allow } = plan_of(&req).unwrap().kind else {
+            panic!("OPTIONS plans options")
+        };
+        assert_eq!(allow, "OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE");
+        let req = request(Method::OPTIONS, "/rpc/items_under", &[], None).unwrap();
+        let PlanKind::Options { allow } = plan_of(&req).unwrap().kind else {
+            panic!("OPTIONS plans options")
+        };
+        assert_eq!(allow, "OPTIONS,GET,HEAD,POST");
+    }
 }

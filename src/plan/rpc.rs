@@ -2,11 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use http::Method;
-
-use super::{PlanConfig, ReadPlan, plan_shape};
+use super::{ReadPlan, plan_shape};
+use crate::config::Config;
 use crate::error::{Error, ErrorKind};
-use crate::request::{ApiRequest, Shape};
+use crate::request::{Action, ApiRequest, Shape};
 use crate::schema::{Function, FunctionArg, Schema, Table, TableKind, Volatility};
 
 /// What a function returns, as the response shapes it.
@@ -79,16 +78,9 @@ pub(crate) fn plan_call<'r>(
     schema: &'r Schema,
     ns: &'r str,
     name: &str,
-    config: &PlanConfig,
+    config: &Config,
 ) -> Result<CallPlan<'r>, Error> {
-    let by_get = req.method == Method::GET || req.method == Method::HEAD;
-    if !by_get && req.method != Method::POST {
-        return Err(Error::new(
-            ErrorKind::MethodNotAllowed,
-            format!("Cannot use the {} method on RPC", req.method),
-        )
-        .with_postgrest_code("PGRST101"));
-    }
+    let by_get = matches!(req.action, Action::Call { by_get: true, .. });
 
     // The arguments, as a JSON object of their values.
     let (json, first_of_array, keys): (String, bool, Vec<String>) = if by_get {

@@ -1,11 +1,10 @@
 //! Planning writes: POST (insert, upsert), PUT, PATCH and DELETE.
 
-use http::Method;
-
-use super::{PlanConfig, PlannedCondition, ReadPlan, plan_condition, plan_shape};
+use super::{PlannedCondition, ReadPlan, plan_condition, plan_shape};
+use crate::config::Config;
 use crate::error::{Error, ErrorKind};
 use crate::request::{
-    ApiRequest, CompareOp, Condition, Operation, Payload, Resolution, Return, Shape, TxEnd,
+    Action, ApiRequest, CompareOp, Condition, Operation, Payload, Resolution, Return, Shape, TxEnd,
 };
 use crate::schema::{Column, Table};
 
@@ -49,19 +48,8 @@ pub(crate) struct WritePlan<'r> {
 }
 
 impl WritePlan<'_> {
-    /// The count preference, when given.
-    pub(crate) fn shape_count(&self) -> Option<crate::request::Count> {
-        self.count
-    }
-
     pub(crate) fn table(&self) -> &Table {
         self.shape.table
-    }
-
-    /// Whether the outcome decides between commit and rollback, so `COMMIT`
-    /// waits for the statement's result.
-    pub(crate) fn checks_result(&self) -> bool {
-        self.shape.media.is_singular() || self.max_affected.is_some()
     }
 }
 
@@ -81,7 +69,7 @@ pub(crate) fn plan_write<'r>(
     req: &'r ApiRequest,
     table: &'r Table,
     schema: &'r crate::schema::Schema,
-    config: &PlanConfig,
+    config: &Config,
 ) -> Result<WritePlan<'r>, Error> {
     let mut shape = plan_shape(req, table, schema, config)?;
     // Root filters select the rows a PATCH or DELETE changes; the representation is those rows.
@@ -116,8 +104,8 @@ pub(crate) fn plan_write<'r>(
         Ok(names)
     };
 
-    let kind = match req.method {
-        Method::POST => {
+    let kind = match req.action {
+        Action::Insert => {
             let columns = payload_columns()?;
             let conflict_target: Option<Vec<&'r str>> = match &req.on_conflict {
                 Some(cols) => {
@@ -146,25 +134,24 @@ pub(crate) fn plan_write<'r>(
                 put_key: Vec::new(),
             }
         }
-        Method::PUT => plan_put(req, table, payload_columns()?)?,
-        Method::PATCH => WriteKind::Update {
+        Action::Upsert => plan_put(req, table, payload_columns()?)?,
+        Action::Update => WriteKind::Update {
             columns: payload_columns()?,
             conditions: mutation_conditions(req, table, config)?,
         },
-        Method::DELETE => WriteKind::Delete {
+        Action::Delete => WriteKind::Delete {
             conditions: mutation_conditions(req, table, config)?,
         },
-        _ => {
+        other => {
             return Err(Error::new(
-                ErrorKind::MethodNotAllowed,
-                format!("Unsupported HTTP method: {}", req.method),
-            )
-            .with_postgrest_code("PGRST117"));
+                ErrorKind::Internal,
+                format!("{} is not a write", other.verb()),
+            ));
         }
     };
 
     let mut defaults = Vec::new();
-    if prefs.missing_default && matches!(req.method, Method::POST | Method::PATCH) {
+    if prefs.missing_default && matches!(req.action, Action::Insert | Action::Update) {
         applied.push("missing=default".into());
         if let WriteKind::Insert { columns, .. } | WriteKind::Update { columns, .. } = &kind {
             for name in columns {
@@ -178,7 +165,7 @@ pub(crate) fn plan_write<'r>(
     if prefs.strict {
         applied.push("handling=strict".into());
         if let Some(n) = prefs.max_affected {
-            if matches!(req.method, Method::PATCH | Method::DELETE) {
+            if matches!(req.action, Action::Update | Action::Delete) {
                 max_affected = Some(n);
                 applied.push(format!("max-affected={n}"));
             }
@@ -191,7 +178,7 @@ pub(crate) fn plan_write<'r>(
         }
         _ => TxEnd::Commit,
     };
-    if matches!(req.method, Method::POST | Method::PUT | Method::PATCH) && payload.is_none() {
+    if req.action.has_body() && payload.is_none() {
         return Err(
             Error::new(ErrorKind::InvalidRequest, "Empty or invalid json")
                 .with_postgrest_code("PGRST102"),
@@ -214,12 +201,12 @@ pub(crate) fn plan_write<'r>(
 fn mutation_conditions<'r>(
     req: &'r ApiRequest,
     table: &'r Table,
-    config: &PlanConfig,
+    config: &Config,
 ) -> Result<Vec<PlannedCondition<'r>>, Error> {
     if config.require_filter && req.conditions.is_empty() {
         return Err(Error::new(
             ErrorKind::InvalidRequest,
-            format!("{} requires a filter", req.method),
+            format!("{} requires a filter", req.action.verb()),
         )
         .with_hint(format!(
             "Add a filter such as ?id=eq.1; to affect every row of '{}', filter on a condition every row meets",

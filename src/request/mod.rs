@@ -3,6 +3,7 @@
 //! Pure functions, no I/O and no schema: everything here is testable on its own.
 
 mod body;
+mod context;
 mod cursor;
 mod filter;
 mod logic;
@@ -33,6 +34,7 @@ use std::fmt;
 use http::{HeaderMap, Method};
 
 pub(crate) use body::{Payload, Shape};
+pub(crate) use context::headers_json;
 
 pub(crate) use filter::{CompareOp, Filter, IsValue, Operation};
 pub(crate) use logic::{BoolOp, Condition};
@@ -42,6 +44,9 @@ pub(crate) use prefer::{Count, Preferences, Resolution, Return, TxEnd};
 pub(crate) use select::SelectItem;
 
 use crate::error::{Error, ErrorKind};
+
+/// The deepest select or logic tree accepted, and the deepest embedding planned.
+pub(crate) const MAX_NESTING: usize = 32;
 
 /// `json-op = "->" / "->>"`
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,10 +96,137 @@ pub(crate) enum Target {
     Root,
 }
 
+/// What a request asks for: the one place an HTTP method gets its meaning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Action {
+    /// GET or HEAD on a relation.
+    Read { headers_only: bool },
+    /// POST on a relation: insert, or upsert with `Prefer: resolution=…`.
+    Insert,
+    /// PUT on a relation: insert or replace the one row its key filters name.
+    Upsert,
+    /// PATCH on a relation.
+    Update,
+    /// DELETE on a relation.
+    Delete,
+    /// A function: by GET or HEAD (arguments in the query, read-only), or by POST (a body).
+    Call { by_get: bool, headers_only: bool },
+    /// GET or HEAD on the root: the OpenAPI description.
+    Describe { headers_only: bool },
+    /// OPTIONS: the methods a resource allows.
+    Options,
+}
+
+impl Action {
+    /// What `method` means on `target`; 405 for a method the resource does not take.
+    pub(crate) fn of(method: &Method, target: &Target) -> Result<Self, Error> {
+        let head = method == Method::HEAD;
+        let read = head || method == Method::GET;
+        Ok(match (target, method) {
+            (_, m) if m == Method::OPTIONS => Self::Options,
+            (Target::Root, _) if read => Self::Describe { headers_only: head },
+            (Target::Function(_), _) if read => Self::Call {
+                by_get: true,
+                headers_only: head,
+            },
+            (Target::Function(_), m) if m == Method::POST => Self::Call {
+                by_get: false,
+                headers_only: false,
+            },
+            (Target::Function(_), m) if is_standard(m) => {
+                return Err(Error::new(
+                    ErrorKind::MethodNotAllowed,
+                    format!("Cannot use the {m} method on RPC"),
+                )
+                .with_postgrest_code("PGRST101"));
+            }
+            (Target::Relation(_), _) if read => Self::Read { headers_only: head },
+            (Target::Relation(_), m) if m == Method::POST => Self::Insert,
+            (Target::Relation(_), m) if m == Method::PUT => Self::Upsert,
+            (Target::Relation(_), m) if m == Method::PATCH => Self::Update,
+            (Target::Relation(_), m) if m == Method::DELETE => Self::Delete,
+            (_, m) => {
+                return Err(Error::new(
+                    ErrorKind::MethodNotAllowed,
+                    format!("Unsupported HTTP method: {m}"),
+                )
+                .with_postgrest_code("PGRST117"));
+            }
+        })
+    }
+
+    /// Whether the request has a body to read: writes that send rows, and calls by POST.
+    pub(crate) fn has_body(self) -> bool {
+        matches!(
+            self,
+            Self::Insert | Self::Upsert | Self::Update | Self::Call { by_get: false, .. }
+        )
+    }
+
+    /// Whether it only reads: `Accept-Profile` names its schema (else `Content-Profile`),
+    /// and a `Range` header applies.
+    pub(crate) fn is_read(self) -> bool {
+        matches!(
+            self,
+            Self::Read { .. } | Self::Describe { .. } | Self::Call { by_get: true, .. }
+        )
+    }
+
+    /// HEAD: the response has headers and no body.
+    pub(crate) fn headers_only(self) -> bool {
+        matches!(
+            self,
+            Self::Read { headers_only: true }
+                | Self::Describe { headers_only: true }
+                | Self::Call {
+                    headers_only: true,
+                    ..
+                }
+        )
+    }
+
+    /// The verb PostgREST's messages use for it (`"PATCH requires a filter"`).
+    pub(crate) fn verb(self) -> &'static str {
+        match self {
+            Self::Read { headers_only: true }
+            | Self::Describe { headers_only: true }
+            | Self::Call {
+                headers_only: true, ..
+            } => "HEAD",
+            Self::Read { .. } | Self::Describe { .. } | Self::Call { by_get: true, .. } => "GET",
+            Self::Insert | Self::Call { .. } => "POST",
+            Self::Upsert => "PUT",
+            Self::Update => "PATCH",
+            Self::Delete => "DELETE",
+            Self::Options => "OPTIONS",
+        }
+    }
+}
+
+/// The methods of RFC 9110 that a function answers with 405 PGRST101 rather than PGRST117.
+fn is_standard(m: &Method) -> bool {
+    [Method::PUT, Method::PATCH, Method::DELETE].contains(m)
+}
+
+/// Where a request goes and what it does there: decided from the method and
+/// path alone, before any header or body is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Route {
+    pub(crate) target: Target,
+    pub(crate) action: Action,
+}
+
+/// Routes a request: `path` is the path the service sees (after any prefix a router stripped).
+pub(crate) fn route(method: &Method, path: &str) -> Result<Route, Error> {
+    let target = parse_path(path)?;
+    let action = Action::of(method, &target)?;
+    Ok(Route { target, action })
+}
+
 /// A parsed request: everything the planner needs, owned.
 #[derive(Clone, Debug)]
 pub(crate) struct ApiRequest {
-    pub(crate) method: Method,
+    pub(crate) action: Action,
     pub(crate) target: Target,
     pub(crate) select: Vec<SelectItem>,
     /// Filters and logic trees of the root resource, ANDed.
@@ -190,19 +322,17 @@ impl From<ParseError> for Error {
     }
 }
 
-/// Parses a request into an [`ApiRequest`].
+/// Parses a routed request into an [`ApiRequest`].
 ///
-/// `path` is the path the service sees (after any prefix a router stripped),
-/// `query` the raw query string without `?`, `body` the collected body of a
-/// POST, PUT or PATCH.
+/// `query` is the raw query string without `?`, `body` the collected body
+/// when [`Action::has_body`].
 pub(crate) fn parse(
-    method: &Method,
-    path: &str,
+    route: Route,
     query: Option<&str>,
     headers: &HeaderMap,
     body: Option<bytes::Bytes>,
 ) -> Result<ApiRequest, Error> {
-    let target = parse_path(path)?;
+    let Route { target, action } = route;
     if let Some(q) = query {
         if q.len() > MAX_QUERY {
             return Err(Error::new(
@@ -235,7 +365,7 @@ pub(crate) fn parse(
     }
     let accept = media::parse_accept(headers)?;
     let mut req = ApiRequest {
-        method: method.clone(),
+        action,
         target,
         select: Vec::new(),
         conditions: Vec::new(),
@@ -245,7 +375,7 @@ pub(crate) fn parse(
         embedded: Vec::new(),
         accept,
         prefs: prefer::parse_prefer(headers)?,
-        range: if method == Method::GET {
+        range: if action.is_read() && !action.headers_only() {
             parse_range(headers)
         } else {
             None
@@ -254,7 +384,7 @@ pub(crate) fn parse(
         on_conflict: None,
         payload: None,
         args: Vec::new(),
-        profile: profile(method, headers)?,
+        profile: profile(action, headers)?,
     };
     let mut select = None;
     for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
@@ -367,8 +497,8 @@ fn parse_names(what: &'static str, value: &str) -> Result<Vec<String>, ParseErro
 }
 
 /// The schema a request names: `Accept-Profile` on GET and HEAD, `Content-Profile` otherwise.
-fn profile(method: &Method, headers: &HeaderMap) -> Result<Option<String>, Error> {
-    let name = if method == Method::GET || method == Method::HEAD {
+fn profile(action: Action, headers: &HeaderMap) -> Result<Option<String>, Error> {
+    let name = if action.is_read() {
         "accept-profile"
     } else {
         "content-profile"
@@ -451,7 +581,54 @@ mod tests {
     use super::*;
 
     fn get(path: &str, query: &str) -> Result<ApiRequest, Error> {
-        parse(&Method::GET, path, Some(query), &HeaderMap::new(), None)
+        parse(
+            route(&Method::GET, path)?,
+            Some(query),
+            &HeaderMap::new(),
+            None,
+        )
+    }
+
+    #[test]
+    fn methods_mean_one_action_each() {
+        let action = |m: Method, path: &str| route(&m, path).map(|r| r.action);
+        assert_eq!(
+            action(Method::HEAD, "/t").unwrap(),
+            Action::Read { headers_only: true }
+        );
+        assert_eq!(action(Method::PUT, "/t").unwrap(), Action::Upsert);
+        assert_eq!(
+            action(Method::GET, "/rpc/f").unwrap(),
+            Action::Call {
+                by_get: true,
+                headers_only: false
+            }
+        );
+        assert!(action(Method::POST, "/rpc/f").unwrap().has_body());
+        assert!(!action(Method::GET, "/rpc/f").unwrap().has_body());
+        assert!(!action(Method::DELETE, "/t").unwrap().has_body());
+        assert_eq!(action(Method::OPTIONS, "/").unwrap(), Action::Options);
+        for (m, path, code) in [
+            (Method::PATCH, "/rpc/f", "PGRST101"),
+            (Method::POST, "/", "PGRST117"),
+            (Method::TRACE, "/t", "PGRST117"),
+            (Method::CONNECT, "/rpc/f", "PGRST117"),
+        ] {
+            let err = action(m.clone(), path).unwrap_err();
+            assert_eq!(
+                (err.kind(), err.postgrest_code()),
+                (ErrorKind::MethodNotAllowed, code),
+                "{m} {path}"
+            );
+        }
+        for a in [
+            Action::Insert,
+            Action::Update,
+            Action::Delete,
+            Action::Upsert,
+        ] {
+            assert!(!a.is_read() && !a.headers_only(), "{a:?}");
+        }
     }
 
     #[test]

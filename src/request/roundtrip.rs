@@ -259,7 +259,12 @@ fn render_query(req: &ApiRequest) -> String {
 }
 
 fn parse_query(q: &str) -> Result<ApiRequest, crate::Error> {
-    parse(&Method::GET, "/t", Some(q), &HeaderMap::new(), None)
+    parse(
+        super::route(&Method::GET, "/t")?,
+        Some(q),
+        &HeaderMap::new(),
+        None,
+    )
 }
 
 /// The parts of a request the query string decides, for comparing.

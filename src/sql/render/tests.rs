@@ -5,8 +5,9 @@ use http::{HeaderMap, Method};
 use proptest::prelude::*;
 
 use super::render_read;
-use crate::plan::{Plan, PlanConfig, plan};
-use crate::request::{parse, quote};
+use crate::config::Config;
+use crate::plan::{PlanKind, plan};
+use crate::request::{parse, quote, route};
 use crate::schema::{Column, Schema, Table, TableKind};
 use crate::sql::Statement;
 
@@ -54,14 +55,11 @@ fn render_with(
     max_rows: Option<u64>,
 ) -> Result<Statement, crate::Error> {
     let schema = schema();
-    let req = parse(&Method::GET, "/films", Some(query), headers, None)?;
-    let config = PlanConfig {
-        max_rows,
-        ..PlanConfig::default()
-    };
-    match plan(&req, &schema, &config)? {
-        Plan::Read(plan) => render_read(&plan).map(|s| s.main),
-        Plan::Write(_) | Plan::Call(_) => unreachable!("GET of a table plans a read"),
+    let req = parse(route(&Method::GET, "/films")?, Some(query), headers, None)?;
+    let config = Config::for_tests(&["api"], max_rows);
+    match plan(&req, &schema, &config)?.kind {
+        PlanKind::Read(plan) => render_read(&plan).map(|s| s.main),
+        other => unreachable!("GET of a table plans a read: {other:?}"),
     }
 }
 
@@ -170,12 +168,15 @@ fn counts() {
 
     headers.insert("prefer", "count=estimated".parse().unwrap());
     let schema = schema();
-    let req = parse(&Method::GET, "/films", Some("id=gt.1"), &headers, None).unwrap();
-    let config = PlanConfig {
-        max_rows: Some(100),
-        ..PlanConfig::default()
-    };
-    let Plan::Read(plan) = plan(&req, &schema, &config).unwrap() else {
+    let req = parse(
+        route(&Method::GET, "/films").unwrap(),
+        Some("id=gt.1"),
+        &headers,
+        None,
+    )
+    .unwrap();
+    let config = Config::for_tests(&["api"], Some(100));
+    let PlanKind::Read(plan) = plan(&req, &schema, &config).unwrap().kind else {
         panic!("GET plans a read")
     };
     let stmts = render_read(&plan).unwrap();

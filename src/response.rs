@@ -1,0 +1,410 @@
+//! [`Plan`] + the database's answer → [`http::Response`]: status, body and
+//! PostgREST's headers (`Content-Range`, `Content-Location`, `Location`,
+//! `Preference-Applied`, `Vary`, `Content-Profile`, and what a function set in
+//! `response.headers` / `response.status`).
+
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Response, StatusCode};
+use percent_encoding::utf8_percent_encode;
+
+use crate::body::RestBody;
+use crate::config::Exposed;
+use crate::db::{CallResult, ReadResult, WriteResult};
+use crate::error::{Error, ErrorKind};
+use crate::plan::{CallPlan, ReadPlan, Returns, WritePlan};
+use crate::request::{Action, Count, Return};
+use crate::schema::Schema;
+
+static VARY: HeaderValue = HeaderValue::from_static("Accept, Prefer, Range");
+const PREFERENCE_APPLIED: HeaderName = HeaderName::from_static("preference-applied");
+
+/// The OpenAPI description of the schema `ns`; no body for HEAD.
+pub(crate) fn describe(schema: &Schema, ns: &str, headers_only: bool) -> Response<RestBody> {
+    let mut res = if headers_only {
+        Response::new(RestBody::empty())
+    } else {
+        Response::new(RestBody::from(
+            crate::openapi::document(schema, ns).to_string(),
+        ))
+    };
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openapi+json; charset=utf-8"),
+    );
+    res
+}
+
+/// `OPTIONS`: an empty 200 with `Allow`.
+pub(crate) fn options(allow: &str) -> Response<RestBody> {
+    let mut res = Response::new(RestBody::empty());
+    res.headers_mut().insert(header::ALLOW, header_value(allow));
+    res
+}
+
+/// `Content-Profile`: the schema, when the service exposes several or the request named one.
+pub(crate) fn name_schema(res: &mut Response<RestBody>, schema: Exposed<'_>) {
+    if let Ok(v) = HeaderValue::from_str(schema.name) {
+        res.headers_mut()
+            .insert(HeaderName::from_static("content-profile"), v);
+    }
+}
+
+fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("*/*"))
+}
+
+/// [`header_value`] without copying `s`.
+fn owned_header_value(s: String) -> HeaderValue {
+    HeaderValue::from_maybe_shared(Bytes::from(s))
+        .unwrap_or_else(|_| HeaderValue::from_static("*/*"))
+}
+
+/// `Content-Range`: `first-last/total` for `rows` rows from `offset`, `*/total`
+/// for none, `*` for an unknown total. Every response that has one gets it here.
+fn content_range(offset: i64, rows: i64, total: Option<i64>) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(24);
+    if rows > 0 {
+        let last = offset.saturating_add(rows - 1);
+        let _ = write!(out, "{offset}-{last}/");
+    } else {
+        out.push_str("*/");
+    }
+    match total {
+        Some(total) => {
+            let _ = write!(out, "{total}");
+        }
+        None => out.push('*'),
+    }
+    out
+}
+
+/// The response of a read: its page, `Content-Range` and status (206 for a
+/// partial page, 416 past the end).
+pub(crate) fn read(
+    plan: &ReadPlan<'_>,
+    result: ReadResult,
+    uri: &http::Uri,
+) -> Result<Response<RestBody>, Error> {
+    let counted = || result.total.unwrap_or(result.page_total);
+    let total = match plan.count {
+        None => None,
+        Some(Count::Exact) => Some(counted()),
+        Some(Count::Planned) => result.planned,
+        // As PostgREST: the planner's estimate when the count passes max_rows —
+        // and always without max_rows.
+        Some(Count::Estimated) => match plan.max_rows {
+            Some(max) if counted() <= max => Some(counted()),
+            _ => Some(counted().max(result.planned.unwrap_or(0))),
+        },
+    };
+    if let Some(total) = total {
+        if plan.offset > total {
+            return Err(Error::new(
+                ErrorKind::RangeNotSatisfiable,
+                "Requested range not satisfiable",
+            )
+            .with_details(format!(
+                "An offset of {} was requested, but there are only {total} rows.",
+                plan.offset
+            ))
+            .with_postgrest_code("PGRST103")
+            .with_header(header::CONTENT_RANGE, header_value(&format!("*/{total}"))));
+        }
+    }
+    let range = content_range(plan.offset, result.page_total, total);
+    let body = if plan.headers_only {
+        RestBody::empty()
+    } else {
+        RestBody::from(result.body)
+    };
+    let mut res = Response::new(body);
+    *res.status_mut() = if total.is_some_and(|t| result.page_total < t) {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
+    let headers = res.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(plan.media.content_type()),
+    );
+    headers.insert(header::CONTENT_RANGE, owned_header_value(range));
+    let location = Bytes::from(content_location(uri.path(), uri.query()));
+    if let Ok(v) = HeaderValue::from_maybe_shared(location) {
+        headers.insert(header::CONTENT_LOCATION, v);
+    }
+    if let Some(count) = plan.count {
+        headers.insert(PREFERENCE_APPLIED, HeaderValue::from_static(count.as_str()));
+    }
+    headers.insert(header::VARY, VARY.clone());
+    Ok(res)
+}
+
+/// The response of a function call, with the `response.status` and
+/// `response.headers` the function set.
+pub(crate) fn call(plan: &CallPlan<'_>, result: CallResult) -> Result<Response<RestBody>, Error> {
+    let shape = &plan.shape;
+    let set = matches!(
+        plan.returns,
+        Returns::Composite { set: true } | Returns::Scalar { set: true }
+    );
+    // PostgREST counts function results exactly, and does not plan them.
+    let total = match shape.count {
+        Some(Count::Planned) | None => None,
+        Some(_) => Some(result.total.unwrap_or(result.page_total)),
+    };
+    let mut status = match plan.returns {
+        Returns::Void => StatusCode::NO_CONTENT,
+        _ if total.is_some_and(|t| result.page_total < t) => StatusCode::PARTIAL_CONTENT,
+        _ => StatusCode::OK,
+    };
+    if let Some(s) = result.status.as_deref() {
+        status = s
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .and_then(|n| StatusCode::from_u16(n).ok())
+            .ok_or_else(|| {
+                Error::new(ErrorKind::Internal, "Invalid response.status")
+                    .with_details(format!("{s:?} is not an HTTP status code"))
+                    .with_postgrest_code("PGRST112")
+            })?;
+    }
+    let mut res = if plan.returns == Returns::Void || shape.headers_only {
+        Response::new(RestBody::empty())
+    } else {
+        Response::new(RestBody::from(result.body))
+    };
+    *res.status_mut() = status;
+    let headers = res.headers_mut();
+    if plan.returns != Returns::Void {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(shape.media.content_type()),
+        );
+    }
+    if set {
+        let range = content_range(shape.offset, result.page_total, total);
+        headers.insert(header::CONTENT_RANGE, owned_header_value(range));
+    }
+    if let Some(count) = shape.count {
+        headers.insert(PREFERENCE_APPLIED, HeaderValue::from_static(count.as_str()));
+    }
+    headers.insert(header::VARY, VARY.clone());
+    if let Some(raw) = result.headers.as_deref() {
+        apply_response_headers(headers, raw)?;
+    }
+    Ok(res)
+}
+
+/// The `response.headers` a function set: a JSON array of one-key objects.
+/// A name's first entry replaces the header this crate would send; later ones add to it.
+fn apply_response_headers(headers: &mut http::HeaderMap, raw: &str) -> Result<(), Error> {
+    let invalid = || {
+        Error::new(ErrorKind::Internal, "Invalid response.headers")
+            .with_details(
+                "response.headers must be a JSON array of single-key objects with string values",
+            )
+            .with_postgrest_code("PGRST111")
+    };
+    let list: Vec<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_str(raw).map_err(|_| invalid())?;
+    let mut seen: Vec<HeaderName> = Vec::new();
+    for entry in list {
+        let mut entry = entry.into_iter();
+        let (Some((name, serde_json::Value::String(value))), None) = (entry.next(), entry.next())
+        else {
+            return Err(invalid());
+        };
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid())?;
+        let value = HeaderValue::from_str(&value).map_err(|_| invalid())?;
+        if seen.contains(&name) {
+            headers.append(name, value);
+        } else {
+            headers.insert(name.clone(), value);
+            seen.push(name);
+        }
+    }
+    Ok(())
+}
+
+/// The response of a write: 201, 200 or 204, `Content-Range` of the rows
+/// affected, and `Location` of a single inserted row.
+pub(crate) fn write(
+    plan: &WritePlan<'_>,
+    action: Action,
+    result: WriteResult,
+) -> Result<Response<RestBody>, Error> {
+    let table = plan.table();
+    let n = result.affected;
+    let representation = plan.return_ == Return::Representation;
+    let inserted = result.inserted.unwrap_or(n);
+    let status = match action {
+        Action::Insert if n > 0 && inserted == 0 => StatusCode::OK,
+        Action::Insert => StatusCode::CREATED,
+        Action::Upsert if representation && inserted > 0 => StatusCode::CREATED,
+        _ if representation => StatusCode::OK,
+        _ => StatusCode::NO_CONTENT,
+    };
+    let total = plan.count.is_some().then_some(n);
+    // PATCH lists the rows it changed; the other writes only count them.
+    let listed = if action == Action::Update { n } else { 0 };
+    let range = content_range(0, listed, total);
+    let mut res = if representation {
+        Response::new(RestBody::from(result.body))
+    } else {
+        Response::new(RestBody::empty())
+    };
+    *res.status_mut() = status;
+    let headers = res.headers_mut();
+    if representation {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(plan.shape.media.content_type()),
+        );
+    }
+    headers.insert(header::CONTENT_RANGE, owned_header_value(range));
+    if let (Some(key), 1) = (&result.location, n) {
+        let mut location = format!("/{}?", utf8_percent_encode(&table.name, QUERY_COMPONENT));
+        for (i, (column, value)) in table.primary_key.iter().zip(key).enumerate() {
+            if i > 0 {
+                location.push('&');
+            }
+            location.extend(utf8_percent_encode(column, QUERY_COMPONENT));
+            match value {
+                Some(v) => {
+                    location.push_str("=eq.");
+                    location.extend(utf8_percent_encode(v, QUERY_COMPONENT));
+                }
+                None => location.push_str("=is.null"),
+            }
+        }
+        if let Ok(v) = HeaderValue::from_str(&location) {
+            headers.insert(header::LOCATION, v);
+        }
+    }
+    if !plan.applied.is_empty() {
+        headers.insert(PREFERENCE_APPLIED, header_value(&plan.applied.join(", ")));
+    }
+    headers.insert(header::VARY, VARY.clone());
+    Ok(res)
+}
+
+/// `Content-Location` as PostgREST writes it: the path, and the query
+/// parameters sorted by name and percent-encoded.
+fn content_location(path: &str, query: Option<&str>) -> String {
+    match query {
+        // Already in that form (the usual case): as is.
+        Some(q) if is_canonical_query(q) => {
+            let mut out = String::with_capacity(path.len() + 1 + q.len());
+            out.push_str(path);
+            out.push('?');
+            out.push_str(q);
+            out
+        }
+        _ => canonical_location(path, query),
+    }
+}
+
+/// Whether sorting and re-encoding `query` would give it back unchanged:
+/// `name=value` pairs in name order, of ASCII letters, digits and `-_.~` only.
+fn is_canonical_query(query: &str) -> bool {
+    let unreserved = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~');
+    let mut previous: Option<&str> = None;
+    for pair in query.split('&') {
+        let Some((name, value)) = pair.split_once('=') else {
+            return false;
+        };
+        if !name.bytes().chain(value.bytes()).all(unreserved) || previous.is_some_and(|p| p > name)
+        {
+            return false;
+        }
+        previous = Some(name);
+    }
+    true
+}
+
+/// [`content_location`] the long way: decode, sort, encode.
+fn canonical_location(path: &str, query: Option<&str>) -> String {
+    let mut pairs: Vec<_> = form_urlencoded::parse(query.unwrap_or("").as_bytes()).collect();
+    if pairs.is_empty() {
+        return path.to_owned();
+    }
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = String::with_capacity(path.len() + 1 + query.map_or(0, |q| q.len() * 2));
+    out.push_str(path);
+    out.push('?');
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.extend(utf8_percent_encode(k, QUERY_COMPONENT));
+        out.push('=');
+        out.extend(utf8_percent_encode(v, QUERY_COMPONENT));
+    }
+    out
+}
+
+/// Everything but ASCII letters, digits and `-_.~` is percent-encoded.
+const QUERY_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_ranges() {
+        assert_eq!(content_range(0, 3, None), "0-2/*");
+        assert_eq!(content_range(10, 5, Some(100)), "10-14/100");
+        assert_eq!(content_range(0, 0, Some(7)), "*/7");
+        assert_eq!(content_range(5, 0, None), "*/*");
+        assert_eq!(
+            content_range(i64::MAX, 2, None),
+            format!("{}-{}/*", i64::MAX, i64::MAX)
+        );
+    }
+
+    #[test]
+    fn content_location_sorts_and_encodes() {
+        assert_eq!(content_location("/books", None), "/books");
+        assert_eq!(
+            content_location(
+                "/books",
+                Some("select=id,title&author_id=eq.1&title=eq.a+b")
+            ),
+            "/books?author_id=eq.1&select=id%2Ctitle&title=eq.a%20b"
+        );
+    }
+
+    #[test]
+    fn the_short_cut_agrees_with_the_long_way() {
+        for q in [
+            "id=eq.42",
+            "a=1&b=2",
+            "b=2&a=1",
+            "a=1&a=0",
+            "a=1&&b=2",
+            "a&b=1",
+            "=x",
+            "a=b=c",
+            "a=1&",
+            "",
+            "select=id,name&id=eq.1",
+            "x=%41",
+            "x=a+b",
+            "k.z=1&k=2",
+        ] {
+            assert_eq!(
+                content_location("/t", Some(q)),
+                canonical_location("/t", Some(q)),
+                "{q}"
+            );
+        }
+    }
+}
