@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, codes};
 use crate::layer::DbRole;
 use crate::sql;
 
@@ -120,15 +120,14 @@ impl Config {
             Some(p) => self.schemas.iter().position(|s| s == p),
         };
         let Some(i) = index else {
-            return Err(Error::new(
-                ErrorKind::NotAcceptable,
+            return Err(Error::pgrst(
+                codes::PGRST106,
                 format!("Invalid schema: {}", profile.unwrap_or_default()),
             )
             .with_hint(format!(
                 "Only the following schemas are exposed: {}",
                 self.schemas.join(", ")
-            ))
-            .with_postgrest_code("PGRST106"));
+            )));
         };
         Ok(Exposed {
             name: &self.schemas[i],

@@ -100,6 +100,121 @@ impl ErrorKind {
     }
 }
 
+/// A PostgREST error code this crate answers with: its kind in the default
+/// dialect (which decides that dialect's status and `code`) and its status in
+/// PostgREST's. Each is declared once, in [`codes`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Code {
+    pub(crate) code: &'static str,
+    pub(crate) kind: ErrorKind,
+    /// PostgREST's status for it.
+    pub(crate) postgrest: u16,
+}
+
+/// Declares each code as a constant of [`codes`], and the list of all of them.
+macro_rules! codes {
+    ($($(#[$doc:meta])* $name:ident = $kind:ident, $status:literal;)*) => {
+        /// Every PostgREST code this crate answers with, with its kind and PostgREST's status.
+        pub(crate) mod codes {
+            use super::{Code, ErrorKind};
+            $(
+                $(#[$doc])*
+                pub(crate) const $name: Code = Code {
+                    code: stringify!($name),
+                    kind: ErrorKind::$kind,
+                    postgrest: $status,
+                };
+            )*
+            /// All of them, for looking one up by name.
+            pub(crate) const ALL: &[Code] = &[$($name),*];
+        }
+    };
+}
+
+codes! {
+    /// The database cannot be reached.
+    PGRST000 = Unavailable, 503;
+    /// The connection to the database failed mid-request.
+    PGRST001 = Unavailable, 503;
+    /// The schema cache could not be loaded.
+    PGRST002 = Unavailable, 503;
+    /// No pooled connection within the pool timeout.
+    PGRST003 = Unavailable, 504;
+    /// A query-string parameter does not parse.
+    PGRST100 = InvalidRequest, 400;
+    /// A method that functions do not take.
+    PGRST101 = MethodNotAllowed, 405;
+    /// An invalid body.
+    PGRST102 = InvalidRequest, 400;
+    /// A range that cannot be satisfied.
+    PGRST103 = RangeNotSatisfiable, 416;
+    /// PUT's filters are not exactly the primary key.
+    PGRST105 = MethodNotAllowed, 405;
+    /// A profile names a schema that is not exposed.
+    PGRST106 = NotAcceptable, 406;
+    /// No acceptable media type.
+    PGRST107 = NotAcceptable, 406;
+    /// A parameter names a resource that is not embedded.
+    PGRST108 = InvalidRequest, 400;
+    /// An invalid `response.headers`.
+    PGRST111 = Internal, 500;
+    /// An invalid `response.status`.
+    PGRST112 = Internal, 500;
+    /// `limit` or `offset` on PUT.
+    PGRST114 = InvalidRequest, 400;
+    /// PUT's body names another key than its URL.
+    PGRST115 = InvalidRequest, 400;
+    /// Not exactly one row for a singular response.
+    PGRST116 = NotAcceptable, 406;
+    /// A method the resource does not take.
+    PGRST117 = MethodNotAllowed, 405;
+    /// Ordering by an embed that is not to-one.
+    PGRST118 = InvalidRequest, 400;
+    /// An invalid `RAISE SQLSTATE 'PGRST'`.
+    PGRST121 = Internal, 500;
+    /// Invalid preferences under `handling=strict`.
+    PGRST122 = InvalidRequest, 400;
+    /// Aggregates are disabled.
+    PGRST123 = InvalidRequest, 400;
+    /// More rows affected than `max-affected` allows.
+    PGRST124 = InvalidRequest, 400;
+    /// A path that names no resource.
+    PGRST125 = NotFound, 404;
+    /// The OpenAPI description is disabled.
+    PGRST126 = NotFound, 404;
+    /// Not implemented.
+    PGRST127 = NotImplemented, 400;
+    /// No relationship between two embedded resources.
+    PGRST200 = InvalidRequest, 400;
+    /// More than one relationship between two embedded resources.
+    PGRST201 = Ambiguous, 300;
+    /// No function of that name and arguments.
+    PGRST202 = NotFound, 404;
+    /// More than one function of that name and arguments.
+    PGRST203 = Ambiguous, 300;
+    /// A column that the table does not have.
+    PGRST204 = InvalidRequest, 400;
+    /// No table or view of that name.
+    PGRST205 = NotFound, 404;
+    /// A token arrived and no key is configured.
+    PGRST300 = Internal, 500;
+    /// A malformed or wrongly signed token.
+    PGRST301 = Unauthorized, 401;
+    /// No role, and no anonymous role.
+    PGRST302 = Unauthorized, 401;
+    /// A token's claims are refused (expired, audience, …).
+    PGRST303 = Unauthorized, 401;
+    /// The database client failed.
+    PGRSTX00 = Internal, 500;
+}
+
+impl Code {
+    /// The code named `name`, if it is one of [`codes`].
+    fn find(name: &str) -> Option<Self> {
+        codes::ALL.iter().copied().find(|c| c.code == name)
+    }
+}
+
 /// An error answered to the client.
 ///
 /// Every failure, whether the request was malformed, the table is unknown or
@@ -156,6 +271,11 @@ impl Error {
                 anonymous: false,
             }),
         }
+    }
+
+    /// An error of one of PostgREST's [`codes`]: its kind comes from the code.
+    pub(crate) fn pgrst(code: Code, message: impl Into<String>) -> Self {
+        Self::new(code.kind, message).with_postgrest_code(code.code)
     }
 
     /// Adds a header to the error response (e.g. `Content-Range` on a 416).
@@ -353,7 +473,7 @@ impl Error {
         if let Some(custom) = Self::raised(db) {
             return custom;
         }
-        let kind = kind_of_sqlstate(db.code, db.message);
+        let (kind, _) = sqlstate(db.code, db.message);
         let mut out = Self::new(kind, db.message).with_postgrest_code(db.code.to_owned());
         out.inner.details = db.detail.map(|d| serde_json::Value::String(d.to_owned()));
         out.inner.hint = db.hint.map(str::to_owned);
@@ -456,37 +576,15 @@ impl ErrorMapper for PostgRest {
 
 /// PostgREST's status for one of its codes or a SQLSTATE (`POSTGREST.md` §2.2–2.3).
 fn postgrest_status(code: &str, message: &str, anonymous: bool) -> Option<StatusCode> {
-    let n = match code {
-        "PGRST000" | "PGRST001" | "PGRST002" => 503,
-        "PGRST003" => 504,
-        "PGRST101" | "PGRST105" | "PGRST117" => 405,
-        "PGRST103" => 416,
-        "PGRST106" | "PGRST107" | "PGRST116" => 406,
-        "PGRST111" | "PGRST112" | "PGRST121" | "PGRST300" | "PGRSTX00" => 500,
-        "PGRST125" | "PGRST126" | "PGRST202" | "PGRST205" => 404,
-        "PGRST201" | "PGRST203" => 300,
-        "PGRST301" | "PGRST302" | "PGRST303" => 401,
-        c if c.starts_with("PGRST") => 400,
-        "23503" | "23505" => 409,
-        "25006" => 405,
-        "21000" if message.ends_with("requires a WHERE clause") => 400,
-        "22023" if message.starts_with("role ") && message.ends_with("does not exist") => 401,
-        "42883" if message.starts_with("function xmlagg(") => 406,
-        "42883" | "42P01" => 404,
-        "42501" if anonymous => 401,
-        "42501" => 403,
-        "53400" | "42P17" | "21000" => 500,
-        "57P01" => 503,
-        c if c.len() == 5 => match &c[..2] {
-            "08" | "53" => 503,
-            "0L" | "0P" | "28" => 403,
-            "09" | "25" | "2D" | "38" | "39" | "3B" | "40" | "54" | "55" | "57" | "58" | "F0"
-            | "HV" | "XX" => 500,
-            "P0" if c == "P0001" => 400,
-            "P0" => 500,
-            _ => 400,
+    let n = match Code::find(code) {
+        Some(known) => known.postgrest,
+        None if code.starts_with("PGRST") => 400,
+        None if code.len() == 5 => match sqlstate(code, message) {
+            // PostgREST asks for credentials when the anonymous role is refused.
+            (ErrorKind::Forbidden, 403) if code == "42501" && anonymous => 401,
+            (_, status) => status,
         },
-        _ => return None,
+        None => return None,
     };
     StatusCode::from_u16(n).ok()
 }
@@ -565,35 +663,38 @@ impl Error {
     }
 }
 
-/// The kind of a PostgreSQL error, by SQLSTATE, in PostgREST's order of evaluation.
-fn kind_of_sqlstate(state: &str, message: &str) -> ErrorKind {
+/// The kind of a PostgreSQL error and PostgREST's status for it, by SQLSTATE,
+/// in PostgREST's order of evaluation: the one table of SQLSTATEs. This
+/// crate departs from PostgREST where its kind says so: a statement timeout is
+/// a 504, and errors caused by the request's data are client errors.
+fn sqlstate(state: &str, message: &str) -> (ErrorKind, u16) {
     use ErrorKind::*;
-    let class = state.get(..2).unwrap_or("");
     match state {
-        "23503" | "23505" => return Conflict,
-        "25006" => return MethodNotAllowed,
+        "23503" | "23505" => return (Conflict, 409),
+        "25006" => return (MethodNotAllowed, 405),
         // A cardinality violation comes from the request's data (the same key
         // twice in one upsert; pg-safeupdate's "requires a WHERE clause").
-        "21000" => return InvalidRequest,
+        "21000" if message.ends_with("requires a WHERE clause") => return (InvalidRequest, 400),
+        "21000" => return (InvalidRequest, 500),
         "22023" if message.starts_with("role ") && message.ends_with("does not exist") => {
-            return Unauthorized;
+            return (Unauthorized, 401);
         }
-        "53400" => return Internal,
-        "57P01" => return Unavailable,
-        "57014" => return Timeout,
-        "42883" => return NotFound,
-        "42P01" => return NotFound,
-        "42P17" => return Internal,
-        "42501" => return Forbidden,
-        "P0001" => return InvalidRequest,
+        "53400" => return (Internal, 500),
+        "57P01" => return (Unavailable, 503),
+        "57014" => return (Timeout, 500),
+        "42883" if message.starts_with("function xmlagg(") => return (NotFound, 406),
+        "42883" | "42P01" => return (NotFound, 404),
+        "42P17" => return (Internal, 500),
+        "42501" => return (Forbidden, 403),
+        "P0001" => return (InvalidRequest, 400),
         _ => {}
     }
-    match class {
-        "08" | "53" => Unavailable,
-        "0L" | "0P" | "28" => Forbidden,
+    match state.get(..2).unwrap_or("") {
+        "08" | "53" => (Unavailable, 503),
+        "0L" | "0P" | "28" => (Forbidden, 403),
         "09" | "25" | "2D" | "38" | "39" | "3B" | "40" | "54" | "55" | "57" | "58" | "F0"
-        | "HV" | "XX" | "P0" => Internal,
-        _ => InvalidRequest,
+        | "HV" | "XX" | "P0" => (Internal, 500),
+        _ => (InvalidRequest, 400),
     }
 }
 
@@ -654,7 +755,7 @@ mod tests {
             ("P0001", "", ErrorKind::InvalidRequest),
         ];
         for (state, msg, kind) in cases {
-            assert_eq!(kind_of_sqlstate(state, msg), kind, "{state}");
+            assert_eq!(sqlstate(state, msg).0, kind, "{state}");
         }
     }
 
@@ -769,6 +870,24 @@ mod tests {
                 status == 401,
                 "{code}"
             );
+        }
+    }
+
+    #[test]
+    fn every_code_once_with_its_statuses() {
+        let mut names: Vec<&str> = codes::ALL.iter().map(|c| c.code).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), codes::ALL.len());
+        for code in codes::ALL {
+            let err = Error::pgrst(*code, "m");
+            assert_eq!(err.kind(), code.kind, "{}", code.code);
+            let (status, _, v) = body(PostgRest.render(&err));
+            assert_eq!(status.as_u16(), code.postgrest, "{}", code.code);
+            assert_eq!(v["code"], code.code);
+            let (status, _, v) = body(Powabase.render(&err));
+            assert_eq!(status, code.kind.status(), "{}", code.code);
+            assert_eq!(v["code"], code.kind.code());
         }
     }
 

@@ -11,7 +11,7 @@ use percent_encoding::utf8_percent_encode;
 use crate::body::RestBody;
 use crate::config::Exposed;
 use crate::db::{CallResult, ReadResult, WriteResult};
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, codes};
 use crate::plan::{CallPlan, ReadPlan, Returns, WritePlan};
 use crate::request::{Action, Count, Return};
 use crate::schema::Schema;
@@ -101,16 +101,14 @@ pub(crate) fn read(
     };
     if let Some(total) = total {
         if plan.offset > total {
-            return Err(Error::new(
-                ErrorKind::RangeNotSatisfiable,
-                "Requested range not satisfiable",
-            )
-            .with_details(format!(
-                "An offset of {} was requested, but there are only {total} rows.",
-                plan.offset
-            ))
-            .with_postgrest_code("PGRST103")
-            .with_header(header::CONTENT_RANGE, header_value(&format!("*/{total}"))));
+            return Err(
+                Error::pgrst(codes::PGRST103, "Requested range not satisfiable")
+                    .with_details(format!(
+                        "An offset of {} was requested, but there are only {total} rows.",
+                        plan.offset
+                    ))
+                    .with_header(header::CONTENT_RANGE, header_value(&format!("*/{total}"))),
+            );
         }
     }
     let range = content_range(plan.offset, result.page_total, total);
@@ -167,9 +165,8 @@ pub(crate) fn call(plan: &CallPlan<'_>, result: CallResult) -> Result<Response<R
             .ok()
             .and_then(|n| StatusCode::from_u16(n).ok())
             .ok_or_else(|| {
-                Error::new(ErrorKind::Internal, "Invalid response.status")
+                Error::pgrst(codes::PGRST112, "Invalid response.status")
                     .with_details(format!("{s:?} is not an HTTP status code"))
-                    .with_postgrest_code("PGRST112")
             })?;
     }
     let mut res = if plan.returns == Returns::Void || shape.headers_only {
@@ -203,11 +200,9 @@ pub(crate) fn call(plan: &CallPlan<'_>, result: CallResult) -> Result<Response<R
 /// A name's first entry replaces the header this crate would send; later ones add to it.
 fn apply_response_headers(headers: &mut http::HeaderMap, raw: &str) -> Result<(), Error> {
     let invalid = || {
-        Error::new(ErrorKind::Internal, "Invalid response.headers")
-            .with_details(
-                "response.headers must be a JSON array of single-key objects with string values",
-            )
-            .with_postgrest_code("PGRST111")
+        Error::pgrst(codes::PGRST111, "Invalid response.headers").with_details(
+            "response.headers must be a JSON array of single-key objects with string values",
+        )
     };
     let list: Vec<serde_json::Map<String, serde_json::Value>> =
         serde_json::from_str(raw).map_err(|_| invalid())?;

@@ -37,7 +37,7 @@ use tower_service::Service;
 
 use super::ResponseFuture;
 use crate::body::RestBody;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, codes};
 
 /// The verified claims of a request's token, as a JSON object.
 ///
@@ -304,8 +304,7 @@ pub(crate) fn choose_role<'a>(
 
 /// 401 for a request without a role when there is no anonymous role.
 pub(crate) fn anonymous_disabled() -> Error {
-    Error::new(ErrorKind::Unauthorized, "Anonymous access is disabled")
-        .with_postgrest_code("PGRST302")
+    Error::pgrst(codes::PGRST302, "Anonymous access is disabled")
 }
 
 /// The layer of [`SetRole`]; see the [module docs](self).

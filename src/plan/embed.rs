@@ -2,7 +2,7 @@
 
 use super::{PlannedCondition, PlannedOrder, Projection, ReadPlan, SelectColumn, plan_condition};
 use crate::config::Config;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, codes};
 use crate::request::{ApiRequest, Condition, EmbeddedParam, IsValue, Operation, SelectItem};
 use crate::schema::{Cardinality, Relationship, Schema, Table};
 
@@ -57,11 +57,10 @@ pub(super) fn plan_select<'r>(
                 aggregate: Some(_), ..
             }
             | SelectItem::Column { field: None, .. } => {
-                return Err(Error::new(
-                    ErrorKind::InvalidRequest,
+                return Err(Error::pgrst(
+                    codes::PGRST123,
                     "Use of aggregate functions is not allowed",
-                )
-                .with_postgrest_code("PGRST123"));
+                ));
             }
             SelectItem::Column {
                 alias,
@@ -121,11 +120,10 @@ pub(super) fn plan_select<'r>(
                     embeds: child_embeds,
                 };
                 if *spread && alias.is_some() {
-                    return Err(Error::new(
-                        ErrorKind::InvalidRequest,
+                    return Err(Error::pgrst(
+                        codes::PGRST100,
                         "A spread embed (...rel) cannot have an alias",
-                    )
-                    .with_postgrest_code("PGRST100"));
+                    ));
                 }
                 let index = embeds.len();
                 select.push(if *spread {
@@ -225,8 +223,7 @@ fn resolve<'r>(
                     format!("{relation}!{hint}")
                 })
                 .collect();
-            Err(Error::new(
-                ErrorKind::Ambiguous,
+            Err(Error::pgrst(codes::PGRST201,
                 format!(
                     "Could not embed because more than one relationship was found for '{}' and '{relation}'",
                     table.name
@@ -237,7 +234,7 @@ fn resolve<'r>(
                 "Try changing '{relation}' to one of the following: {}. Find the desired relationship in the 'details' key.",
                 quoted_list(&options)
             ))
-            .with_postgrest_code("PGRST201"))
+            )
         }
     }
 }
@@ -248,8 +245,7 @@ fn no_relationship(schema: &Schema, table: &Table, relation: &str) -> Error {
         .iter()
         .filter(|r| r.schema == table.schema && r.table == table.name)
         .map(Relationship::name);
-    let mut err = Error::new(
-        ErrorKind::InvalidRequest,
+    let mut err = Error::pgrst(codes::PGRST200,
         format!(
             "Could not find a relationship between '{}' and '{relation}' in the schema cache",
             table.name
@@ -259,7 +255,7 @@ fn no_relationship(schema: &Schema, table: &Table, relation: &str) -> Error {
         "Searched for a foreign key relationship between '{}' and '{relation}' in the schema '{}', but no matches were found.",
         table.name, table.schema
     ))
-    .with_postgrest_code("PGRST200");
+    ;
     if let Some(close) = crate::schema::closest_name(relation, related) {
         err = err.with_hint(format!(
             "Perhaps you meant '{close}' instead of '{relation}'."
@@ -269,14 +265,13 @@ fn no_relationship(schema: &Schema, table: &Table, relation: &str) -> Error {
 }
 
 fn not_embedded(name: &str) -> Error {
-    Error::new(
-        ErrorKind::InvalidRequest,
+    Error::pgrst(
+        codes::PGRST108,
         format!("'{name}' is not an embedded resource in this request"),
     )
     .with_hint(format!(
         "Verify that '{name}' is included in the 'select' query parameter."
     ))
-    .with_postgrest_code("PGRST108")
 }
 
 /// The embed at `path` under `embeds`.
@@ -358,12 +353,11 @@ pub(super) fn order_embed(embeds: &[EmbedPlan<'_>], relation: &str) -> Result<us
         .position(|e| e.name == relation || e.rel.name() == relation)
         .ok_or_else(|| not_embedded(relation))?;
     if !embeds[index].to_one() {
-        return Err(Error::new(
-            ErrorKind::InvalidRequest,
+        return Err(Error::pgrst(
+            codes::PGRST118,
             format!("A related order on '{relation}' is not possible"),
         )
-        .with_hint("Only to-one relationships can be used to order the parent")
-        .with_postgrest_code("PGRST118"));
+        .with_hint("Only to-one relationships can be used to order the parent"));
     }
     Ok(index)
 }

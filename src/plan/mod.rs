@@ -11,7 +11,7 @@
 
 use crate::config::{Config, Exposed};
 use crate::db::Tx;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, codes};
 use crate::request::{
     Action, ApiRequest, BoolOp, Condition, Count, Field, Filter, MediaType, OrderTerm, Target,
     TxEnd,
@@ -85,27 +85,24 @@ impl Checks {
     /// Checks a result of `rows` rows in the response that changed `affected` rows.
     pub(crate) fn verify(self, rows: i64, affected: i64) -> Result<(), Error> {
         if self.singular && rows != 1 {
-            return Err(Error::new(
-                ErrorKind::NotAcceptable,
+            return Err(Error::pgrst(
+                codes::PGRST116,
                 "Cannot coerce the result to a single JSON object",
             )
-            .with_details(format!("The result contains {rows} rows"))
-            .with_postgrest_code("PGRST116"));
+            .with_details(format!("The result contains {rows} rows")));
         }
         if self.max_affected.is_some_and(|max| affected > max) {
-            return Err(Error::new(
-                ErrorKind::InvalidRequest,
+            return Err(Error::pgrst(
+                codes::PGRST124,
                 "Query result exceeds max-affected preference constraint",
             )
-            .with_details(format!("The query affects {affected} rows"))
-            .with_postgrest_code("PGRST124"));
+            .with_details(format!("The query affects {affected} rows")));
         }
         if self.put_key && affected == 0 {
-            return Err(Error::new(
-                ErrorKind::InvalidRequest,
+            return Err(Error::pgrst(
+                codes::PGRST115,
                 "Payload values do not match URL in primary key column(s)",
-            )
-            .with_postgrest_code("PGRST115"));
+            ));
         }
         Ok(())
     }
@@ -256,11 +253,10 @@ pub(crate) fn plan<'r>(
 /// The table or view `name` of the schema `ns`, or 404 with the closest name as a hint.
 fn table<'r>(schema: &'r Schema, ns: &str, name: &str) -> Result<&'r Table, Error> {
     schema.table(ns, name).ok_or_else(|| {
-        let err = Error::new(
-            ErrorKind::NotFound,
+        let err = Error::pgrst(
+            codes::PGRST205,
             format!("Could not find the table '{ns}.{name}' in the schema cache"),
-        )
-        .with_postgrest_code("PGRST205");
+        );
         match schema.closest_table(ns, name) {
             Some(close) => err.with_hint(format!("Perhaps you meant the table '{ns}.{close}'")),
             None => err,
@@ -286,11 +282,10 @@ fn allowed_methods(target: &Target, schema: &Schema, ns: &str) -> Result<String,
         }
         Target::Relation(name) => {
             let t = schema.table(ns, name).ok_or_else(|| {
-                Error::new(
-                    ErrorKind::NotFound,
+                Error::pgrst(
+                    codes::PGRST205,
                     format!("Could not find the table '{ns}.{name}' in the schema cache"),
                 )
-                .with_postgrest_code("PGRST205")
             })?;
             let mut allow = String::from("OPTIONS,GET,HEAD");
             for (method, allowed) in [
@@ -319,11 +314,10 @@ fn plan_shape<'r>(
     config: &Config,
 ) -> Result<ReadPlan<'r>, Error> {
     if req.accept == MediaType::OpenApi {
-        return Err(Error::new(
-            ErrorKind::NotAcceptable,
+        return Err(Error::pgrst(
+            codes::PGRST107,
             "None of these media types are available: application/openapi+json",
-        )
-        .with_postgrest_code("PGRST107"));
+        ));
     }
     let (select, mut embeds) = embed::plan_select(&req.select, table, schema, config, 0)?;
     let mut conditions = req
@@ -398,14 +392,13 @@ fn plan_range(req: &ApiRequest, max_rows: Option<i64>) -> Result<(i64, Option<i6
     let mut limit = req.limit;
     if let Some((first, last)) = req.range {
         if last.is_some_and(|last| first > last) {
-            return Err(Error::new(
-                ErrorKind::RangeNotSatisfiable,
+            return Err(Error::pgrst(codes::PGRST103,
                 "Requested range not satisfiable",
             )
             .with_details(
                 "The lower boundary must be lower than or equal to the upper boundary in the Range header.",
             )
-            .with_postgrest_code("PGRST103"));
+            );
         }
         let upper = match (limit.map(|l| offset.saturating_add(l) - 1), last) {
             (Some(a), Some(b)) => Some(a.min(b)),

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::{ReadPlan, plan_shape};
 use crate::config::Config;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, codes};
 use crate::request::{Action, ApiRequest, Shape};
 use crate::schema::{Function, FunctionArg, Schema, Table, TableKind, Volatility};
 
@@ -142,15 +142,14 @@ pub(crate) fn plan_call<'r>(
         ),
         [_, _, ..] => {
             let list: Vec<String> = named.iter().map(|f| signature(f)).collect();
-            return Err(Error::new(
-                ErrorKind::Ambiguous,
+            return Err(Error::pgrst(codes::PGRST203,
                 format!(
                     "Could not choose the best candidate function between: {}",
                     list.join(", ")
                 ),
             )
             .with_hint("Try renaming the parameters or the function itself in the database so function overloading can be resolved")
-            .with_postgrest_code("PGRST203"));
+            );
         }
         [] => {
             let json_arg = candidates.iter().find_map(|f| match f.args.as_slice() {
@@ -229,9 +228,7 @@ fn not_found(schema: &Schema, ns: &str, name: &str, keys: &[String], by_get: boo
             ),
         )
     };
-    let mut err = Error::new(ErrorKind::NotFound, message)
-        .with_details(details)
-        .with_postgrest_code("PGRST202");
+    let mut err = Error::pgrst(codes::PGRST202, message).with_details(details);
     let same_name = schema
         .functions
         .iter()

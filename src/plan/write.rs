@@ -2,7 +2,7 @@
 
 use super::{PlannedCondition, ReadPlan, plan_condition, plan_shape};
 use crate::config::Config;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, codes};
 use crate::request::{
     Action, ApiRequest, CompareOp, Condition, Operation, Payload, Resolution, Return, Shape, TxEnd,
 };
@@ -54,14 +54,13 @@ impl WritePlan<'_> {
 }
 
 fn missing_column(table: &Table, column: &str) -> Error {
-    Error::new(
-        ErrorKind::InvalidRequest,
+    Error::pgrst(
+        codes::PGRST204,
         format!(
             "Could not find the '{column}' column of '{}' in the schema cache",
             table.name
         ),
     )
-    .with_postgrest_code("PGRST204")
 }
 
 /// Plans a write on `table`.
@@ -179,10 +178,7 @@ pub(crate) fn plan_write<'r>(
         _ => TxEnd::Commit,
     };
     if req.action.has_body() && payload.is_none() {
-        return Err(
-            Error::new(ErrorKind::InvalidRequest, "Empty or invalid json")
-                .with_postgrest_code("PGRST102"),
-        );
+        return Err(Error::pgrst(codes::PGRST102, "Empty or invalid json"));
     }
     Ok(WritePlan {
         kind,
@@ -227,18 +223,16 @@ fn plan_put<'r>(
     columns: Vec<&'r str>,
 ) -> Result<WriteKind<'r>, Error> {
     let invalid = || {
-        Error::new(
-            ErrorKind::MethodNotAllowed,
+        Error::pgrst(
+            codes::PGRST105,
             "Filters must include all and only primary key columns with 'eq' operators",
         )
-        .with_postgrest_code("PGRST105")
     };
     if req.limit.is_some() || req.offset.is_some() {
-        return Err(Error::new(
-            ErrorKind::InvalidRequest,
+        return Err(Error::pgrst(
+            codes::PGRST114,
             "limit/offset querystring parameters are not allowed for PUT",
-        )
-        .with_postgrest_code("PGRST114"));
+        ));
     }
     if table.primary_key.is_empty() {
         return Err(invalid());
@@ -271,11 +265,10 @@ fn plan_put<'r>(
     }
     if let Some(p) = &req.payload {
         if p.shape == Shape::Array && p.rows != 1 {
-            return Err(Error::new(
-                ErrorKind::InvalidRequest,
+            return Err(Error::pgrst(
+                codes::PGRST102,
                 "PUT takes a single object, or an array of exactly one",
-            )
-            .with_postgrest_code("PGRST102"));
+            ));
         }
     }
     let conflict: Vec<&'r str> = table.primary_key.iter().map(String::as_str).collect();

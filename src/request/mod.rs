@@ -43,7 +43,7 @@ pub(crate) use order::OrderTerm;
 pub(crate) use prefer::{Count, Preferences, Resolution, Return, TxEnd};
 pub(crate) use select::SelectItem;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, codes};
 
 /// The deepest select or logic tree accepted, and the deepest embedding planned.
 pub(crate) const MAX_NESTING: usize = 32;
@@ -134,11 +134,10 @@ impl Action {
                 headers_only: false,
             },
             (Target::Function(_), m) if is_standard(m) => {
-                return Err(Error::new(
-                    ErrorKind::MethodNotAllowed,
+                return Err(Error::pgrst(
+                    codes::PGRST101,
                     format!("Cannot use the {m} method on RPC"),
-                )
-                .with_postgrest_code("PGRST101"));
+                ));
             }
             (Target::Relation(_), _) if read => Self::Read { headers_only: head },
             (Target::Relation(_), m) if m == Method::POST => Self::Insert,
@@ -146,11 +145,10 @@ impl Action {
             (Target::Relation(_), m) if m == Method::PATCH => Self::Update,
             (Target::Relation(_), m) if m == Method::DELETE => Self::Delete,
             (_, m) => {
-                return Err(Error::new(
-                    ErrorKind::MethodNotAllowed,
+                return Err(Error::pgrst(
+                    codes::PGRST117,
                     format!("Unsupported HTTP method: {m}"),
-                )
-                .with_postgrest_code("PGRST117"));
+                ));
             }
         })
     }
@@ -308,8 +306,8 @@ impl From<ParseError> for Error {
             Some(c) => format!("unexpected \"{c}\""),
             None => "unexpected end of input".to_owned(),
         };
-        Error::new(
-            ErrorKind::InvalidRequest,
+        Error::pgrst(
+            codes::PGRST100,
             format!(
                 "\"failed to parse {} ({})\" (line 1, column {})",
                 e.what,
@@ -318,7 +316,6 @@ impl From<ParseError> for Error {
             ),
         )
         .with_details(format!("{found} expecting {}", e.expected))
-        .with_postgrest_code("PGRST100")
     }
 }
 
@@ -346,11 +343,10 @@ pub(crate) fn parse(
             .decode_utf8()
             .is_err()
         {
-            return Err(Error::new(
-                ErrorKind::InvalidRequest,
+            return Err(Error::pgrst(
+                codes::PGRST100,
                 "The query string is not valid UTF-8 once percent-decoded",
-            )
-            .with_postgrest_code("PGRST100"));
+            ));
         }
     }
     let header_bytes: usize = headers
@@ -535,17 +531,15 @@ fn parse_range(headers: &HeaderMap) -> Option<(i64, Option<i64>)> {
 fn parse_count(name: &'static str, value: &str) -> Result<i64, Error> {
     match value.trim().parse::<i64>() {
         Ok(n) if n >= 0 => Ok(n),
-        Ok(_) if name == "limit" => Err(Error::new(
-            ErrorKind::RangeNotSatisfiable,
+        Ok(_) if name == "limit" => Err(Error::pgrst(
+            codes::PGRST103,
             "Requested range not satisfiable",
         )
-        .with_details("Limit should be greater than or equal to zero.")
-        .with_postgrest_code("PGRST103")),
-        _ => Err(Error::new(
-            ErrorKind::InvalidRequest,
+        .with_details("Limit should be greater than or equal to zero.")),
+        _ => Err(Error::pgrst(
+            codes::PGRST100,
             format!("\"{name}\" must be a non-negative integer, got \"{value}\""),
-        )
-        .with_postgrest_code("PGRST100")),
+        )),
     }
 }
 
@@ -572,8 +566,7 @@ fn parse_path(path: &str) -> Result<Target, Error> {
 }
 
 fn invalid_path() -> Error {
-    Error::new(ErrorKind::NotFound, "Invalid path specified in request URL")
-        .with_postgrest_code("PGRST125")
+    Error::pgrst(codes::PGRST125, "Invalid path specified in request URL")
 }
 
 #[cfg(test)]
