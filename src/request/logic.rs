@@ -1,7 +1,7 @@
 //! Logic trees: `or=(a.eq.1,and(b.gt.2,not.or(c.is.null,d.in.(1,2))))`.
 
 use super::ParseError;
-use super::cursor::Cursor;
+use super::cursor::{Cursor, MAX_NESTING};
 use super::filter::{Filter, tree_filter};
 
 /// How the children of a group combine.
@@ -30,9 +30,6 @@ pub(crate) enum Condition {
         children: Vec<Condition>,
     },
 }
-
-/// Groups nested deeper than this are refused.
-pub(crate) const MAX_DEPTH: usize = 32;
 
 /// Parses the value of an `or`/`and`/`not.or`/`not.and` parameter into one group.
 pub(crate) fn parse_logic(negated: bool, op: BoolOp, value: &str) -> Result<Condition, ParseError> {
@@ -64,8 +61,8 @@ pub(crate) fn parse_logic(negated: bool, op: BoolOp, value: &str) -> Result<Cond
 
 /// `group-body = "(" condition *( "," condition ) ")"`
 fn group_body(cur: &mut Cursor<'_>, depth: usize) -> Result<Vec<Condition>, ParseError> {
-    if depth > MAX_DEPTH {
-        return Err(cur.error(format!("at most {MAX_DEPTH} levels of nested logic")));
+    if depth > MAX_NESTING {
+        return Err(cur.error(format!("at most {MAX_NESTING} levels of nested logic")));
     }
     cur.expect("(")?;
     let mut children = vec![condition(cur, depth)?];

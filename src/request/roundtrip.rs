@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use http::{HeaderMap, Method};
 use proptest::prelude::*;
 
-use super::filter::{CompareOp, FtsOp, IsValue, Quantifier};
+use super::filter::{IS_VALUES, OPERATORS, Operator};
 use super::order::{Direction, Nulls};
 use super::select::Aggregate;
 use super::*;
@@ -29,30 +29,6 @@ fn field(f: &Field) -> String {
     out
 }
 
-fn compare_op(op: CompareOp) -> &'static str {
-    match op {
-        CompareOp::Eq => "eq",
-        CompareOp::Neq => "neq",
-        CompareOp::Gt => "gt",
-        CompareOp::Gte => "gte",
-        CompareOp::Lt => "lt",
-        CompareOp::Lte => "lte",
-        CompareOp::Like => "like",
-        CompareOp::Ilike => "ilike",
-        CompareOp::Match => "match",
-        CompareOp::Imatch => "imatch",
-        CompareOp::IsDistinct => "isdistinct",
-        CompareOp::Contains => "cs",
-        CompareOp::Contained => "cd",
-        CompareOp::Overlaps => "ov",
-        CompareOp::StrictlyLeft => "sl",
-        CompareOp::StrictlyRight => "sr",
-        CompareOp::NotExtendRight => "nxr",
-        CompareOp::NotExtendLeft => "nxl",
-        CompareOp::Adjacent => "adj",
-    }
-}
-
 /// The operation part of a filter; values quoted when inside a logic tree.
 fn operation(op: &Operation, in_tree: bool) -> String {
     let value = |v: &str| if in_tree { quote(v) } else { v.to_owned() };
@@ -62,38 +38,22 @@ fn operation(op: &Operation, in_tree: bool) -> String {
             quantifier,
             value: v,
         } => {
-            let q = match quantifier {
-                None => "",
-                Some(Quantifier::Any) => "(any)",
-                Some(Quantifier::All) => "(all)",
-            };
-            format!("{}{q}.{}", compare_op(*op), value(v))
+            let q = quantifier
+                .map(|q| format!("({})", q.name()))
+                .unwrap_or_default();
+            format!("{}{q}.{}", op.name(), value(v))
         }
         Operation::In(items) => {
             let items: Vec<String> = items.iter().map(|i| quote(i)).collect();
             format!("in.({})", items.join(","))
         }
-        Operation::Is(v) => format!(
-            "is.{}",
-            match v {
-                IsValue::Null => "null",
-                IsValue::NotNull => "not_null",
-                IsValue::True => "true",
-                IsValue::False => "false",
-                IsValue::Unknown => "unknown",
-            }
-        ),
+        Operation::Is(v) => format!("is.{}", v.name()),
         Operation::Fts {
             op,
             language,
             value: v,
         } => {
-            let name = match op {
-                FtsOp::Fts => "fts",
-                FtsOp::Plain => "plfts",
-                FtsOp::Phrase => "phfts",
-                FtsOp::Websearch => "wfts",
-            };
+            let name = op.name();
             let lang = language
                 .as_ref()
                 .map(|l| format!("({l})"))
@@ -280,10 +240,7 @@ fn query_strings() -> impl Strategy<Value = String> {
     // Every operator whose value is plain text (`in` and `is` have generators
     // of their own), and some with modifiers.
     let op = prop::sample::select(
-        super::filter::OPERATOR_NAMES
-            .iter()
-            .copied()
-            .filter(|op| !matches!(*op, "in" | "is"))
+        plain_operators()
             .chain(["fts(english)", "eq(any)", "like(all)"])
             .collect::<Vec<_>>(),
     );
@@ -296,9 +253,17 @@ fn query_strings() -> impl Strategy<Value = String> {
         });
     let is_filter = (
         name.clone(),
-        prop::sample::select(vec!["null", "NOT_NULL", "true", "false", "unknown"]),
+        prop::sample::select(IS_VALUES.iter().map(|row| row.name).collect::<Vec<_>>()),
+        any::<bool>(),
     )
-        .prop_map(|(n, v)| (n, format!("is.{v}")));
+        .prop_map(|(n, v, upper)| {
+            let v = if upper {
+                v.to_ascii_uppercase()
+            } else {
+                v.to_owned()
+            };
+            (n, format!("is.{v}"))
+        });
     let tree_leaf = (name.clone(), op_simple(), value.clone())
         .prop_map(|(n, op, v)| format!("{n}.{op}.{}", quote(&v)));
     let tree = tree_leaf.prop_recursive(3, 12, 4, |inner| {
@@ -354,17 +319,17 @@ fn query_strings() -> impl Strategy<Value = String> {
     })
 }
 
+/// The names of the operators whose operand is one plain value (not `in`'s
+/// list or `is`'s keyword).
+fn plain_operators() -> impl Iterator<Item = &'static str> {
+    OPERATORS
+        .iter()
+        .filter(|row| !matches!(row.parses_to, Operator::In | Operator::Is))
+        .map(|row| row.name)
+}
+
 fn op_simple() -> impl Strategy<Value = &'static str> {
-    prop::sample::select(vec![
-        "eq",
-        "neq",
-        "gt",
-        "like",
-        "ilike",
-        "cs",
-        "fts",
-        "isdistinct",
-    ])
+    prop::sample::select(plain_operators().collect::<Vec<_>>())
 }
 
 proptest! {

@@ -1,6 +1,6 @@
 //! Vertical filtering: the `select` parameter.
 
-use super::cursor::Cursor;
+use super::cursor::{Cursor, MAX_NESTING};
 use super::filter::json_path;
 use super::{Field, ParseError};
 
@@ -35,9 +35,6 @@ pub(crate) enum SelectItem {
         select: Vec<SelectItem>,
     },
 }
-
-/// Nested embeds deeper than this are refused.
-const MAX_DEPTH: usize = 32;
 
 /// `select = [ item *( "," item ) ]`; an empty select means `*`.
 pub(crate) fn parse_select(input: &str) -> Result<Vec<SelectItem>, ParseError> {
@@ -157,8 +154,8 @@ fn embed(
     spread: bool,
     depth: usize,
 ) -> Result<SelectItem, ParseError> {
-    if depth >= MAX_DEPTH {
-        return Err(cur.error(format!("at most {MAX_DEPTH} levels of embedding")));
+    if depth >= MAX_NESTING {
+        return Err(cur.error(format!("at most {MAX_NESTING} levels of embedding")));
     }
     let mut hints = Vec::new();
     while cur.eat("!") {
