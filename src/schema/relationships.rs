@@ -414,3 +414,132 @@ fn through_junction(
         function: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Column, Table, TableKind, ViewColumn};
+    use super::*;
+
+    fn table(name: &str, kind: TableKind, cols: &[&str], unique: &[&[&str]]) -> Table {
+        let strings = |cs: &[&str]| cs.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>();
+        Table {
+            schema: "s".into(),
+            name: name.into(),
+            kind,
+            columns: cols
+                .iter()
+                .map(|c| Column {
+                    name: (*c).into(),
+                    data_type: "int4".into(),
+                    base_type: None,
+                    nullable: false,
+                    default: None,
+                })
+                .collect(),
+            primary_key: strings(&cols[..1]),
+            unique_keys: unique.iter().map(|k| strings(k)).collect(),
+            insertable: true,
+            updatable: true,
+            deletable: true,
+            comment: None,
+        }
+    }
+
+    fn fk(name: &str, table: &str, col: &str, target: &str) -> ForeignKey {
+        ForeignKey {
+            name: name.into(),
+            schema: "s".into(),
+            table: table.into(),
+            columns: vec![col.into()],
+            foreign_schema: "s".into(),
+            foreign_table: target.into(),
+            foreign_columns: vec!["id".into()],
+        }
+    }
+
+    /// authors ← books (many-to-one), authors ← profiles (one-to-one, unique
+    /// key), and a view `v_books` (through a view `v0`) showing books' columns
+    /// under other names.
+    fn schema() -> Schema {
+        let mut s = Schema::new(
+            vec!["s".into()],
+            vec![
+                table("authors", TableKind::Table, &["id"], &[&["id"]]),
+                table("books", TableKind::Table, &["id", "author_id"], &[&["id"]]),
+                table(
+                    "profiles",
+                    TableKind::Table,
+                    &["id", "author"],
+                    &[&["author"]],
+                ),
+                table("v_books", TableKind::View, &["book", "writer"], &[]),
+            ],
+            vec![
+                fk("books_fk", "books", "author_id", "authors"),
+                fk("profiles_fk", "profiles", "author", "authors"),
+            ],
+            vec![],
+        );
+        let lineage = |view: &str, column: &str, table: &str, source: &str| ViewColumn {
+            schema: "s".into(),
+            view: view.into(),
+            column: column.into(),
+            source_schema: "s".into(),
+            source_table: table.into(),
+            source_column: source.into(),
+        };
+        s.view_columns = vec![
+            lineage("v0", "i", "books", "id"),
+            lineage("v0", "a", "books", "author_id"),
+            lineage("v_books", "book", "v0", "i"),
+            lineage("v_books", "writer", "v0", "a"),
+        ];
+        s.reindex();
+        s
+    }
+
+    fn find<'s>(s: &'s Schema, from: &str, to: &str) -> Vec<&'s Relationship> {
+        s.relationships
+            .iter()
+            .filter(|r| r.table == from && r.foreign_table == to)
+            .collect()
+    }
+
+    #[test]
+    fn foreign_keys_relate_both_ways() {
+        let s = schema();
+        let [r] = find(&s, "books", "authors")[..] else {
+            panic!("{:?}", s.relationships)
+        };
+        assert_eq!(r.cardinality, Cardinality::ManyToOne);
+        assert_eq!(r.columns, vec![("author_id".into(), "id".into())]);
+        let [r] = find(&s, "authors", "books")[..] else {
+            panic!()
+        };
+        assert_eq!(r.cardinality, Cardinality::OneToMany);
+        assert_eq!(r.columns, vec![("id".into(), "author_id".into())]);
+    }
+
+    #[test]
+    fn unique_key_columns_make_one_to_one() {
+        let s = schema();
+        for (from, to) in [("profiles", "authors"), ("authors", "profiles")] {
+            let [r] = find(&s, from, to)[..] else {
+                panic!("{from} → {to}")
+            };
+            assert_eq!(r.cardinality, Cardinality::OneToOne, "{from} → {to}");
+        }
+    }
+
+    #[test]
+    fn views_relate_through_chains_under_their_own_names() {
+        let s = schema();
+        let [r] = find(&s, "v_books", "authors")[..] else {
+            panic!("{:?}", s.relationships)
+        };
+        assert_eq!(r.cardinality, Cardinality::ManyToOne);
+        assert_eq!(r.columns, vec![("writer".into(), "id".into())]);
+        // `v0` is not a relation of the schema: it shows nothing.
+        assert!(s.relationships.iter().all(|r| r.table != "v0"));
+    }
+}
