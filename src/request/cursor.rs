@@ -42,7 +42,6 @@ impl<T: Copy + PartialEq> Spelling<T> {
 
     /// The name `value` has in `table` (empty if it has none; the tables' tests
     /// check that every value has one).
-    #[cfg(test)]
     pub(crate) fn name_of(table: &'static [Self], value: T) -> &'static str {
         Self::of(table, value).map_or("", |row| row.name)
     }

@@ -6,9 +6,11 @@ use std::fmt::Write as _;
 use http::{HeaderMap, Method};
 use proptest::prelude::*;
 
+use super::cursor::Spelling;
 use super::filter::{IS_VALUES, OPERATORS, Operator};
-use super::order::{Direction, Nulls};
-use super::select::Aggregate;
+use super::logic::BOOL_OPS;
+use super::order::{DIRECTIONS, NULLS_ORDERS};
+use super::select::AGGREGATES;
 use super::*;
 use crate::error::ErrorKind;
 
@@ -80,10 +82,7 @@ fn condition(c: &Condition) -> String {
             format!(
                 "{}{}({})",
                 if *negated { "not." } else { "" },
-                match op {
-                    BoolOp::And => "and",
-                    BoolOp::Or => "or",
-                },
+                op.name(),
                 children.join(",")
             )
         }
@@ -109,13 +108,7 @@ fn select_item(item: &SelectItem) -> String {
             }
             if let Some((agg, cast)) = aggregate {
                 if f.is_some() {
-                    out.push_str(match agg {
-                        Aggregate::Sum => ".sum()",
-                        Aggregate::Avg => ".avg()",
-                        Aggregate::Max => ".max()",
-                        Aggregate::Min => ".min()",
-                        Aggregate::Count => ".count()",
-                    });
+                    let _ = write!(out, ".{}()", agg.name());
                 }
                 if let Some(c) = cast {
                     let _ = write!(out, "::{c}");
@@ -170,14 +163,7 @@ fn render_query(req: &ApiRequest) -> String {
                 op,
                 children,
             } => {
-                let key = format!(
-                    "{}{}",
-                    if *negated { "not." } else { "" },
-                    match op {
-                        BoolOp::And => "and",
-                        BoolOp::Or => "or",
-                    }
-                );
+                let key = format!("{}{}", if *negated { "not." } else { "" }, op.name());
                 let children: Vec<String> = children.iter().map(condition).collect();
                 pairs.push((key, format!("({})", children.join(","))));
             }
@@ -192,15 +178,11 @@ fn render_query(req: &ApiRequest) -> String {
                     Some(r) => format!("{}({})", quote(r), field(&t.field)),
                     None => field(&t.field),
                 };
-                match t.direction {
-                    Some(Direction::Asc) => s.push_str(".asc"),
-                    Some(Direction::Desc) => s.push_str(".desc"),
-                    None => {}
+                if let Some(d) = t.direction {
+                    let _ = write!(s, ".{}", d.name());
                 }
-                match t.nulls {
-                    Some(Nulls::First) => s.push_str(".nullsfirst"),
-                    Some(Nulls::Last) => s.push_str(".nullslast"),
-                    None => {}
+                if let Some(n) = t.nulls {
+                    let _ = write!(s, ".{}", n.name());
                 }
                 s
             })
@@ -251,48 +233,34 @@ fn query_strings() -> impl Strategy<Value = String> {
             let items: Vec<String> = vs.iter().map(|v| quote(v)).collect();
             (n, format!("in.({})", items.join(",")))
         });
-    let is_filter = (
-        name.clone(),
-        prop::sample::select(IS_VALUES.iter().map(|row| row.name).collect::<Vec<_>>()),
-        any::<bool>(),
-    )
-        .prop_map(|(n, v, upper)| {
-            let v = if upper {
-                v.to_ascii_uppercase()
-            } else {
-                v.to_owned()
-            };
-            (n, format!("is.{v}"))
-        });
+    let is_filter = (name.clone(), names(IS_VALUES), any::<bool>()).prop_map(|(n, v, upper)| {
+        let v = if upper {
+            v.to_ascii_uppercase()
+        } else {
+            v.to_owned()
+        };
+        (n, format!("is.{v}"))
+    });
     let tree_leaf = (name.clone(), op_simple(), value.clone())
         .prop_map(|(n, op, v)| format!("{n}.{op}.{}", quote(&v)));
     let tree = tree_leaf.prop_recursive(3, 12, 4, |inner| {
         (
             any::<bool>(),
-            any::<bool>(),
+            names(BOOL_OPS),
             prop::collection::vec(inner, 1..4),
         )
-            .prop_map(|(not, or, cs)| {
-                format!(
-                    "{}{}({})",
-                    if not { "not." } else { "" },
-                    if or { "or" } else { "and" },
-                    cs.join(",")
-                )
+            .prop_map(|(not, op, cs)| {
+                format!("{}{op}({})", if not { "not." } else { "" }, cs.join(","))
             })
     });
     let logic = (
         any::<bool>(),
-        any::<bool>(),
+        names(BOOL_OPS),
         prop::collection::vec(tree, 1..3),
     )
-        .prop_map(|(not, or, cs)| {
+        .prop_map(|(not, op, cs)| {
             (
-                format!(
-                    "{}{}",
-                    if not { "not." } else { "" },
-                    if or { "or" } else { "and" }
-                ),
+                format!("{}{op}", if not { "not." } else { "" }),
                 format!("({})", cs.join(",")),
             )
         });
@@ -302,21 +270,37 @@ fn query_strings() -> impl Strategy<Value = String> {
             name.clone(),
             (name.clone(), name.clone()).prop_map(|(a, c)| format!("{a}:{c}::text")),
             (name.clone(), "[a-z]{1,4}").prop_map(|(c, k)| format!("{c}->{k}->>0")),
+            (name.clone(), names(AGGREGATES)).prop_map(|(c, agg)| format!("{c}.{agg}()")),
         ],
         1..4,
     )
     .prop_map(|items| ("select".to_owned(), items.join(",")));
     let order = (
         name,
-        prop::sample::select(vec!["", ".asc", ".desc", ".nullsfirst", ".desc.nullslast"]),
+        prop::option::of(names(DIRECTIONS)),
+        prop::option::of(names(NULLS_ORDERS)),
     )
-        .prop_map(|(n, d)| ("order".to_owned(), format!("{n}{d}")));
+        .prop_map(|(n, d, nulls)| {
+            let mut term = n;
+            for word in [d, nulls].into_iter().flatten() {
+                term.push('.');
+                term.push_str(word);
+            }
+            ("order".to_owned(), term)
+        });
     let pair = prop_oneof![leaf, in_filter, is_filter, logic, select, order];
     prop::collection::vec(pair, 0..6).prop_map(|pairs| {
         form_urlencoded::Serializer::new(String::new())
             .extend_pairs(pairs)
             .finish()
     })
+}
+
+/// Any name of a grammar table.
+fn names<T: Copy + PartialEq>(
+    table: &'static [Spelling<T>],
+) -> impl Strategy<Value = &'static str> {
+    prop::sample::select(table.iter().map(|row| row.name).collect::<Vec<_>>())
 }
 
 /// The names of the operators whose operand is one plain value (not `in`'s
