@@ -241,29 +241,7 @@ fn query_strings() -> impl Strategy<Value = String> {
         };
         (n, format!("is.{v}"))
     });
-    let tree_leaf = (name.clone(), op_simple(), value.clone())
-        .prop_map(|(n, op, v)| format!("{n}.{op}.{}", quote(&v)));
-    let tree = tree_leaf.prop_recursive(3, 12, 4, |inner| {
-        (
-            any::<bool>(),
-            names(BOOL_OPS),
-            prop::collection::vec(inner, 1..4),
-        )
-            .prop_map(|(not, op, cs)| {
-                format!("{}{op}({})", if not { "not." } else { "" }, cs.join(","))
-            })
-    });
-    let logic = (
-        any::<bool>(),
-        names(BOOL_OPS),
-        prop::collection::vec(tree, 1..3),
-    )
-        .prop_map(|(not, op, cs)| {
-            (
-                format!("{}{op}", if not { "not." } else { "" }),
-                format!("({})", cs.join(",")),
-            )
-        });
+    let logic = logic_pair(name.clone(), value.clone());
     let select = prop::collection::vec(
         prop_oneof![
             Just("*".to_owned()),
@@ -294,6 +272,36 @@ fn query_strings() -> impl Strategy<Value = String> {
             .extend_pairs(pairs)
             .finish()
     })
+}
+
+/// An `or`/`and` parameter (possibly negated) holding up to three levels of groups.
+fn logic_pair(
+    name: impl Strategy<Value = String> + Clone + 'static,
+    value: impl Strategy<Value = String> + Clone + 'static,
+) -> impl Strategy<Value = (String, String)> {
+    let tree_leaf = (name.clone(), op_simple(), value.clone())
+        .prop_map(|(n, op, v)| format!("{n}.{op}.{}", quote(&v)));
+    let tree = tree_leaf.prop_recursive(3, 12, 4, |inner| {
+        (
+            any::<bool>(),
+            names(BOOL_OPS),
+            prop::collection::vec(inner, 1..4),
+        )
+            .prop_map(|(not, op, cs)| {
+                format!("{}{op}({})", if not { "not." } else { "" }, cs.join(","))
+            })
+    });
+    (
+        any::<bool>(),
+        names(BOOL_OPS),
+        prop::collection::vec(tree, 1..3),
+    )
+        .prop_map(|(not, op, cs)| {
+            (
+                format!("{}{op}", if not { "not." } else { "" }),
+                format!("({})", cs.join(",")),
+            )
+        })
 }
 
 /// Any name of a grammar table.
