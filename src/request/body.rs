@@ -35,6 +35,24 @@ fn invalid_body(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidRequest, message).with_postgrest_code("PGRST102")
 }
 
+/// A body format this crate reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BodyFormat {
+    Json,
+    Form,
+    Csv,
+}
+
+/// Every `Content-Type` a write body may have (in lower case; matched without
+/// regard to case and parameters) and the format it names. No `Content-Type`,
+/// or an empty one, is JSON.
+const BODY_FORMATS: &[(&str, BodyFormat)] = &[
+    ("application/json", BodyFormat::Json),
+    ("", BodyFormat::Json),
+    ("application/x-www-form-urlencoded", BodyFormat::Form),
+    ("text/csv", BodyFormat::Csv),
+];
+
 /// Parses a write body according to its `Content-Type`.
 ///
 /// With `inspect == false` (the `columns` parameter names the columns) a JSON
@@ -44,38 +62,52 @@ pub(crate) fn parse_payload(
     body: Bytes,
     inspect: bool,
 ) -> Result<Payload, Error> {
-    let content_type = match headers.get(CONTENT_TYPE) {
-        None => "application/json".to_owned(),
-        Some(v) => v
-            .to_str()
-            .map_err(|_| invalid_body("The Content-Type header is not valid text"))?
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase(),
+    match body_format(headers)? {
+        BodyFormat::Json => json_payload(body, inspect),
+        BodyFormat::Form => Ok(form_payload(&body)),
+        BodyFormat::Csv => csv_payload(&body),
+    }
+}
+
+/// The format `Content-Type` names: its media type, parameters ignored.
+fn body_format(headers: &HeaderMap) -> Result<BodyFormat, Error> {
+    let Some(value) = headers.get(CONTENT_TYPE) else {
+        return Ok(BodyFormat::Json);
     };
-    match content_type.as_str() {
-        "application/json" | "" => json_payload(body, inspect),
-        "application/x-www-form-urlencoded" => {
-            let mut object = serde_json::Map::new();
-            for (k, v) in form_urlencoded::parse(&body) {
-                object
-                    .entry(k.into_owned())
-                    .or_insert(serde_json::Value::String(v.into_owned()));
-            }
-            let keys = object.keys().cloned().collect();
-            Ok(Payload {
-                json: serde_json::Value::Object(object).to_string(),
-                shape: Shape::Object,
-                keys,
-                rows: 1,
-            })
-        }
-        "text/csv" => csv_payload(&body),
-        other => Err(invalid_body(format!(
-            "Content-Type not acceptable: {other}"
+    let media_type = value
+        .to_str()
+        .map_err(|_| invalid_body("The Content-Type header is not valid text"))?
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim();
+    match BODY_FORMATS
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(media_type))
+    {
+        Some((_, format)) => Ok(*format),
+        None => Err(invalid_body(format!(
+            "Content-Type not acceptable: {}",
+            media_type.to_ascii_lowercase()
         ))),
+    }
+}
+
+/// `application/x-www-form-urlencoded`: one object of text values; of repeated
+/// keys, the first wins.
+fn form_payload(body: &[u8]) -> Payload {
+    let mut object = serde_json::Map::new();
+    for (k, v) in form_urlencoded::parse(body) {
+        object
+            .entry(k.into_owned())
+            .or_insert(serde_json::Value::String(v.into_owned()));
+    }
+    let keys = object.keys().cloned().collect();
+    Payload {
+        json: serde_json::Value::Object(object).to_string(),
+        shape: Shape::Object,
+        keys,
+        rows: 1,
     }
 }
 
@@ -374,5 +406,20 @@ mod tests {
         h.insert(CONTENT_TYPE, "text/plain".parse().unwrap());
         let err = parse_payload(&h, Bytes::from_static(b"x"), true).unwrap_err();
         assert_eq!(err.message(), "Content-Type not acceptable: text/plain");
+        h.insert(CONTENT_TYPE, "Text/Plain; charset=utf-8".parse().unwrap());
+        let err = parse_payload(&h, Bytes::from_static(b"x"), true).unwrap_err();
+        assert_eq!(err.message(), "Content-Type not acceptable: text/plain");
+        for (name, _) in BODY_FORMATS {
+            h.insert(
+                CONTENT_TYPE,
+                format!("{} ; charset=UTF-8", name.to_ascii_uppercase())
+                    .parse()
+                    .unwrap(),
+            );
+            assert!(
+                parse_payload(&h, Bytes::from_static(b"{}\n"), true).is_ok(),
+                "{name}"
+            );
+        }
     }
 }

@@ -4,6 +4,55 @@ use std::borrow::Cow;
 
 use super::ParseError;
 
+/// The deepest `select` embedding and `or`/`and` nesting the parser accepts;
+/// deeper input is refused with a parse error instead of recursing further.
+pub(crate) const MAX_NESTING: usize = 32;
+
+/// One row of a grammar table: a word as the grammar spells it, what it parses
+/// to, and the SQL text it renders as.
+#[derive(Debug)]
+pub(crate) struct Spelling<T: 'static> {
+    /// How the grammar writes it (`eq`, `asc`, `null`, …).
+    pub(crate) name: &'static str,
+    /// What it parses to.
+    pub(crate) parses_to: T,
+    /// The SQL it renders as; empty where the renderer writes the SQL itself.
+    pub(crate) sql: &'static str,
+}
+
+impl<T: Copy + PartialEq> Spelling<T> {
+    /// A row: `name` parses to `parses_to` and renders as `sql`.
+    pub(crate) const fn new(name: &'static str, parses_to: T, sql: &'static str) -> Self {
+        Self {
+            name,
+            parses_to,
+            sql,
+        }
+    }
+
+    /// The row of `table` spelled exactly `name`.
+    pub(crate) fn named(table: &'static [Self], name: &str) -> Option<&'static Self> {
+        table.iter().find(|row| row.name == name)
+    }
+
+    /// The row of `table` that parses to `value`.
+    pub(crate) fn of(table: &'static [Self], value: T) -> Option<&'static Self> {
+        table.iter().find(|row| row.parses_to == value)
+    }
+
+    /// The name `value` has in `table` (empty if it has none; the tables' tests
+    /// check that every value has one).
+    pub(crate) fn name_of(table: &'static [Self], value: T) -> &'static str {
+        Self::of(table, value).map_or("", |row| row.name)
+    }
+
+    /// The SQL `value` renders as in `table` (empty if it has no row; the tables'
+    /// tests check that every value has one).
+    pub(crate) fn sql_of(table: &'static [Self], value: T) -> &'static str {
+        Self::of(table, value).map_or("", |row| row.sql)
+    }
+}
+
 /// Characters that end an unquoted name: PostgREST's reserved characters plus
 /// the ones that introduce an operator, alias, cast, hint or JSON path.
 const NAME_END: &[u8] = b",.:()!>\"";

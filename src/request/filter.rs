@@ -1,7 +1,7 @@
 //! Horizontal filtering: `key=value` where `key = [embed "."]* field` and
 //! `value = ["not."] operator ["(" modifier ")"] "." operand`.
 
-use super::cursor::Cursor;
+use super::cursor::{Cursor, Spelling};
 use super::{Field, JsonOp, JsonStep, ParseError};
 
 /// A comparison operator whose operand is one bound value.
@@ -31,27 +31,13 @@ pub(crate) enum CompareOp {
 impl CompareOp {
     /// The SQL operator.
     pub(crate) fn as_sql(self) -> &'static str {
-        match self {
-            Self::Eq => "=",
-            Self::Neq => "<>",
-            Self::Gt => ">",
-            Self::Gte => ">=",
-            Self::Lt => "<",
-            Self::Lte => "<=",
-            Self::Like => "LIKE",
-            Self::Ilike => "ILIKE",
-            Self::Match => "~",
-            Self::Imatch => "~*",
-            Self::IsDistinct => "IS DISTINCT FROM",
-            Self::Contains => "@>",
-            Self::Contained => "<@",
-            Self::Overlaps => "&&",
-            Self::StrictlyLeft => "<<",
-            Self::StrictlyRight => ">>",
-            Self::NotExtendRight => "&<",
-            Self::NotExtendLeft => "&>",
-            Self::Adjacent => "-|-",
-        }
+        Spelling::sql_of(OPERATORS, Operator::Compare(self))
+    }
+
+    /// The name the grammar gives it.
+    #[cfg(test)]
+    pub(crate) fn name(self) -> &'static str {
+        Spelling::name_of(OPERATORS, Operator::Compare(self))
     }
 
     /// Whether `(any)` / `(all)` may modify this operator.
@@ -79,11 +65,15 @@ pub(crate) enum Quantifier {
 }
 
 impl Quantifier {
+    /// The SQL keyword.
     pub(crate) fn as_sql(self) -> &'static str {
-        match self {
-            Self::Any => "ANY",
-            Self::All => "ALL",
-        }
+        Spelling::sql_of(QUANTIFIERS, self)
+    }
+
+    /// The name the grammar gives it (inside the parentheses of `op(any)`).
+    #[cfg(test)]
+    pub(crate) fn name(self) -> &'static str {
+        Spelling::name_of(QUANTIFIERS, self)
     }
 }
 
@@ -97,13 +87,15 @@ pub(crate) enum FtsOp {
 }
 
 impl FtsOp {
+    /// The `tsquery` constructor (a `pg_catalog` function).
     pub(crate) fn as_sql(self) -> &'static str {
-        match self {
-            Self::Fts => "to_tsquery",
-            Self::Plain => "plainto_tsquery",
-            Self::Phrase => "phraseto_tsquery",
-            Self::Websearch => "websearch_to_tsquery",
-        }
+        Spelling::sql_of(OPERATORS, Operator::Fts(self))
+    }
+
+    /// The name the grammar gives it.
+    #[cfg(test)]
+    pub(crate) fn name(self) -> &'static str {
+        Spelling::name_of(OPERATORS, Operator::Fts(self))
     }
 }
 
@@ -118,16 +110,81 @@ pub(crate) enum IsValue {
 }
 
 impl IsValue {
+    /// The SQL test.
     pub(crate) fn as_sql(self) -> &'static str {
-        match self {
-            Self::Null => "IS NULL",
-            Self::NotNull => "IS NOT NULL",
-            Self::True => "IS TRUE",
-            Self::False => "IS FALSE",
-            Self::Unknown => "IS UNKNOWN",
-        }
+        Spelling::sql_of(IS_VALUES, self)
+    }
+
+    /// The name the grammar gives it (matched without regard to case).
+    #[cfg(test)]
+    pub(crate) fn name(self) -> &'static str {
+        Spelling::name_of(IS_VALUES, self)
     }
 }
+
+/// What an operator name parses to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Operator {
+    /// A comparison with one value.
+    Compare(CompareOp),
+    /// `in`: membership in a list.
+    In,
+    /// `is`: a test against an [`IsValue`].
+    Is,
+    /// A full-text search.
+    Fts(FtsOp),
+}
+
+/// Every filter operator: its name in the grammar, what it parses to, and the
+/// SQL operator (for full-text search, the `tsquery` constructor) it renders
+/// as. `in` and `is` have no SQL of their own: the renderer writes it around
+/// the operand.
+pub(crate) const OPERATORS: &[Spelling<Operator>] = {
+    use CompareOp as C;
+    use Operator::{Compare, Fts};
+    &[
+        Spelling::new("eq", Compare(C::Eq), "="),
+        Spelling::new("neq", Compare(C::Neq), "<>"),
+        Spelling::new("gt", Compare(C::Gt), ">"),
+        Spelling::new("gte", Compare(C::Gte), ">="),
+        Spelling::new("lt", Compare(C::Lt), "<"),
+        Spelling::new("lte", Compare(C::Lte), "<="),
+        Spelling::new("like", Compare(C::Like), "LIKE"),
+        Spelling::new("ilike", Compare(C::Ilike), "ILIKE"),
+        Spelling::new("match", Compare(C::Match), "~"),
+        Spelling::new("imatch", Compare(C::Imatch), "~*"),
+        Spelling::new("in", Operator::In, ""),
+        Spelling::new("is", Operator::Is, ""),
+        Spelling::new("isdistinct", Compare(C::IsDistinct), "IS DISTINCT FROM"),
+        Spelling::new("fts", Fts(FtsOp::Fts), "to_tsquery"),
+        Spelling::new("plfts", Fts(FtsOp::Plain), "plainto_tsquery"),
+        Spelling::new("phfts", Fts(FtsOp::Phrase), "phraseto_tsquery"),
+        Spelling::new("wfts", Fts(FtsOp::Websearch), "websearch_to_tsquery"),
+        Spelling::new("cs", Compare(C::Contains), "@>"),
+        Spelling::new("cd", Compare(C::Contained), "<@"),
+        Spelling::new("ov", Compare(C::Overlaps), "&&"),
+        Spelling::new("sl", Compare(C::StrictlyLeft), "<<"),
+        Spelling::new("sr", Compare(C::StrictlyRight), ">>"),
+        Spelling::new("nxr", Compare(C::NotExtendRight), "&<"),
+        Spelling::new("nxl", Compare(C::NotExtendLeft), "&>"),
+        Spelling::new("adj", Compare(C::Adjacent), "-|-"),
+    ]
+};
+
+/// The quantifiers of `op(any)` / `op(all)` and their SQL keywords.
+pub(crate) const QUANTIFIERS: &[Spelling<Quantifier>] = &[
+    Spelling::new("any", Quantifier::Any, "ANY"),
+    Spelling::new("all", Quantifier::All, "ALL"),
+];
+
+/// The operands of `is` and the SQL tests they render as.
+pub(crate) const IS_VALUES: &[Spelling<IsValue>] = &[
+    Spelling::new("null", IsValue::Null, "IS NULL"),
+    Spelling::new("not_null", IsValue::NotNull, "IS NOT NULL"),
+    Spelling::new("true", IsValue::True, "IS TRUE"),
+    Spelling::new("false", IsValue::False, "IS FALSE"),
+    Spelling::new("unknown", IsValue::Unknown, "IS UNKNOWN"),
+];
 
 /// What a filter tests.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -251,39 +308,14 @@ fn json_step(cur: &mut Cursor<'_>) -> Result<JsonStep, ParseError> {
     Ok(JsonStep::Key(step.to_owned()))
 }
 
-/// Every filter operator's name, as the grammar spells it.
-pub(crate) const OPERATOR_NAMES: &[&str] = &[
-    "eq",
-    "neq",
-    "gt",
-    "gte",
-    "lt",
-    "lte",
-    "like",
-    "ilike",
-    "match",
-    "imatch",
-    "in",
-    "is",
-    "isdistinct",
-    "fts",
-    "plfts",
-    "phfts",
-    "wfts",
-    "cs",
-    "cd",
-    "ov",
-    "sl",
-    "sr",
-    "nxr",
-    "nxl",
-    "adj",
-];
-
 /// The length of the longest prefix `input` shares with one of `candidates`.
-fn longest_prefix(input: &str, candidates: &[&str], ignore_case: bool) -> usize {
+fn longest_prefix<'c>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+    ignore_case: bool,
+) -> usize {
     candidates
-        .iter()
+        .into_iter()
         .map(|c| {
             input
                 .bytes()
@@ -350,133 +382,134 @@ fn operand(cur: &mut Cursor<'_>, in_tree: bool) -> Result<String, ParseError> {
 
 /// `operation = operator ["(" modifier ")"] "." operand`
 fn operation(cur: &mut Cursor<'_>, in_tree: bool) -> Result<Operation, ParseError> {
-    let start = cur.rest();
-    let len = start.bytes().take_while(|b| b.is_ascii_lowercase()).count();
-    let word = &start[..len];
-    let compare = match word {
-        "eq" => Some(CompareOp::Eq),
-        "neq" => Some(CompareOp::Neq),
-        "gt" => Some(CompareOp::Gt),
-        "gte" => Some(CompareOp::Gte),
-        "lt" => Some(CompareOp::Lt),
-        "lte" => Some(CompareOp::Lte),
-        "like" => Some(CompareOp::Like),
-        "ilike" => Some(CompareOp::Ilike),
-        "match" => Some(CompareOp::Match),
-        "imatch" => Some(CompareOp::Imatch),
-        "isdistinct" => Some(CompareOp::IsDistinct),
-        "cs" => Some(CompareOp::Contains),
-        "cd" => Some(CompareOp::Contained),
-        "ov" => Some(CompareOp::Overlaps),
-        "sl" => Some(CompareOp::StrictlyLeft),
-        "sr" => Some(CompareOp::StrictlyRight),
-        "nxr" => Some(CompareOp::NotExtendRight),
-        "nxl" => Some(CompareOp::NotExtendLeft),
-        "adj" => Some(CompareOp::Adjacent),
-        _ => None,
-    };
-    let fts = match word {
-        "fts" => Some(FtsOp::Fts),
-        "plfts" => Some(FtsOp::Plain),
-        "phfts" => Some(FtsOp::Phrase),
-        "wfts" => Some(FtsOp::Websearch),
-        _ => None,
-    };
-    if compare.is_none() && fts.is_none() && word != "in" && word != "is" {
-        // PostgREST's parser tries "not." and each operator: it reports the
-        // character where the longest attempt failed.
-        let negatable = cur.offset() == 0;
-        let op_len = longest_prefix(start, OPERATOR_NAMES, false);
-        let not_len = if negatable {
-            longest_prefix(start, &["not."], false)
-        } else {
-            0
-        };
-        let via_not = negatable && not_len >= op_len;
-        let mut err = cur.error(if via_not || (negatable && op_len == 0) {
-            "\"not\" or operator (eq, gt, ...)"
-        } else {
-            "operator (eq, gt, ...)"
-        });
-        err.found += op_len.max(not_len);
-        if !via_not {
-            err.offset += op_len;
+    match operator(cur)? {
+        Operator::Compare(op) => compare(cur, op, in_tree),
+        Operator::Fts(op) => fts(cur, op, in_tree),
+        Operator::In => {
+            cur.expect(".")?;
+            in_list(cur, in_tree).map(Operation::In)
         }
-        return Err(err);
+        Operator::Is => {
+            cur.expect(".")?;
+            is_value(cur, in_tree).map(Operation::Is)
+        }
     }
+}
+
+/// `operator = 1*( %x61-7A )`, one of [`OPERATORS`]; consumed only when it is one.
+fn operator(cur: &mut Cursor<'_>) -> Result<Operator, ParseError> {
+    let start = cur.rest();
+    let len = start.bytes().take_while(u8::is_ascii_lowercase).count();
+    let Some(row) = Spelling::named(OPERATORS, &start[..len]) else {
+        return Err(unknown_operator(cur));
+    };
     for _ in 0..len {
         cur.bump();
     }
-    if let Some(op) = compare {
-        let mut quantifier = None;
-        if op.quantifiable() && cur.peek() == Some(b'(') {
-            quantifier = Some(if cur.eat("(any)") {
-                Quantifier::Any
-            } else if cur.eat("(all)") {
-                Quantifier::All
-            } else {
-                return Err(cur.error("\"(any)\" or \"(all)\""));
-            });
-        }
-        cur.expect(".")?;
-        let mut value = operand(cur, in_tree)?;
-        if matches!(op, CompareOp::Like | CompareOp::Ilike) {
-            value = value.replace('*', "%");
-        }
-        return Ok(Operation::Compare {
-            op,
-            quantifier,
-            value,
-        });
+    Ok(row.parses_to)
+}
+
+/// The error for a word that is no operator. PostgREST's parser tries "not."
+/// and each operator: it reports the character where the longest attempt failed.
+fn unknown_operator(cur: &Cursor<'_>) -> ParseError {
+    let start = cur.rest();
+    let negatable = cur.offset() == 0;
+    let op_len = longest_prefix(start, OPERATORS.iter().map(|row| row.name), false);
+    let not_len = if negatable {
+        longest_prefix(start, ["not."], false)
+    } else {
+        0
+    };
+    let via_not = negatable && not_len >= op_len;
+    let mut err = cur.error(if via_not || (negatable && op_len == 0) {
+        "\"not\" or operator (eq, gt, ...)"
+    } else {
+        "operator (eq, gt, ...)"
+    });
+    err.found += op_len.max(not_len);
+    if !via_not {
+        err.offset += op_len;
     }
-    if let Some(op) = fts {
-        let mut language = None;
-        if cur.eat("(") {
-            let rest = cur.rest();
-            let Some(close) = rest.find(')') else {
-                return Err(cur.error("a language and \")\""));
-            };
-            if close == 0 {
-                return Err(cur.error("a language"));
-            }
-            language = Some(rest[..close].to_owned());
-            for _ in 0..=close {
-                cur.bump();
-            }
-        }
-        cur.expect(".")?;
-        return Ok(Operation::Fts {
-            op,
-            language,
-            value: operand(cur, in_tree)?,
-        });
+    err
+}
+
+/// After a comparison operator: `["(" quantifier ")"] "." operand`, with
+/// `like`/`ilike`'s `*` wildcards turned into `%`.
+fn compare(cur: &mut Cursor<'_>, op: CompareOp, in_tree: bool) -> Result<Operation, ParseError> {
+    let mut quantifier = None;
+    if op.quantifiable() && cur.peek() == Some(b'(') {
+        quantifier = Some(parenthesized_quantifier(cur)?);
     }
     cur.expect(".")?;
-    if word == "in" {
-        return in_list(cur, in_tree).map(Operation::In);
+    let mut value = operand(cur, in_tree)?;
+    if matches!(op, CompareOp::Like | CompareOp::Ilike) {
+        value = value.replace('*', "%");
     }
+    Ok(Operation::Compare {
+        op,
+        quantifier,
+        value,
+    })
+}
+
+/// `"(" quantifier ")"`, one of [`QUANTIFIERS`]; consumed only when it is one.
+fn parenthesized_quantifier(cur: &mut Cursor<'_>) -> Result<Quantifier, ParseError> {
+    let rest = cur.rest();
+    let inner = rest.strip_prefix('(').unwrap_or("");
+    let found = QUANTIFIERS.iter().find(|row| {
+        inner
+            .strip_prefix(row.name)
+            .is_some_and(|after| after.starts_with(')'))
+    });
+    let Some(row) = found else {
+        return Err(cur.error("\"(any)\" or \"(all)\""));
+    };
+    for _ in 0..row.name.len() + 2 {
+        cur.bump();
+    }
+    Ok(row.parses_to)
+}
+
+/// After a full-text search operator: `["(" language ")"] "." operand`.
+fn fts(cur: &mut Cursor<'_>, op: FtsOp, in_tree: bool) -> Result<Operation, ParseError> {
+    let mut language = None;
+    if cur.eat("(") {
+        let rest = cur.rest();
+        let Some(close) = rest.find(')') else {
+            return Err(cur.error("a language and \")\""));
+        };
+        if close == 0 {
+            return Err(cur.error("a language"));
+        }
+        language = Some(rest[..close].to_owned());
+        for _ in 0..=close {
+            cur.bump();
+        }
+    }
+    cur.expect(".")?;
+    Ok(Operation::Fts {
+        op,
+        language,
+        value: operand(cur, in_tree)?,
+    })
+}
+
+/// The operand of `is`: one of [`IS_VALUES`], in any case.
+fn is_value(cur: &mut Cursor<'_>, in_tree: bool) -> Result<IsValue, ParseError> {
     let operand = operand(cur, in_tree)?;
     let operand = operand.as_str();
-    let is = match operand.to_ascii_lowercase().as_str() {
-        "null" => IsValue::Null,
-        "not_null" => IsValue::NotNull,
-        "true" => IsValue::True,
-        "false" => IsValue::False,
-        "unknown" => IsValue::Unknown,
-        _ => {
-            let mut err = cur.error("isVal: (null, not_null, true, false, unknown)");
-            let start = err.offset.saturating_sub(operand.len());
-            let matched = longest_prefix(
-                operand,
-                &["null", "not_null", "true", "false", "unknown"],
-                true,
-            );
-            err.offset = start + matched;
-            err.found = start + matched;
-            return Err(err);
-        }
-    };
-    Ok(Operation::Is(is))
+    if let Some(row) = IS_VALUES
+        .iter()
+        .find(|row| row.name.eq_ignore_ascii_case(operand))
+    {
+        return Ok(row.parses_to);
+    }
+    let mut err = cur.error("isVal: (null, not_null, true, false, unknown)");
+    let start = err.offset.saturating_sub(operand.len());
+    let matched = longest_prefix(operand, IS_VALUES.iter().map(|row| row.name), true);
+    err.offset = start + matched;
+    err.found = start + matched;
+    Err(err)
 }
 
 /// `in-list = "(" item *( "," item ) ")"`, `item = quoted / *( any char but "," and ")" )`
@@ -614,6 +647,145 @@ mod tests {
         ] {
             assert!(parse_filter("c", bad).is_err(), "{bad}");
         }
+    }
+
+    /// Every comparison operator; the match fails to compile when one is added.
+    fn all_compare_ops() -> [CompareOp; 19] {
+        use CompareOp::*;
+        let all = [
+            Eq,
+            Neq,
+            Gt,
+            Gte,
+            Lt,
+            Lte,
+            Like,
+            Ilike,
+            Match,
+            Imatch,
+            IsDistinct,
+            Contains,
+            Contained,
+            Overlaps,
+            StrictlyLeft,
+            StrictlyRight,
+            NotExtendRight,
+            NotExtendLeft,
+            Adjacent,
+        ];
+        match all[0] {
+            Eq | Neq | Gt | Gte | Lt | Lte | Like | Ilike | Match | Imatch | IsDistinct
+            | Contains | Contained | Overlaps | StrictlyLeft | StrictlyRight | NotExtendRight
+            | NotExtendLeft | Adjacent => all,
+        }
+    }
+
+    /// Every other value the operator table holds, checked exhaustively the same way.
+    fn all_other_operators() -> Vec<Operator> {
+        let fts = [FtsOp::Fts, FtsOp::Plain, FtsOp::Phrase, FtsOp::Websearch];
+        match fts[0] {
+            FtsOp::Fts | FtsOp::Plain | FtsOp::Phrase | FtsOp::Websearch => {}
+        }
+        let mut all = vec![Operator::In, Operator::Is];
+        all.extend(fts.map(Operator::Fts));
+        all
+    }
+
+    #[test]
+    fn operator_table_has_each_operator_once() {
+        let mut expected: Vec<Operator> = all_compare_ops()
+            .into_iter()
+            .map(Operator::Compare)
+            .collect();
+        expected.extend(all_other_operators());
+        assert_eq!(OPERATORS.len(), expected.len());
+        for want in expected {
+            let rows = OPERATORS.iter().filter(|r| r.parses_to == want).count();
+            assert_eq!(rows, 1, "{want:?}");
+        }
+        for (i, row) in OPERATORS.iter().enumerate() {
+            assert!(
+                OPERATORS[..i].iter().all(|other| other.name != row.name),
+                "{} twice",
+                row.name
+            );
+            let has_sql = matches!(row.parses_to, Operator::Compare(_) | Operator::Fts(_));
+            assert_eq!(!row.sql.is_empty(), has_sql, "{}", row.name);
+        }
+    }
+
+    #[test]
+    fn every_operator_name_parses_to_its_row() {
+        for row in OPERATORS {
+            let operand = match row.parses_to {
+                Operator::In => "(x)",
+                Operator::Is => "null",
+                _ => "x",
+            };
+            let parsed = op(&format!("{}.{operand}", row.name));
+            let got = match parsed {
+                Operation::Compare { op, .. } => Operator::Compare(op),
+                Operation::Fts { op, .. } => Operator::Fts(op),
+                Operation::In(_) => Operator::In,
+                Operation::Is(_) => Operator::Is,
+            };
+            assert_eq!(got, row.parses_to, "{}", row.name);
+        }
+        for op in all_compare_ops() {
+            assert!(!op.as_sql().is_empty() && !op.name().is_empty(), "{op:?}");
+        }
+    }
+
+    #[test]
+    fn quantifier_and_is_tables_are_complete() {
+        for q in [Quantifier::Any, Quantifier::All] {
+            match q {
+                Quantifier::Any | Quantifier::All => {}
+            }
+            let rows = QUANTIFIERS.iter().filter(|r| r.parses_to == q).count();
+            assert_eq!(rows, 1, "{q:?}");
+            let parsed = op(&format!("eq({}).{{1}}", q.name()));
+            assert!(
+                matches!(parsed, Operation::Compare { quantifier: Some(got), .. } if got == q),
+                "{q:?}"
+            );
+        }
+        assert_eq!(QUANTIFIERS.len(), 2);
+        let values = [
+            IsValue::Null,
+            IsValue::NotNull,
+            IsValue::True,
+            IsValue::False,
+            IsValue::Unknown,
+        ];
+        for v in values {
+            match v {
+                IsValue::Null
+                | IsValue::NotNull
+                | IsValue::True
+                | IsValue::False
+                | IsValue::Unknown => {}
+            }
+            let rows = IS_VALUES.iter().filter(|r| r.parses_to == v).count();
+            assert_eq!(rows, 1, "{v:?}");
+            assert_eq!(op(&format!("is.{}", v.name())), Operation::Is(v));
+            let upper = v.name().to_ascii_uppercase();
+            assert_eq!(op(&format!("is.{upper}")), Operation::Is(v));
+            assert!(v.as_sql().starts_with("IS "), "{v:?}");
+        }
+        assert_eq!(IS_VALUES.len(), values.len());
+    }
+
+    #[test]
+    fn unknown_operator_points_at_the_longest_attempt() {
+        // "eqq": "eq" matched two characters; "nox": "no" of "not." matched.
+        let e = parse_filter("c", "eqq.1").unwrap_err();
+        assert_eq!((e.offset, e.found), (2, 2));
+        let e = parse_filter("c", "nox.1").unwrap_err();
+        assert_eq!((e.offset, e.found), (0, 2));
+        assert!(e.expected.contains("not"));
+        let e = parse_filter("c", "eq(some).{1}").unwrap_err();
+        assert_eq!(e.offset, 2);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Logic trees: `or=(a.eq.1,and(b.gt.2,not.or(c.is.null,d.in.(1,2))))`.
 
 use super::ParseError;
-use super::cursor::Cursor;
+use super::cursor::{Cursor, MAX_NESTING, Spelling};
 use super::filter::{Filter, tree_filter};
 
 /// How the children of a group combine.
@@ -12,13 +12,22 @@ pub(crate) enum BoolOp {
 }
 
 impl BoolOp {
+    /// The SQL between two children, spaces included.
     pub(crate) fn as_sql(self) -> &'static str {
-        match self {
-            Self::And => " AND ",
-            Self::Or => " OR ",
-        }
+        Spelling::sql_of(BOOL_OPS, self)
+    }
+
+    /// The name the grammar gives it.
+    pub(crate) fn name(self) -> &'static str {
+        Spelling::name_of(BOOL_OPS, self)
     }
 }
+
+/// The logic operators of a group and the SQL that joins its children.
+pub(crate) const BOOL_OPS: &[Spelling<BoolOp>] = &[
+    Spelling::new("and", BoolOp::And, " AND "),
+    Spelling::new("or", BoolOp::Or, " OR "),
+];
 
 /// A condition: a filter, or a (possibly negated) group of conditions.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,9 +39,6 @@ pub(crate) enum Condition {
         children: Vec<Condition>,
     },
 }
-
-/// Groups nested deeper than this are refused.
-pub(crate) const MAX_DEPTH: usize = 32;
 
 /// Parses the value of an `or`/`and`/`not.or`/`not.and` parameter into one group.
 pub(crate) fn parse_logic(negated: bool, op: BoolOp, value: &str) -> Result<Condition, ParseError> {
@@ -52,10 +58,7 @@ pub(crate) fn parse_logic(negated: bool, op: BoolOp, value: &str) -> Result<Cond
         }),
         // PostgREST parses `or(…)`: its columns count the operator's letters.
         Err(mut e) => {
-            let shift = match op {
-                BoolOp::And => 3,
-                BoolOp::Or => 2,
-            } + if negated { 4 } else { 0 };
+            let shift = op.name().len() + if negated { 4 } else { 0 };
             e.offset += shift;
             Err(e)
         }
@@ -64,8 +67,8 @@ pub(crate) fn parse_logic(negated: bool, op: BoolOp, value: &str) -> Result<Cond
 
 /// `group-body = "(" condition *( "," condition ) ")"`
 fn group_body(cur: &mut Cursor<'_>, depth: usize) -> Result<Vec<Condition>, ParseError> {
-    if depth > MAX_DEPTH {
-        return Err(cur.error(format!("at most {MAX_DEPTH} levels of nested logic")));
+    if depth > MAX_NESTING {
+        return Err(cur.error(format!("at most {MAX_NESTING} levels of nested logic")));
     }
     cur.expect("(")?;
     let mut children = vec![condition(cur, depth)?];
@@ -97,25 +100,20 @@ fn condition(cur: &mut Cursor<'_>, depth: usize) -> Result<Condition, ParseError
         Some(r) => (true, r),
         None => (false, rest),
     };
-    let op = if after_not.starts_with("and(") {
-        Some(BoolOp::And)
-    } else if after_not.starts_with("or(") {
-        Some(BoolOp::Or)
-    } else {
-        None
-    };
-    if let Some(op) = op {
+    let group = BOOL_OPS.iter().find(|row| {
+        after_not
+            .strip_prefix(row.name)
+            .is_some_and(|r| r.starts_with('('))
+    });
+    if let Some(row) = group {
         if negated {
             cur.expect("not.")?;
         }
-        cur.expect(match op {
-            BoolOp::And => "and",
-            BoolOp::Or => "or",
-        })?;
+        cur.expect(row.name)?;
         let children = group_body(cur, depth + 1)?;
         return Ok(Condition::Group {
             negated,
-            op,
+            op: row.parses_to,
             children,
         });
     }
@@ -198,6 +196,34 @@ mod tests {
             }
         ));
         assert_eq!(leaf(&children[2]).field.json_path.len(), 1);
+    }
+
+    #[test]
+    fn every_bool_op_name_parses_to_its_row() {
+        for op in [BoolOp::And, BoolOp::Or] {
+            match op {
+                BoolOp::And | BoolOp::Or => {}
+            }
+            assert_eq!(BOOL_OPS.iter().filter(|r| r.parses_to == op).count(), 1);
+            let c = parse_logic(false, BoolOp::Or, &format!("(not.{}(a.eq.1))", op.name()));
+            let Ok(Condition::Group { children, .. }) = c else {
+                panic!("{op:?}: {c:?}")
+            };
+            assert!(
+                matches!(&children[0], Condition::Group { negated: true, op: got, .. } if *got == op)
+            );
+            assert_eq!(op.as_sql().trim(), op.name().to_ascii_uppercase());
+        }
+        assert_eq!(BOOL_OPS.len(), 2);
+    }
+
+    #[test]
+    fn error_offsets_count_the_operator_name() {
+        // PostgREST reports columns of `or(…)` / `not.and(…)`.
+        let e = parse_logic(false, BoolOp::Or, "(a.eq.1").unwrap_err();
+        assert_eq!(e.offset, 7 + 2);
+        let e = parse_logic(true, BoolOp::And, "(a.eq.1").unwrap_err();
+        assert_eq!(e.offset, 7 + 3 + 4);
     }
 
     #[test]

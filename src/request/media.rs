@@ -46,10 +46,62 @@ impl MediaType {
     }
 }
 
+/// A media type `Accept` may name, and the response media type it selects.
+#[derive(Debug)]
+struct Acceptable {
+    /// The name, in lower case (`Accept` is matched without regard to case).
+    name: &'static str,
+    /// What it selects.
+    selects: MediaType,
+    /// What it selects with the `nulls=stripped` parameter.
+    stripped: MediaType,
+}
+
+impl Acceptable {
+    const fn new(name: &'static str, selects: MediaType, stripped: MediaType) -> Self {
+        Self {
+            name,
+            selects,
+            stripped,
+        }
+    }
+}
+
+/// Every media type `Accept` may name that this crate can produce.
+const ACCEPTABLE: &[Acceptable] = {
+    use MediaType::{Csv, Json, JsonStripped, OpenApi, SingularJson};
+    const OBJECT: MediaType = SingularJson { stripped: false };
+    const OBJECT_STRIPPED: MediaType = SingularJson { stripped: true };
+    &[
+        Acceptable::new("*/*", Json, Json),
+        Acceptable::new("application/*", Json, Json),
+        Acceptable::new("application/json", Json, Json),
+        Acceptable::new("application/vnd.pgrst.array+json", Json, JsonStripped),
+        Acceptable::new("application/vnd.pgrst.array", Json, JsonStripped),
+        Acceptable::new("application/vnd.pgrst.object+json", OBJECT, OBJECT_STRIPPED),
+        Acceptable::new("application/vnd.pgrst.object", OBJECT, OBJECT_STRIPPED),
+        Acceptable::new("text/csv", Csv, Csv),
+        Acceptable::new("text/*", Csv, Csv),
+        Acceptable::new("application/openapi+json", OpenApi, OpenApi),
+    ]
+};
+
+/// One media range of `Accept`, with its parameters read.
+#[derive(Debug)]
+struct Offered {
+    q: f32,
+    /// Its position among all ranges, for ties of `q`.
+    position: usize,
+    /// The type, in lower case.
+    ty: String,
+    /// `nulls=stripped`
+    stripped: bool,
+}
+
 /// Picks the first producible media type of `Accept`, in order of q-value then
 /// position; no `Accept` means `*/*`. Nothing producible is a 406.
 pub(crate) fn parse_accept(headers: &HeaderMap) -> Result<MediaType, Error> {
-    let mut offered: Vec<(f32, usize, String, bool)> = Vec::new();
+    let mut offered: Vec<Offered> = Vec::new();
     for value in headers.get_all(ACCEPT) {
         let value = value.to_str().map_err(|_| {
             Error::new(
@@ -58,27 +110,8 @@ pub(crate) fn parse_accept(headers: &HeaderMap) -> Result<MediaType, Error> {
             )
         })?;
         for part in value.split(',') {
-            let mut params = part.split(';');
-            let ty = params.next().unwrap_or("").trim().to_ascii_lowercase();
-            if ty.is_empty() {
-                continue;
-            }
-            let mut q = 1.0;
-            let mut stripped = false;
-            for p in params {
-                if let Some((k, v)) = p.split_once('=') {
-                    let (k, v) = (k.trim(), v.trim());
-                    if k.eq_ignore_ascii_case("q") {
-                        q = v.parse().unwrap_or(0.0);
-                    } else if k.eq_ignore_ascii_case("nulls") && v.eq_ignore_ascii_case("stripped")
-                    {
-                        stripped = true;
-                    }
-                }
-            }
-            if q > 0.0 {
-                let n = offered.len();
-                offered.push((q, n, ty, stripped));
+            if let Some(offer) = media_range(part, offered.len()) {
+                offered.push(offer);
             }
         }
     }
@@ -88,29 +121,46 @@ pub(crate) fn parse_accept(headers: &HeaderMap) -> Result<MediaType, Error> {
         }
         return Ok(MediaType::Json);
     }
-    offered.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    for (_, _, ty, stripped) in &offered {
-        match ty.as_str() {
-            "*/*" | "application/*" | "application/json" => return Ok(MediaType::Json),
-            "application/vnd.pgrst.array+json" | "application/vnd.pgrst.array" => {
-                return Ok(if *stripped {
-                    MediaType::JsonStripped
-                } else {
-                    MediaType::Json
-                });
-            }
-            "application/vnd.pgrst.object+json" | "application/vnd.pgrst.object" => {
-                return Ok(MediaType::SingularJson {
-                    stripped: *stripped,
-                });
-            }
-            "text/csv" | "text/*" => return Ok(MediaType::Csv),
-            "application/openapi+json" => return Ok(MediaType::OpenApi),
-            _ => {}
+    offered.sort_by(|a, b| b.q.total_cmp(&a.q).then(a.position.cmp(&b.position)));
+    for offer in &offered {
+        if let Some(row) = ACCEPTABLE.iter().find(|row| row.name == offer.ty) {
+            return Ok(if offer.stripped {
+                row.stripped
+            } else {
+                row.selects
+            });
         }
     }
-    let names: Vec<&str> = offered.iter().map(|(_, _, t, _)| t.as_str()).collect();
+    let names: Vec<&str> = offered.iter().map(|o| o.ty.as_str()).collect();
     Err(none_available(&names))
+}
+
+/// `media-range = type "/" subtype *( ";" parameter )`, or `None` when it is
+/// empty or refused (`q=0`).
+fn media_range(part: &str, position: usize) -> Option<Offered> {
+    let mut params = part.split(';');
+    let ty = params.next().unwrap_or("").trim().to_ascii_lowercase();
+    if ty.is_empty() {
+        return None;
+    }
+    let mut q = 1.0;
+    let mut stripped = false;
+    for p in params {
+        if let Some((k, v)) = p.split_once('=') {
+            let (k, v) = (k.trim(), v.trim());
+            if k.eq_ignore_ascii_case("q") {
+                q = v.parse().unwrap_or(0.0);
+            } else if k.eq_ignore_ascii_case("nulls") && v.eq_ignore_ascii_case("stripped") {
+                stripped = true;
+            }
+        }
+    }
+    (q > 0.0).then_some(Offered {
+        q,
+        position,
+        ty,
+        stripped,
+    })
 }
 
 fn none_available(types: &[&str]) -> Error {
@@ -132,6 +182,17 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(ACCEPT, v.parse().unwrap());
         parse_accept(&h)
+    }
+
+    #[test]
+    fn acceptable_names_are_lower_case_and_unique() {
+        for (i, row) in ACCEPTABLE.iter().enumerate() {
+            assert_eq!(row.name, row.name.to_ascii_lowercase());
+            assert!(ACCEPTABLE[..i].iter().all(|other| other.name != row.name));
+            assert_eq!(accept(row.name).unwrap(), row.selects, "{}", row.name);
+            let stripped = format!("{};nulls=stripped", row.name);
+            assert_eq!(accept(&stripped).unwrap(), row.stripped, "{}", row.name);
+        }
     }
 
     #[test]
@@ -159,6 +220,11 @@ mod tests {
             accept("text/html, application/json").unwrap(),
             MediaType::Json
         );
+        assert_eq!(
+            accept("text/html;q=0, Application/JSON;q=0.1, text/csv;q=0.1").unwrap(),
+            MediaType::Json
+        );
+        assert!(accept("text/csv;q=0").is_err());
         let err = accept("foo/bar, text/html;q=0.5").unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotAcceptable);
         assert_eq!(

@@ -1,6 +1,6 @@
 //! The `order` parameter.
 
-use super::cursor::Cursor;
+use super::cursor::{Cursor, Spelling};
 use super::filter::json_path;
 use super::{Field, ParseError};
 
@@ -12,13 +12,23 @@ pub(crate) enum Direction {
 }
 
 impl Direction {
+    /// The SQL keyword.
     pub(crate) fn as_sql(self) -> &'static str {
-        match self {
-            Self::Asc => "ASC",
-            Self::Desc => "DESC",
-        }
+        Spelling::sql_of(DIRECTIONS, self)
+    }
+
+    /// The name the grammar gives it.
+    #[cfg(test)]
+    pub(crate) fn name(self) -> &'static str {
+        Spelling::name_of(DIRECTIONS, self)
     }
 }
+
+/// The sort directions of an order term and their SQL keywords.
+pub(crate) const DIRECTIONS: &[Spelling<Direction>] = &[
+    Spelling::new("asc", Direction::Asc, "ASC"),
+    Spelling::new("desc", Direction::Desc, "DESC"),
+];
 
 /// Where NULLs sort.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,13 +38,23 @@ pub(crate) enum Nulls {
 }
 
 impl Nulls {
+    /// The SQL clause.
     pub(crate) fn as_sql(self) -> &'static str {
-        match self {
-            Self::First => "NULLS FIRST",
-            Self::Last => "NULLS LAST",
-        }
+        Spelling::sql_of(NULLS_ORDERS, self)
+    }
+
+    /// The name the grammar gives it.
+    #[cfg(test)]
+    pub(crate) fn name(self) -> &'static str {
+        Spelling::name_of(NULLS_ORDERS, self)
     }
 }
+
+/// Where an order term puts NULLs, and the SQL clauses.
+pub(crate) const NULLS_ORDERS: &[Spelling<Nulls>] = &[
+    Spelling::new("nullsfirst", Nulls::First, "NULLS FIRST"),
+    Spelling::new("nullslast", Nulls::Last, "NULLS LAST"),
+];
 
 /// One term of `order`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,21 +107,13 @@ fn order_term(cur: &mut Cursor<'_>) -> Result<OrderTerm, ParseError> {
             .take_while(u8::is_ascii_alphabetic)
             .count();
         let word = &cur.rest()[..word_len];
-        match word {
-            "asc" | "desc" if term.direction.is_none() && term.nulls.is_none() => {
-                term.direction = Some(if word == "asc" {
-                    Direction::Asc
-                } else {
-                    Direction::Desc
-                });
+        let direction = Spelling::named(DIRECTIONS, word);
+        let nulls = Spelling::named(NULLS_ORDERS, word);
+        match (direction, nulls) {
+            (Some(d), _) if term.direction.is_none() && term.nulls.is_none() => {
+                term.direction = Some(d.parses_to);
             }
-            "nullsfirst" | "nullslast" if term.nulls.is_none() => {
-                term.nulls = Some(if word == "nullsfirst" {
-                    Nulls::First
-                } else {
-                    Nulls::Last
-                });
-            }
+            (_, Some(n)) if term.nulls.is_none() => term.nulls = Some(n.parses_to),
             _ => return Err(cur.error("\"asc\", \"desc\", \"nullsfirst\" or \"nullslast\"")),
         }
         for _ in 0..word_len {
@@ -132,6 +144,32 @@ mod tests {
         assert_eq!(t[0].relation.as_deref(), Some("author"));
         assert_eq!(t[0].field.name, "name");
         assert_eq!(t[1].relation, None);
+    }
+
+    #[test]
+    fn every_direction_and_nulls_name_parses_to_its_row() {
+        for d in [Direction::Asc, Direction::Desc] {
+            match d {
+                Direction::Asc | Direction::Desc => {}
+            }
+            assert_eq!(DIRECTIONS.iter().filter(|r| r.parses_to == d).count(), 1);
+            let t = parse_order(&format!("a.{}", d.name())).unwrap();
+            assert_eq!((t[0].direction, t[0].nulls), (Some(d), None));
+            assert!(!d.as_sql().is_empty());
+        }
+        for n in [Nulls::First, Nulls::Last] {
+            match n {
+                Nulls::First | Nulls::Last => {}
+            }
+            assert_eq!(NULLS_ORDERS.iter().filter(|r| r.parses_to == n).count(), 1);
+            let t = parse_order(&format!("a.desc.{}", n.name())).unwrap();
+            assert_eq!(
+                (t[0].direction, t[0].nulls),
+                (Some(Direction::Desc), Some(n))
+            );
+            assert!(n.as_sql().starts_with("NULLS "));
+        }
+        assert_eq!((DIRECTIONS.len(), NULLS_ORDERS.len()), (2, 2));
     }
 
     #[test]

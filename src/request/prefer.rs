@@ -14,12 +14,9 @@ pub(crate) enum Count {
 }
 
 impl Count {
+    /// The token that asks for it (also its `Preference-Applied` text).
     pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::Exact => "count=exact",
-            Self::Planned => "count=planned",
-            Self::Estimated => "count=estimated",
-        }
+        token_of(Preference::Count(self))
     }
 }
 
@@ -33,12 +30,9 @@ pub(crate) enum Return {
 }
 
 impl Return {
+    /// The token that asks for it (also its `Preference-Applied` text).
     pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::Minimal => "return=minimal",
-            Self::HeadersOnly => "return=headers-only",
-            Self::Representation => "return=representation",
-        }
+        token_of(Preference::Return(self))
     }
 }
 
@@ -50,11 +44,9 @@ pub(crate) enum Resolution {
 }
 
 impl Resolution {
+    /// The token that asks for it (also its `Preference-Applied` text).
     pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::MergeDuplicates => "resolution=merge-duplicates",
-            Self::IgnoreDuplicates => "resolution=ignore-duplicates",
-        }
+        token_of(Preference::Resolution(self))
     }
 }
 
@@ -66,11 +58,9 @@ pub(crate) enum TxEnd {
 }
 
 impl TxEnd {
+    /// The token that asks for it (also its `Preference-Applied` text).
     pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::Commit => "tx=commit",
-            Self::Rollback => "tx=rollback",
-        }
+        token_of(Preference::Tx(self))
     }
 }
 
@@ -92,67 +82,102 @@ pub(crate) struct Preferences {
 
 const PREFER: HeaderName = HeaderName::from_static("prefer");
 
+/// What a known `Prefer` token asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Preference {
+    Count(Count),
+    Return(Return),
+    Resolution(Resolution),
+    /// `missing=default` (true) or `missing=null`.
+    Missing {
+        default: bool,
+    },
+    /// `handling=strict` (true) or `handling=lenient`.
+    Handling {
+        strict: bool,
+    },
+    Tx(TxEnd),
+}
+
+/// Every `Prefer` token with a fixed spelling and what it asks for
+/// (`max-affected=<n>` takes a number, so it is read apart).
+const PREFERENCES: &[(&str, Preference)] = {
+    use Preference as P;
+    &[
+        ("count=exact", P::Count(Count::Exact)),
+        ("count=planned", P::Count(Count::Planned)),
+        ("count=estimated", P::Count(Count::Estimated)),
+        ("return=minimal", P::Return(Return::Minimal)),
+        ("return=headers-only", P::Return(Return::HeadersOnly)),
+        ("return=representation", P::Return(Return::Representation)),
+        (
+            "resolution=merge-duplicates",
+            P::Resolution(Resolution::MergeDuplicates),
+        ),
+        (
+            "resolution=ignore-duplicates",
+            P::Resolution(Resolution::IgnoreDuplicates),
+        ),
+        ("missing=default", P::Missing { default: true }),
+        ("missing=null", P::Missing { default: false }),
+        ("handling=strict", P::Handling { strict: true }),
+        ("handling=lenient", P::Handling { strict: false }),
+        ("tx=commit", P::Tx(TxEnd::Commit)),
+        ("tx=rollback", P::Tx(TxEnd::Rollback)),
+    ]
+};
+
+/// The token of `pref` (empty if it has none; the tests check that each has one).
+fn token_of(pref: Preference) -> &'static str {
+    PREFERENCES
+        .iter()
+        .find(|(_, p)| *p == pref)
+        .map_or("", |(token, _)| token)
+}
+
 /// Parses every `Prefer` header: comma-separated `name=value` tokens.
 pub(crate) fn parse_prefer(headers: &HeaderMap) -> Result<Preferences, Error> {
     let mut prefs = Preferences::default();
     let mut unknown = Vec::new();
-    let mut missing_seen = false;
-    let mut handling_seen = false;
+    let mut missing = None;
+    let mut handling = None;
     for value in headers.get_all(PREFER) {
         let Ok(value) = value.to_str() else { continue };
         for token in value.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-            match token {
-                "count=exact" | "count=planned" | "count=estimated" => {
-                    prefs.count.get_or_insert(match token {
-                        "count=exact" => Count::Exact,
-                        "count=planned" => Count::Planned,
-                        _ => Count::Estimated,
-                    });
+            match PREFERENCES
+                .iter()
+                .find(|(t, _)| *t == token)
+                .map(|(_, p)| *p)
+            {
+                Some(Preference::Count(c)) => {
+                    prefs.count.get_or_insert(c);
                 }
-                "return=minimal" | "return=headers-only" | "return=representation" => {
-                    prefs.return_.get_or_insert(match token {
-                        "return=minimal" => Return::Minimal,
-                        "return=headers-only" => Return::HeadersOnly,
-                        _ => Return::Representation,
-                    });
+                Some(Preference::Return(r)) => {
+                    prefs.return_.get_or_insert(r);
                 }
-                "resolution=merge-duplicates" | "resolution=ignore-duplicates" => {
-                    prefs
-                        .resolution
-                        .get_or_insert(if token.ends_with("merge-duplicates") {
-                            Resolution::MergeDuplicates
-                        } else {
-                            Resolution::IgnoreDuplicates
-                        });
+                Some(Preference::Resolution(r)) => {
+                    prefs.resolution.get_or_insert(r);
                 }
-                "missing=default" | "missing=null" => {
-                    if !missing_seen {
-                        prefs.missing_default = token == "missing=default";
-                        missing_seen = true;
-                    }
+                Some(Preference::Tx(t)) => {
+                    prefs.tx.get_or_insert(t);
                 }
-                "handling=strict" | "handling=lenient" => {
-                    if !handling_seen {
-                        prefs.strict = token == "handling=strict";
-                        handling_seen = true;
-                    }
+                Some(Preference::Missing { default }) => {
+                    missing.get_or_insert(default);
                 }
-                "tx=commit" | "tx=rollback" => {
-                    prefs.tx.get_or_insert(if token == "tx=commit" {
-                        TxEnd::Commit
-                    } else {
-                        TxEnd::Rollback
-                    });
+                Some(Preference::Handling { strict }) => {
+                    handling.get_or_insert(strict);
                 }
-                _ => match token.strip_prefix("max-affected=").map(str::parse::<i64>) {
+                None => match token.strip_prefix("max-affected=").map(str::parse::<i64>) {
                     Some(Ok(n)) if n >= 0 => {
                         prefs.max_affected.get_or_insert(n);
                     }
-                    _ => unknown.push(token.to_owned()),
+                    _ => unknown.push(token),
                 },
             }
         }
     }
+    prefs.missing_default = missing.unwrap_or(false);
+    prefs.strict = handling.unwrap_or(false);
     if prefs.strict && !unknown.is_empty() {
         return Err(Error::new(
             ErrorKind::InvalidRequest,
@@ -199,6 +224,54 @@ mod tests {
         assert!(p.missing_default && p.strict);
         assert_eq!(p.max_affected, Some(5));
         assert_eq!(p.tx, Some(TxEnd::Rollback));
+    }
+
+    #[test]
+    fn every_token_parses_to_its_row_and_back() {
+        for (i, (token, pref)) in PREFERENCES.iter().enumerate() {
+            assert!(
+                PREFERENCES[..i]
+                    .iter()
+                    .all(|(t, p)| t != token && p != pref)
+            );
+            assert_eq!(token_of(*pref), *token);
+            let p = prefer(&[token]).unwrap();
+            let got = match pref {
+                Preference::Count(_) => p.count.map(Preference::Count),
+                Preference::Return(_) => p.return_.map(Preference::Return),
+                Preference::Resolution(_) => p.resolution.map(Preference::Resolution),
+                Preference::Tx(_) => p.tx.map(Preference::Tx),
+                Preference::Missing { .. } => Some(Preference::Missing {
+                    default: p.missing_default,
+                }),
+                Preference::Handling { .. } => Some(Preference::Handling { strict: p.strict }),
+            };
+            assert_eq!(got, Some(*pref), "{token}");
+        }
+        for c in [Count::Exact, Count::Planned, Count::Estimated] {
+            assert!(c.as_str().starts_with("count="));
+        }
+        for r in [Return::Minimal, Return::HeadersOnly, Return::Representation] {
+            assert!(r.as_str().starts_with("return="));
+        }
+        for r in [Resolution::MergeDuplicates, Resolution::IgnoreDuplicates] {
+            assert!(r.as_str().starts_with("resolution="));
+        }
+        for t in [TxEnd::Commit, TxEnd::Rollback] {
+            assert!(t.as_str().starts_with("tx="));
+        }
+    }
+
+    #[test]
+    fn first_missing_and_handling_win() {
+        let p = prefer(&[
+            "missing=null, missing=default",
+            "handling=lenient,handling=strict,x",
+        ])
+        .unwrap();
+        assert!(!p.missing_default && !p.strict);
+        let p = prefer(&["missing=default,missing=null,handling=strict,handling=lenient"]);
+        assert!(p.is_ok_and(|p| p.missing_default && p.strict));
     }
 
     #[test]

@@ -6,9 +6,11 @@ use std::fmt::Write as _;
 use http::{HeaderMap, Method};
 use proptest::prelude::*;
 
-use super::filter::{CompareOp, FtsOp, IsValue, Quantifier};
-use super::order::{Direction, Nulls};
-use super::select::Aggregate;
+use super::cursor::Spelling;
+use super::filter::{IS_VALUES, OPERATORS, Operator};
+use super::logic::BOOL_OPS;
+use super::order::{DIRECTIONS, NULLS_ORDERS};
+use super::select::AGGREGATES;
 use super::*;
 use crate::error::ErrorKind;
 
@@ -29,30 +31,6 @@ fn field(f: &Field) -> String {
     out
 }
 
-fn compare_op(op: CompareOp) -> &'static str {
-    match op {
-        CompareOp::Eq => "eq",
-        CompareOp::Neq => "neq",
-        CompareOp::Gt => "gt",
-        CompareOp::Gte => "gte",
-        CompareOp::Lt => "lt",
-        CompareOp::Lte => "lte",
-        CompareOp::Like => "like",
-        CompareOp::Ilike => "ilike",
-        CompareOp::Match => "match",
-        CompareOp::Imatch => "imatch",
-        CompareOp::IsDistinct => "isdistinct",
-        CompareOp::Contains => "cs",
-        CompareOp::Contained => "cd",
-        CompareOp::Overlaps => "ov",
-        CompareOp::StrictlyLeft => "sl",
-        CompareOp::StrictlyRight => "sr",
-        CompareOp::NotExtendRight => "nxr",
-        CompareOp::NotExtendLeft => "nxl",
-        CompareOp::Adjacent => "adj",
-    }
-}
-
 /// The operation part of a filter; values quoted when inside a logic tree.
 fn operation(op: &Operation, in_tree: bool) -> String {
     let value = |v: &str| if in_tree { quote(v) } else { v.to_owned() };
@@ -62,38 +40,22 @@ fn operation(op: &Operation, in_tree: bool) -> String {
             quantifier,
             value: v,
         } => {
-            let q = match quantifier {
-                None => "",
-                Some(Quantifier::Any) => "(any)",
-                Some(Quantifier::All) => "(all)",
-            };
-            format!("{}{q}.{}", compare_op(*op), value(v))
+            let q = quantifier
+                .map(|q| format!("({})", q.name()))
+                .unwrap_or_default();
+            format!("{}{q}.{}", op.name(), value(v))
         }
         Operation::In(items) => {
             let items: Vec<String> = items.iter().map(|i| quote(i)).collect();
             format!("in.({})", items.join(","))
         }
-        Operation::Is(v) => format!(
-            "is.{}",
-            match v {
-                IsValue::Null => "null",
-                IsValue::NotNull => "not_null",
-                IsValue::True => "true",
-                IsValue::False => "false",
-                IsValue::Unknown => "unknown",
-            }
-        ),
+        Operation::Is(v) => format!("is.{}", v.name()),
         Operation::Fts {
             op,
             language,
             value: v,
         } => {
-            let name = match op {
-                FtsOp::Fts => "fts",
-                FtsOp::Plain => "plfts",
-                FtsOp::Phrase => "phfts",
-                FtsOp::Websearch => "wfts",
-            };
+            let name = op.name();
             let lang = language
                 .as_ref()
                 .map(|l| format!("({l})"))
@@ -120,10 +82,7 @@ fn condition(c: &Condition) -> String {
             format!(
                 "{}{}({})",
                 if *negated { "not." } else { "" },
-                match op {
-                    BoolOp::And => "and",
-                    BoolOp::Or => "or",
-                },
+                op.name(),
                 children.join(",")
             )
         }
@@ -149,13 +108,7 @@ fn select_item(item: &SelectItem) -> String {
             }
             if let Some((agg, cast)) = aggregate {
                 if f.is_some() {
-                    out.push_str(match agg {
-                        Aggregate::Sum => ".sum()",
-                        Aggregate::Avg => ".avg()",
-                        Aggregate::Max => ".max()",
-                        Aggregate::Min => ".min()",
-                        Aggregate::Count => ".count()",
-                    });
+                    let _ = write!(out, ".{}()", agg.name());
                 }
                 if let Some(c) = cast {
                     let _ = write!(out, "::{c}");
@@ -210,14 +163,7 @@ fn render_query(req: &ApiRequest) -> String {
                 op,
                 children,
             } => {
-                let key = format!(
-                    "{}{}",
-                    if *negated { "not." } else { "" },
-                    match op {
-                        BoolOp::And => "and",
-                        BoolOp::Or => "or",
-                    }
-                );
+                let key = format!("{}{}", if *negated { "not." } else { "" }, op.name());
                 let children: Vec<String> = children.iter().map(condition).collect();
                 pairs.push((key, format!("({})", children.join(","))));
             }
@@ -232,15 +178,11 @@ fn render_query(req: &ApiRequest) -> String {
                     Some(r) => format!("{}({})", quote(r), field(&t.field)),
                     None => field(&t.field),
                 };
-                match t.direction {
-                    Some(Direction::Asc) => s.push_str(".asc"),
-                    Some(Direction::Desc) => s.push_str(".desc"),
-                    None => {}
+                if let Some(d) = t.direction {
+                    let _ = write!(s, ".{}", d.name());
                 }
-                match t.nulls {
-                    Some(Nulls::First) => s.push_str(".nullsfirst"),
-                    Some(Nulls::Last) => s.push_str(".nullslast"),
-                    None => {}
+                if let Some(n) = t.nulls {
+                    let _ = write!(s, ".{}", n.name());
                 }
                 s
             })
@@ -285,10 +227,7 @@ fn query_strings() -> impl Strategy<Value = String> {
     // Every operator whose value is plain text (`in` and `is` have generators
     // of their own), and some with modifiers.
     let op = prop::sample::select(
-        super::filter::OPERATOR_NAMES
-            .iter()
-            .copied()
-            .filter(|op| !matches!(*op, "in" | "is"))
+        plain_operators()
             .chain(["fts(english)", "eq(any)", "like(all)"])
             .collect::<Vec<_>>(),
     );
@@ -299,58 +238,39 @@ fn query_strings() -> impl Strategy<Value = String> {
             let items: Vec<String> = vs.iter().map(|v| quote(v)).collect();
             (n, format!("in.({})", items.join(",")))
         });
-    let is_filter = (
-        name.clone(),
-        prop::sample::select(vec!["null", "NOT_NULL", "true", "false", "unknown"]),
-    )
-        .prop_map(|(n, v)| (n, format!("is.{v}")));
-    let tree_leaf = (name.clone(), op_simple(), value.clone())
-        .prop_map(|(n, op, v)| format!("{n}.{op}.{}", quote(&v)));
-    let tree = tree_leaf.prop_recursive(3, 12, 4, |inner| {
-        (
-            any::<bool>(),
-            any::<bool>(),
-            prop::collection::vec(inner, 1..4),
-        )
-            .prop_map(|(not, or, cs)| {
-                format!(
-                    "{}{}({})",
-                    if not { "not." } else { "" },
-                    if or { "or" } else { "and" },
-                    cs.join(",")
-                )
-            })
+    let is_filter = (name.clone(), names(IS_VALUES), any::<bool>()).prop_map(|(n, v, upper)| {
+        let v = if upper {
+            v.to_ascii_uppercase()
+        } else {
+            v.to_owned()
+        };
+        (n, format!("is.{v}"))
     });
-    let logic = (
-        any::<bool>(),
-        any::<bool>(),
-        prop::collection::vec(tree, 1..3),
-    )
-        .prop_map(|(not, or, cs)| {
-            (
-                format!(
-                    "{}{}",
-                    if not { "not." } else { "" },
-                    if or { "or" } else { "and" }
-                ),
-                format!("({})", cs.join(",")),
-            )
-        });
+    let logic = logic_pair(name.clone(), value.clone());
     let select = prop::collection::vec(
         prop_oneof![
             Just("*".to_owned()),
             name.clone(),
             (name.clone(), name.clone()).prop_map(|(a, c)| format!("{a}:{c}::text")),
             (name.clone(), "[a-z]{1,4}").prop_map(|(c, k)| format!("{c}->{k}->>0")),
+            (name.clone(), names(AGGREGATES)).prop_map(|(c, agg)| format!("{c}.{agg}()")),
         ],
         1..4,
     )
     .prop_map(|items| ("select".to_owned(), items.join(",")));
     let order = (
         name,
-        prop::sample::select(vec!["", ".asc", ".desc", ".nullsfirst", ".desc.nullslast"]),
+        prop::option::of(names(DIRECTIONS)),
+        prop::option::of(names(NULLS_ORDERS)),
     )
-        .prop_map(|(n, d)| ("order".to_owned(), format!("{n}{d}")));
+        .prop_map(|(n, d, nulls)| {
+            let mut term = n;
+            for word in [d, nulls].into_iter().flatten() {
+                term.push('.');
+                term.push_str(word);
+            }
+            ("order".to_owned(), term)
+        });
     let pair = prop_oneof![leaf, in_filter, is_filter, logic, select, order];
     prop::collection::vec(pair, 0..6).prop_map(|pairs| {
         form_urlencoded::Serializer::new(String::new())
@@ -359,17 +279,54 @@ fn query_strings() -> impl Strategy<Value = String> {
     })
 }
 
+/// An `or`/`and` parameter (possibly negated) holding up to three levels of groups.
+fn logic_pair(
+    name: impl Strategy<Value = String> + Clone + 'static,
+    value: impl Strategy<Value = String> + Clone + 'static,
+) -> impl Strategy<Value = (String, String)> {
+    let tree_leaf = (name.clone(), op_simple(), value.clone())
+        .prop_map(|(n, op, v)| format!("{n}.{op}.{}", quote(&v)));
+    let tree = tree_leaf.prop_recursive(3, 12, 4, |inner| {
+        (
+            any::<bool>(),
+            names(BOOL_OPS),
+            prop::collection::vec(inner, 1..4),
+        )
+            .prop_map(|(not, op, cs)| {
+                format!("{}{op}({})", if not { "not." } else { "" }, cs.join(","))
+            })
+    });
+    (
+        any::<bool>(),
+        names(BOOL_OPS),
+        prop::collection::vec(tree, 1..3),
+    )
+        .prop_map(|(not, op, cs)| {
+            (
+                format!("{}{op}", if not { "not." } else { "" }),
+                format!("({})", cs.join(",")),
+            )
+        })
+}
+
+/// Any name of a grammar table.
+fn names<T: Copy + PartialEq>(
+    table: &'static [Spelling<T>],
+) -> impl Strategy<Value = &'static str> {
+    prop::sample::select(table.iter().map(|row| row.name).collect::<Vec<_>>())
+}
+
+/// The names of the operators whose operand is one plain value (not `in`'s
+/// list or `is`'s keyword).
+fn plain_operators() -> impl Iterator<Item = &'static str> {
+    OPERATORS
+        .iter()
+        .filter(|row| !matches!(row.parses_to, Operator::In | Operator::Is))
+        .map(|row| row.name)
+}
+
 fn op_simple() -> impl Strategy<Value = &'static str> {
-    prop::sample::select(vec![
-        "eq",
-        "neq",
-        "gt",
-        "like",
-        "ilike",
-        "cs",
-        "fts",
-        "isdistinct",
-    ])
+    prop::sample::select(plain_operators().collect::<Vec<_>>())
 }
 
 proptest! {

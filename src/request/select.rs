@@ -1,6 +1,6 @@
 //! Vertical filtering: the `select` parameter.
 
-use super::cursor::Cursor;
+use super::cursor::{Cursor, MAX_NESTING, Spelling};
 use super::filter::json_path;
 use super::{Field, ParseError};
 
@@ -13,6 +13,24 @@ pub(crate) enum Aggregate {
     Min,
     Count,
 }
+
+impl Aggregate {
+    /// The name the grammar gives it (called with `()`).
+    #[cfg(test)]
+    pub(crate) fn name(self) -> &'static str {
+        Spelling::name_of(AGGREGATES, self)
+    }
+}
+
+/// The aggregate functions of `select`, called as `col.name()`. They have no
+/// SQL: the planner refuses them.
+pub(crate) const AGGREGATES: &[Spelling<Aggregate>] = &[
+    Spelling::new("sum", Aggregate::Sum, ""),
+    Spelling::new("avg", Aggregate::Avg, ""),
+    Spelling::new("max", Aggregate::Max, ""),
+    Spelling::new("min", Aggregate::Min, ""),
+    Spelling::new("count", Aggregate::Count, ""),
+];
 
 /// One item of `select`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,9 +53,6 @@ pub(crate) enum SelectItem {
         select: Vec<SelectItem>,
     },
 }
-
-/// Nested embeds deeper than this are refused.
-const MAX_DEPTH: usize = 32;
 
 /// `select = [ item *( "," item ) ]`; an empty select means `*`.
 pub(crate) fn parse_select(input: &str) -> Result<Vec<SelectItem>, ParseError> {
@@ -105,19 +120,7 @@ fn column(
     if let Some(agg) = count_all {
         aggregate = Some((agg, cast_to.take()));
     } else if cur.eat(".") {
-        let agg = if cur.eat("sum()") {
-            Aggregate::Sum
-        } else if cur.eat("avg()") {
-            Aggregate::Avg
-        } else if cur.eat("max()") {
-            Aggregate::Max
-        } else if cur.eat("min()") {
-            Aggregate::Min
-        } else if cur.eat("count()") {
-            Aggregate::Count
-        } else {
-            return Err(cur.error("an aggregate (sum(), avg(), max(), min(), count())"));
-        };
+        let agg = aggregate_call(cur)?;
         aggregate = Some((agg, cast(cur)?));
     }
     cur.skip_spaces();
@@ -127,6 +130,22 @@ fn column(
         cast: cast_to,
         aggregate,
     })
+}
+
+/// `aggregate-call = name "()"`, one of [`AGGREGATES`]; consumed only when it is one.
+fn aggregate_call(cur: &mut Cursor<'_>) -> Result<Aggregate, ParseError> {
+    let rest = cur.rest();
+    let found = AGGREGATES.iter().find(|row| {
+        rest.strip_prefix(row.name)
+            .is_some_and(|after| after.starts_with("()"))
+    });
+    let Some(row) = found else {
+        return Err(cur.error("an aggregate (sum(), avg(), max(), min(), count())"));
+    };
+    for _ in 0..row.name.len() + 2 {
+        cur.bump();
+    }
+    Ok(row.parses_to)
 }
 
 /// `cast = "::" 1*( ALPHA / DIGIT / "_" / "$" / " " )`
@@ -157,8 +176,8 @@ fn embed(
     spread: bool,
     depth: usize,
 ) -> Result<SelectItem, ParseError> {
-    if depth >= MAX_DEPTH {
-        return Err(cur.error(format!("at most {MAX_DEPTH} levels of embedding")));
+    if depth >= MAX_NESTING {
+        return Err(cur.error(format!("at most {MAX_NESTING} levels of embedding")));
     }
     let mut hints = Vec::new();
     while cur.eat("!") {
@@ -270,6 +289,24 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn every_aggregate_name_parses_to_its_row() {
+        use Aggregate::*;
+        for agg in [Sum, Avg, Max, Min, Count] {
+            match agg {
+                Sum | Avg | Max | Min | Count => {}
+            }
+            assert_eq!(AGGREGATES.iter().filter(|r| r.parses_to == agg).count(), 1);
+            let items = parse_select(&format!("a.{}()", agg.name())).unwrap();
+            assert!(
+                matches!(&items[0], SelectItem::Column { aggregate: Some((got, None)), .. } if *got == agg)
+            );
+        }
+        assert_eq!(AGGREGATES.len(), 5);
+        assert!(parse_select("a.sum").is_err());
+        assert!(parse_select("a.summ()").is_err());
     }
 
     #[test]

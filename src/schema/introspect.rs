@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use serde::Deserialize;
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Row};
 
 use super::{
     Column, ForeignKey, Function, FunctionArg, Schema, Table, TableKind, ViewColumn, Volatility,
@@ -151,8 +151,35 @@ struct RawArg {
     mode: String,
 }
 
+/// The rows of every catalog query, read in one snapshot.
+struct CatalogRows {
+    relations: Vec<Row>,
+    foreign_keys: Vec<Row>,
+    functions: Vec<Row>,
+    view_columns: Vec<Row>,
+    role_timeouts: Vec<Row>,
+}
+
 /// Loads a snapshot of `schemas`.
 pub(crate) async fn load_schema(client: &Client, schemas: &[String]) -> Result<Schema, Error> {
+    let rows = fetch_catalog(client, schemas).await?;
+    let tables = tables_from(rows.relations)?;
+    let foreign_keys = foreign_keys_from(rows.foreign_keys);
+    let functions = functions_from(rows.functions)?;
+    let mut schema = Schema::new(schemas.to_vec(), tables, foreign_keys, functions);
+    schema.view_columns = lineage_from(rows.view_columns);
+    schema.role_timeouts = rows
+        .role_timeouts
+        .into_iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    schema.reindex();
+    Ok(schema)
+}
+
+/// Runs every catalog query in one `READ ONLY` transaction: prepared in one
+/// round trip, then `BEGIN`, the queries and `COMMIT` pipelined in one more.
+async fn fetch_catalog(client: &Client, schemas: &[String]) -> Result<CatalogRows, Error> {
     let schemas_param = schemas.to_vec();
     // Prepare first: a statement's Parse must not race ahead of BEGIN or behind COMMIT.
     let (relations, fks, functions, view_columns, role_timeouts) = futures_util::try_join!(
@@ -184,17 +211,21 @@ pub(crate) async fn load_schema(client: &Client, schemas: &[String]) -> Result<S
         commit
     );
     begin.map_err(Error::from_pg)?;
-    let (relations, fks, functions) = (
-        relations.map_err(Error::from_pg)?,
-        fks.map_err(Error::from_pg)?,
-        functions.map_err(Error::from_pg)?,
-    );
-    let view_columns = view_columns.map_err(Error::from_pg)?;
-    let role_timeouts = role_timeouts.map_err(Error::from_pg)?;
+    let rows = CatalogRows {
+        relations: relations.map_err(Error::from_pg)?,
+        foreign_keys: fks.map_err(Error::from_pg)?,
+        functions: functions.map_err(Error::from_pg)?,
+        view_columns: view_columns.map_err(Error::from_pg)?,
+        role_timeouts: role_timeouts.map_err(Error::from_pg)?,
+    };
     commit.map_err(Error::from_pg)?;
+    Ok(rows)
+}
 
-    let mut tables = Vec::with_capacity(relations.len());
-    for row in relations {
+/// The relations, from the rows of [`RELATIONS`].
+fn tables_from(rows: Vec<Row>) -> Result<Vec<Table>, Error> {
+    let mut tables = Vec::with_capacity(rows.len());
+    for row in rows {
         let kind = match row.get::<_, String>(2).as_str() {
             "r" => TableKind::Table,
             "p" => TableKind::PartitionedTable,
@@ -217,9 +248,12 @@ pub(crate) async fn load_schema(client: &Client, schemas: &[String]) -> Result<S
             unique_keys: serde_json::from_str(row.get::<_, &str>(9)).map_err(bad_catalog)?,
         });
     }
+    Ok(tables)
+}
 
-    let foreign_keys = fks
-        .into_iter()
+/// The foreign keys, from the rows of [`FOREIGN_KEYS`].
+fn foreign_keys_from(rows: Vec<Row>) -> Vec<ForeignKey> {
+    rows.into_iter()
         .map(|row| ForeignKey {
             name: row.get(0),
             schema: row.get(1),
@@ -229,27 +263,15 @@ pub(crate) async fn load_schema(client: &Client, schemas: &[String]) -> Result<S
             foreign_table: row.get(5),
             foreign_columns: row.get(6),
         })
-        .collect();
+        .collect()
+}
 
-    let mut fns = Vec::with_capacity(functions.len());
-    for row in functions {
+/// The functions, from the rows of [`FUNCTIONS`].
+fn functions_from(rows: Vec<Row>) -> Result<Vec<Function>, Error> {
+    let mut fns = Vec::with_capacity(rows.len());
+    for row in rows {
         let raw: Vec<RawArg> = serde_json::from_str(row.get::<_, &str>(7)).map_err(bad_catalog)?;
         let defaults = usize::try_from(row.get::<_, i32>(6)).unwrap_or(0);
-        // Input arguments are IN, INOUT and VARIADIC ones; the last `defaults` of them have defaults.
-        let mut args: Vec<FunctionArg> = raw
-            .into_iter()
-            .filter(|a| matches!(a.mode.as_str(), "i" | "b" | "v"))
-            .map(|a| FunctionArg {
-                variadic: a.mode == "v",
-                name: a.name,
-                data_type: a.data_type,
-                has_default: false,
-            })
-            .collect();
-        let first_default = args.len().saturating_sub(defaults);
-        for arg in &mut args[first_default..] {
-            arg.has_default = true;
-        }
         fns.push(Function {
             schema: row.get(0),
             name: row.get(1),
@@ -261,14 +283,38 @@ pub(crate) async fn load_schema(client: &Client, schemas: &[String]) -> Result<S
             returns_set: row.get(3),
             return_type: row.get(4),
             returns_composite: row.get(5),
-            args,
+            args: input_args(raw, defaults),
             comment: row.get(8),
         });
     }
+    Ok(fns)
+}
 
-    // The last entry of a name is the view's own (see VIEW_COLUMNS).
+/// The input arguments among all of a function's: IN, INOUT and VARIADIC ones,
+/// of which the last `defaults` have defaults.
+fn input_args(raw: Vec<RawArg>, defaults: usize) -> Vec<FunctionArg> {
+    let mut args: Vec<FunctionArg> = raw
+        .into_iter()
+        .filter(|a| matches!(a.mode.as_str(), "i" | "b" | "v"))
+        .map(|a| FunctionArg {
+            variadic: a.mode == "v",
+            name: a.name,
+            data_type: a.data_type,
+            has_default: false,
+        })
+        .collect();
+    let first_default = args.len().saturating_sub(defaults);
+    for arg in &mut args[first_default..] {
+        arg.has_default = true;
+    }
+    args
+}
+
+/// Where each view column comes from, sorted by (schema, view, column), from
+/// the rows of [`VIEW_COLUMNS`]: the last entry of a name is the view's own.
+fn lineage_from(rows: Vec<Row>) -> Vec<ViewColumn> {
     let mut by_name: HashMap<(String, String, String), ViewColumn> = HashMap::new();
-    for row in view_columns {
+    for row in rows {
         let column = ViewColumn {
             schema: row.get(0),
             view: row.get(1),
@@ -286,15 +332,7 @@ pub(crate) async fn load_schema(client: &Client, schemas: &[String]) -> Result<S
     }
     let mut lineage: Vec<ViewColumn> = by_name.into_values().collect();
     lineage.sort_by(|a, b| (&a.schema, &a.view, &a.column).cmp(&(&b.schema, &b.view, &b.column)));
-
-    let mut schema = Schema::new(schemas.to_vec(), tables, foreign_keys, fns);
-    schema.view_columns = lineage;
-    schema.role_timeouts = role_timeouts
-        .into_iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect();
-    schema.reindex();
-    Ok(schema)
+    lineage
 }
 
 fn bad_catalog(e: serde_json::Error) -> Error {

@@ -3,7 +3,7 @@
 //! many-to-many through junction tables, and the same for every view that
 //! projects the key columns (followed through chains of views).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -120,9 +120,23 @@ fn base_of<'a>(
     None
 }
 
+/// base table → the relations showing it (the table itself first).
+type Exposures = HashMap<(String, String), Vec<Exposure>>;
+
+/// Every relationship of `schema`: foreign keys both ways, junctions, computed ones.
 pub(super) fn derive(schema: &Schema) -> Vec<Relationship> {
-    // Where each view column comes from, one step.
-    let direct: HashMap<ColumnKey<'_>, ColumnKey<'_>> = schema
+    let direct = view_sources(schema);
+    let mut exposures = table_exposures(schema, &direct);
+    add_view_exposures(schema, &direct, &mut exposures);
+    let mut out = foreign_key_relationships(schema, &exposures);
+    out.extend(many_to_many(schema, &exposures));
+    out.extend(computed(schema));
+    out
+}
+
+/// Where each view column comes from, one step.
+fn view_sources(schema: &Schema) -> HashMap<ColumnKey<'_>, ColumnKey<'_>> {
+    schema
         .view_columns
         .iter()
         .map(|c| {
@@ -135,15 +149,15 @@ pub(super) fn derive(schema: &Schema) -> Vec<Relationship> {
                 ),
             )
         })
-        .collect();
+        .collect()
+}
 
-    // base table → the relations showing it.
-    let mut exposures: HashMap<(String, String), Vec<Exposure>> = HashMap::new();
+/// Each relation without view lineage, as the one showing its own columns.
+fn table_exposures(schema: &Schema, direct: &HashMap<ColumnKey<'_>, ColumnKey<'_>>) -> Exposures {
+    let views: HashSet<(&str, &str)> = direct.keys().map(|(s, v, _)| (*s, *v)).collect();
+    let mut exposures = Exposures::new();
     for t in &schema.tables {
-        if direct
-            .keys()
-            .any(|(s, v, _)| *s == t.schema && *v == t.name)
-        {
+        if views.contains(&(t.schema.as_str(), t.name.as_str())) {
             continue;
         }
         exposures
@@ -159,11 +173,21 @@ pub(super) fn derive(schema: &Schema) -> Vec<Relationship> {
                     .collect(),
             });
     }
+    exposures
+}
+
+/// Adds each exposed view as showing the base-table columns it projects
+/// (followed through chains of views).
+fn add_view_exposures(
+    schema: &Schema,
+    direct: &HashMap<ColumnKey<'_>, ColumnKey<'_>>,
+    exposures: &mut Exposures,
+) {
     // view → base table → base column → view column
     type Projections = HashMap<(String, String), HashMap<String, String>>;
     let mut by_view: HashMap<(String, String), Projections> = HashMap::new();
     for c in &schema.view_columns {
-        if let Some((bs, bt, bc)) = base_of(&direct, (&c.schema, &c.view, &c.column)) {
+        if let Some((bs, bt, bc)) = base_of(direct, (&c.schema, &c.view, &c.column)) {
             by_view
                 .entry((c.schema.clone(), c.view.clone()))
                 .or_default()
@@ -184,77 +208,88 @@ pub(super) fn derive(schema: &Schema) -> Vec<Relationship> {
             });
         }
     }
+}
 
-    let unique = |fk_schema: &str, fk_table: &str, cols: &[String]| {
-        schema.table(fk_schema, fk_table).is_some_and(|t| {
-            t.unique_keys
-                .iter()
-                .any(|k| k.len() == cols.len() && k.iter().all(|c| cols.contains(c)))
+/// The relations showing every one of `cols` of `base`, each with its own
+/// names for them.
+fn covering<'e>(
+    exposures: &'e Exposures,
+    base: (&str, &str),
+    cols: &[String],
+) -> Vec<(&'e Exposure, Vec<String>)> {
+    exposures
+        .get(&(base.0.to_owned(), base.1.to_owned()))
+        .map(|list| {
+            list.iter()
+                .filter_map(|e| {
+                    let mapped: Option<Vec<String>> =
+                        cols.iter().map(|c| e.columns.get(c).cloned()).collect();
+                    mapped.map(|m| (e, m))
+                })
+                .collect()
         })
-    };
-    let covering = |base: (&str, &str), cols: &[String]| -> Vec<(&Exposure, Vec<String>)> {
-        exposures
-            .get(&(base.0.to_owned(), base.1.to_owned()))
-            .map(|list| {
-                list.iter()
-                    .filter_map(|e| {
-                        let mapped: Option<Vec<String>> =
-                            cols.iter().map(|c| e.columns.get(c).cloned()).collect();
-                        mapped.map(|m| (e, m))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+        .unwrap_or_default()
+}
 
+/// Whether `cols` are exactly one of the unique keys of `schema_name.table`.
+fn is_unique_key(schema: &Schema, schema_name: &str, table: &str, cols: &[String]) -> bool {
+    schema.table(schema_name, table).is_some_and(|t| {
+        t.unique_keys
+            .iter()
+            .any(|k| k.len() == cols.len() && k.iter().all(|c| cols.contains(c)))
+    })
+}
+
+/// For each foreign key and each pair of relations showing its two sides:
+/// many-to-one (or one-to-one) from the holder, and its inverse.
+fn foreign_key_relationships(schema: &Schema, exposures: &Exposures) -> Vec<Relationship> {
     let mut out = Vec::new();
     for fk in &schema.foreign_keys {
-        let one_to_one = unique(&fk.schema, &fk.table, &fk.columns);
-        for (src, src_cols) in covering((&fk.schema, &fk.table), &fk.columns) {
-            for (dst, dst_cols) in
-                covering((&fk.foreign_schema, &fk.foreign_table), &fk.foreign_columns)
-            {
+        let one_to_one = is_unique_key(schema, &fk.schema, &fk.table, &fk.columns);
+        for (src, src_cols) in covering(exposures, (&fk.schema, &fk.table), &fk.columns) {
+            for (dst, dst_cols) in covering(
+                exposures,
+                (&fk.foreign_schema, &fk.foreign_table),
+                &fk.foreign_columns,
+            ) {
                 let pairs: Vec<(String, String)> = src_cols
                     .iter()
                     .cloned()
                     .zip(dst_cols.iter().cloned())
                     .collect();
-                out.push(Relationship {
-                    schema: src.schema.clone(),
-                    table: src.name.clone(),
-                    foreign_schema: dst.schema.clone(),
-                    foreign_table: dst.name.clone(),
-                    cardinality: if one_to_one {
-                        Cardinality::OneToOne
-                    } else {
-                        Cardinality::ManyToOne
-                    },
-                    constraint: fk.name.clone(),
-                    columns: pairs.clone(),
-                    junction: None,
-                    function: None,
-                });
-                out.push(Relationship {
-                    schema: dst.schema.clone(),
-                    table: dst.name.clone(),
-                    foreign_schema: src.schema.clone(),
-                    foreign_table: src.name.clone(),
-                    cardinality: if one_to_one {
-                        Cardinality::OneToOne
-                    } else {
-                        Cardinality::OneToMany
-                    },
-                    constraint: fk.name.clone(),
-                    columns: pairs.into_iter().map(|(a, b)| (b, a)).collect(),
-                    junction: None,
-                    function: None,
-                });
+                let (forward, inverse) = if one_to_one {
+                    (Cardinality::OneToOne, Cardinality::OneToOne)
+                } else {
+                    (Cardinality::ManyToOne, Cardinality::OneToMany)
+                };
+                out.push(fk_relationship(src, dst, forward, fk, pairs.clone()));
+                let flipped = pairs.into_iter().map(|(a, b)| (b, a)).collect();
+                out.push(fk_relationship(dst, src, inverse, fk, flipped));
             }
         }
     }
-    out.extend(many_to_many(schema, &covering));
-    out.extend(computed(schema));
     out
+}
+
+/// A relationship from `from` to `to` through the foreign key `fk`.
+fn fk_relationship(
+    from: &Exposure,
+    to: &Exposure,
+    cardinality: Cardinality,
+    fk: &ForeignKey,
+    columns: Vec<(String, String)>,
+) -> Relationship {
+    Relationship {
+        schema: from.schema.clone(),
+        table: from.name.clone(),
+        foreign_schema: to.schema.clone(),
+        foreign_table: to.name.clone(),
+        cardinality,
+        constraint: fk.name.clone(),
+        columns,
+        junction: None,
+        function: None,
+    }
 }
 
 /// Computed relationships: a function of one argument, a row of an exposed
@@ -290,11 +325,9 @@ fn computed(schema: &Schema) -> Vec<Relationship> {
         .collect()
 }
 
-type Covering<'a> = dyn Fn((&str, &str), &[String]) -> Vec<(&'a Exposure, Vec<String>)> + 'a;
-
 /// Junctions: an exposed table with foreign keys to two sides, whose key
 /// columns are all in its primary key.
-fn many_to_many<'a>(schema: &'a Schema, covering: &Covering<'a>) -> Vec<Relationship> {
+fn many_to_many(schema: &Schema, exposures: &Exposures) -> Vec<Relationship> {
     let mut out = Vec::new();
     for j in &schema.tables {
         if j.primary_key.is_empty() {
@@ -311,43 +344,202 @@ fn many_to_many<'a>(schema: &'a Schema, covering: &Covering<'a>) -> Vec<Relation
                 if a.name == b.name {
                     continue;
                 }
-                for (src, src_cols) in
-                    covering((&a.foreign_schema, &a.foreign_table), &a.foreign_columns)
-                {
-                    for (dst, dst_cols) in
-                        covering((&b.foreign_schema, &b.foreign_table), &b.foreign_columns)
-                    {
-                        out.push(Relationship {
-                            schema: src.schema.clone(),
-                            table: src.name.clone(),
-                            foreign_schema: dst.schema.clone(),
-                            foreign_table: dst.name.clone(),
-                            cardinality: Cardinality::ManyToMany,
-                            constraint: b.name.clone(),
-                            columns: Vec::new(),
-                            junction: Some(Junction {
-                                schema: j.schema.clone(),
-                                table: j.name.clone(),
-                                source_constraint: a.name.clone(),
-                                target_constraint: b.name.clone(),
-                                source_columns: src_cols
-                                    .iter()
-                                    .cloned()
-                                    .zip(a.columns.iter().cloned())
-                                    .collect(),
-                                target_columns: b
-                                    .columns
-                                    .iter()
-                                    .cloned()
-                                    .zip(dst_cols.iter().cloned())
-                                    .collect(),
-                            }),
-                            function: None,
-                        });
+                for (src, src_cols) in covering(
+                    exposures,
+                    (&a.foreign_schema, &a.foreign_table),
+                    &a.foreign_columns,
+                ) {
+                    for (dst, dst_cols) in covering(
+                        exposures,
+                        (&b.foreign_schema, &b.foreign_table),
+                        &b.foreign_columns,
+                    ) {
+                        let ends = JunctionEnds {
+                            src,
+                            src_cols: &src_cols,
+                            dst,
+                            dst_cols: &dst_cols,
+                        };
+                        out.push(through_junction(j, a, b, &ends));
                     }
                 }
             }
         }
     }
     out
+}
+
+/// The two relations a junction links, with their names for the key columns.
+struct JunctionEnds<'e> {
+    src: &'e Exposure,
+    src_cols: &'e [String],
+    dst: &'e Exposure,
+    dst_cols: &'e [String],
+}
+
+/// The many-to-many relationship from `ends.src` to `ends.dst` through the
+/// junction table `j`, whose key `a` points at the source and `b` at the target.
+fn through_junction(
+    j: &super::Table,
+    a: &ForeignKey,
+    b: &ForeignKey,
+    ends: &JunctionEnds<'_>,
+) -> Relationship {
+    Relationship {
+        schema: ends.src.schema.clone(),
+        table: ends.src.name.clone(),
+        foreign_schema: ends.dst.schema.clone(),
+        foreign_table: ends.dst.name.clone(),
+        cardinality: Cardinality::ManyToMany,
+        constraint: b.name.clone(),
+        columns: Vec::new(),
+        junction: Some(Junction {
+            schema: j.schema.clone(),
+            table: j.name.clone(),
+            source_constraint: a.name.clone(),
+            target_constraint: b.name.clone(),
+            source_columns: ends
+                .src_cols
+                .iter()
+                .cloned()
+                .zip(a.columns.iter().cloned())
+                .collect(),
+            target_columns: b
+                .columns
+                .iter()
+                .cloned()
+                .zip(ends.dst_cols.iter().cloned())
+                .collect(),
+        }),
+        function: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Column, Table, TableKind, ViewColumn};
+    use super::*;
+
+    fn table(name: &str, kind: TableKind, cols: &[&str], unique: &[&[&str]]) -> Table {
+        let strings = |cs: &[&str]| cs.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>();
+        Table {
+            schema: "s".into(),
+            name: name.into(),
+            kind,
+            columns: cols
+                .iter()
+                .map(|c| Column {
+                    name: (*c).into(),
+                    data_type: "int4".into(),
+                    base_type: None,
+                    nullable: false,
+                    default: None,
+                })
+                .collect(),
+            primary_key: strings(&cols[..1]),
+            unique_keys: unique.iter().map(|k| strings(k)).collect(),
+            insertable: true,
+            updatable: true,
+            deletable: true,
+            comment: None,
+        }
+    }
+
+    fn fk(name: &str, table: &str, col: &str, target: &str) -> ForeignKey {
+        ForeignKey {
+            name: name.into(),
+            schema: "s".into(),
+            table: table.into(),
+            columns: vec![col.into()],
+            foreign_schema: "s".into(),
+            foreign_table: target.into(),
+            foreign_columns: vec!["id".into()],
+        }
+    }
+
+    /// authors ← books (many-to-one), authors ← profiles (one-to-one, unique
+    /// key), and a view `v_books` (through a view `v0`) showing books' columns
+    /// under other names.
+    fn schema() -> Schema {
+        let mut s = Schema::new(
+            vec!["s".into()],
+            vec![
+                table("authors", TableKind::Table, &["id"], &[&["id"]]),
+                table("books", TableKind::Table, &["id", "author_id"], &[&["id"]]),
+                table(
+                    "profiles",
+                    TableKind::Table,
+                    &["id", "author"],
+                    &[&["author"]],
+                ),
+                table("v_books", TableKind::View, &["book", "writer"], &[]),
+            ],
+            vec![
+                fk("books_fk", "books", "author_id", "authors"),
+                fk("profiles_fk", "profiles", "author", "authors"),
+            ],
+            vec![],
+        );
+        let lineage = |view: &str, column: &str, table: &str, source: &str| ViewColumn {
+            schema: "s".into(),
+            view: view.into(),
+            column: column.into(),
+            source_schema: "s".into(),
+            source_table: table.into(),
+            source_column: source.into(),
+        };
+        s.view_columns = vec![
+            lineage("v0", "i", "books", "id"),
+            lineage("v0", "a", "books", "author_id"),
+            lineage("v_books", "book", "v0", "i"),
+            lineage("v_books", "writer", "v0", "a"),
+        ];
+        s.reindex();
+        s
+    }
+
+    fn find<'s>(s: &'s Schema, from: &str, to: &str) -> Vec<&'s Relationship> {
+        s.relationships
+            .iter()
+            .filter(|r| r.table == from && r.foreign_table == to)
+            .collect()
+    }
+
+    #[test]
+    fn foreign_keys_relate_both_ways() {
+        let s = schema();
+        let [r] = find(&s, "books", "authors")[..] else {
+            panic!("{:?}", s.relationships)
+        };
+        assert_eq!(r.cardinality, Cardinality::ManyToOne);
+        assert_eq!(r.columns, vec![("author_id".into(), "id".into())]);
+        let [r] = find(&s, "authors", "books")[..] else {
+            panic!()
+        };
+        assert_eq!(r.cardinality, Cardinality::OneToMany);
+        assert_eq!(r.columns, vec![("id".into(), "author_id".into())]);
+    }
+
+    #[test]
+    fn unique_key_columns_make_one_to_one() {
+        let s = schema();
+        for (from, to) in [("profiles", "authors"), ("authors", "profiles")] {
+            let [r] = find(&s, from, to)[..] else {
+                panic!("{from} → {to}")
+            };
+            assert_eq!(r.cardinality, Cardinality::OneToOne, "{from} → {to}");
+        }
+    }
+
+    #[test]
+    fn views_relate_through_chains_under_their_own_names() {
+        let s = schema();
+        let [r] = find(&s, "v_books", "authors")[..] else {
+            panic!("{:?}", s.relationships)
+        };
+        assert_eq!(r.cardinality, Cardinality::ManyToOne);
+        assert_eq!(r.columns, vec![("writer".into(), "id".into())]);
+        // `v0` is not a relation of the schema: it shows nothing.
+        assert!(s.relationships.iter().all(|r| r.table != "v0"));
+    }
 }
