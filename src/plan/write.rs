@@ -310,13 +310,14 @@ mod tests {
         plan_of(&r).map(|_| ())
     }
 
-    fn insert_parts<'p, 'r>(
-        w: &'p WritePlan<'r>,
-    ) -> (
+    /// An insert's columns, conflict target and PUT key.
+    type InsertParts<'p, 'r> = (
         &'p [&'r str],
         &'p Option<(Vec<&'r str>, Resolution)>,
         &'p [(&'r str, &'r str)],
-    ) {
+    );
+
+    fn insert_parts<'p, 'r>(w: &'p WritePlan<'r>) -> InsertParts<'p, 'r> {
         match &w.kind {
             WriteKind::Insert {
                 columns,
