@@ -417,7 +417,7 @@ fn plan_range(req: &ApiRequest, max_rows: Option<i64>) -> Result<(i64, Option<i6
 mod tests {
     use http::Method;
 
-    use super::testing::{plan_of, read, request};
+    use super::testing::{self, plan_of, read, request};
     use super::*;
 
     #[test]
@@ -502,5 +502,148 @@ mod tests {
             panic!("OPTIONS plans options")
         };
         assert_eq!(allow, "OPTIONS,GET,HEAD,POST");
+    }
+
+    fn paged(target: &str, headers: &[(&str, &str)], max_rows: Option<u64>) -> (i64, Option<i64>) {
+        let req = request(Method::GET, target, headers, None).unwrap();
+        let config = Config::for_tests(&["public"], max_rows);
+        let plan = plan(&req, testing::schema(), &config).unwrap();
+        let read = read(&plan);
+        assert_eq!(read.max_rows, max_rows.map(|m| m as i64));
+        (read.offset, read.limit)
+    }
+
+    #[test]
+    fn limit_and_offset_page_the_rows() {
+        assert_eq!(paged("/items", &[], None), (0, None));
+        assert_eq!(paged("/items?limit=5", &[], None), (0, Some(5)));
+        assert_eq!(paged("/items?offset=3", &[], None), (3, None));
+        assert_eq!(paged("/items?limit=5&offset=10", &[], None), (10, Some(5)));
+        assert_eq!(paged("/items?limit=0", &[], None), (0, Some(0)));
+
+        let req = request(Method::GET, "/items", &[], None).unwrap();
+        assert!(!read(&plan_of(&req).unwrap()).total_needs_query());
+        for target in ["/items?limit=5", "/items?offset=1"] {
+            let req = request(Method::GET, target, &[], None).unwrap();
+            assert!(
+                read(&plan_of(&req).unwrap()).total_needs_query(),
+                "{target}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_range_header_is_intersected_with_limit_and_offset() {
+        let range = |v: &'static str| [("range", v)];
+        assert_eq!(paged("/items", &range("0-9"), None), (0, Some(10)));
+        assert_eq!(paged("/items", &range("10-"), None), (10, None));
+        assert_eq!(paged("/items", &range("5-5"), None), (5, Some(1)));
+        assert_eq!(paged("/items?limit=5", &range("0-9"), None), (0, Some(5)));
+        assert_eq!(paged("/items?limit=20", &range("0-9"), None), (0, Some(10)));
+        assert_eq!(
+            paged("/items?offset=5&limit=10", &range("0-9"), None),
+            (5, Some(5))
+        );
+        assert_eq!(paged("/items?offset=2", &range("5-"), None), (5, None));
+        // Disjoint: nothing.
+        assert_eq!(paged("/items?limit=2", &range("5-9"), None), (5, Some(0)));
+        // Not a range PostgREST reads: ignored.
+        assert_eq!(paged("/items", &range("items=0-9"), None), (0, None));
+    }
+
+    #[test]
+    fn a_reversed_range_is_416() {
+        let req = request(Method::GET, "/items", &[("range", "20-10")], None).unwrap();
+        let err = plan_of(&req).unwrap_err();
+        assert_eq!(err.status(), http::StatusCode::RANGE_NOT_SATISFIABLE);
+        assert_eq!(err.postgrest_code(), "PGRST103");
+        assert_eq!(err.message(), "Requested range not satisfiable");
+        assert_eq!(
+            err.details(),
+            Some(
+                "The lower boundary must be lower than or equal to the upper boundary in the Range header."
+            )
+        );
+    }
+
+    #[test]
+    fn max_rows_caps_every_page() {
+        assert_eq!(paged("/items", &[], Some(3)), (0, Some(3)));
+        assert_eq!(paged("/items?limit=10", &[], Some(3)), (0, Some(3)));
+        assert_eq!(paged("/items?limit=2", &[], Some(3)), (0, Some(2)));
+        assert_eq!(paged("/items?offset=4", &[], Some(3)), (4, Some(3)));
+        assert_eq!(paged("/items", &[("range", "0-9")], Some(3)), (0, Some(3)));
+        // Reads of a function are paged alike.
+        let req = request(
+            Method::GET,
+            "/rpc/items_under?max_price=5&limit=4&offset=1",
+            &[],
+            None,
+        )
+        .unwrap();
+        let config = Config::for_tests(&["public"], Some(2));
+        let p = plan(&req, testing::schema(), &config).unwrap();
+        let PlanKind::Call(call) = &p.kind else {
+            panic!("a call")
+        };
+        assert_eq!((call.shape.offset, call.shape.limit), (1, Some(2)));
+    }
+
+    #[test]
+    fn the_count_preference_is_carried() {
+        for (prefer, count) in [
+            ("count=exact", Some(Count::Exact)),
+            ("count=planned", Some(Count::Planned)),
+            ("count=estimated", Some(Count::Estimated)),
+            ("return=minimal", None),
+        ] {
+            let req = request(Method::GET, "/items", &[("prefer", prefer)], None).unwrap();
+            let plan = plan_of(&req).unwrap();
+            assert_eq!(read(&plan).count, count, "{prefer}");
+        }
+        let req = request(Method::HEAD, "/items", &[("prefer", "count=exact")], None).unwrap();
+        let plan = plan_of(&req).unwrap();
+        let read = read(&plan);
+        assert!(read.headers_only);
+        assert_eq!(read.count, Some(Count::Exact));
+    }
+
+    #[test]
+    fn the_root_describes_the_schema_and_tables_do_not() {
+        for (method, headers_only) in [(Method::GET, false), (Method::HEAD, true)] {
+            let req = request(method, "/", &[], None).unwrap();
+            let plan = plan_of(&req).unwrap();
+            assert!(
+                matches!(plan.kind, PlanKind::Describe { headers_only: h } if h == headers_only)
+            );
+            assert!(plan.tx.read_only);
+        }
+        let req = request(
+            Method::GET,
+            "/items",
+            &[("accept", "application/openapi+json")],
+            None,
+        )
+        .unwrap();
+        let err = plan_of(&req).unwrap_err();
+        assert_eq!(err.postgrest_code(), "PGRST107");
+        assert_eq!(err.status(), http::StatusCode::NOT_ACCEPTABLE);
+    }
+
+    #[test]
+    fn options_of_a_volatile_function_and_of_a_keyless_view() {
+        let req = request(Method::OPTIONS, "/rpc/volatile_noop", &[], None).unwrap();
+        let PlanKind::Options { allow } = plan_of(&req).unwrap().kind else {
+            panic!("OPTIONS plans options")
+        };
+        assert_eq!(allow, "OPTIONS,POST");
+        // No primary key: no PUT.
+        let req = request(Method::OPTIONS, "/cheap_items", &[], None).unwrap();
+        let PlanKind::Options { allow } = plan_of(&req).unwrap().kind else {
+            panic!("OPTIONS plans options")
+        };
+        assert_eq!(allow, "OPTIONS,GET,HEAD,POST,PATCH,DELETE");
+        let req = request(Method::OPTIONS, "/nope", &[], None).unwrap();
+        assert_eq!(plan_of(&req).unwrap_err().postgrest_code(), "PGRST205");
     }
 }

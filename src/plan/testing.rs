@@ -5,8 +5,8 @@ use std::sync::OnceLock;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 
-use super::{Plan, PlanKind, ReadPlan, plan};
-use crate::config::Config;
+use super::{CallPlan, Plan, PlanKind, ReadPlan, WritePlan, plan};
+use crate::config::{Config, Settings};
 use crate::error::Error;
 use crate::request::{self, ApiRequest};
 use crate::schema::Schema;
@@ -75,5 +75,45 @@ pub(crate) fn read<'p, 'r>(plan: &'p Plan<'r>) -> &'p ReadPlan<'r> {
     match &plan.kind {
         PlanKind::Read(read) => read,
         other => panic!("not a read: {other:?}"),
+    }
+}
+
+/// Plans `req` against the fixture schema with `config`.
+pub(crate) fn plan_with<'r>(req: &'r ApiRequest, config: &'r Config) -> Result<Plan<'r>, Error> {
+    plan(req, schema(), config)
+}
+
+/// A validated config of `settings` (the fixture's schema is `public`, the default).
+pub(crate) fn config_of(settings: Settings) -> Config {
+    Config::new(settings).expect("valid settings")
+}
+
+/// Plans `method target` (no headers, no body) and returns its error; panics if it plans.
+pub(crate) fn plan_error(method: Method, target: &str) -> Error {
+    let req = request(method, target, &[], None).expect("the request parses");
+    match plan_of(&req) {
+        Ok(plan) => panic!("{target} planned: {:?}", plan.kind),
+        Err(err) => err,
+    }
+}
+
+/// The JSON body of `err` in the default mapping (`details` may be structured).
+pub(crate) fn error_body(err: &Error) -> serde_json::Value {
+    serde_json::from_slice(&err.body_json()).expect("an error body is JSON")
+}
+
+/// The write plan of `plan`; panics (failing the test) for any other kind.
+pub(crate) fn write<'p, 'r>(plan: &'p Plan<'r>) -> &'p WritePlan<'r> {
+    match &plan.kind {
+        PlanKind::Write(write) => write,
+        other => panic!("not a write: {other:?}"),
+    }
+}
+
+/// The call plan of `plan`; panics (failing the test) for any other kind.
+pub(crate) fn call<'p, 'r>(plan: &'p Plan<'r>) -> &'p CallPlan<'r> {
+    match &plan.kind {
+        PlanKind::Call(call) => call,
+        other => panic!("not a call: {other:?}"),
     }
 }
