@@ -9,7 +9,7 @@ use http::header::CONTENT_TYPE;
 use serde::Deserialize;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, codes};
 
 /// Whether the body is one object or an array of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,7 +32,7 @@ pub(crate) struct Payload {
 }
 
 fn invalid_body(message: impl Into<String>) -> Error {
-    Error::new(ErrorKind::InvalidRequest, message).with_postgrest_code("PGRST102")
+    Error::pgrst(codes::PGRST102, message)
 }
 
 /// A body format this crate reads.
@@ -334,6 +334,7 @@ fn parse_csv(text: &str) -> Result<Vec<Vec<Option<String>>>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     fn json(body: &str) -> Result<Payload, Error> {
         parse_payload(&HeaderMap::new(), Bytes::from(body.to_owned()), true)

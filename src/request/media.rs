@@ -3,7 +3,7 @@
 use http::HeaderMap;
 use http::header::ACCEPT;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, codes};
 
 /// A response media type this crate can produce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,14 +164,13 @@ fn media_range(part: &str, position: usize) -> Option<Offered> {
 }
 
 fn none_available(types: &[&str]) -> Error {
-    Error::new(
-        ErrorKind::NotAcceptable,
+    Error::pgrst(
+        codes::PGRST107,
         format!(
             "None of these media types are available: {}",
             types.join(", ")
         ),
     )
-    .with_postgrest_code("PGRST107")
 }
 
 #[cfg(test)]

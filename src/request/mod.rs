@@ -35,6 +35,7 @@ use http::{HeaderMap, Method};
 
 pub(crate) use body::{Payload, Shape};
 pub(crate) use context::headers_json;
+pub(crate) use cursor::MAX_NESTING;
 
 pub(crate) use filter::{CompareOp, Filter, IsValue, Operation};
 pub(crate) use logic::{BoolOp, Condition};
@@ -44,9 +45,6 @@ pub(crate) use prefer::{Count, Preferences, Resolution, Return, TxEnd};
 pub(crate) use select::SelectItem;
 
 use crate::error::{Error, ErrorKind, codes};
-
-/// The deepest select or logic tree accepted, and the deepest embedding planned.
-pub(crate) const MAX_NESTING: usize = 32;
 
 /// `json-op = "->" / "->>"`
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 use http::HeaderMap;
 use http::header::HeaderName;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, codes};
 
 /// `Prefer: count=…`
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -179,12 +179,11 @@ pub(crate) fn parse_prefer(headers: &HeaderMap) -> Result<Preferences, Error> {
     prefs.missing_default = missing.unwrap_or(false);
     prefs.strict = handling.unwrap_or(false);
     if prefs.strict && !unknown.is_empty() {
-        return Err(Error::new(
-            ErrorKind::InvalidRequest,
+        return Err(Error::pgrst(
+            codes::PGRST122,
             "Invalid preferences given with handling=strict",
         )
-        .with_details(format!("Invalid preferences: {}", unknown.join(", ")))
-        .with_postgrest_code("PGRST122"));
+        .with_details(format!("Invalid preferences: {}", unknown.join(", "))));
     }
     Ok(prefs)
 }
@@ -192,6 +191,7 @@ pub(crate) fn parse_prefer(headers: &HeaderMap) -> Result<Preferences, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     fn prefer(values: &[&str]) -> Result<Preferences, Error> {
         let mut h = HeaderMap::new();
