@@ -1,11 +1,14 @@
-//! [`RestBody`], the response body of every service in this crate.
+//! [`RestBody`], the response body of every service in this crate, and the
+//! collecting of request bodies under the configured limit.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+
+use crate::error::{BoxError, Error, ErrorKind};
 
 /// The response body: the whole payload, built by PostgreSQL, in one buffer.
 ///
@@ -50,5 +53,27 @@ impl Body for RestBody {
 
     fn size_hint(&self) -> SizeHint {
         self.0.size_hint()
+    }
+}
+
+/// Collects a request body, refusing one over `limit` bytes (413) without
+/// reading more than `limit` of it.
+pub(crate) async fn collect<B>(body: B, limit: usize) -> Result<Bytes, Error>
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<BoxError>,
+{
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(Error::new(
+            ErrorKind::PayloadTooLarge,
+            format!("The request body is larger than the limit of {limit} bytes"),
+        )),
+        Err(e) => Err(Error::new(
+            ErrorKind::InvalidRequest,
+            "The request body could not be read",
+        )
+        .with_source(e)),
     }
 }

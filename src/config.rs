@@ -1,19 +1,106 @@
 //! The service's settings, checked once when it is built.
 //!
-//! [`RestServiceBuilder`](crate::RestServiceBuilder) collects them and
+//! [`RestServiceBuilder`] collects them and
 //! [`Config::new`] validates them; from then on every part of the pipeline
 //! reads the same values: the planner its limits and switches, the service the
 //! exposed schemas and their search paths, the database its timeout. Each
 //! setting is converted to the form its users need here, and only here.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{Error, ErrorKind, codes};
+use crate::db::{MakeTls, Pool};
+use crate::error::{Error, ErrorKind, ErrorMapper, codes};
 use crate::layer::DbRole;
+use crate::schema::SchemaCache;
 use crate::sql;
+#[cfg(doc)]
+use crate::{PostgRest, Powabase, RestService};
 
 /// The default limit on request bodies: 16 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Builds a [`RestService`]; see [`RestService::builder`].
+#[must_use]
+pub struct RestServiceBuilder<T: MakeTls = tokio_postgres::NoTls> {
+    pub(crate) pool: Pool<T>,
+    pub(crate) settings: Settings,
+    pub(crate) cache: Option<SchemaCache>,
+    pub(crate) errors: Arc<dyn ErrorMapper>,
+}
+
+impl<T: MakeTls> fmt::Debug for RestServiceBuilder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RestServiceBuilder")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: MakeTls> RestServiceBuilder<T> {
+    /// The exposed schemas, the default one first (default: `public`).
+    pub fn schemas(mut self, schemas: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.settings.schemas = schemas.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The role of requests that carry no [`DbRole`]. Without one, such requests get 401.
+    pub fn anon_role(mut self, role: impl Into<String>) -> Self {
+        self.settings.anon_role = Some(role.into());
+        self
+    }
+
+    /// The most rows any read returns (PostgREST's `db-max-rows`).
+    pub fn max_rows(mut self, max_rows: u64) -> Self {
+        self.settings.max_rows = Some(max_rows);
+        self
+    }
+
+    /// The largest request body accepted, in bytes (default [`DEFAULT_BODY_LIMIT`]);
+    /// larger ones get 413.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.settings.body_limit = bytes;
+        self
+    }
+
+    /// Refuses PATCH and DELETE without any filter (422) instead of letting them
+    /// affect every row, as PostgREST does. Off by default.
+    pub fn require_filter_on_mutation(mut self, require: bool) -> Self {
+        self.settings.require_filter = require;
+        self
+    }
+
+    /// Honours `Prefer: tx=commit|rollback` (PostgREST's `db-tx-end =
+    /// commit-allow-override`): a request may ask for its transaction to be
+    /// rolled back, to try a write without keeping it. Off by default.
+    pub fn allow_tx_override(mut self, allow: bool) -> Self {
+        self.settings.tx_override = allow;
+        self
+    }
+
+    /// A `statement_timeout` for every request's transaction (504 when it
+    /// passes). Without it, a role's own `ALTER ROLE … SET statement_timeout`
+    /// applies, as in PostgREST.
+    pub fn statement_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.settings.statement_timeout = Some(timeout);
+        self
+    }
+
+    /// How errors become responses: [`Powabase`] (the default), [`PostgRest`](crate::PostgRest),
+    /// or a mapper of your own (any `Fn(&Error) -> Response<RestBody>`).
+    pub fn error_mapper(mut self, mapper: impl ErrorMapper) -> Self {
+        self.errors = Arc::new(mapper);
+        self
+    }
+
+    /// Uses an existing schema cache (e.g. one shared by several services)
+    /// instead of loading one. It must cover every exposed schema.
+    pub fn schema_cache(mut self, cache: SchemaCache) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+}
 
 /// The validated settings of a service.
 #[derive(Clone, Debug)]

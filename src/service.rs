@@ -9,13 +9,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower_service::Service;
 
 use crate::body::RestBody;
 pub use crate::config::DEFAULT_BODY_LIMIT;
+pub use crate::config::RestServiceBuilder;
 use crate::config::{Config, Settings};
 use crate::db::{self, MakeTls, Outcome, Pool, RequestContext};
 use crate::error::{Error, ErrorKind, ErrorMapper, Powabase};
@@ -92,86 +91,7 @@ impl<T: MakeTls> RestService<T> {
     }
 }
 
-/// Builds a [`RestService`]; see [`RestService::builder`].
-#[must_use]
-pub struct RestServiceBuilder<T: MakeTls = tokio_postgres::NoTls> {
-    pool: Pool<T>,
-    settings: Settings,
-    cache: Option<SchemaCache>,
-    errors: Arc<dyn ErrorMapper>,
-}
-
-impl<T: MakeTls> fmt::Debug for RestServiceBuilder<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RestServiceBuilder")
-            .field("settings", &self.settings)
-            .finish_non_exhaustive()
-    }
-}
-
 impl<T: MakeTls> RestServiceBuilder<T> {
-    /// The exposed schemas, the default one first (default: `public`).
-    pub fn schemas(mut self, schemas: impl IntoIterator<Item = impl Into<String>>) -> Self {
-        self.settings.schemas = schemas.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// The role of requests that carry no [`DbRole`]. Without one, such requests get 401.
-    pub fn anon_role(mut self, role: impl Into<String>) -> Self {
-        self.settings.anon_role = Some(role.into());
-        self
-    }
-
-    /// The most rows any read returns (PostgREST's `db-max-rows`).
-    pub fn max_rows(mut self, max_rows: u64) -> Self {
-        self.settings.max_rows = Some(max_rows);
-        self
-    }
-
-    /// The largest request body accepted, in bytes (default [`DEFAULT_BODY_LIMIT`]);
-    /// larger ones get 413.
-    pub fn body_limit(mut self, bytes: usize) -> Self {
-        self.settings.body_limit = bytes;
-        self
-    }
-
-    /// Refuses PATCH and DELETE without any filter (422) instead of letting them
-    /// affect every row, as PostgREST does. Off by default.
-    pub fn require_filter_on_mutation(mut self, require: bool) -> Self {
-        self.settings.require_filter = require;
-        self
-    }
-
-    /// Honours `Prefer: tx=commit|rollback` (PostgREST's `db-tx-end =
-    /// commit-allow-override`): a request may ask for its transaction to be
-    /// rolled back, to try a write without keeping it. Off by default.
-    pub fn allow_tx_override(mut self, allow: bool) -> Self {
-        self.settings.tx_override = allow;
-        self
-    }
-
-    /// A `statement_timeout` for every request's transaction (504 when it
-    /// passes). Without it, a role's own `ALTER ROLE … SET statement_timeout`
-    /// applies, as in PostgREST.
-    pub fn statement_timeout(mut self, timeout: std::time::Duration) -> Self {
-        self.settings.statement_timeout = Some(timeout);
-        self
-    }
-
-    /// How errors become responses: [`Powabase`] (the default), [`PostgRest`](crate::PostgRest),
-    /// or a mapper of your own (any `Fn(&Error) -> Response<RestBody>`).
-    pub fn error_mapper(mut self, mapper: impl ErrorMapper) -> Self {
-        self.errors = Arc::new(mapper);
-        self
-    }
-
-    /// Uses an existing schema cache (e.g. one shared by several services)
-    /// instead of loading one. It must cover every exposed schema.
-    pub fn schema_cache(mut self, cache: SchemaCache) -> Self {
-        self.cache = Some(cache);
-        self
-    }
-
     /// Checks the settings, loads the schema cache and returns the service.
     ///
     /// Fails when a setting is invalid, or when a cache given with
@@ -279,7 +199,7 @@ impl<T: MakeTls> Shared<T> {
         )?
         .ok_or_else(anonymous_disabled)?;
         let body = match route.action.has_body() {
-            true => Some(self.collect(body).await?),
+            true => Some(crate::body::collect(body, self.config.body_limit).await?),
             false => None,
         };
         let api = request::parse(route, parts.uri.query(), &parts.headers, body)?;
@@ -338,7 +258,7 @@ impl<T: MakeTls> Shared<T> {
     /// Runs the statements of `plan` in its transaction, as `role`, with the
     /// request's context, and checks the result: before the commit when the
     /// plan says so, after it otherwise.
-    async fn run<R: Outcome + Counted>(
+    async fn run<R: Outcome + plan::Counted>(
         &self,
         plan: &Plan<'_>,
         schema: &Schema,
@@ -375,61 +295,5 @@ impl<T: MakeTls> Shared<T> {
             .map_err(|e| e.for_anonymous(anonymous))?;
         check(&result)?;
         Ok(result)
-    }
-
-    /// Collects a request body, refusing one over the configured limit.
-    async fn collect<B>(&self, body: B) -> Result<Bytes, Error>
-    where
-        B: http_body::Body + Send + 'static,
-        B::Data: Send,
-        B::Error: Into<crate::error::BoxError>,
-    {
-        match Limited::new(body, self.config.body_limit).collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(e) if e.is::<LengthLimitError>() => Err(Error::new(
-                ErrorKind::PayloadTooLarge,
-                format!(
-                    "The request body is larger than the limit of {} bytes",
-                    self.config.body_limit
-                ),
-            )),
-            Err(e) => Err(Error::new(
-                ErrorKind::InvalidRequest,
-                "The request body could not be read",
-            )
-            .with_source(e)),
-        }
-    }
-}
-
-/// The counts of a result that [`plan::Checks`] look at.
-trait Counted {
-    /// Rows in the response.
-    fn rows(&self) -> i64;
-    /// Rows changed.
-    fn affected(&self) -> i64 {
-        self.rows()
-    }
-}
-
-impl Counted for db::ReadResult {
-    fn rows(&self) -> i64 {
-        self.page_total
-    }
-}
-
-impl Counted for db::CallResult {
-    fn rows(&self) -> i64 {
-        self.page_total
-    }
-}
-
-impl Counted for db::WriteResult {
-    fn rows(&self) -> i64 {
-        self.page_total
-    }
-
-    fn affected(&self) -> i64 {
-        self.affected
     }
 }

@@ -12,6 +12,7 @@ use tokio_postgres::types::{Format, FromSql, IsNull, ToSql, Type, to_sql_checked
 use tokio_postgres::{Client, Socket, Statement};
 
 use crate::error::{BoxError, Error, ErrorKind};
+use crate::request::TxEnd;
 use crate::sql;
 
 mod direct;
@@ -387,20 +388,18 @@ pub(crate) async fn run_read<T: MakeTls>(
     pool: &Pool<T>,
     generation: u64,
     ctx: &RequestContext<'_>,
-    stmts: &sql::ReadStatements,
+    all: &[&sql::Statement],
 ) -> Result<ReadResult, Error> {
-    let mut all = vec![&stmts.main];
-    all.extend(stmts.explain.as_ref());
     let mut conn = pool.get().await.map_err(pool_error)?;
     if let Some(exchange) = conn.direct.as_ref().and_then(|d| d.wire.try_direct()) {
         let rows = checked_out(&mut conn, generation, |conn| {
-            run_direct(conn, exchange, true, ctx, &all)
+            run_direct(conn, exchange, true, ctx, all)
         })
         .await?;
         return read_result(&rows);
     }
     let rows = checked_out(&mut conn, generation, |conn| {
-        run_on(conn, true, ctx, &all, Ending::Commit, None)
+        run_on(conn, true, ctx, all, TxEnd::Commit, None)
     })
     .await?;
     read_result(&rows)
@@ -549,28 +548,6 @@ impl FromRow for CallResult {
     }
 }
 
-/// Calls a function in its own transaction, READ ONLY unless it is volatile
-/// and called with POST; `decide` as for [`run_write`].
-pub(crate) async fn run_call<T: MakeTls>(
-    pool: &Pool<T>,
-    generation: u64,
-    read_only: bool,
-    ctx: &RequestContext<'_>,
-    stmt: &sql::Statement,
-    decide: Option<Decide<'_, CallResult>>,
-) -> Result<CallResult, Error> {
-    run_one(
-        pool,
-        generation,
-        read_only,
-        ctx,
-        stmt,
-        Ending::Commit,
-        decide,
-    )
-    .await
-}
-
 /// The result of a statement that answers one row.
 trait FromRow: Sized {
     fn from_row(row: &impl Columns) -> Result<Self, Error>;
@@ -583,21 +560,20 @@ async fn run_one<T: MakeTls, R: FromRow>(
     generation: u64,
     read_only: bool,
     ctx: &RequestContext<'_>,
-    stmt: &sql::Statement,
-    ending: Ending,
+    stmts: &[&sql::Statement],
+    ending: TxEnd,
     decide: Option<Decide<'_, R>>,
 ) -> Result<R, Error> {
-    let stmts = [stmt];
     let mut conn = pool.get().await.map_err(pool_error)?;
     // Committed whatever it answers: one implicit transaction, in one `Sync`,
     // as reads are when the connection allows. A rollback, or a decision on
     // the result, needs a transaction block.
-    let direct = (decide.is_none() && ending == Ending::Commit)
+    let direct = (decide.is_none() && ending == TxEnd::Commit)
         .then(|| conn.direct.as_ref().and_then(|d| d.wire.try_direct()))
         .flatten();
     if let Some(exchange) = direct {
         let rows = checked_out(&mut conn, generation, |conn| {
-            run_direct(conn, exchange, read_only, ctx, &stmts)
+            run_direct(conn, exchange, read_only, ctx, stmts)
         })
         .await?;
         return R::from_row(rows.first().ok_or_else(missing_row)?);
@@ -612,22 +588,13 @@ async fn run_one<T: MakeTls, R: FromRow>(
             conn,
             read_only,
             ctx,
-            &stmts,
+            stmts,
             ending,
             decide_rows.as_ref().map(|d| d as _),
         )
     })
     .await?;
     R::from_row(rows.first().ok_or_else(missing_row)?)
-}
-
-/// How a transaction ends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Ending {
-    Commit,
-    /// Roll back, after checking deferred constraints (`SET CONSTRAINTS ALL IMMEDIATE`)
-    /// so that their violations still surface.
-    Rollback,
 }
 
 /// Decides from a write's result whether it may end as planned; an error rolls it back.
@@ -662,26 +629,10 @@ impl FromRow for WriteResult {
     }
 }
 
-/// Runs a write in its own READ WRITE transaction.
-///
-/// One round trip, like a read, unless `decide` must see the result before
-/// the transaction ends (a singular response, `max-affected`): then `COMMIT`
-/// (or `ROLLBACK`) follows in a second one.
-pub(crate) async fn run_write<T: MakeTls>(
-    pool: &Pool<T>,
-    generation: u64,
-    ctx: &RequestContext<'_>,
-    stmt: &sql::Statement,
-    ending: Ending,
-    decide: Option<Decide<'_, WriteResult>>,
-) -> Result<WriteResult, Error> {
-    run_one(pool, generation, false, ctx, stmt, ending, decide).await
-}
-
-async fn finish(client: &Client, ending: Ending) -> Result<(), tokio_postgres::Error> {
+async fn finish(client: &Client, ending: TxEnd) -> Result<(), tokio_postgres::Error> {
     match ending {
-        Ending::Commit => client.batch_execute("COMMIT").await,
-        Ending::Rollback => {
+        TxEnd::Commit => client.batch_execute("COMMIT").await,
+        TxEnd::Rollback => {
             // Two messages: the ROLLBACK runs even when the check fails.
             let (check, rollback) = futures_util::join!(
                 client.batch_execute("SET CONSTRAINTS ALL IMMEDIATE"),
@@ -726,7 +677,7 @@ async fn run_on(
     read_only: bool,
     ctx: &RequestContext<'_>,
     stmts: &[&sql::Statement],
-    ending: Ending,
+    ending: TxEnd,
     decide: Option<DecideRows<'_>>,
 ) -> Result<Vec<tokio_postgres::Row>, Error> {
     if !(1..=2).contains(&stmts.len()) {
@@ -852,7 +803,7 @@ impl Drop for CancelOnDrop {
 /// `decide` choose between commit and rollback.
 async fn finish_run(
     client: &Client,
-    ending: Ending,
+    ending: TxEnd,
     outcome: Result<Vec<tokio_postgres::Row>, tokio_postgres::Error>,
     ended: Option<Result<(), tokio_postgres::Error>>,
     decide: Option<DecideRows<'_>>,
@@ -885,13 +836,11 @@ async fn finish_run(
     }
 }
 
-// ---- interim entry (replaced by the db restructuring) ----
-
 /// How a request's transaction runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Tx {
     pub(crate) read_only: bool,
-    pub(crate) end: crate::request::TxEnd,
+    pub(crate) end: TxEnd,
 }
 
 /// Sees the result before the transaction ends; an error rolls it back.
@@ -910,13 +859,6 @@ pub(crate) trait Outcome: Sized + Send {
     ) -> impl std::future::Future<Output = Result<Self, Error>> + Send + 'a;
 }
 
-fn ending(tx: Tx) -> Ending {
-    match tx.end {
-        crate::request::TxEnd::Commit => Ending::Commit,
-        crate::request::TxEnd::Rollback => Ending::Rollback,
-    }
-}
-
 impl Outcome for ReadResult {
     fn run<'a, T: MakeTls>(
         pool: &'a Pool<T>,
@@ -926,13 +868,7 @@ impl Outcome for ReadResult {
         _tx: Tx,
         _check: Option<Check<'a, Self>>,
     ) -> impl std::future::Future<Output = Result<Self, Error>> + Send + 'a {
-        async move {
-            let all = sql::ReadStatements {
-                main: stmts[0].clone(),
-                explain: stmts.get(1).map(|s| (*s).clone()),
-            };
-            run_read(pool, generation, ctx, &all).await
-        }
+        run_read(pool, generation, ctx, stmts)
     }
 }
 
@@ -945,7 +881,7 @@ impl Outcome for CallResult {
         tx: Tx,
         check: Option<Check<'a, Self>>,
     ) -> impl std::future::Future<Output = Result<Self, Error>> + Send + 'a {
-        run_call(pool, generation, tx.read_only, ctx, stmts[0], check)
+        run_one(pool, generation, tx.read_only, ctx, stmts, tx.end, check)
     }
 }
 
@@ -958,7 +894,7 @@ impl Outcome for WriteResult {
         tx: Tx,
         check: Option<Check<'a, Self>>,
     ) -> impl std::future::Future<Output = Result<Self, Error>> + Send + 'a {
-        run_one(pool, generation, false, ctx, stmts[0], ending(tx), check)
+        run_one(pool, generation, tx.read_only, ctx, stmts, tx.end, check)
     }
 }
 

@@ -413,6 +413,38 @@ fn plan_range(req: &ApiRequest, max_rows: Option<i64>) -> Result<(i64, Option<i6
     Ok((offset, limit))
 }
 
+/// The counts of a result that [`Checks`] look at.
+pub(crate) trait Counted {
+    /// Rows in the response.
+    fn rows(&self) -> i64;
+    /// Rows changed.
+    fn affected(&self) -> i64 {
+        self.rows()
+    }
+}
+
+impl Counted for crate::db::ReadResult {
+    fn rows(&self) -> i64 {
+        self.page_total
+    }
+}
+
+impl Counted for crate::db::CallResult {
+    fn rows(&self) -> i64 {
+        self.page_total
+    }
+}
+
+impl Counted for crate::db::WriteResult {
+    fn rows(&self) -> i64 {
+        self.page_total
+    }
+
+    fn affected(&self) -> i64 {
+        self.affected
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use http::Method;
