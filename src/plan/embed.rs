@@ -40,6 +40,47 @@ fn quoted_list(items: &[String]) -> String {
         .join(", ")
 }
 
+/// `!inner` / `!left` (the last one wins) and the disambiguation hint among an embed's hints.
+fn join_and_hint(hints: &[String]) -> (bool, Option<&str>) {
+    let mut join_inner = false;
+    let mut hint = None;
+    for h in hints {
+        match h.as_str() {
+            "inner" => join_inner = true,
+            "left" => join_inner = false,
+            other => hint = Some(other),
+        }
+    }
+    (join_inner, hint)
+}
+
+/// The read plan of an embedded resource: a to-many one is capped at `max_rows`.
+fn embed_node<'r>(
+    target: &'r Table,
+    select: Vec<Projection<'r>>,
+    embeds: Vec<EmbedPlan<'r>>,
+    rel: &Relationship,
+    config: &Config,
+) -> ReadPlan<'r> {
+    ReadPlan {
+        table: target,
+        select,
+        conditions: Vec::new(),
+        order: Vec::new(),
+        limit: if rel.cardinality.is_to_one() {
+            None
+        } else {
+            config.max_rows
+        },
+        offset: 0,
+        media: crate::request::MediaType::Json,
+        headers_only: false,
+        count: None,
+        max_rows: None,
+        embeds,
+    }
+}
+
 /// Plans the select list of `table`: columns, and embeds with their own plans.
 pub(super) fn plan_select<'r>(
     items: &'r [SelectItem],
@@ -86,39 +127,14 @@ pub(super) fn plan_select<'r>(
                         format!("Embedding is limited to {MAX_DEPTH} levels"),
                     ));
                 }
-                let mut join_inner = false;
-                let mut hint = None;
-                for h in hints {
-                    match h.as_str() {
-                        "inner" => join_inner = true,
-                        "left" => join_inner = false,
-                        other => hint = Some(other),
-                    }
-                }
+                let (join_inner, hint) = join_and_hint(hints);
                 let rel = resolve(schema, table, relation, hint)?;
                 let target = schema
                     .table(&rel.foreign_schema, &rel.foreign_table)
                     .ok_or_else(|| no_relationship(schema, table, relation))?;
                 let (child_select, child_embeds) =
                     plan_select(inner, target, schema, config, depth + 1)?;
-                let max_rows = config.max_rows;
-                let node = ReadPlan {
-                    table: target,
-                    select: child_select,
-                    conditions: Vec::new(),
-                    order: Vec::new(),
-                    limit: if rel.cardinality.is_to_one() {
-                        None
-                    } else {
-                        max_rows
-                    },
-                    offset: 0,
-                    media: crate::request::MediaType::Json,
-                    headers_only: false,
-                    count: None,
-                    max_rows: None,
-                    embeds: child_embeds,
-                };
+                let node = embed_node(target, child_select, child_embeds, rel, config);
                 if *spread && alias.is_some() {
                     return Err(Error::pgrst(
                         codes::PGRST100,

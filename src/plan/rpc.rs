@@ -82,42 +82,7 @@ pub(crate) fn plan_call<'r>(
 ) -> Result<CallPlan<'r>, Error> {
     let by_get = matches!(req.action, Action::Call { by_get: true, .. });
 
-    // The arguments, as a JSON object of their values.
-    let (json, first_of_array, keys): (String, bool, Vec<String>) = if by_get {
-        let mut object: BTreeMap<String, serde_json::Value> = BTreeMap::new();
-        for (k, v) in &req.args {
-            let value = serde_json::Value::String(v.clone());
-            match object.get_mut(k) {
-                // A repeated parameter is a variadic one's list (or the last value).
-                Some(serde_json::Value::Array(list)) => list.push(value),
-                Some(existing) => {
-                    let first = existing.take();
-                    *existing = serde_json::Value::Array(vec![first, value]);
-                }
-                None => {
-                    object.insert(k.clone(), value);
-                }
-            }
-        }
-        let keys = object.keys().cloned().collect();
-        (
-            serde_json::to_string(&object).unwrap_or_else(|_| "{}".to_owned()),
-            false,
-            keys,
-        )
-    } else {
-        let payload = req.payload.as_ref();
-        let keys = match (&req.columns, payload) {
-            (Some(cols), _) => cols.clone(),
-            (None, Some(p)) => p.keys.clone(),
-            (None, None) => Vec::new(),
-        };
-        (
-            payload.map_or_else(|| "{}".to_owned(), |p| p.json.clone()),
-            payload.is_some_and(|p| p.shape == Shape::Array),
-            keys,
-        )
-    };
+    let (json, first_of_array, keys) = call_arguments(req, by_get);
 
     let candidates: Vec<&Function> = schema
         .functions
@@ -192,6 +157,47 @@ pub(crate) fn plan_call<'r>(
         shape,
         read_only: by_get || function.volatility != Volatility::Volatile,
     })
+}
+
+/// The arguments of a call as one JSON text (an object; for a POST, the body
+/// as sent), whether that text is an array whose first element holds them,
+/// and the argument names.
+fn call_arguments(req: &ApiRequest, by_get: bool) -> (String, bool, Vec<String>) {
+    if by_get {
+        let mut object: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+        for (k, v) in &req.args {
+            let value = serde_json::Value::String(v.clone());
+            match object.get_mut(k) {
+                // A repeated parameter is a variadic one's list (or the last value).
+                Some(serde_json::Value::Array(list)) => list.push(value),
+                Some(existing) => {
+                    let first = existing.take();
+                    *existing = serde_json::Value::Array(vec![first, value]);
+                }
+                None => {
+                    object.insert(k.clone(), value);
+                }
+            }
+        }
+        let keys = object.keys().cloned().collect();
+        (
+            serde_json::to_string(&object).unwrap_or_else(|_| "{}".to_owned()),
+            false,
+            keys,
+        )
+    } else {
+        let payload = req.payload.as_ref();
+        let keys = match (&req.columns, payload) {
+            (Some(cols), _) => cols.clone(),
+            (None, Some(p)) => p.keys.clone(),
+            (None, None) => Vec::new(),
+        };
+        (
+            payload.map_or_else(|| "{}".to_owned(), |p| p.json.clone()),
+            payload.is_some_and(|p| p.shape == Shape::Array),
+            keys,
+        )
+    }
 }
 
 fn not_found(schema: &Schema, ns: &str, name: &str, keys: &[String], by_get: bool) -> Error {

@@ -89,50 +89,10 @@ pub(crate) fn plan_write<'r>(
     }
 
     let payload = req.payload.as_ref();
-    let payload_columns = || -> Result<Vec<&'r str>, Error> {
-        let names: Vec<&'r str> = match (&req.columns, payload) {
-            (Some(cols), _) => cols.iter().map(String::as_str).collect(),
-            (None, Some(p)) => p.keys.iter().map(String::as_str).collect(),
-            (None, None) => Vec::new(),
-        };
-        for name in &names {
-            if table.column(name).is_none() {
-                return Err(missing_column(table, name));
-            }
-        }
-        Ok(names)
-    };
+    let payload_columns = || payload_columns(req, table);
 
     let kind = match req.action {
-        Action::Insert => {
-            let columns = payload_columns()?;
-            let conflict_target: Option<Vec<&'r str>> = match &req.on_conflict {
-                Some(cols) => {
-                    for c in cols {
-                        if table.column(c).is_none() {
-                            return Err(missing_column(table, c));
-                        }
-                    }
-                    Some(cols.iter().map(String::as_str).collect())
-                }
-                None if !table.primary_key.is_empty() => {
-                    Some(table.primary_key.iter().map(String::as_str).collect())
-                }
-                None => None,
-            };
-            let conflict = match (prefs.resolution, conflict_target) {
-                (Some(resolution), Some(target)) => {
-                    applied.push(resolution.as_str().into());
-                    Some((target, resolution))
-                }
-                _ => None,
-            };
-            WriteKind::Insert {
-                columns,
-                conflict,
-                put_key: Vec::new(),
-            }
-        }
+        Action::Insert => plan_insert(req, table, payload_columns()?, &mut applied)?,
         Action::Upsert => plan_put(req, table, payload_columns()?)?,
         Action::Update => WriteKind::Update {
             columns: payload_columns()?,
@@ -190,6 +150,55 @@ pub(crate) fn plan_write<'r>(
         max_affected,
         tx_end,
         count: prefs.count,
+    })
+}
+
+/// The columns a write takes: `columns=`, or the body's keys; each must be a column.
+fn payload_columns<'r>(req: &'r ApiRequest, table: &Table) -> Result<Vec<&'r str>, Error> {
+    let names: Vec<&'r str> = match (&req.columns, &req.payload) {
+        (Some(cols), _) => cols.iter().map(String::as_str).collect(),
+        (None, Some(p)) => p.keys.iter().map(String::as_str).collect(),
+        (None, None) => Vec::new(),
+    };
+    if let Some(name) = names.iter().find(|name| table.column(name).is_none()) {
+        return Err(missing_column(table, name));
+    }
+    Ok(names)
+}
+
+/// POST: an insert, or an upsert on `on_conflict` (default: the primary key)
+/// when `Prefer: resolution=…` asks for one.
+fn plan_insert<'r>(
+    req: &'r ApiRequest,
+    table: &'r Table,
+    columns: Vec<&'r str>,
+    applied: &mut Vec<String>,
+) -> Result<WriteKind<'r>, Error> {
+    let conflict_target: Option<Vec<&'r str>> = match &req.on_conflict {
+        Some(cols) => {
+            for c in cols {
+                if table.column(c).is_none() {
+                    return Err(missing_column(table, c));
+                }
+            }
+            Some(cols.iter().map(String::as_str).collect())
+        }
+        None if !table.primary_key.is_empty() => {
+            Some(table.primary_key.iter().map(String::as_str).collect())
+        }
+        None => None,
+    };
+    let conflict = match (req.prefs.resolution, conflict_target) {
+        (Some(resolution), Some(target)) => {
+            applied.push(resolution.as_str().into());
+            Some((target, resolution))
+        }
+        _ => None,
+    };
+    Ok(WriteKind::Insert {
+        columns,
+        conflict,
+        put_key: Vec::new(),
     })
 }
 

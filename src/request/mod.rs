@@ -328,6 +328,51 @@ pub(crate) fn parse(
     body: Option<bytes::Bytes>,
 ) -> Result<ApiRequest, Error> {
     let Route { target, action } = route;
+    check_sizes(query, headers)?;
+    let accept = media::parse_accept(headers)?;
+    let mut req = ApiRequest {
+        action,
+        target,
+        select: Vec::new(),
+        conditions: Vec::new(),
+        order: Vec::new(),
+        limit: None,
+        offset: None,
+        embedded: Vec::new(),
+        accept,
+        prefs: prefer::parse_prefer(headers)?,
+        range: if action.is_read() && !action.headers_only() {
+            parse_range(headers)
+        } else {
+            None
+        },
+        columns: None,
+        on_conflict: None,
+        payload: None,
+        args: Vec::new(),
+        profile: profile(action, headers)?,
+    };
+    let mut select = None;
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        apply_param(&mut req, &mut select, key, value)?;
+    }
+    req.select = match select {
+        Some(s) => select::parse_select(&s)?,
+        None => vec![SelectItem::Star],
+    };
+    if let Some(mut body) = body {
+        if matches!(req.target, Target::Function(_)) && body.iter().all(u8::is_ascii_whitespace) {
+            // An empty body calls a function without arguments.
+            body = bytes::Bytes::from_static(b"{}");
+        }
+        req.payload = Some(body::parse_payload(headers, body, req.columns.is_none())?);
+    }
+    Ok(req)
+}
+
+/// The query string and the headers are within their limits (414, 431), and
+/// the query string is UTF-8 once percent-decoded.
+fn check_sizes(query: Option<&str>, headers: &HeaderMap) -> Result<(), Error> {
     if let Some(q) = query {
         if q.len() > MAX_QUERY {
             return Err(Error::new(
@@ -357,111 +402,84 @@ pub(crate) fn parse(
             format!("The request's headers are larger than {MAX_HEADERS} bytes"),
         ));
     }
-    let accept = media::parse_accept(headers)?;
-    let mut req = ApiRequest {
-        action,
-        target,
-        select: Vec::new(),
-        conditions: Vec::new(),
-        order: Vec::new(),
-        limit: None,
-        offset: None,
-        embedded: Vec::new(),
-        accept,
-        prefs: prefer::parse_prefer(headers)?,
-        range: if action.is_read() && !action.headers_only() {
-            parse_range(headers)
-        } else {
-            None
-        },
-        columns: None,
-        on_conflict: None,
-        payload: None,
-        args: Vec::new(),
-        profile: profile(action, headers)?,
-    };
-    let mut select = None;
-    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        match key.as_ref() {
-            "select" => select = Some(value.into_owned()),
-            "order" => req.order = order::parse_order(&value)?,
-            "limit" => req.limit = Some(parse_count("limit", &value)?),
-            "offset" => req.offset = Some(parse_count("offset", &value)?),
-            "columns" => req.columns = Some(parse_names("columns parameter", &value)?),
-            "on_conflict" => req.on_conflict = Some(parse_names("on_conflict parameter", &value)?),
-            "or" | "and" | "not.or" | "not.and" => {
-                let negated = key.starts_with("not.");
-                let op = if key.ends_with("or") {
-                    BoolOp::Or
-                } else {
-                    BoolOp::And
+    Ok(())
+}
+
+/// Applies one query parameter to `req` (`select` is parsed last, once known).
+fn apply_param(
+    req: &mut ApiRequest,
+    select: &mut Option<String>,
+    key: Cow<'_, str>,
+    value: Cow<'_, str>,
+) -> Result<(), Error> {
+    match key.as_ref() {
+        "select" => *select = Some(value.into_owned()),
+        "order" => req.order = order::parse_order(&value)?,
+        "limit" => req.limit = Some(parse_count("limit", &value)?),
+        "offset" => req.offset = Some(parse_count("offset", &value)?),
+        "columns" => req.columns = Some(parse_names("columns parameter", &value)?),
+        "on_conflict" => req.on_conflict = Some(parse_names("on_conflict parameter", &value)?),
+        "or" | "and" | "not.or" | "not.and" => {
+            let negated = key.starts_with("not.");
+            let op = if key.ends_with("or") {
+                BoolOp::Or
+            } else {
+                BoolOp::And
+            };
+            req.conditions
+                .push(logic::parse_logic(negated, op, &value)?);
+        }
+        _ => {
+            if let Some((path, last @ ("order" | "limit" | "offset" | "or" | "and"))) =
+                key.rsplit_once('.')
+            {
+                let (path, negated) = match path.strip_suffix(".not") {
+                    Some(p) if matches!(last, "or" | "and") => (p, true),
+                    _ => (path, false),
                 };
-                req.conditions
-                    .push(logic::parse_logic(negated, op, &value)?);
+                let param = match last {
+                    "order" => EmbeddedParam::Order(order::parse_order(&value)?),
+                    "limit" => EmbeddedParam::Limit(parse_count("limit", &value)?),
+                    "offset" => EmbeddedParam::Offset(parse_count("offset", &value)?),
+                    _ => EmbeddedParam::Condition(logic::parse_logic(
+                        negated,
+                        if last == "or" {
+                            BoolOp::Or
+                        } else {
+                            BoolOp::And
+                        },
+                        &value,
+                    )?),
+                };
+                req.embedded.push(Embedded {
+                    path: parse_path_names(path)?,
+                    param,
+                });
+                return Ok(());
             }
-            _ => {
-                if let Some((path, last @ ("order" | "limit" | "offset" | "or" | "and"))) =
-                    key.rsplit_once('.')
-                {
-                    let (path, negated) = match path.strip_suffix(".not") {
-                        Some(p) if matches!(last, "or" | "and") => (p, true),
-                        _ => (path, false),
-                    };
-                    let param = match last {
-                        "order" => EmbeddedParam::Order(order::parse_order(&value)?),
-                        "limit" => EmbeddedParam::Limit(parse_count("limit", &value)?),
-                        "offset" => EmbeddedParam::Offset(parse_count("offset", &value)?),
-                        _ => EmbeddedParam::Condition(logic::parse_logic(
-                            negated,
-                            if last == "or" {
-                                BoolOp::Or
-                            } else {
-                                BoolOp::And
-                            },
-                            &value,
-                        )?),
-                    };
-                    req.embedded.push(Embedded {
-                        path: parse_path_names(path)?,
-                        param,
-                    });
-                    continue;
+            let filter = match filter::parse_filter(&key, &value) {
+                Ok(filter) => filter,
+                // PostgREST's rule for functions: a parameter that is not a
+                // filter is an argument (only GET and HEAD take them so).
+                Err(_) if matches!(req.target, Target::Function(_)) => {
+                    req.args.push((key.into_owned(), value.into_owned()));
+                    return Ok(());
                 }
-                let filter = match filter::parse_filter(&key, &value) {
-                    Ok(filter) => filter,
-                    // PostgREST's rule for functions: a parameter that is not a
-                    // filter is an argument (only GET and HEAD take them so).
-                    Err(_) if matches!(req.target, Target::Function(_)) => {
-                        req.args.push((key.into_owned(), value.into_owned()));
-                        continue;
-                    }
-                    Err(e) => return Err(e.into()),
-                };
-                if filter.embed_path.is_empty() {
-                    req.conditions.push(Condition::Filter(filter));
-                } else {
-                    let mut filter = filter;
-                    let path = std::mem::take(&mut filter.embed_path);
-                    req.embedded.push(Embedded {
-                        path,
-                        param: EmbeddedParam::Condition(Condition::Filter(filter)),
-                    });
-                }
+                Err(e) => return Err(e.into()),
+            };
+            if filter.embed_path.is_empty() {
+                req.conditions.push(Condition::Filter(filter));
+            } else {
+                let mut filter = filter;
+                let path = std::mem::take(&mut filter.embed_path);
+                req.embedded.push(Embedded {
+                    path,
+                    param: EmbeddedParam::Condition(Condition::Filter(filter)),
+                });
             }
         }
     }
-    req.select = match select {
-        Some(s) => select::parse_select(&s)?,
-        None => vec![SelectItem::Star],
-    };
-    if let Some(mut body) = body {
-        if matches!(req.target, Target::Function(_)) && body.iter().all(u8::is_ascii_whitespace) {
-            // An empty body calls a function without arguments.
-            body = bytes::Bytes::from_static(b"{}");
-        }
-        req.payload = Some(body::parse_payload(headers, body, req.columns.is_none())?);
-    }
-    Ok(req)
+    Ok(())
 }
 
 /// `path = name *( "." name )`: the embed path of an embedded parameter.

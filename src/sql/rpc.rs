@@ -47,51 +47,7 @@ pub(crate) fn render_call(plan: &CallPlan<'_>) -> Result<Statement, Error> {
         }
     }
     w.kw(" FROM ");
-    let json = |w: &mut Writer| {
-        w.param(plan.json.as_str()).kw("::json");
-        if plan.first_of_array {
-            w.kw(" -> 0");
-        }
-    };
-    match &plan.args {
-        CallArgs::Named(args) if !args.is_empty() => {
-            w.kw("pg_catalog.json_to_record(");
-            json(&mut w);
-            w.kw(") AS ").ident(&ARGS).kw("(");
-            for (i, a) in args.iter().enumerate() {
-                if i > 0 {
-                    w.kw(", ");
-                }
-                w.ident(&Ident::new(&a.name)?)
-                    .kw(" ")
-                    .catalog_type(&CatalogType::argument(a));
-            }
-            w.kw("), LATERAL ");
-            function.write(&mut w);
-            w.kw("(");
-            for (i, a) in args.iter().enumerate() {
-                if i > 0 {
-                    w.kw(", ");
-                }
-                if a.variadic {
-                    w.kw("VARIADIC ");
-                }
-                let name = Ident::new(&a.name)?;
-                w.ident(&name).kw(" := ").ident(&ARGS).kw(".").ident(&name);
-            }
-            w.kw(")");
-        }
-        CallArgs::Named(_) => {
-            function.write(&mut w);
-            w.kw("()");
-        }
-        CallArgs::SingleJson(a) => {
-            function.write(&mut w);
-            w.kw("(");
-            json(&mut w);
-            w.kw("::").catalog_type(&CatalogType::argument(a)).kw(")");
-        }
-    }
+    call_from(&mut w, plan, &function)?;
     w.kw(" AS ").ident(&CALL);
     if matches!(plan.returns, Returns::Scalar { .. }) {
         w.kw("(").ident(&SCALAR).kw(")");
@@ -145,4 +101,55 @@ pub(crate) fn render_call(plan: &CallPlan<'_>) -> Result<Statement, Error> {
         .kw(" FROM ")
         .ident(&PAGE);
     Ok(w.finish())
+}
+
+/// The `FROM` item of a call: the function applied to the arguments, named
+/// (through `json_to_record`) or as the one json argument.
+fn call_from(w: &mut Writer, plan: &CallPlan<'_>, function: &Source<'_>) -> Result<(), Error> {
+    let json = |w: &mut Writer| {
+        w.param(plan.json.as_str()).kw("::json");
+        if plan.first_of_array {
+            w.kw(" -> 0");
+        }
+    };
+    match &plan.args {
+        CallArgs::Named(args) if !args.is_empty() => {
+            w.kw("pg_catalog.json_to_record(");
+            json(w);
+            w.kw(") AS ").ident(&ARGS).kw("(");
+            for (i, a) in args.iter().enumerate() {
+                if i > 0 {
+                    w.kw(", ");
+                }
+                w.ident(&Ident::new(&a.name)?)
+                    .kw(" ")
+                    .catalog_type(&CatalogType::argument(a));
+            }
+            w.kw("), LATERAL ");
+            function.write(w);
+            w.kw("(");
+            for (i, a) in args.iter().enumerate() {
+                if i > 0 {
+                    w.kw(", ");
+                }
+                if a.variadic {
+                    w.kw("VARIADIC ");
+                }
+                let name = Ident::new(&a.name)?;
+                w.ident(&name).kw(" := ").ident(&ARGS).kw(".").ident(&name);
+            }
+            w.kw(")");
+        }
+        CallArgs::Named(_) => {
+            function.write(w);
+            w.kw("()");
+        }
+        CallArgs::SingleJson(a) => {
+            function.write(w);
+            w.kw("(");
+            json(w);
+            w.kw("::").catalog_type(&CatalogType::argument(a)).kw(")");
+        }
+    }
+    Ok(())
 }

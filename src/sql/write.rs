@@ -3,7 +3,7 @@
 use super::render::{PAGE, Source, body, conditions, page};
 use super::{CatalogExpr, Ident, Statement, Writer};
 use crate::error::Error;
-use crate::plan::{WriteKind, WritePlan};
+use crate::plan::{PlannedCondition, WriteKind, WritePlan};
 use crate::request::{Resolution, Return, Shape};
 
 /// The rows the mutation returned.
@@ -40,95 +40,11 @@ pub(crate) fn render_write(plan: &WritePlan<'_>) -> Result<Statement, Error> {
             columns,
             conflict,
             put_key,
-        } => {
-            w.kw("INSERT INTO ");
-            table.write(&mut w);
-            w.kw(" AS ").ident(&TARGET);
-            if !columns.is_empty() {
-                w.kw(" (");
-                idents(&mut w, columns)?;
-                w.kw(")");
-            }
-            w.kw(" SELECT ");
-            for (i, c) in columns.iter().enumerate() {
-                if i > 0 {
-                    w.kw(", ");
-                }
-                w.ident(&BODY).kw(".").ident(&Ident::new(c)?);
-            }
-            w.kw(" FROM ");
-            payload_rows(&mut w, &table, plan, plan.payload.map(|p| p.shape))?;
-            w.kw(" AS ").ident(&BODY);
-            let mut first = true;
-            let mut and = |w: &mut Writer| {
-                w.kw(if first { " WHERE " } else { " AND " });
-                first = false;
-            };
-            for (column, value) in put_key {
-                and(&mut w);
-                w.ident(&BODY)
-                    .kw(".")
-                    .ident(&Ident::new(column)?)
-                    .kw(" = ")
-                    .param(*value);
-            }
-            let merge = matches!(conflict, Some((_, Resolution::MergeDuplicates)));
-            if merge && !columns.is_empty() {
-                counts_inserts = true;
-                and(&mut w);
-                w.kw(COUNT_INSERT);
-            }
-            if let Some((target, resolution)) = conflict {
-                w.kw(" ON CONFLICT (");
-                idents(&mut w, target)?;
-                w.kw(")");
-                if *resolution == Resolution::MergeDuplicates && !columns.is_empty() {
-                    w.kw(" DO UPDATE SET ");
-                    for (i, c) in columns.iter().enumerate() {
-                        if i > 0 {
-                            w.kw(", ");
-                        }
-                        let c = Ident::new(c)?;
-                        w.ident(&c).kw(" = EXCLUDED.").ident(&c);
-                    }
-                    w.kw(" WHERE ").kw(COUNT_UPDATE);
-                } else {
-                    w.kw(" DO NOTHING");
-                }
-            }
-            w.kw(" RETURNING ").ident(&TARGET).kw(".*");
-        }
+        } => counts_inserts = insert(&mut w, &table, plan, columns, conflict.as_ref(), put_key)?,
         WriteKind::Update {
             columns,
             conditions: conds,
-        } => {
-            if columns.is_empty() {
-                // Nothing to set: a no-op that still has the table's row type.
-                w.kw("SELECT ");
-                table.write(&mut w);
-                w.kw(".* FROM ");
-                table.write(&mut w);
-                w.kw(" WHERE false");
-            } else {
-                w.kw("UPDATE ");
-                table.write(&mut w);
-                w.kw(" SET ");
-                for (i, c) in columns.iter().enumerate() {
-                    if i > 0 {
-                        w.kw(", ");
-                    }
-                    let c = Ident::new(c)?;
-                    w.ident(&c).kw(" = ").ident(&BODY).kw(".").ident(&c);
-                }
-                w.kw(" FROM ");
-                payload_rows(&mut w, &table, plan, None)?;
-                w.kw(" AS ").ident(&BODY);
-                conditions(&mut w, &table, conds)?;
-                w.kw(" RETURNING ");
-                table.write(&mut w);
-                w.kw(".*");
-            }
-        }
+        } => update(&mut w, &table, plan, columns, conds)?,
         WriteKind::Delete { conditions: conds } => {
             w.kw("DELETE FROM ");
             table.write(&mut w);
@@ -173,6 +89,113 @@ pub(crate) fn render_write(plan: &WritePlan<'_>) -> Result<Statement, Error> {
     }
     w.kw(" FROM ").ident(&PAGE);
     Ok(w.finish())
+}
+
+/// `INSERT … SELECT … FROM` the payload, with PUT's key filter and `ON CONFLICT`;
+/// whether the statement counts the rows it inserted (an upsert that merges).
+fn insert(
+    w: &mut Writer,
+    table: &Source<'_>,
+    plan: &WritePlan<'_>,
+    columns: &[&str],
+    conflict: Option<&(Vec<&str>, Resolution)>,
+    put_key: &[(&str, &str)],
+) -> Result<bool, Error> {
+    let mut counts_inserts = false;
+    w.kw("INSERT INTO ");
+    table.write(w);
+    w.kw(" AS ").ident(&TARGET);
+    if !columns.is_empty() {
+        w.kw(" (");
+        idents(w, columns)?;
+        w.kw(")");
+    }
+    w.kw(" SELECT ");
+    for (i, c) in columns.iter().enumerate() {
+        if i > 0 {
+            w.kw(", ");
+        }
+        w.ident(&BODY).kw(".").ident(&Ident::new(c)?);
+    }
+    w.kw(" FROM ");
+    payload_rows(w, table, plan, plan.payload.map(|p| p.shape))?;
+    w.kw(" AS ").ident(&BODY);
+    let mut first = true;
+    let mut and = |w: &mut Writer| {
+        w.kw(if first { " WHERE " } else { " AND " });
+        first = false;
+    };
+    for (column, value) in put_key {
+        and(w);
+        w.ident(&BODY)
+            .kw(".")
+            .ident(&Ident::new(column)?)
+            .kw(" = ")
+            .param(*value);
+    }
+    let merge = matches!(conflict, Some((_, Resolution::MergeDuplicates)));
+    if merge && !columns.is_empty() {
+        counts_inserts = true;
+        and(w);
+        w.kw(COUNT_INSERT);
+    }
+    if let Some((target, resolution)) = conflict {
+        w.kw(" ON CONFLICT (");
+        idents(w, target)?;
+        w.kw(")");
+        if *resolution == Resolution::MergeDuplicates && !columns.is_empty() {
+            w.kw(" DO UPDATE SET ");
+            for (i, c) in columns.iter().enumerate() {
+                if i > 0 {
+                    w.kw(", ");
+                }
+                let c = Ident::new(c)?;
+                w.ident(&c).kw(" = EXCLUDED.").ident(&c);
+            }
+            w.kw(" WHERE ").kw(COUNT_UPDATE);
+        } else {
+            w.kw(" DO NOTHING");
+        }
+    }
+    w.kw(" RETURNING ").ident(&TARGET).kw(".*");
+    Ok(counts_inserts)
+}
+
+/// `UPDATE … SET` the payload's columns `FROM` the payload `WHERE` the conditions.
+fn update(
+    w: &mut Writer,
+    table: &Source<'_>,
+    plan: &WritePlan<'_>,
+    columns: &[&str],
+    conds: &[PlannedCondition<'_>],
+) -> Result<(), Error> {
+    if columns.is_empty() {
+        // Nothing to set: a no-op that still has the table's row type.
+        w.kw("SELECT ");
+        table.write(w);
+        w.kw(".* FROM ");
+        table.write(w);
+        w.kw(" WHERE false");
+    } else {
+        w.kw("UPDATE ");
+        table.write(w);
+        w.kw(" SET ");
+        for (i, c) in columns.iter().enumerate() {
+            if i > 0 {
+                w.kw(", ");
+            }
+            let c = Ident::new(c)?;
+            w.ident(&c).kw(" = ").ident(&BODY).kw(".").ident(&c);
+        }
+        w.kw(" FROM ");
+        payload_rows(w, table, plan, None)?;
+        w.kw(" AS ").ident(&BODY);
+        conditions(w, table, conds)?;
+        w.kw(" RETURNING ");
+        table.write(w);
+        w.kw(".*");
+    }
+    Ok(())
 }
 
 fn idents(w: &mut Writer, names: &[&str]) -> Result<(), Error> {
