@@ -2,7 +2,7 @@
 
 use super::{Ident, Statement, Writer, array_literal};
 use crate::error::Error;
-use crate::plan::{EmbedPlan, PlannedCondition, PlannedFilter, Projection, ReadPlan};
+use crate::plan::{EmbedPlan, PlannedCondition, PlannedFilter, Projection, ReadPlan, SelectColumn};
 use crate::request::{Count, Field, JsonOp, JsonStep, MediaType, Operation};
 
 /// The page of rows that the body is aggregated from.
@@ -139,6 +139,45 @@ type WriteFrom<'a> = &'a dyn Fn(&mut Writer) -> Result<(), Error>;
 /// Writes join conditions, each after ` WHERE ` (the first) or ` AND `.
 type WriteJoin<'a> = &'a dyn Fn(&mut Writer, &mut bool) -> Result<(), Error>;
 
+/// A selected column: `field [CAST(… AS type)] AS "name"`.
+fn column(w: &mut Writer, source: &Source<'_>, c: &SelectColumn<'_>) -> Result<(), Error> {
+    if let Some(cast) = c.cast {
+        w.kw("CAST(");
+        field(w, source, c.field, c.column_type)?;
+        w.kw(" AS ");
+        sql_type(w, cast)?;
+        w.kw(")");
+    } else {
+        field(w, source, c.field, c.column_type)?;
+    }
+    w.kw(" AS ")
+        .ident(&Ident::new(c.alias.unwrap_or(c.field.output_name()))?);
+    Ok(())
+}
+
+/// `ORDER BY` the plan's terms; a term on a to-one embed orders by its lateral's column.
+fn order_by(
+    w: &mut Writer,
+    source: &Source<'_>,
+    plan: &ReadPlan<'_>,
+    laterals: &[usize],
+) -> Result<(), Error> {
+    for (i, o) in plan.order.iter().enumerate() {
+        w.kw(if i == 0 { " ORDER BY " } else { ", " });
+        match o.embed {
+            Some(e) => field(w, &Source::Alias(laterals[e]), &o.term.field, o.column_type)?,
+            None => field(w, source, &o.term.field, o.column_type)?,
+        }
+        if let Some(d) = o.term.direction {
+            w.kw(" ").kw(d.as_sql());
+        }
+        if let Some(n) = o.term.nulls {
+            w.kw(" ").kw(n.as_sql());
+        }
+    }
+    Ok(())
+}
+
 /// `SELECT … FROM <from> <laterals> WHERE <join> AND <conditions> ORDER BY … LIMIT … OFFSET …`:
 /// the rows of one read node, whose columns `source` qualifies.
 fn select_body(
@@ -174,17 +213,7 @@ fn select_body(
             }
             Projection::Column(c) => {
                 sep(w);
-                if let Some(cast) = c.cast {
-                    w.kw("CAST(");
-                    field(w, source, c.field, c.column_type)?;
-                    w.kw(" AS ");
-                    sql_type(w, cast)?;
-                    w.kw(")");
-                } else {
-                    field(w, source, c.field, c.column_type)?;
-                }
-                w.kw(" AS ")
-                    .ident(&Ident::new(c.alias.unwrap_or(c.field.output_name()))?);
+                column(w, source, c)?;
             }
             Projection::Embed(i) => {
                 let e = &plan.embeds[*i];
@@ -235,19 +264,7 @@ fn select_body(
     join(w, &mut first_condition)?;
     conditions_after(w, source, &plan.conditions, &mut first_condition)?;
     embed_filters(w, source, plan, next, &mut first_condition)?;
-    for (i, o) in plan.order.iter().enumerate() {
-        w.kw(if i == 0 { " ORDER BY " } else { ", " });
-        match o.embed {
-            Some(e) => field(w, &Source::Alias(laterals[e]), &o.term.field, o.column_type)?,
-            None => field(w, source, &o.term.field, o.column_type)?,
-        }
-        if let Some(d) = o.term.direction {
-            w.kw(" ").kw(d.as_sql());
-        }
-        if let Some(n) = o.term.nulls {
-            w.kw(" ").kw(n.as_sql());
-        }
-    }
+    order_by(w, source, plan, &laterals)?;
     if let Some(limit) = plan.limit {
         w.kw(" LIMIT ").param(limit.to_string());
     }
