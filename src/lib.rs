@@ -100,7 +100,8 @@ pub mod __private {
     /// service builds its own once), so that a benchmark measures requests only.
     fn config(max_rows: Option<u64>) -> Result<&'static Config, crate::Error> {
         use std::sync::{Mutex, OnceLock};
-        static CONFIGS: OnceLock<Mutex<Vec<(Option<u64>, &'static Config)>>> = OnceLock::new();
+        type Configs = Mutex<Vec<(Option<u64>, &'static Config)>>;
+        static CONFIGS: OnceLock<Configs> = OnceLock::new();
         let mut configs = CONFIGS
             .get_or_init(Mutex::default)
             .lock()
