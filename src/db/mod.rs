@@ -872,31 +872,25 @@ impl Outcome for ReadResult {
     }
 }
 
-impl Outcome for CallResult {
-    fn run<'a, T: MakeTls>(
-        pool: &'a Pool<T>,
-        generation: u64,
-        ctx: &'a RequestContext<'a>,
-        stmts: &'a [&'a sql::Statement],
-        tx: Tx,
-        check: Option<Check<'a, Self>>,
-    ) -> impl std::future::Future<Output = Result<Self, Error>> + Send + 'a {
-        run_one(pool, generation, tx.read_only, ctx, stmts, tx.end, check)
-    }
+/// [`Outcome`] for the results of one statement answering one row.
+macro_rules! one_row_outcome {
+    ($($ty:ty),*) => {$(
+        impl Outcome for $ty {
+            fn run<'a, T: MakeTls>(
+                pool: &'a Pool<T>,
+                generation: u64,
+                ctx: &'a RequestContext<'a>,
+                stmts: &'a [&'a sql::Statement],
+                tx: Tx,
+                check: Option<Check<'a, Self>>,
+            ) -> impl std::future::Future<Output = Result<Self, Error>> + Send + 'a {
+                run_one(pool, generation, tx.read_only, ctx, stmts, tx.end, check)
+            }
+        }
+    )*};
 }
 
-impl Outcome for WriteResult {
-    fn run<'a, T: MakeTls>(
-        pool: &'a Pool<T>,
-        generation: u64,
-        ctx: &'a RequestContext<'a>,
-        stmts: &'a [&'a sql::Statement],
-        tx: Tx,
-        check: Option<Check<'a, Self>>,
-    ) -> impl std::future::Future<Output = Result<Self, Error>> + Send + 'a {
-        run_one(pool, generation, tx.read_only, ctx, stmts, tx.end, check)
-    }
-}
+one_row_outcome!(CallResult, WriteResult);
 
 /// Runs a request's statements.
 pub(crate) async fn run<'a, T: MakeTls, R: Outcome>(

@@ -257,18 +257,9 @@ fn not_found(schema: &Schema, ns: &str, name: &str, keys: &[String], by_get: boo
 mod tests {
     use http::Method;
 
-    use super::super::testing::{call, plan_of, request};
+    use super::super::testing::{call, plan_of, req};
     use super::super::{Plan, PlanKind};
     use super::*;
-
-    fn req(
-        method: Method,
-        target: &str,
-        headers: &[(&str, &str)],
-        body: Option<&str>,
-    ) -> ApiRequest {
-        request(method, target, headers, body).expect("the request parses")
-    }
 
     fn named<'p>(c: &'p CallPlan<'_>) -> Vec<&'p str> {
         match &c.args {

@@ -117,3 +117,13 @@ pub(crate) fn call<'p, 'r>(plan: &'p Plan<'r>) -> &'p CallPlan<'r> {
         other => panic!("not a call: {other:?}"),
     }
 }
+
+/// [`request`], for a request the test knows to be well-formed.
+pub(crate) fn req(
+    method: Method,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> ApiRequest {
+    request(method, target, headers, body).expect("the request parses")
+}

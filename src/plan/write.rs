@@ -292,20 +292,11 @@ fn plan_put<'r>(
 mod tests {
     use http::Method;
 
-    use super::super::testing::{config_of, plan_of, plan_with, request, write};
+    use super::super::testing::{config_of, plan_of, plan_with, req, request, write};
     use super::*;
     use crate::config::Settings;
     use crate::db::Tx;
     use crate::request::Count;
-
-    fn req(
-        method: Method,
-        target: &str,
-        headers: &[(&str, &str)],
-        body: Option<&str>,
-    ) -> ApiRequest {
-        request(method, target, headers, body).expect("the request parses")
-    }
 
     fn put(target: &str, body: &str) -> Result<(), Error> {
         let r = req(Method::PUT, target, &[], Some(body));
