@@ -80,8 +80,9 @@ impl<T: MakeTls> RestServiceBuilder<T> {
     }
 
     /// A `statement_timeout` for every request's transaction (504 when it
-    /// passes). Without it, a role's own `ALTER ROLE … SET statement_timeout`
-    /// applies, as in PostgREST.
+    /// passes). A role's own `ALTER ROLE … SET statement_timeout` applies as in
+    /// PostgREST; when both are set, the stricter one wins, so this can lower a
+    /// role's limit but never raise it.
     pub fn statement_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.settings.statement_timeout = Some(timeout);
         self
@@ -95,10 +96,133 @@ impl<T: MakeTls> RestServiceBuilder<T> {
     }
 
     /// Uses an existing schema cache (e.g. one shared by several services)
-    /// instead of loading one. It must cover every exposed schema.
+    /// instead of loading one. It must cover every exposed schema; whatever
+    /// else it holds stays out of reach of this service's requests.
     pub fn schema_cache(mut self, cache: SchemaCache) -> Self {
         self.cache = Some(cache);
         self
+    }
+
+    /// What the OpenAPI description at the root and `OPTIONS` show
+    /// (PostgREST's `openapi-mode`); default [`OpenApiMode::FollowPrivileges`].
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: tower_postgrest::Pool) -> Result<(), tower_postgrest::Error> {
+    /// use tower_postgrest::{OpenApiMode, RestService};
+    ///
+    /// let rest = RestService::builder(pool)
+    ///     .openapi_mode(OpenApiMode::Disabled)
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn openapi_mode(mut self, mode: OpenApiMode) -> Self {
+        self.settings.openapi_mode = mode;
+        self
+    }
+
+    /// Limits on the shape of a request, which bound what PostgreSQL is asked
+    /// to do; see [`Limits`] for the defaults.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: tower_postgrest::Pool) -> Result<(), tower_postgrest::Error> {
+    /// use tower_postgrest::{Limits, RestService};
+    ///
+    /// let rest = RestService::builder(pool)
+    ///     .limits(Limits { max_embeds: 20, ..Limits::default() })
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.settings.limits = limits;
+        self
+    }
+}
+
+/// What the OpenAPI description and `OPTIONS` show, as PostgREST's `openapi-mode`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OpenApiMode {
+    /// Only what the request's role may use: relations it holds a privilege
+    /// on, the methods those privileges allow, and functions it may execute
+    /// (one privilege query per request, as the role). The default.
+    #[default]
+    FollowPrivileges,
+    /// Everything of the exposed schema, whatever the role may use, from the
+    /// schema cache alone. Every caller with a usable role sees every table,
+    /// function and column name.
+    IgnorePrivileges,
+    /// The root answers 404 (PGRST126); `OPTIONS` still follows privileges.
+    Disabled,
+}
+
+impl std::str::FromStr for OpenApiMode {
+    type Err = Error;
+
+    /// PostgREST's spellings: `follow-privileges`, `ignore-privileges`, `disabled`.
+    ///
+    /// ```
+    /// use tower_postgrest::OpenApiMode;
+    ///
+    /// assert_eq!("disabled".parse::<OpenApiMode>().unwrap(), OpenApiMode::Disabled);
+    /// assert!("everything".parse::<OpenApiMode>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s.trim() {
+            "follow-privileges" => Ok(Self::FollowPrivileges),
+            "ignore-privileges" => Ok(Self::IgnorePrivileges),
+            "disabled" => Ok(Self::Disabled),
+            other => Err(Error::new(
+                ErrorKind::Internal,
+                format!(
+                    "Unknown OpenAPI mode \"{other}\": use follow-privileges, ignore-privileges or disabled"
+                ),
+            )),
+        }
+    }
+}
+
+/// Limits on the shape of a request: what one request may ask PostgreSQL to
+/// do. A request past any of them is refused with a 400 naming the limit,
+/// before its body is read and before the database is asked anything.
+///
+/// The defaults are well above what the supabase clients' test suites and
+/// the examples use (at most 4 embeds in a request, 3 levels deep, 9 select
+/// items, 6 logic terms), and keep PostgreSQL's time and memory for the
+/// largest request they allow small (see `BENCHMARKS.md`).
+///
+/// ```
+/// use tower_postgrest::Limits;
+///
+/// let strict = Limits { max_depth: 3, ..Limits::default() };
+/// assert_eq!(strict.max_embeds, Limits::default().max_embeds);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Embedded resources in the whole request (`PGRST_DB_MAX_EMBEDS`); default 40.
+    pub max_embeds: usize,
+    /// Embedded resources in one select list, i.e. siblings (`PGRST_DB_MAX_EMBEDS_PER_LEVEL`); default 20.
+    pub max_embeds_per_level: usize,
+    /// How deep embeds nest (`PGRST_DB_MAX_EMBED_DEPTH`); default 8, and
+    /// never more than the grammar's 32.
+    pub max_depth: usize,
+    /// Items in one select list (`PGRST_DB_MAX_SELECT_ITEMS`); default 200.
+    pub max_select_items: usize,
+    /// Filters in the whole request, counting each one inside `or`/`and`
+    /// trees and on embeds (`PGRST_DB_MAX_FILTERS`); default 200.
+    pub max_filters: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_embeds: 40,
+            max_embeds_per_level: 20,
+            max_depth: 8,
+            max_select_items: 200,
+            max_filters: 200,
+        }
     }
 }
 
@@ -119,8 +243,10 @@ pub(crate) struct Config {
     pub(crate) tx_override: bool,
     /// The largest request body, in bytes.
     pub(crate) body_limit: usize,
-    /// `statement_timeout` of every request, e.g. `"5000ms"`.
-    pub(crate) statement_timeout: Option<String>,
+    /// `statement_timeout` of every request, e.g. `"5000ms"`, and in milliseconds.
+    statement_timeout: Option<(String, u64)>,
+    pub(crate) openapi_mode: OpenApiMode,
+    pub(crate) limits: Limits,
 }
 
 /// The settings as the builder collected them, before [`Config::new`] checks them.
@@ -133,6 +259,8 @@ pub(crate) struct Settings {
     pub(crate) tx_override: bool,
     pub(crate) body_limit: usize,
     pub(crate) statement_timeout: Option<Duration>,
+    pub(crate) openapi_mode: OpenApiMode,
+    pub(crate) limits: Limits,
 }
 
 impl Default for Settings {
@@ -145,6 +273,8 @@ impl Default for Settings {
             tx_override: false,
             body_limit: DEFAULT_BODY_LIMIT,
             statement_timeout: None,
+            openapi_mode: OpenApiMode::default(),
+            limits: Limits::default(),
         }
     }
 }
@@ -188,10 +318,41 @@ impl Config {
             require_filter: settings.require_filter,
             tx_override: settings.tx_override,
             body_limit: settings.body_limit,
-            statement_timeout: settings
-                .statement_timeout
-                .map(|t| format!("{}ms", t.as_millis().max(1))),
+            statement_timeout: settings.statement_timeout.map(|t| {
+                let ms = u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1);
+                (format!("{ms}ms"), ms)
+            }),
+            openapi_mode: settings.openapi_mode,
+            limits: Limits {
+                // The grammar nests no deeper.
+                max_depth: settings.limits.max_depth.min(crate::request::MAX_NESTING),
+                ..settings.limits
+            },
         })
+    }
+
+    /// Whether `schema` is one of the exposed schemas: the one rule for what a
+    /// request may reach, whatever else the schema cache holds.
+    pub(crate) fn exposes(&self, schema: &str) -> bool {
+        self.schemas.iter().any(|s| s == schema)
+    }
+
+    /// The `statement_timeout` of a request whose role has `role`'s own
+    /// setting (`ALTER ROLE … SET statement_timeout`): the stricter of that and
+    /// the service's; `None` keeps the session's.
+    ///
+    /// A role's setting that cannot be read is kept as it is: PostgreSQL
+    /// accepted it, and it is the role owner's own limit.
+    pub(crate) fn statement_timeout<'a>(&'a self, role: Option<&'a str>) -> Option<&'a str> {
+        match (&self.statement_timeout, role) {
+            (None, role) => role,
+            (Some((ours, _)), None) => Some(ours),
+            (Some((ours, ms)), Some(role)) => match timeout_ms(role) {
+                // 0 disables the timeout: ours is stricter.
+                Some(theirs) if theirs == 0 || theirs >= *ms => Some(ours),
+                _ => Some(role),
+            },
+        }
     }
 
     /// The exposed schemas, the default first.
@@ -227,6 +388,30 @@ impl Config {
     pub(crate) fn names_profile(&self, profile: Option<&str>) -> bool {
         self.schemas.len() > 1 || profile.is_some()
     }
+}
+
+/// A `statement_timeout` setting in milliseconds, as PostgreSQL reads it: a
+/// number and an optional unit (`us`, `ms`, `s`, `min`, `h`, `d`; none is
+/// milliseconds), rounded down.
+fn timeout_ms(value: &str) -> Option<u64> {
+    let value = value.trim().trim_matches('\'').trim();
+    let split = value
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(value.len());
+    let (number, unit) = value.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let per_unit = match unit.trim() {
+        "" | "ms" => 1.0,
+        "us" => 0.001,
+        "s" => 1_000.0,
+        "min" => 60_000.0,
+        "h" => 3_600_000.0,
+        "d" => 86_400_000.0,
+        _ => return None,
+    };
+    let ms = number * per_unit;
+    // A fraction of a millisecond still times out: PostgreSQL rounds it up to 1.
+    Some(if ms > 0.0 && ms < 1.0 { 1 } else { ms as u64 })
 }
 
 #[cfg(test)]
@@ -285,6 +470,38 @@ mod tests {
         })
         .unwrap();
         assert_eq!(config.max_rows, Some(i64::MAX));
-        assert_eq!(config.statement_timeout.as_deref(), Some("1ms"));
+        assert_eq!(config.statement_timeout(None), Some("1ms"));
+    }
+
+    #[test]
+    fn the_stricter_statement_timeout_wins() {
+        let config = |t: Option<u64>| {
+            Config::new(Settings {
+                statement_timeout: t.map(Duration::from_millis),
+                ..Settings::default()
+            })
+            .unwrap()
+        };
+        let ours = config(Some(2_000));
+        for (role, expected) in [
+            (None, Some("2000ms")),
+            (Some("150ms"), Some("150ms")),
+            (Some("1s"), Some("1s")),
+            (Some("1500"), Some("1500")),
+            (Some("2s"), Some("2000ms")),
+            (Some("1min"), Some("2000ms")),
+            (Some("0"), Some("2000ms")),
+            (Some("500us"), Some("500us")),
+            (Some("1.5s"), Some("1.5s")),
+            (Some("'1h'"), Some("2000ms")),
+            (Some("weird"), Some("weird")),
+        ] {
+            assert_eq!(ours.statement_timeout(role), expected, "{role:?}");
+        }
+        let none = config(None);
+        assert_eq!(none.statement_timeout(Some("3s")), Some("3s"));
+        assert_eq!(none.statement_timeout(None), None);
+        assert_eq!(timeout_ms("2d"), Some(172_800_000));
+        assert_eq!(timeout_ms("10 s"), Some(10_000));
     }
 }

@@ -1,11 +1,16 @@
 //! The OpenAPI 3.1 description of the API, served at the root (`GET /`).
 //!
-//! Built from the schema snapshot alone: every table and view of the schema
-//! (columns, types, keys, comments) and every function. PostgREST serves
-//! Swagger 2.0; this is OpenAPI 3.1, which its users have long asked for.
+//! Built from the schema snapshot: the tables and views of the schema
+//! (columns, types, keys, comments) and its functions. By default only those
+//! the request's role may use, with only the methods its privileges allow
+//! (PostgREST's `openapi-mode = follow-privileges`); everything with
+//! [`OpenApiMode::IgnorePrivileges`](crate::OpenApiMode::IgnorePrivileges).
+//! PostgREST serves Swagger 2.0; this is OpenAPI 3.1, which its users have
+//! long asked for.
 
 use serde_json::{Map, Value, json};
 
+use crate::plan::{Allow, Privileges};
 use crate::schema::{Column, Function, Schema, Table, Volatility};
 
 /// The JSON Schema of a PostgreSQL type (as `format_type` writes it).
@@ -118,7 +123,7 @@ fn summary(comment: Option<&String>) -> Option<String> {
     comment.and_then(|c| c.lines().next()).map(str::to_owned)
 }
 
-fn table_paths(table: &Table) -> Value {
+fn table_paths(table: &Table, allow: Allow) -> Value {
     let name = &table.name;
     let mut filters: Vec<Value> = table
         .columns
@@ -153,7 +158,9 @@ fn table_paths(table: &Table) -> Value {
     if let Some(s) = summary(table.comment.as_ref()) {
         get["summary"] = Value::String(s);
     }
-    item.insert("get".into(), get);
+    if allow.read {
+        item.insert("get".into(), get);
+    }
     let body = json!({
         "content": {"application/json": {"schema": {"oneOf": [
             {"$ref": format!("#/components/schemas/{name}")},
@@ -164,7 +171,7 @@ fn table_paths(table: &Table) -> Value {
         "Prefer",
         "`return=minimal|headers-only|representation`, `resolution=merge-duplicates|ignore-duplicates`, `missing=default`, `count=exact`",
     );
-    if table.insertable {
+    if allow.post {
         item.insert(
             "post".into(),
             json!({
@@ -176,7 +183,7 @@ fn table_paths(table: &Table) -> Value {
         );
     }
     filters.push(prefer);
-    if table.updatable {
+    if allow.patch {
         item.insert(
             "patch".into(),
             json!({
@@ -187,7 +194,7 @@ fn table_paths(table: &Table) -> Value {
             }),
         );
     }
-    if table.deletable {
+    if allow.delete {
         item.insert(
             "delete".into(),
             json!({
@@ -242,8 +249,13 @@ fn function_path(f: &Function) -> Value {
     Value::Object(item)
 }
 
-/// The OpenAPI 3.1 document of `schema_name` in `schema`.
-pub(crate) fn document(schema: &Schema, schema_name: &str) -> Value {
+/// The OpenAPI 3.1 document of `schema_name` in `schema`: only what
+/// `privileges` grant, when given.
+pub(crate) fn document(
+    schema: &Schema,
+    schema_name: &str,
+    privileges: Option<&Privileges>,
+) -> Value {
     let mut paths = Map::new();
     paths.insert(
         "/".into(),
@@ -257,11 +269,22 @@ pub(crate) fn document(schema: &Schema, schema_name: &str) -> Value {
         }}),
     );
     for t in schema.tables.iter().filter(|t| t.schema == schema_name) {
-        paths.insert(format!("/{}", t.name), table_paths(t));
+        let allow = match privileges {
+            None => Allow::of_table(t),
+            Some(p) => match p.table(&t.name) {
+                Some(grants) => Allow::of_table(t).granted(grants),
+                None => continue,
+            },
+        };
+        paths.insert(format!("/{}", t.name), table_paths(t, allow));
         schemas.insert(t.name.clone(), table_schema(schema, t));
     }
     // Overloads share a path: the first one describes it.
-    for f in schema.functions.iter().filter(|f| f.schema == schema_name) {
+    for f in schema
+        .functions
+        .iter()
+        .filter(|f| f.schema == schema_name && privileges.is_none_or(|p| p.function(f)))
+    {
         paths
             .entry(format!("/rpc/{}", f.name))
             .or_insert_with(|| function_path(f));

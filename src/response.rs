@@ -12,7 +12,7 @@ use crate::body::RestBody;
 use crate::config::Exposed;
 use crate::db::{CallResult, ReadResult, WriteResult};
 use crate::error::{Error, codes};
-use crate::plan::{CallPlan, ReadPlan, Returns, WritePlan};
+use crate::plan::{Allow, CallPlan, Privileges, ReadPlan, Resource, Returns, WritePlan};
 use crate::request::{Action, Count, Return};
 use crate::schema::Schema;
 
@@ -20,12 +20,17 @@ static VARY: HeaderValue = HeaderValue::from_static("Accept, Prefer, Range");
 const PREFERENCE_APPLIED: HeaderName = HeaderName::from_static("preference-applied");
 
 /// The OpenAPI description of the schema `ns`; no body for HEAD.
-pub(crate) fn describe(schema: &Schema, ns: &str, headers_only: bool) -> Response<RestBody> {
+pub(crate) fn describe(
+    schema: &Schema,
+    ns: &str,
+    headers_only: bool,
+    privileges: Option<&Privileges>,
+) -> Response<RestBody> {
     let mut res = if headers_only {
         Response::new(RestBody::empty())
     } else {
         Response::new(RestBody::from(
-            crate::openapi::document(schema, ns).to_string(),
+            crate::openapi::document(schema, ns, privileges).to_string(),
         ))
     };
     res.headers_mut().insert(
@@ -35,11 +40,23 @@ pub(crate) fn describe(schema: &Schema, ns: &str, headers_only: bool) -> Respons
     res
 }
 
-/// `OPTIONS`: an empty 200 with `Allow`.
-pub(crate) fn options(allow: &str) -> Response<RestBody> {
+/// `OPTIONS`: an empty 200 with `Allow`, narrowed to `privileges` when given
+/// (404 for a resource the role may not use at all).
+pub(crate) fn options(
+    ns: &str,
+    resource: Resource<'_>,
+    allow: Allow,
+    privileges: Option<&Privileges>,
+) -> Result<Response<RestBody>, Error> {
+    let allow = match (privileges, resource) {
+        (None, _) | (_, Resource::Root) => allow,
+        (Some(p), Resource::Relation(table)) => p.allow_table(ns, table)?,
+        (Some(p), Resource::Function(name)) => p.allow_function(ns, name, allow)?,
+    };
     let mut res = Response::new(RestBody::empty());
-    res.headers_mut().insert(header::ALLOW, header_value(allow));
-    res
+    res.headers_mut()
+        .insert(header::ALLOW, header_value(&allow.header()));
+    Ok(res)
 }
 
 /// `Content-Profile`: the schema, when the service exposes several or the request named one.

@@ -19,11 +19,15 @@ use crate::config::{Config, Settings};
 use crate::db::{self, MakeTls, Outcome, Pool, RequestContext};
 use crate::error::{Error, ErrorKind, ErrorMapper, Powabase};
 use crate::layer::{ClaimPath, DbRole, anonymous_disabled, choose_role};
-use crate::plan::{self, Plan, PlanKind};
+use crate::plan::{self, Admitted, Plan, PlanKind, Resource};
 use crate::request;
 use crate::response;
 use crate::schema::{Schema, SchemaCache};
 use crate::sql;
+
+/// How much of the body of a call to a function of no known name is read,
+/// to name its arguments in the 404 as PostgREST does.
+const UNKNOWN_FUNCTION_BODY: usize = 64 * 1024;
 
 /// The PostgREST API over one database, as a `tower::Service`.
 ///
@@ -177,7 +181,10 @@ impl fmt::Debug for ResponseFuture {
 }
 
 impl<T: MakeTls> Shared<T> {
-    /// One request: route, role, body, parse, plan, then [`respond`](Self::respond).
+    /// One request, in the order that makes a refused request cheap: the
+    /// role (401), the route, the query string and headers, the relation or
+    /// function and the request's shape (404, 400), and only then the body;
+    /// then the plan, and [`respond`](Self::respond).
     async fn handle<B>(&self, req: Request<B>) -> Result<Response<RestBody>, Error>
     where
         B: http_body::Body + Send + 'static,
@@ -185,27 +192,33 @@ impl<T: MakeTls> Shared<T> {
         B::Error: Into<crate::error::BoxError>,
     {
         let (parts, body) = req.into_parts();
-        let route = request::route(&parts.method, parts.uri.path())?;
-        let schema = self.snapshot(&parts);
-        if route.action == request::Action::Options {
-            let api = request::parse(route, None, &parts.headers, None)?;
-            let plan = plan::plan(&api, &schema, &self.config)?;
-            return self.respond(&plan, &api, &schema, &parts, None).await;
-        }
         let role = choose_role(
             &parts.extensions,
             &ClaimPath::default(),
             self.config.anon_role.as_ref(),
         )?
         .ok_or_else(anonymous_disabled)?;
-        let body = match route.action.has_body() {
-            true => Some(crate::body::collect(body, self.config.body_limit).await?),
-            false => None,
-        };
-        let api = request::parse(route, parts.uri.query(), &parts.headers, body)?;
+        let route = request::route(&parts.method, parts.uri.path())?;
+        let schema = self.snapshot(&parts);
+        let has_body = route.action.has_body();
+        let mut api = request::parse_query(route, parts.uri.query(), &parts.headers)?;
+        let admitted = plan::admit(&api, &schema, &self.config)?;
+        if has_body {
+            let limit = match admitted {
+                Admitted::Found => self.config.body_limit,
+                // Enough to name the arguments in the 404, no more.
+                Admitted::UnknownFunction => UNKNOWN_FUNCTION_BODY.min(self.config.body_limit),
+            };
+            match crate::body::collect(body, limit).await {
+                Ok(body) => api.attach_body(&parts.headers, body)?,
+                Err(e) if admitted == Admitted::UnknownFunction => {
+                    return Err(plan::unknown_function(&api, &self.config).unwrap_or(e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
         let plan = plan::plan(&api, &schema, &self.config)?;
-        self.respond(&plan, &api, &schema, &parts, Some(&role))
-            .await
+        self.respond(&plan, &api, &schema, &parts, &role).await
     }
 
     /// The schema snapshot of a request: the one a layer pinned, or the cache's current one.
@@ -216,34 +229,55 @@ impl<T: MakeTls> Shared<T> {
         }
     }
 
-    /// Runs `plan` as `role` (when it touches the database) and builds its response.
+    /// Runs `plan` as `role` and builds its response.
     async fn respond(
         &self,
         plan: &Plan<'_>,
         api: &request::ApiRequest,
         schema: &Schema,
         parts: &http::request::Parts,
-        role: Option<&DbRole>,
+        role: &DbRole,
     ) -> Result<Response<RestBody>, Error> {
-        let mut res = match (&plan.kind, role) {
-            (PlanKind::Options { allow }, _) => return Ok(response::options(allow)),
-            (PlanKind::Describe { headers_only }, _) => {
-                return Ok(response::describe(schema, plan.schema.name, *headers_only));
+        let mut res = match &plan.kind {
+            PlanKind::Options {
+                resource,
+                allow,
+                privileges,
+            } => {
+                let only = match resource {
+                    Resource::Relation(t) => Some(t.name.as_str()),
+                    Resource::Function(f) => Some(*f),
+                    Resource::Root => None,
+                };
+                let granted = match privileges {
+                    true => Some(self.privileges(plan, schema, parts, role, only).await?),
+                    false => None,
+                };
+                return response::options(plan.schema.name, *resource, *allow, granted.as_ref());
             }
-            (_, None) => return Err(anonymous_disabled()),
-            (PlanKind::Read(read), Some(role)) => {
+            PlanKind::Describe {
+                headers_only,
+                privileges,
+            } => {
+                let granted = match privileges {
+                    true => Some(self.privileges(plan, schema, parts, role, None).await?),
+                    false => None,
+                };
+                response::describe(schema, plan.schema.name, *headers_only, granted.as_ref())
+            }
+            PlanKind::Read(read) => {
                 let stmts = sql::render_read(read)?;
                 let mut all = vec![&stmts.main];
                 all.extend(stmts.explain.as_ref());
                 let result: db::ReadResult = self.run(plan, schema, parts, role, &all).await?;
                 response::read(read, result, &parts.uri)?
             }
-            (PlanKind::Call(call), Some(role)) => {
+            PlanKind::Call(call) => {
                 let stmt = sql::render_call(call)?;
                 let result = self.run(plan, schema, parts, role, &[&stmt]).await?;
                 response::call(call, result)?
             }
-            (PlanKind::Write(write), Some(role)) => {
+            PlanKind::Write(write) => {
                 let stmt = sql::render_write(write)?;
                 let result = self.run(plan, schema, parts, role, &[&stmt]).await?;
                 response::write(write, api.action, result)?
@@ -253,6 +287,21 @@ impl<T: MakeTls> Shared<T> {
             response::name_schema(&mut res, plan.schema);
         }
         Ok(res)
+    }
+
+    /// What `role` may use in the plan's schema (of `only`, when given), asked
+    /// of PostgreSQL as that role.
+    async fn privileges(
+        &self,
+        plan: &Plan<'_>,
+        schema: &Schema,
+        parts: &http::request::Parts,
+        role: &DbRole,
+        only: Option<&str>,
+    ) -> Result<plan::Privileges, Error> {
+        let stmt = sql::render_privileges(plan.schema.name, only);
+        let result: db::ReadResult = self.run(plan, schema, parts, role, &[&stmt]).await?;
+        plan::Privileges::from_json(&result.body)
     }
 
     /// Runs the statements of `plan` in its transaction, as `role`, with the
@@ -278,9 +327,7 @@ impl<T: MakeTls> Shared<T> {
             cookies: &cookies,
             statement_timeout: self
                 .config
-                .statement_timeout
-                .as_deref()
-                .or_else(|| schema.role_timeouts.get(role.role()).map(String::as_str)),
+                .statement_timeout(schema.role_timeouts.get(role.role()).map(String::as_str)),
         };
         let checks = plan.checks;
         let check = move |r: &R| checks.verify(r.rows(), r.affected());

@@ -2,7 +2,7 @@
 
 use super::{PlannedCondition, PlannedOrder, Projection, ReadPlan, SelectColumn, plan_condition};
 use crate::config::Config;
-use crate::error::{Error, ErrorKind, codes};
+use crate::error::{Error, codes};
 use crate::request::{ApiRequest, Condition, EmbeddedParam, IsValue, Operation, SelectItem};
 use crate::schema::{Cardinality, Relationship, Schema, Table};
 
@@ -28,9 +28,6 @@ impl EmbedPlan<'_> {
         self.rel.cardinality.is_to_one()
     }
 }
-
-/// Embeds nested deeper than this are refused: the parser's limit on nesting.
-const MAX_DEPTH: usize = crate::request::MAX_NESTING;
 
 fn quoted_list(items: &[String]) -> String {
     items
@@ -121,14 +118,8 @@ pub(super) fn plan_select<'r>(
                 spread,
                 select: inner,
             } => {
-                if depth >= MAX_DEPTH {
-                    return Err(Error::new(
-                        ErrorKind::InvalidRequest,
-                        format!("Embedding is limited to {MAX_DEPTH} levels"),
-                    ));
-                }
                 let (join_inner, hint) = join_and_hint(hints);
-                let rel = resolve(schema, table, relation, hint)?;
+                let rel = resolve(schema, config, table, relation, hint)?;
                 let target = schema
                     .table(&rel.foreign_schema, &rel.foreign_table)
                     .ok_or_else(|| no_relationship(schema, table, relation))?;
@@ -163,9 +154,12 @@ pub(super) fn plan_select<'r>(
 }
 
 /// The relationship `relation` names from `table`, narrowed by `hint` (a
-/// constraint, a column on either side, or a junction table).
+/// constraint, a column on either side, or a junction table). Only
+/// relationships to (and through) the exposed schemas count, whatever else
+/// the schema cache holds.
 fn resolve<'r>(
     schema: &'r Schema,
+    config: &Config,
     table: &Table,
     relation: &str,
     hint: Option<&str>,
@@ -174,6 +168,10 @@ fn resolve<'r>(
         .relationships
         .iter()
         .filter(|r| r.schema == table.schema && r.table == table.name && r.name() == relation)
+        .filter(|r| {
+            config.exposes(&r.foreign_schema)
+                && r.junction.as_ref().is_none_or(|j| config.exposes(&j.schema))
+        })
         .collect();
     // A computed relationship overrides the detected ones of the same name.
     if candidates.iter().any(|r| r.function.is_some()) {
@@ -878,7 +876,8 @@ mod tests {
 
     #[test]
     fn embedding_is_limited_in_depth() {
-        let req = get(&nested_categories(MAX_DEPTH));
+        let max = crate::config::Limits::default().max_depth;
+        let req = get(&nested_categories(max));
         let plan = plan_of(&req).unwrap();
         let mut depth = 0;
         let mut node = read(&plan);
@@ -886,22 +885,24 @@ mod tests {
             depth += 1;
             node = &e.node;
         }
-        assert_eq!(depth, MAX_DEPTH);
+        assert_eq!(depth, max);
 
-        // The grammar stops one level further down; so does the planner.
-        let err = request(Method::GET, &nested_categories(MAX_DEPTH + 1), &[], None).unwrap_err();
-        assert_eq!(err.postgrest_code(), "PGRST100");
-        let mut req = get(&nested_categories(MAX_DEPTH));
-        req.select = vec![SelectItem::Embed {
-            alias: None,
-            relation: "categories".to_owned(),
-            hints: Vec::new(),
-            spread: false,
-            select: std::mem::take(&mut req.select),
-        }];
+        // One level further down is refused by the limit, naming it.
+        let req = get(&nested_categories(max + 1));
         let err = plan_of(&req).unwrap_err();
-        assert_eq!(err.message(), "Embedding is limited to 32 levels");
-        assert_eq!(err.status(), http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(err.postgrest_code(), "PGRST100");
+        assert_eq!(
+            err.message(),
+            format!("The request has more levels of embedding than the limit of {max}")
+        );
+        assert_eq!(
+            err.details(),
+            Some(format!("The server's max_depth limit is {max}").as_str())
+        );
+        // The grammar itself stops at MAX_NESTING.
+        let nesting = crate::request::MAX_NESTING;
+        let err = request(Method::GET, &nested_categories(nesting + 1), &[], None).unwrap_err();
+        assert_eq!(err.postgrest_code(), "PGRST100");
     }
 
     #[test]

@@ -9,23 +9,26 @@
 //! PostgREST: PostgreSQL resolves them, so computed columns (functions taking the
 //! row type) work, and an unknown column is PostgreSQL's own 42703 error.
 
-use crate::config::{Config, Exposed};
+use crate::config::{Config, Exposed, Limits, OpenApiMode};
 use crate::db::Tx;
 use crate::error::{Error, codes};
 use crate::request::{
-    Action, ApiRequest, BoolOp, Condition, Count, Field, Filter, MediaType, OrderTerm, Target,
-    TxEnd,
+    Action, ApiRequest, BoolOp, Condition, Count, EmbeddedParam, Field, Filter, MediaType,
+    OrderTerm, SelectItem, Target, TxEnd,
 };
 use crate::schema::{Schema, Table, Volatility};
 
 mod embed;
+mod privileges;
 mod rpc;
 #[cfg(test)]
 mod testing;
 mod write;
 
 pub(crate) use embed::EmbedPlan;
-pub(crate) use rpc::{CallArgs, CallPlan, Returns};
+pub(crate) use privileges::{Allow, Privileges};
+
+pub(crate) use rpc::{CallArgs, CallPlan, Returns, unknown_function};
 pub(crate) use write::{WriteKind, WritePlan};
 
 /// What a request does, where, in which transaction, and what its result must satisfy.
@@ -48,11 +51,24 @@ pub(crate) enum PlanKind<'r> {
     /// The OpenAPI description of the schema; `headers_only` for HEAD.
     Describe {
         headers_only: bool,
+        /// Only what the role may use: its privileges are asked first.
+        privileges: bool,
     },
-    /// `OPTIONS`: the methods the resource allows, as the `Allow` header lists them.
+    /// `OPTIONS`: the methods the resource allows by the schema cache.
     Options {
-        allow: String,
+        resource: Resource<'r>,
+        allow: Allow,
+        /// Narrowed to the role's privileges, which are asked first.
+        privileges: bool,
     },
+}
+
+/// What an `OPTIONS` request asks about.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Resource<'r> {
+    Root,
+    Relation(&'r Table),
+    Function(&'r str),
 }
 
 impl Plan<'_> {
@@ -179,28 +195,146 @@ impl ReadPlan<'_> {
     }
 }
 
+/// Whether a request whose query and headers are parsed may go on to read
+/// its body: what it names exists (404 otherwise) and its shape is within
+/// [`Limits`] (400 otherwise). [`plan`] checks the same again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Admitted {
+    /// Go on.
+    Found,
+    /// A function of no known name. Its 404 names the arguments the body
+    /// gives, as PostgREST's does, so the service reads only a bounded prefix
+    /// of the body to say so.
+    UnknownFunction,
+}
+
+/// Checks what can be checked before the body is read; see [`Admitted`].
+pub(crate) fn admit(req: &ApiRequest, schema: &Schema, config: &Config) -> Result<Admitted, Error> {
+    let ns = config.exposed(req.profile.as_deref())?;
+    check_limits(req, &config.limits)?;
+    Ok(match &req.target {
+        Target::Root => {
+            if config.openapi_mode == OpenApiMode::Disabled && req.action != Action::Options {
+                return Err(Error::pgrst(
+                    codes::PGRST126,
+                    "Root endpoint metadata is disabled",
+                ));
+            }
+            Admitted::Found
+        }
+        Target::Relation(name) => {
+            table(schema, ns.name, name)?;
+            Admitted::Found
+        }
+        Target::Function(name) => {
+            match schema
+                .functions
+                .iter()
+                .any(|f| f.schema == ns.name && &f.name == name)
+            {
+                true => Admitted::Found,
+                false => Admitted::UnknownFunction,
+            }
+        }
+    })
+}
+
+/// The request's shape is within `limits`: embeds in all and per select
+/// list, embed depth, select items per list, and filters in all.
+fn check_limits(req: &ApiRequest, limits: &Limits) -> Result<(), Error> {
+    let mut embeds = 0;
+    walk_select(&req.select, 1, limits, &mut embeds)?;
+    let filters: usize = req.conditions.iter().map(Condition::filters).sum::<usize>()
+        + req
+            .embedded
+            .iter()
+            .map(|e| match &e.param {
+                EmbeddedParam::Condition(c) => c.filters(),
+                _ => 0,
+            })
+            .sum::<usize>();
+    over_limit("filters", filters, limits.max_filters, "max_filters")
+}
+
+/// Counts the embeds of one select list and checks it and its embeds' lists.
+fn walk_select(
+    items: &[SelectItem],
+    depth: usize,
+    limits: &Limits,
+    embeds: &mut usize,
+) -> Result<(), Error> {
+    over_limit(
+        "items in one select list",
+        items.len(),
+        limits.max_select_items,
+        "max_select_items",
+    )?;
+    let mut siblings = 0;
+    for item in items {
+        if let SelectItem::Embed { select, .. } = item {
+            siblings += 1;
+            *embeds += 1;
+            over_limit(
+                "embedded resources in one select list",
+                siblings,
+                limits.max_embeds_per_level,
+                "max_embeds_per_level",
+            )?;
+            over_limit(
+                "embedded resources",
+                *embeds,
+                limits.max_embeds,
+                "max_embeds",
+            )?;
+            over_limit(
+                "levels of embedding",
+                depth,
+                limits.max_depth,
+                "max_depth",
+            )?;
+            walk_select(select, depth + 1, limits, embeds)?;
+        }
+    }
+    Ok(())
+}
+
+/// A 400 naming the limit `name` when `count` passes `max`.
+fn over_limit(what: &str, count: usize, max: usize, name: &str) -> Result<(), Error> {
+    if count <= max {
+        return Ok(());
+    }
+    Err(Error::pgrst(
+        codes::PGRST100,
+        format!("The request has more {what} than the limit of {max}"),
+    )
+    .with_details(format!("The server's {name} limit is {max}"))
+    .with_hint("Ask for less in one request, or have the server's limit raised"))
+}
+
 /// Plans a request.
 pub(crate) fn plan<'r>(
     req: &'r ApiRequest,
     schema: &'r Schema,
     config: &'r Config,
 ) -> Result<Plan<'r>, Error> {
+    admit(req, schema, config)?;
     let ns = config.exposed(req.profile.as_deref())?;
     let read = Tx {
         read_only: true,
         end: TxEnd::Commit,
     };
+    let follow = config.openapi_mode != OpenApiMode::IgnorePrivileges;
     let (kind, tx, checks) = match (&req.target, req.action) {
         (_, Action::Options) => (
-            PlanKind::Options {
-                allow: allowed_methods(&req.target, schema, ns.name)?,
-            },
+            options(&req.target, schema, ns.name, follow)?,
             read,
             Checks::default(),
         ),
         (Target::Root, action) => (
             PlanKind::Describe {
                 headers_only: action.headers_only(),
+                // HEAD sends no description, so needs no privileges.
+                privileges: follow && !action.headers_only(),
             },
             read,
             Checks::default(),
@@ -253,10 +387,7 @@ pub(crate) fn plan<'r>(
 /// The table or view `name` of the schema `ns`, or 404 with the closest name as a hint.
 fn table<'r>(schema: &'r Schema, ns: &str, name: &str) -> Result<&'r Table, Error> {
     schema.table(ns, name).ok_or_else(|| {
-        let err = Error::pgrst(
-            codes::PGRST205,
-            format!("Could not find the table '{ns}.{name}' in the schema cache"),
-        );
+        let err = table_not_found(ns, name);
         match schema.closest_table(ns, name) {
             Some(close) => err.with_hint(format!("Perhaps you meant the table '{ns}.{close}'")),
             None => err,
@@ -264,45 +395,48 @@ fn table<'r>(schema: &'r Schema, ns: &str, name: &str) -> Result<&'r Table, Erro
     })
 }
 
-/// `OPTIONS`: the methods `target` allows, from the schema cache alone.
-fn allowed_methods(target: &Target, schema: &Schema, ns: &str) -> Result<String, Error> {
-    Ok(match target {
-        Target::Root => "OPTIONS,GET,HEAD".to_owned(),
+/// PostgREST's 404 for a relation it does not know.
+fn table_not_found(ns: &str, name: &str) -> Error {
+    Error::pgrst(
+        codes::PGRST205,
+        format!("Could not find the table '{ns}.{name}' in the schema cache"),
+    )
+}
+
+/// `OPTIONS`: the methods `target` allows by the schema cache, to be narrowed
+/// to the role's privileges when `follow`.
+fn options<'r>(
+    target: &'r Target,
+    schema: &'r Schema,
+    ns: &str,
+    follow: bool,
+) -> Result<PlanKind<'r>, Error> {
+    let (resource, allow) = match target {
+        Target::Root => (Resource::Root, Allow::root()),
         Target::Function(name) => {
-            let volatile = schema
+            let mut same_name = schema
                 .functions
                 .iter()
                 .filter(|f| f.schema == ns && &f.name == name)
-                .any(|f| f.volatility == Volatility::Volatile);
-            if volatile {
-                "OPTIONS,POST".to_owned()
-            } else {
-                "OPTIONS,GET,HEAD,POST".to_owned()
+                .peekable();
+            if same_name.peek().is_none() {
+                return Err(Error::pgrst(
+                    codes::PGRST202,
+                    format!("Could not find the function {ns}.{name} in the schema cache"),
+                ));
             }
+            let volatile = same_name.any(|f| f.volatility == Volatility::Volatile);
+            (Resource::Function(name), Allow::of_function(volatile))
         }
         Target::Relation(name) => {
-            let t = schema.table(ns, name).ok_or_else(|| {
-                Error::pgrst(
-                    codes::PGRST205,
-                    format!("Could not find the table '{ns}.{name}' in the schema cache"),
-                )
-            })?;
-            let mut allow = String::from("OPTIONS,GET,HEAD");
-            for (method, allowed) in [
-                (",POST", t.insertable),
-                (
-                    ",PUT",
-                    t.insertable && t.updatable && !t.primary_key.is_empty(),
-                ),
-                (",PATCH", t.updatable),
-                (",DELETE", t.deletable),
-            ] {
-                if allowed {
-                    allow.push_str(method);
-                }
-            }
-            allow
+            let t = table(schema, ns, name)?;
+            (Resource::Relation(t), Allow::of_table(t))
         }
+    };
+    Ok(PlanKind::Options {
+        resource,
+        allow,
+        privileges: follow && !matches!(resource, Resource::Root),
     })
 }
 
@@ -400,12 +534,13 @@ fn plan_range(req: &ApiRequest, max_rows: Option<i64>) -> Result<(i64, Option<i6
             )
             );
         }
-        let upper = match (limit.map(|l| offset.saturating_add(l) - 1), last) {
+        // Every step saturates: a range up to i64::MAX is a page, not an overflow.
+        let upper = match (limit.map(|l| offset.saturating_add(l.saturating_sub(1))), last) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
         offset = offset.max(first);
-        limit = upper.map(|u| (u - offset + 1).max(0));
+        limit = upper.map(|u| u.saturating_sub(offset).saturating_add(1).max(0));
     }
     if let Some(max) = max_rows {
         limit = Some(limit.map_or(max, |l| l.min(max)));
@@ -525,15 +660,15 @@ mod tests {
     #[test]
     fn options_list_what_the_relation_allows() {
         let req = request(Method::OPTIONS, "/items", &[], None).unwrap();
-        let PlanKind::Options { allow } = plan_of(&req).unwrap().kind else {
+        let PlanKind::Options { allow, .. } = plan_of(&req).unwrap().kind else {
             panic!("OPTIONS plans options")
         };
-        assert_eq!(allow, "OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE");
+        assert_eq!(allow.header(), "OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE");
         let req = request(Method::OPTIONS, "/rpc/items_under", &[], None).unwrap();
-        let PlanKind::Options { allow } = plan_of(&req).unwrap().kind else {
+        let PlanKind::Options { allow, .. } = plan_of(&req).unwrap().kind else {
             panic!("OPTIONS plans options")
         };
-        assert_eq!(allow, "OPTIONS,GET,HEAD,POST");
+        assert_eq!(allow.header(), "OPTIONS,GET,HEAD,POST");
     }
 
     fn paged(target: &str, headers: &[(&str, &str)], max_rows: Option<u64>) -> (i64, Option<i64>) {
@@ -579,6 +714,17 @@ mod tests {
         assert_eq!(paged("/items?offset=2", &range("5-"), None), (5, None));
         // Disjoint: nothing.
         assert_eq!(paged("/items?limit=2", &range("5-9"), None), (5, Some(0)));
+        // The largest bounds are a page, not an overflow.
+        let max = i64::MAX.to_string();
+        let whole = format!("0-{max}");
+        assert_eq!(paged("/items", &[("range", &whole)], None), (0, Some(i64::MAX)));
+        let last = format!("{max}-{max}");
+        assert_eq!(paged("/items", &[("range", &last)], None), (i64::MAX, Some(1)));
+        let past = format!("{max}-");
+        assert_eq!(
+            paged(&format!("/items?offset={max}&limit={max}"), &[("range", &past)], None),
+            (i64::MAX, Some(1))
+        );
         // Not a range PostgREST reads: ignored.
         assert_eq!(paged("/items", &range("items=0-9"), None), (0, None));
     }
@@ -646,7 +792,7 @@ mod tests {
             let req = request(method, "/", &[], None).unwrap();
             let plan = plan_of(&req).unwrap();
             assert!(
-                matches!(plan.kind, PlanKind::Describe { headers_only: h } if h == headers_only)
+                matches!(plan.kind, PlanKind::Describe { headers_only: h, privileges } if h == headers_only && privileges != h)
             );
             assert!(plan.tx.read_only);
         }
@@ -665,16 +811,16 @@ mod tests {
     #[test]
     fn options_of_a_volatile_function_and_of_a_keyless_view() {
         let req = request(Method::OPTIONS, "/rpc/volatile_noop", &[], None).unwrap();
-        let PlanKind::Options { allow } = plan_of(&req).unwrap().kind else {
+        let PlanKind::Options { allow, .. } = plan_of(&req).unwrap().kind else {
             panic!("OPTIONS plans options")
         };
-        assert_eq!(allow, "OPTIONS,POST");
+        assert_eq!(allow.header(), "OPTIONS,POST");
         // No primary key: no PUT.
         let req = request(Method::OPTIONS, "/cheap_items", &[], None).unwrap();
-        let PlanKind::Options { allow } = plan_of(&req).unwrap().kind else {
+        let PlanKind::Options { allow, .. } = plan_of(&req).unwrap().kind else {
             panic!("OPTIONS plans options")
         };
-        assert_eq!(allow, "OPTIONS,GET,HEAD,POST,PATCH,DELETE");
+        assert_eq!(allow.header(), "OPTIONS,GET,HEAD,POST,PATCH,DELETE");
         let req = request(Method::OPTIONS, "/nope", &[], None).unwrap();
         assert_eq!(plan_of(&req).unwrap_err().postgrest_code(), "PGRST205");
     }

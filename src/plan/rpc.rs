@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::{ReadPlan, plan_shape};
 use crate::config::Config;
 use crate::error::{Error, codes};
-use crate::request::{Action, ApiRequest, Shape};
+use crate::request::{Action, ApiRequest, Shape, Target};
 use crate::schema::{Function, FunctionArg, Schema, Table, TableKind, Volatility};
 
 /// What a function returns, as the response shapes it.
@@ -198,6 +198,25 @@ fn call_arguments(req: &ApiRequest, by_get: bool) -> (String, bool, Vec<String>)
             keys,
         )
     }
+}
+
+/// The 404 for a call to a function of no known name whose body was too
+/// large to read for its argument names (which PostgREST's 404 lists): the
+/// words PostgREST uses when it names no arguments.
+pub(crate) fn unknown_function(req: &ApiRequest, config: &Config) -> Option<Error> {
+    let Target::Function(name) = &req.target else {
+        return None;
+    };
+    let ns = config.exposed(req.profile.as_deref()).ok()?.name;
+    Some(
+        Error::pgrst(
+            codes::PGRST202,
+            format!("Could not find the function {ns}.{name} in the schema cache"),
+        )
+        .with_details(format!(
+            "Searched for the function {ns}.{name}, but no matches were found in the schema cache."
+        )),
+    )
 }
 
 fn not_found(schema: &Schema, ns: &str, name: &str, keys: &[String], by_get: bool) -> Error {

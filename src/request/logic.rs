@@ -40,6 +40,16 @@ pub(crate) enum Condition {
     },
 }
 
+impl Condition {
+    /// How many filters it holds, counting every one inside a group.
+    pub(crate) fn filters(&self) -> usize {
+        match self {
+            Self::Filter(_) => 1,
+            Self::Group { children, .. } => children.iter().map(Self::filters).sum(),
+        }
+    }
+}
+
 /// Parses the value of an `or`/`and`/`not.or`/`not.and` parameter into one group.
 pub(crate) fn parse_logic(negated: bool, op: BoolOp, value: &str) -> Result<Condition, ParseError> {
     let mut cur = Cursor::new(value, "logic tree");

@@ -317,7 +317,8 @@ impl From<ParseError> for Error {
     }
 }
 
-/// Parses a routed request into an [`ApiRequest`].
+/// Parses a routed request into an [`ApiRequest`]: [`parse_query`], then
+/// [`ApiRequest::attach_body`].
 ///
 /// `query` is the raw query string without `?`, `body` the collected body
 /// when [`Action::has_body`].
@@ -326,6 +327,21 @@ pub(crate) fn parse(
     query: Option<&str>,
     headers: &HeaderMap,
     body: Option<bytes::Bytes>,
+) -> Result<ApiRequest, Error> {
+    let mut req = parse_query(route, query, headers)?;
+    if let Some(body) = body {
+        req.attach_body(headers, body)?;
+    }
+    Ok(req)
+}
+
+/// Parses everything of a routed request but its body: the query string and
+/// the headers. The service does this before it reads the body, so that a
+/// request it will refuse costs no body.
+pub(crate) fn parse_query(
+    route: Route,
+    query: Option<&str>,
+    headers: &HeaderMap,
 ) -> Result<ApiRequest, Error> {
     let Route { target, action } = route;
     check_sizes(query, headers)?;
@@ -360,14 +376,27 @@ pub(crate) fn parse(
         Some(s) => select::parse_select(&s)?,
         None => vec![SelectItem::Star],
     };
-    if let Some(mut body) = body {
-        if matches!(req.target, Target::Function(_)) && body.iter().all(u8::is_ascii_whitespace) {
+    Ok(req)
+}
+
+impl ApiRequest {
+    /// Parses the body of a write or a call by POST into its payload.
+    pub(crate) fn attach_body(
+        &mut self,
+        headers: &HeaderMap,
+        mut body: bytes::Bytes,
+    ) -> Result<(), Error> {
+        if matches!(self.target, Target::Function(_)) && body.iter().all(u8::is_ascii_whitespace) {
             // An empty body calls a function without arguments.
             body = bytes::Bytes::from_static(b"{}");
         }
-        req.payload = Some(body::parse_payload(headers, body, req.columns.is_none())?);
+        self.payload = Some(body::parse_payload(
+            headers,
+            body,
+            self.columns.is_none(),
+        )?);
+        Ok(())
     }
-    Ok(req)
 }
 
 /// The query string and the headers are within their limits (414, 431), and

@@ -50,6 +50,41 @@ pub(crate) const CONTEXT_SQL: &str = context_sql!("");
 pub(crate) const CONTEXT_READ_ONLY_SQL: &str =
     context_sql!(", pg_catalog.set_config('transaction_read_only', 'on', true)");
 
+/// What the current role may use in schema `$1` (of one relation or
+/// function named `$2`, or of all when `$2` is NULL), in the shape of a read's
+/// result: no total, no rows, and a JSON body
+/// `{"relations": {name: [select, insert, update, delete]}, "functions": [name]}`.
+/// A privilege on any column counts; without `USAGE` on the schema, nothing does.
+pub(crate) const PRIVILEGES_SQL: &str = "\
+SELECT NULL::bigint, 0::bigint, pg_catalog.json_build_object(
+  'relations', (
+    SELECT coalesce(pg_catalog.json_object_agg(c.relname, pg_catalog.json_build_array(
+             pg_catalog.has_any_column_privilege(c.oid, 'SELECT'),
+             pg_catalog.has_any_column_privilege(c.oid, 'INSERT'),
+             pg_catalog.has_any_column_privilege(c.oid, 'UPDATE'),
+             pg_catalog.has_table_privilege(c.oid, 'DELETE'))), '{}')
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = $1 AND c.relkind IN ('r', 'v', 'm', 'f', 'p')
+      AND ($2::text IS NULL OR c.relname = $2::text)
+      AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')),
+  'functions', (
+    SELECT coalesce(pg_catalog.json_agg(DISTINCT p.proname), '[]')
+    FROM pg_catalog.pg_proc p
+    JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+    WHERE n.nspname = $1
+      AND ($2::text IS NULL OR p.proname = $2::text)
+      AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+      AND pg_catalog.has_function_privilege(p.oid, 'EXECUTE')))";
+
+/// The [`PRIVILEGES_SQL`] statement for schema `ns`, narrowed to `only` when given.
+pub(crate) fn render_privileges(ns: &str, only: Option<&str>) -> Statement {
+    Statement {
+        sql: PRIVILEGES_SQL.to_owned(),
+        params: vec![Some(ns.to_owned()), only.map(str::to_owned)],
+    }
+}
+
 /// SQL text and its parameters, each sent as text (`None` is NULL).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Statement {
