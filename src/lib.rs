@@ -47,10 +47,10 @@ mod service;
 mod sql;
 
 pub use body::RestBody;
+pub use config::{Limits, OpenApiMode};
 pub use db::{Connection, ConnectionManager, MakeTls, Pool};
 pub use error::{BoxError, Error, ErrorKind, ErrorMapper, PostgRest, Powabase};
 pub use schema::SchemaCache;
-pub use config::{Limits, OpenApiMode};
 pub use service::{DEFAULT_BODY_LIMIT, ResponseFuture, RestService, RestServiceBuilder};
 
 /// Internals exposed for benchmarks and property tests only; not a stable API.

@@ -3,9 +3,11 @@
 //! Only requests with an `Origin` get CORS headers. By default any origin is
 //! allowed (`Access-Control-Allow-Origin: *`); with [`CorsLayer::allowed_origins`]
 //! a listed origin is echoed with `Access-Control-Allow-Credentials: true` and
-//! any other gets no CORS headers. Preflights (`OPTIONS` with
-//! `Access-Control-Request-Method`) are answered here, without the inner
-//! service. This layer is for parity with PostgREST; tower-http's `CorsLayer`
+//! any other gets no CORS headers; every response then says `Vary: Origin`,
+//! so that a cache does not serve one origin's answer to another. Preflights
+//! (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) are answered
+//! here, without the inner service: browsers send them without credentials,
+//! and the answer says nothing about the schema. This layer is for parity with PostgREST; tower-http's `CorsLayer`
 //! is the more configurable choice when you do not need it.
 //!
 //! ```
@@ -143,6 +145,9 @@ where
                 header::ACCESS_CONTROL_MAX_AGE,
                 HeaderValue::from_static("86400"),
             );
+            if self.layer.origins.is_some() {
+                vary_origin(headers);
+            }
             return ResponseFuture {
                 state: State::Preflight { res: Some(res) },
             };
@@ -151,6 +156,7 @@ where
             state: State::Inner {
                 fut: self.inner.call(req),
                 allowed,
+                vary: self.layer.origins.is_some(),
             },
         }
     }
@@ -168,7 +174,8 @@ pin_project! {
     #[project = StateProj]
     enum State<F> {
         // The inner service's answer, to which CORS headers are added.
-        Inner { #[pin] fut: F, allowed: Option<(HeaderValue, bool)> },
+        // `vary`: the answer depends on the origin (a list of origins is set).
+        Inner { #[pin] fut: F, allowed: Option<(HeaderValue, bool)>, vary: bool },
         // A preflight answered by the layer.
         Preflight { res: Option<Response<RestBody>> },
     }
@@ -192,8 +199,11 @@ where
                 Some(res) => Poll::Ready(Ok(res)),
                 None => Poll::Pending,
             },
-            StateProj::Inner { fut, allowed } => {
+            StateProj::Inner { fut, allowed, vary } => {
                 let mut res = ready!(fut.poll(cx))?;
+                if *vary {
+                    vary_origin(res.headers_mut());
+                }
                 if let Some((origin, credentials)) = allowed.take() {
                     let headers = res.headers_mut();
                     allow_origin(headers, origin, credentials);
@@ -206,6 +216,11 @@ where
             }
         }
     }
+}
+
+/// Adds `Origin` to `Vary`, beside whatever the response varies on already.
+fn vary_origin(headers: &mut http::HeaderMap) {
+    headers.append(header::VARY, HeaderValue::from_static("Origin"));
 }
 
 /// `Access-Control-Allow-Origin`, and `-Allow-Credentials` when they are allowed.

@@ -122,7 +122,7 @@ pub(super) fn plan_select<'r>(
                 let rel = resolve(schema, config, table, relation, hint)?;
                 let target = schema
                     .table(&rel.foreign_schema, &rel.foreign_table)
-                    .ok_or_else(|| no_relationship(schema, table, relation))?;
+                    .ok_or_else(|| no_relationship(schema, config, table, relation))?;
                 let (child_select, child_embeds) =
                     plan_select(inner, target, schema, config, depth + 1)?;
                 let node = embed_node(target, child_select, child_embeds, rel, config);
@@ -170,7 +170,9 @@ fn resolve<'r>(
         .filter(|r| r.schema == table.schema && r.table == table.name && r.name() == relation)
         .filter(|r| {
             config.exposes(&r.foreign_schema)
-                && r.junction.as_ref().is_none_or(|j| config.exposes(&j.schema))
+                && r.junction
+                    .as_ref()
+                    .is_none_or(|j| config.exposes(&j.schema))
         })
         .collect();
     // A computed relationship overrides the detected ones of the same name.
@@ -197,7 +199,7 @@ fn resolve<'r>(
     }
     match candidates.as_slice() {
         [one] => Ok(one),
-        [] => Err(no_relationship(schema, table, relation)),
+        [] => Err(no_relationship(schema, config, table, relation)),
         many => {
             let details: Vec<serde_json::Value> = many
                 .iter()
@@ -253,11 +255,12 @@ fn resolve<'r>(
     }
 }
 
-fn no_relationship(schema: &Schema, table: &Table, relation: &str) -> Error {
+fn no_relationship(schema: &Schema, config: &Config, table: &Table, relation: &str) -> Error {
     let related = schema
         .relationships
         .iter()
         .filter(|r| r.schema == table.schema && r.table == table.name)
+        .filter(|r| config.exposes(&r.foreign_schema))
         .map(Relationship::name);
     let mut err = Error::pgrst(codes::PGRST200,
         format!(

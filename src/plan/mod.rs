@@ -286,12 +286,7 @@ fn walk_select(
                 limits.max_embeds,
                 "max_embeds",
             )?;
-            over_limit(
-                "levels of embedding",
-                depth,
-                limits.max_depth,
-                "max_depth",
-            )?;
+            over_limit("levels of embedding", depth, limits.max_depth, "max_depth")?;
             walk_select(select, depth + 1, limits, embeds)?;
         }
     }
@@ -535,7 +530,10 @@ fn plan_range(req: &ApiRequest, max_rows: Option<i64>) -> Result<(i64, Option<i6
             );
         }
         // Every step saturates: a range up to i64::MAX is a page, not an overflow.
-        let upper = match (limit.map(|l| offset.saturating_add(l.saturating_sub(1))), last) {
+        let upper = match (
+            limit.map(|l| offset.saturating_add(l.saturating_sub(1))),
+            last,
+        ) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -717,12 +715,22 @@ mod tests {
         // The largest bounds are a page, not an overflow.
         let max = i64::MAX.to_string();
         let whole = format!("0-{max}");
-        assert_eq!(paged("/items", &[("range", &whole)], None), (0, Some(i64::MAX)));
+        assert_eq!(
+            paged("/items", &[("range", &whole)], None),
+            (0, Some(i64::MAX))
+        );
         let last = format!("{max}-{max}");
-        assert_eq!(paged("/items", &[("range", &last)], None), (i64::MAX, Some(1)));
+        assert_eq!(
+            paged("/items", &[("range", &last)], None),
+            (i64::MAX, Some(1))
+        );
         let past = format!("{max}-");
         assert_eq!(
-            paged(&format!("/items?offset={max}&limit={max}"), &[("range", &past)], None),
+            paged(
+                &format!("/items?offset={max}&limit={max}"),
+                &[("range", &past)],
+                None
+            ),
             (i64::MAX, Some(1))
         );
         // Not a range PostgREST reads: ignored.

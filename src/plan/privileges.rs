@@ -142,7 +142,12 @@ impl Privileges {
     }
 
     /// What `OPTIONS` on a function answers for this role, or 404.
-    pub(crate) fn allow_function(&self, ns: &str, name: &str, allow: Allow) -> Result<Allow, Error> {
+    pub(crate) fn allow_function(
+        &self,
+        ns: &str,
+        name: &str,
+        allow: Allow,
+    ) -> Result<Allow, Error> {
         match self.functions.contains(name) {
             true => Ok(allow),
             false => Err(Error::pgrst(
@@ -170,7 +175,10 @@ mod tests {
         let read_only = TableGrants::from([true, false, false, false]);
         assert_eq!(all.granted(read_only).header(), "OPTIONS,GET,HEAD");
         let insert_update = TableGrants::from([false, true, true, false]);
-        assert_eq!(all.granted(insert_update).header(), "OPTIONS,POST,PUT,PATCH");
+        assert_eq!(
+            all.granted(insert_update).header(),
+            "OPTIONS,POST,PUT,PATCH"
+        );
         assert_eq!(Allow::of_function(true).header(), "OPTIONS,POST");
         assert_eq!(Allow::root().header(), "OPTIONS,GET,HEAD");
     }

@@ -390,11 +390,7 @@ impl ApiRequest {
             // An empty body calls a function without arguments.
             body = bytes::Bytes::from_static(b"{}");
         }
-        self.payload = Some(body::parse_payload(
-            headers,
-            body,
-            self.columns.is_none(),
-        )?);
+        self.payload = Some(body::parse_payload(headers, body, self.columns.is_none())?);
         Ok(())
     }
 }

@@ -2,12 +2,21 @@
 
 use tower::ServiceBuilder;
 use tower_postgrest::layer::CorsLayer;
+use tower_postgrest::{OpenApiMode, RestService};
 
 use crate::support::{send, service};
 
 #[tokio::test]
 async fn options_lists_the_allowed_methods() {
-    let svc = service().await;
+    // From the schema cache alone (PostgREST's answer); following privileges,
+    // `safety.rs` shows the same narrowed to the role's grants.
+    let svc = RestService::builder(crate::support::pool().await)
+        .schemas(["public"])
+        .anon_role("anon")
+        .openapi_mode(OpenApiMode::IgnorePrivileges)
+        .build()
+        .await
+        .unwrap();
     let allow = |uri: &'static str| {
         let svc = svc.clone();
         async move {
@@ -30,6 +39,10 @@ async fn options_lists_the_allowed_methods() {
     send(&svc, "OPTIONS", "/nope", &[])
         .await
         .error(404, "not_found");
+    // anon may only read the fixture's tables.
+    let svc = service().await;
+    let reply = send(&svc, "OPTIONS", "/items", &[]).await;
+    assert_eq!(reply.header("allow"), "OPTIONS,GET,HEAD");
 }
 
 #[tokio::test]

@@ -22,6 +22,7 @@ mod profiles;
 mod read;
 mod round_trips;
 mod rpc;
+mod safety;
 mod schema;
 mod secrets;
 mod soak;
