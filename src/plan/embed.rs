@@ -84,7 +84,6 @@ pub(super) fn plan_select<'r>(
     table: &'r Table,
     schema: &'r Schema,
     config: &Config,
-    depth: usize,
 ) -> Result<(Vec<Projection<'r>>, Vec<EmbedPlan<'r>>), Error> {
     let mut select = Vec::with_capacity(items.len());
     let mut embeds = Vec::new();
@@ -123,8 +122,7 @@ pub(super) fn plan_select<'r>(
                 let target = schema
                     .table(&rel.foreign_schema, &rel.foreign_table)
                     .ok_or_else(|| no_relationship(schema, config, table, relation))?;
-                let (child_select, child_embeds) =
-                    plan_select(inner, target, schema, config, depth + 1)?;
+                let (child_select, child_embeds) = plan_select(inner, target, schema, config)?;
                 let node = embed_node(target, child_select, child_embeds, rel, config);
                 if *spread && alias.is_some() {
                     return Err(Error::pgrst(

@@ -448,7 +448,7 @@ fn plan_shape<'r>(
             "None of these media types are available: application/openapi+json",
         ));
     }
-    let (select, mut embeds) = embed::plan_select(&req.select, table, schema, config, 0)?;
+    let (select, mut embeds) = embed::plan_select(&req.select, table, schema, config)?;
     let mut conditions = req
         .conditions
         .iter()
