@@ -6,8 +6,8 @@
 //!
 //! Serves at `http://127.0.0.1:3004` (`PORT` picks another port), with the demo
 //! data (a throwaway database when `DATABASE_URL` is unset). The API takes JWTs
-//! signed with `JWT_SECRET` (default: the demo server's development secret) and
-//! serves requests without one as `anon`.
+//! signed with `JWT_SECRET` (required with `DATABASE_URL`; a random one with
+//! the throwaway database) and serves requests without one as `anon`.
 
 #[path = "../tests/support/cluster.rs"]
 mod cluster;
@@ -33,6 +33,14 @@ struct AppState {
     visits: Arc<AtomicU64>,
 }
 
+/// 128 random bits from the operating system.
+fn rand_seed() -> std::io::Result<u128> {
+    use std::io::Read as _;
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(u128::from_le_bytes(bytes))
+}
+
 async fn health() -> &'static str {
     "ok\n"
 }
@@ -48,9 +56,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(3004);
-    let secret = std::env::var("JWT_SECRET")
-        .unwrap_or_else(|_| "super-secret-jwt-token-with-at-least-32-characters-long".into());
     let db = demo_db::start(&[]).await?;
+    let secret = match std::env::var("JWT_SECRET") {
+        Ok(secret) => secret,
+        // Nobody else knows it: only anonymous requests get in.
+        Err(_) if db.cluster.is_some() => format!("{:x}", rand_seed()?),
+        Err(_) => return Err(
+            "JWT_SECRET is not set: with DATABASE_URL, give the secret your tokens are signed with"
+                .into(),
+        ),
+    };
     let manager = ConnectionManager::from_url(&db.api_url, tokio_postgres::NoTls)?;
     let pool = manager.pool_builder().build(manager).await?;
     let rest = RestService::builder(pool).anon_role("anon").build().await?;

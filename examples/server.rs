@@ -15,7 +15,7 @@
 //! | `PGRST_DB_MAX_ROWS` | unlimited |
 //! | `PGRST_DB_POOL` | `10` |
 //! | `PGRST_DB_POOL_ACQUISITION_TIMEOUT` | `10` (seconds; then 503) |
-//! | `PGRST_JWT_SECRET` | a fixed development secret (a JWK or JWKS document works too) |
+//! | `PGRST_JWT_SECRET` | required with `DATABASE_URL`; a random one for the throwaway database (a JWK or JWKS document works too) |
 //! | `PGRST_JWT_SECRET_IS_BASE64` | `false` |
 //! | `PGRST_JWT_AUD` | unset: `aud` is not checked |
 //! | `PGRST_JWT_ROLE_CLAIM_KEY` | `.role` |
@@ -25,9 +25,15 @@
 //! | `PGRST_ERROR_STYLE` | `powabase` (this crate's error table); `postgrest` for PostgREST's codes |
 //! | `PGRST_DB_CHANNEL_ENABLED` | `true`: reload the schema cache on `NOTIFY pgrst` |
 //! | `PGRST_DEMO_EXTRA_SQL` | unset: an SQL file to load after the demo data (throwaway database only) |
+//! | `PGRST_OPENAPI_MODE` | `follow-privileges` (or `ignore-privileges`, `disabled`) |
+//! | `PGRST_DB_MAX_EMBEDS`, `PGRST_DB_MAX_EMBEDS_PER_LEVEL`, `PGRST_DB_MAX_EMBED_DEPTH`, `PGRST_DB_MAX_SELECT_ITEMS`, `PGRST_DB_MAX_FILTERS` | [`Limits::default`] |
+//! | `PGRST_DB_STATEMENT_TIMEOUT` | milliseconds; `10000` when no role has an `ALTER ROLE … SET statement_timeout`, else unset (a role's stricter setting always wins) |
 //!
-//! It prints an anon key and a service-role key signed with the secret, as
+//! With its throwaway database (and only then) it prints an anon key and a
+//! service-role key, valid for an hour and signed with the secret, as
 //! Supabase does: send one as `apikey` (and/or `Authorization: Bearer`).
+//! Against `DATABASE_URL` it refuses to start without `PGRST_JWT_SECRET`: a
+//! secret that anyone can read would let anyone mint a service-role key.
 
 #[path = "../tests/support/cluster.rs"]
 mod cluster;
@@ -36,10 +42,41 @@ mod demo_db;
 
 use tower::ServiceBuilder;
 use tower_postgrest::layer::{ClaimPath, CorsLayer, ErrorMappingLayer, JwtAuthLayer, SetRoleLayer};
-use tower_postgrest::{ConnectionManager, RestService};
+use tower_postgrest::{ConnectionManager, Limits, OpenApiMode, RestService, SchemaCache};
 
-/// The secret when none is given: for development only.
-const DEV_SECRET: &str = "super-secret-jwt-token-with-at-least-32-characters-long";
+/// How long the keys printed for the throwaway database are valid.
+const KEY_LIFETIME: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The statement timeout when no role has one of its own.
+const DEFAULT_STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A secret of 32 random bytes, hex-encoded, for the throwaway database.
+fn random_secret() -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// [`Limits`] with each `PGRST_DB_MAX_…` variable that is set.
+fn limits() -> Result<Limits, String> {
+    let mut limits = Limits::default();
+    for (name, field) in [
+        ("PGRST_DB_MAX_EMBEDS", &mut limits.max_embeds),
+        (
+            "PGRST_DB_MAX_EMBEDS_PER_LEVEL",
+            &mut limits.max_embeds_per_level,
+        ),
+        ("PGRST_DB_MAX_EMBED_DEPTH", &mut limits.max_depth),
+        ("PGRST_DB_MAX_SELECT_ITEMS", &mut limits.max_select_items),
+        ("PGRST_DB_MAX_FILTERS", &mut limits.max_filters),
+    ] {
+        if let Some(n) = env_parse(name)? {
+            *field = n;
+        }
+    }
+    Ok(limits)
+}
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -75,7 +112,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pool_size: u32 = env_parse("PGRST_DB_POOL")?.unwrap_or(10);
     let host = env("PGRST_SERVER_HOST").unwrap_or_else(|| "127.0.0.1".into());
     let port: u16 = env_parse("PGRST_SERVER_PORT")?.unwrap_or(3000);
-    let secret = env("PGRST_JWT_SECRET").unwrap_or_else(|| DEV_SECRET.to_owned());
+    let throwaway = env("DATABASE_URL").is_none() && env("PGRST_DB_URI").is_none();
+    let secret = match env("PGRST_JWT_SECRET") {
+        Some(secret) => secret,
+        None if throwaway => random_secret()?,
+        None => {
+            return Err(
+                "PGRST_JWT_SECRET is not set. With DATABASE_URL the demo server needs \
+                        the secret (or JWK/JWKS) your tokens are signed with; it will not \
+                        invent one that others could read and use to mint service-role keys."
+                    .into(),
+            );
+        }
+    };
     let base64 = env("PGRST_JWT_SECRET_IS_BASE64").is_some_and(|v| v == "true");
     let mut auth = if base64 {
         JwtAuthLayer::secret_base64(&secret)?
@@ -116,7 +165,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             return Err(format!("PGRST_ERROR_STYLE={other:?}: use powabase or postgrest").into());
         }
     };
-    let mut builder = RestService::builder(pool).schemas(schemas);
+    // Load the schema cache first, to see whether the database bounds its
+    // roles' statements itself.
+    let cache = SchemaCache::load(pool.clone(), schemas.iter().cloned()).await?;
+    let timeout = match env_parse::<u64>("PGRST_DB_STATEMENT_TIMEOUT")? {
+        Some(0) => None,
+        Some(ms) => Some(std::time::Duration::from_millis(ms)),
+        None if cache.snapshot().role_timeouts.is_empty() => Some(DEFAULT_STATEMENT_TIMEOUT),
+        None => None,
+    };
+    let mut builder = RestService::builder(pool)
+        .schemas(schemas)
+        .schema_cache(cache)
+        .limits(limits()?);
+    if let Some(mode) = env("PGRST_OPENAPI_MODE") {
+        builder = builder.openapi_mode(mode.parse::<OpenApiMode>()?);
+    }
+    if let Some(timeout) = timeout {
+        builder = builder.statement_timeout(timeout);
+    }
     if postgrest_errors {
         builder = builder.error_mapper(tower_postgrest::PostgRest);
     }
@@ -160,14 +227,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await?;
     let base = format!("http://{}/rest/v1", listener.local_addr()?);
     println!("\nServing the REST API at {base}");
-    if !secret.trim_start().starts_with('{') && !base64 {
+    if let Some(timeout) = timeout {
+        println!("Statement timeout: {} ms", timeout.as_millis());
+    }
+    if throwaway && !secret.trim_start().starts_with('{') && !base64 {
+        let exp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .saturating_add(KEY_LIFETIME)
+            .as_secs();
         let key = |role: &str| {
             jsonwebtoken::encode(
                 &jsonwebtoken::Header::default(),
-                &serde_json::json!({"role": role, "iss": "tower-postgrest-demo"}),
+                &serde_json::json!({"role": role, "iss": "tower-postgrest-demo", "exp": exp}),
                 &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
             )
         };
+        println!("Keys for the throwaway database, valid for an hour:");
         println!("anon key: {}", key("anon")?);
         println!("service_role key: {}", key("service_role")?);
         println!("\nTry (ANON_KEY is the anon key above):");

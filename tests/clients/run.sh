@@ -23,9 +23,14 @@ if [ "$what" != js ] && [ ! -x "$venv/bin/pytest" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/python/requirements.txt"
 fi
 
+# A secret of this run's own, for the server and for minting user tokens.
+JWT_SECRET=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')
+export JWT_SECRET
+
 log=$(mktemp)
 env -u DATABASE_URL -u PGRST_DB_URI -u PGRST_DB_ANON_ROLE \
   PGRST_SERVER_PORT=0 PGRST_DEMO_EXTRA_SQL="$here/fixture.sql" RUST_LOG=warn \
+  PGRST_JWT_SECRET="$JWT_SECRET" \
   "$server" >"$log" 2>&1 &
 pid=$!
 cleanup() {
@@ -44,8 +49,6 @@ ANON_KEY=$(sed -n 's/^anon key: //p' "$log")
 SERVICE_KEY=$(sed -n 's/^service_role key: //p' "$log")
 if [ -z "$SERVICE_KEY" ]; then cat "$log"; exit 1; fi
 export POSTGREST_URL ANON_KEY SERVICE_KEY
-# The demo server's development secret, for minting user tokens.
-export JWT_SECRET=super-secret-jwt-token-with-at-least-32-characters-long
 
 status=0
 if [ "$what" != python ]; then

@@ -348,3 +348,160 @@ fn axum_nest_example_serves_over_tcp() {
     assert_eq!(status, 401);
     stop(child);
 }
+
+/// The claims of a JWT, decoded without checking its signature.
+fn claims(token: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).expect("a JWT has a payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[test]
+fn the_demo_refuses_a_real_database_without_a_secret() {
+    let url = &crate::support::database().url;
+    let out = Command::new(demo_binary())
+        .env("DATABASE_URL", url)
+        .env_remove("PGRST_JWT_SECRET")
+        .env("PGRST_SERVER_PORT", "0")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("PGRST_JWT_SECRET is not set"), "{said}");
+    assert!(!said.contains("key: ey"), "{said}");
+
+    // With a secret it serves, and prints no keys: they would be real ones.
+    let mut child = Command::new(demo_binary())
+        .env("DATABASE_URL", url)
+        .env(
+            "PGRST_JWT_SECRET",
+            "a-secret-of-the-operator-s-own-32-chars",
+        )
+        .env("PGRST_DB_ANON_ROLE", "anon")
+        .env("PGRST_SERVER_PORT", "0")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.starts_with("Press Ctrl-C");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    // Keep reading, so that what it prints later does not fail on a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    let base = printed
+        .iter()
+        .find_map(|l| l.strip_prefix("Serving the REST API at http://"))
+        .expect("the demo server announced its address")
+        .to_owned();
+    assert!(
+        printed.iter().all(|l| !l.contains(" key: ")),
+        "{printed:#?}"
+    );
+    // The database has no role timeouts of its own here: the demo sets one.
+    assert!(
+        printed.iter().any(|l| l == "Statement timeout: 10000 ms"),
+        "{printed:#?}"
+    );
+    let (addr, prefix) = base.split_once('/').unwrap();
+    let (status, body) = http(
+        addr,
+        "GET",
+        &format!("/{prefix}/items?select=id&id=eq.1"),
+        &[],
+        "",
+    );
+    assert_eq!((status, body.as_str()), (200, r#"[{"id":1}]"#));
+    stop(child);
+}
+
+#[test]
+fn the_demo_s_throwaway_keys_are_short_lived_and_its_own() {
+    let (child, base, keys) = start_demo_with_keys();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for key in &keys {
+        let exp = claims(key)["exp"].as_u64().expect("the key expires");
+        assert!(exp > now && exp <= now + 3600 + 5, "exp {exp}, now {now}");
+    }
+    // Signed with a secret of this run's own, not a published one: a token
+    // signed with the old development secret is refused.
+    let forged = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &serde_json::json!({"role": "service_role"}),
+        &jsonwebtoken::EncodingKey::from_secret(
+            b"super-secret-jwt-token-with-at-least-32-characters-long",
+        ),
+    )
+    .unwrap();
+    let (addr, prefix) = base.split_once('/').unwrap();
+    let (status, _) = http(
+        addr,
+        "GET",
+        &format!("/{prefix}/reviews?select=id"),
+        &[("apikey", &forged)],
+        "",
+    );
+    assert_eq!(status, 401);
+    let (status, _) = http(
+        addr,
+        "GET",
+        &format!("/{prefix}/reviews?select=id"),
+        &[("apikey", &keys[1])],
+        "",
+    );
+    assert_eq!(status, 200);
+    stop(child);
+}
+
+/// Starts the demo server on its throwaway database; its address and the
+/// anon and service-role keys it printed.
+fn start_demo_with_keys() -> (std::process::Child, String, Vec<String>) {
+    let mut child = Command::new(demo_binary())
+        .env_remove("DATABASE_URL")
+        .env_remove("PGRST_DB_URI")
+        .env_remove("PGRST_JWT_SECRET")
+        .env("PGRST_SERVER_PORT", "0")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut base, mut keys) = (None, Vec::new());
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(url) = line.strip_prefix("Serving the REST API at http://") {
+            base = Some(url.to_owned());
+        }
+        for prefix in ["anon key: ", "service_role key: "] {
+            if let Some(key) = line.strip_prefix(prefix) {
+                keys.push(key.to_owned());
+            }
+        }
+        if line.starts_with("Press Ctrl-C") {
+            break;
+        }
+    }
+    std::thread::spawn(move || lines.for_each(drop));
+    assert_eq!(keys.len(), 2, "the demo printed two keys");
+    (child, base.expect("the demo announced its address"), keys)
+}
