@@ -187,10 +187,11 @@ impl std::str::FromStr for OpenApiMode {
 /// do. A request past any of them is refused with a 400 naming the limit,
 /// before its body is read and before the database is asked anything.
 ///
-/// The defaults are well above what the supabase clients' test suites and
-/// the examples use (at most 4 embeds in a request, 3 levels deep, 9 select
-/// items, 6 logic terms), and keep PostgreSQL's time and memory for the
-/// largest request they allow small (see `BENCHMARKS.md`).
+/// The defaults are ten times what the supabase clients' test suites and
+/// this crate's embedding tests use (at most 3 embeds in a request, 3 levels
+/// deep, 7 select items, 3 filters), and keep what PostgreSQL spends on the
+/// largest request they allow to about 70 MB and 0.1 s (`BENCHMARKS.md`;
+/// 400 sibling embeds took 3.4 GB and 7 s).
 ///
 /// ```
 /// use tower_postgrest::Limits;
@@ -200,9 +201,9 @@ impl std::str::FromStr for OpenApiMode {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Embedded resources in the whole request (`PGRST_DB_MAX_EMBEDS`); default 40.
+    /// Embedded resources in the whole request (`PGRST_DB_MAX_EMBEDS`); default 32.
     pub max_embeds: usize,
-    /// Embedded resources in one select list, i.e. siblings (`PGRST_DB_MAX_EMBEDS_PER_LEVEL`); default 20.
+    /// Embedded resources in one select list, i.e. siblings (`PGRST_DB_MAX_EMBEDS_PER_LEVEL`); default 16.
     pub max_embeds_per_level: usize,
     /// How deep embeds nest (`PGRST_DB_MAX_EMBED_DEPTH`); default 8, and
     /// never more than the grammar's 32.
@@ -217,8 +218,8 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            max_embeds: 40,
-            max_embeds_per_level: 20,
+            max_embeds: 32,
+            max_embeds_per_level: 16,
             max_depth: 8,
             max_select_items: 200,
             max_filters: 200,
