@@ -35,40 +35,78 @@ fn http_get(addr: &str, path: &str, apikey: Option<&str>) -> (u16, String) {
     (status, body)
 }
 
-#[test]
-fn demo_server_serves_the_demo_data_and_cleans_up() {
+/// What a started demo server printed up to "Press Ctrl-C"; its output is
+/// drained from then on, so that what it prints later finds an open pipe.
+struct Started {
+    child: std::process::Child,
+    printed: Vec<String>,
+}
+
+impl Started {
+    /// The rest of the first printed line that starts with `prefix`.
+    fn said(&self, prefix: &str) -> Option<String> {
+        self.printed
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(str::to_owned)
+    }
+}
+
+/// Starts the demo server on a free port with `env` (a value of `None`
+/// removes the variable).
+fn start_demo(env: &[(&str, Option<&str>)]) -> Started {
     let bin = demo_binary();
     assert!(bin.exists(), "{} not built", bin.display());
-    let mut child = Command::new(&bin)
-        .env_remove("DATABASE_URL")
-        .env_remove("PGRST_DB_URI")
-        .env("PGRST_SERVER_PORT", "0")
+    let mut cmd = Command::new(&bin);
+    cmd.env("PGRST_SERVER_PORT", "0")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::null());
+    for (name, value) in env {
+        match value {
+            Some(v) => cmd.env(name, v),
+            None => cmd.env_remove(name),
+        };
+    }
+    let mut child = cmd.spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(120);
-    let (mut base, mut pg_url, mut anon_key, mut service_key) = (None, None, None, None);
-    while service_key.is_none() && Instant::now() < deadline {
+    let mut printed = Vec::new();
+    while Instant::now() < deadline {
         let Some(Ok(line)) = lines.next() else { break };
-        if let Some(url) = line.strip_prefix("PostgreSQL is running: ") {
-            pg_url = Some(url.to_owned());
-        }
-        if let Some(url) = line.strip_prefix("Serving the REST API at http://") {
-            base = Some(url.to_owned());
-        }
-        if let Some(key) = line.strip_prefix("anon key: ") {
-            anon_key = Some(key.to_owned());
-        }
-        if let Some(key) = line.strip_prefix("service_role key: ") {
-            service_key = Some(key.to_owned());
+        let done = line.starts_with("Press Ctrl-C");
+        printed.push(line);
+        if done {
+            break;
         }
     }
-    let base = base.expect("the demo server announced its address");
-    let anon_key = anon_key.expect("the demo server printed an anon key");
-    let service_key = service_key.expect("the demo server printed a service_role key");
+    std::thread::spawn(move || lines.for_each(drop));
+    Started { child, printed }
+}
+
+/// The demo server on its own throwaway database.
+fn start_throwaway() -> Started {
+    start_demo(&[
+        ("DATABASE_URL", None),
+        ("PGRST_DB_URI", None),
+        ("PGRST_JWT_SECRET", None),
+    ])
+}
+
+#[test]
+fn demo_server_serves_the_demo_data_and_cleans_up() {
+    let started = start_throwaway();
+    let pg_url = started.said("PostgreSQL is running: ");
+    let base = started
+        .said("Serving the REST API at http://")
+        .expect("the demo server announced its address");
+    let anon_key = started
+        .said("anon key: ")
+        .expect("the demo server printed an anon key");
+    let service_key = started
+        .said("service_role key: ")
+        .expect("the demo server printed a service_role key");
+    let mut child = started.child;
     let (addr, prefix) = base.split_once('/').unwrap();
 
     // Without a key: 401, as the API it reproduces answers without an anonymous role.
@@ -380,36 +418,18 @@ fn the_demo_refuses_a_real_database_without_a_secret() {
     assert!(!said.contains("key: ey"), "{said}");
 
     // With a secret it serves, and prints no keys: they would be real ones.
-    let mut child = Command::new(demo_binary())
-        .env("DATABASE_URL", url)
-        .env(
+    let started = start_demo(&[
+        ("DATABASE_URL", Some(url)),
+        (
             "PGRST_JWT_SECRET",
-            "a-secret-of-the-operator-s-own-32-chars",
-        )
-        .env("PGRST_DB_ANON_ROLE", "anon")
-        .env("PGRST_SERVER_PORT", "0")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut printed = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        let done = line.starts_with("Press Ctrl-C");
-        printed.push(line);
-        if done {
-            break;
-        }
-    }
-    // Keep reading, so that what it prints later does not fail on a closed pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    let base = printed
-        .iter()
-        .find_map(|l| l.strip_prefix("Serving the REST API at http://"))
-        .expect("the demo server announced its address")
-        .to_owned();
+            Some("a-secret-of-the-operator-s-own-32-chars"),
+        ),
+        ("PGRST_DB_ANON_ROLE", Some("anon")),
+    ]);
+    let printed = &started.printed;
+    let base = started
+        .said("Serving the REST API at http://")
+        .expect("the demo server announced its address");
     assert!(
         printed.iter().all(|l| !l.contains(" key: ")),
         "{printed:#?}"
@@ -419,6 +439,7 @@ fn the_demo_refuses_a_real_database_without_a_secret() {
         printed.iter().any(|l| l == "Statement timeout: 10000 ms"),
         "{printed:#?}"
     );
+    let child = started.child;
     let (addr, prefix) = base.split_once('/').unwrap();
     let (status, body) = http(
         addr,
@@ -433,7 +454,10 @@ fn the_demo_refuses_a_real_database_without_a_secret() {
 
 #[test]
 fn the_demo_s_throwaway_keys_are_short_lived_and_its_own() {
-    let (child, base, keys) = start_demo_with_keys();
+    let started = start_throwaway();
+    let base = started.said("Serving the REST API at http://").unwrap();
+    let keys = ["anon key: ", "service_role key: "].map(|k| started.said(k).unwrap());
+    let child = started.child;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -470,38 +494,4 @@ fn the_demo_s_throwaway_keys_are_short_lived_and_its_own() {
     );
     assert_eq!(status, 200);
     stop(child);
-}
-
-/// Starts the demo server on its throwaway database; its address and the
-/// anon and service-role keys it printed.
-fn start_demo_with_keys() -> (std::process::Child, String, Vec<String>) {
-    let mut child = Command::new(demo_binary())
-        .env_remove("DATABASE_URL")
-        .env_remove("PGRST_DB_URI")
-        .env_remove("PGRST_JWT_SECRET")
-        .env("PGRST_SERVER_PORT", "0")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut base, mut keys) = (None, Vec::new());
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(url) = line.strip_prefix("Serving the REST API at http://") {
-            base = Some(url.to_owned());
-        }
-        for prefix in ["anon key: ", "service_role key: "] {
-            if let Some(key) = line.strip_prefix(prefix) {
-                keys.push(key.to_owned());
-            }
-        }
-        if line.starts_with("Press Ctrl-C") {
-            break;
-        }
-    }
-    std::thread::spawn(move || lines.for_each(drop));
-    assert_eq!(keys.len(), 2, "the demo printed two keys");
-    (child, base.expect("the demo announced its address"), keys)
 }

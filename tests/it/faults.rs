@@ -42,39 +42,74 @@ async fn statement_timeouts_are_504_and_roll_back() {
     assert_eq!(reply.text, "1");
 }
 
-#[tokio::test]
-async fn a_role_s_own_statement_timeout_applies() {
-    let db = admin().await;
-    let role = format!("slowpoke_{}", std::process::id());
+/// A role the authenticator may switch to, with `ALTER ROLE … SET statement_timeout`.
+async fn role_with_timeout(db: &tokio_postgres::Client, name: &str, timeout: &str) -> String {
+    let role = format!("{name}_{}", std::process::id());
     db.batch_execute(&format!(
         "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN CREATE ROLE {role} NOLOGIN; END IF; END $$;
-         GRANT {role} TO authenticator; ALTER ROLE {role} SET statement_timeout = '150ms';"
+         GRANT {role} TO authenticator; ALTER ROLE {role} SET statement_timeout = '{timeout}';"
     ))
     .await
     .unwrap();
-    let (svc, _db) = scratch_with(SLEEPY, |b| b.anon_role("anon")).await;
+    role
+}
+
+/// Calls `sleepy(s)` as `role`; the status and how long it took.
+async fn sleep_as(svc: &tower_postgrest::RestService, role: &str, s: f64) -> (u16, Duration) {
+    let mut req = http::Request::post("/rpc/sleepy")
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from(format!(
+            r#"{{"s": {s}}}"#
+        ))))
+        .unwrap();
+    req.extensions_mut()
+        .insert(tower_postgrest::layer::DbRole::new(role));
+    let started = Instant::now();
+    let res = tower::ServiceExt::oneshot(svc.clone(), req).await.unwrap();
+    (res.status().as_u16(), started.elapsed())
+}
+
+#[tokio::test]
+async fn a_role_s_own_statement_timeout_applies_unless_the_service_s_is_stricter() {
+    let db = admin().await;
+    let role = role_with_timeout(&db, "slowpoke", "150ms").await;
+    // No service timeout, then a looser one: the role's own holds either way.
+    for timeout in [None, Some(Duration::from_secs(30))] {
+        let (svc, _db) = scratch_with(SLEEPY, |b| match timeout {
+            Some(t) => b.anon_role("anon").statement_timeout(t),
+            None => b.anon_role("anon"),
+        })
+        .await;
+        db.batch_execute(&format!(
+            "GRANT USAGE ON SCHEMA {} TO {role}",
+            svc.schema_cache().snapshot().schemas[0]
+        ))
+        .await
+        .unwrap();
+        svc.schema_cache().reload().await.unwrap();
+        let (status, took) = sleep_as(&svc, &role, 3.0).await;
+        assert_eq!(status, 504, "service timeout {timeout:?}");
+        assert!(took < Duration::from_secs(2), "{took:?}");
+        // anon has no such setting.
+        let (status, _) = sleep_as(&svc, "anon", 0.3).await;
+        assert_eq!(status, 200);
+    }
+    // A stricter service timeout wins over a looser role setting.
+    let lax = role_with_timeout(&db, "lax", "1h").await;
+    let (svc, _db) = scratch_with(SLEEPY, |b| {
+        b.anon_role("anon")
+            .statement_timeout(Duration::from_millis(150))
+    })
+    .await;
     db.batch_execute(&format!(
-        "GRANT USAGE ON SCHEMA {} TO {role}",
+        "GRANT USAGE ON SCHEMA {} TO {lax}",
         svc.schema_cache().snapshot().schemas[0]
     ))
     .await
     .unwrap();
-    svc.schema_cache().reload().await.unwrap();
-    let mut req = http::Request::post("/rpc/sleepy")
-        .header("content-type", "application/json")
-        .body(http_body_util::Full::new(bytes::Bytes::from_static(
-            br#"{"s": 3}"#,
-        )))
-        .unwrap();
-    req.extensions_mut()
-        .insert(tower_postgrest::layer::DbRole::new(role.as_str()));
-    let started = Instant::now();
-    let res = tower::ServiceExt::oneshot(svc.clone(), req).await.unwrap();
-    assert_eq!(res.status(), 504);
-    assert!(started.elapsed() < Duration::from_secs(2));
-    // anon has no such setting.
-    let reply = send_body(&svc, "POST", "/rpc/sleepy", &[JSON], r#"{"s": 0.3}"#).await;
-    assert_eq!(reply.status, 200);
+    let (status, took) = sleep_as(&svc, &lax, 3.0).await;
+    assert_eq!(status, 504);
+    assert!(took < Duration::from_secs(2), "{took:?}");
 }
 
 /// Waits up to 5 s for no other session to be running a query `LIKE pattern`.
