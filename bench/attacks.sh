@@ -22,10 +22,10 @@ work = sys.argv[1]
 # 100,000 distinct keys (1.3 MB).
 with open(f"{work}/keys.json", "w") as f:
     f.write("{" + ",".join(f'"k{i}":0' for i in range(100_000)) + "}")
-# A 1,000-column header, then 600 rows of commas (600 KB).
+# A header of 200 names of 1,000 characters, then 2,000 rows of commas (600 KB).
 with open(f"{work}/wide.csv", "w") as f:
-    f.write(",".join(f"column_{i:04}" for i in range(1000)) + "\n")
-    f.write(("," * 999 + "\n") * 600)
+    f.write(",".join(f"{i:04}" + "c" * 996 for i in range(200)) + "\n")
+    f.write(("," * 199 + "\n") * 2000)
 # 400 sibling embeds (7.5 KB of query string).
 with open(f"{work}/embeds.txt", "w") as f:
     f.write("select=id," + ",".join(f"a{i}:authors(name)" for i in range(400)))
@@ -63,10 +63,10 @@ json=(-H 'Content-Type: application/json' --data-binary "@$work/keys.json")
 csv=(-H 'Content-Type: text/csv' --data-binary "@$work/wide.csv")
 echo "| attack | status (body) | time | server peak memory |"
 echo "|---|---|---|---|"
-attack "100,000 JSON keys (1.3 MB), no credentials, unknown table" -- "${json[@]}" "@BASE@/nope"
+attack "100,000 JSON keys (1.3 MB), no key, unknown table" -- "${json[@]}" "@BASE@/nope"
 attack "100,000 JSON keys (1.3 MB), anon key, unknown table" -- "${json[@]}" -H "apikey: @ANON@" "@BASE@/nope"
 attack "100,000 JSON keys (1.3 MB), service key, a real table" -- "${json[@]}" -H "apikey: @SERVICE@" "@BASE@/books"
-attack "wide CSV (600 KB), no credentials, unknown table" -- "${csv[@]}" "@BASE@/nope"
+attack "wide CSV (600 KB), anon key, unknown table" -- "${csv[@]}" -H "apikey: @ANON@" "@BASE@/nope"
 attack "wide CSV (600 KB), service key, a real table" -- "${csv[@]}" -H "apikey: @SERVICE@" "@BASE@/books"
 attack "400 sibling embeds (7.5 KB query), anon key" -- -G --data "@$work/embeds.txt" -H "apikey: @ANON@" "@BASE@/books"
 attack "Range: 0-9223372036854775807, anon key" -- -H "apikey: @ANON@" -H 'Range: 0-9223372036854775807' "@BASE@/books?select=id"
