@@ -15,8 +15,14 @@ use crate::error::{BoxError, Error, ErrorKind};
 use crate::request::TxEnd;
 use crate::sql;
 
+mod connect;
+mod conninfo;
 mod direct;
+#[cfg(feature = "rustls")]
+mod tls;
 mod wire;
+
+use conninfo::SslMode;
 
 /// The TLS connectors a pool can use: those of `bb8-postgres`
 /// (`tokio_postgres::NoTls`, `postgres-native-tls`, `tokio-postgres-rustls`, ...).
@@ -63,8 +69,8 @@ pub struct ConnectionManager<T: MakeTlsConnect<Socket> = tokio_postgres::NoTls> 
     /// For cancel requests, when known.
     tls: Option<T>,
     /// Where to open sockets for connections that run requests in one
-    /// `Sync`, when the pool can: one host, and no TLS.
-    direct: Option<Arc<wire::Endpoint>>,
+    /// `Sync`, when the pool can (see [`from_config`](Self::from_config)).
+    direct: Option<Arc<connect::Endpoint>>,
 }
 
 impl<T: MakeTls> ConnectionManager<T> {
@@ -84,32 +90,62 @@ impl<T: MakeTls> ConnectionManager<T> {
 
     /// A manager for `config`.
     ///
-    /// When `config` names one host and uses no TLS (`tls` is
-    /// `tokio_postgres::NoTls`, or `sslmode=disable`), the manager opens the
-    /// sockets itself, and requests send their context and statement with a
-    /// single `Sync`: one implicit transaction instead of `BEGIN`, two
-    /// statements and `COMMIT`, which halves PostgreSQL's protocol work per
-    /// request. (A write whose result decides between commit and rollback
-    /// still runs a transaction block.)
+    /// When `config` names its hosts and `tls` is `tokio_postgres::NoTls`
+    /// (or `sslmode=disable`) or the rustls connector of
+    /// [`rustls`](ConnectionManager::rustls) (`tokio_postgres_rustls::MakeRustlsConnect`),
+    /// the manager opens the sockets and negotiates TLS itself, and requests
+    /// send their context and statement with a single `Sync`: one implicit
+    /// transaction instead of `BEGIN`, two statements and `COMMIT`, which
+    /// halves PostgreSQL's protocol work per request. (A write whose result
+    /// decides between commit and rollback still runs a transaction block.)
+    /// Several hosts, `hostaddr`, `load_balance_hosts=random` and
+    /// `target_session_attrs` work as in libpq. Other TLS connectors run
+    /// every statement through tokio-postgres.
     pub fn from_config(config: tokio_postgres::Config, tls: T) -> Self {
-        let plain = std::any::TypeId::of::<T>() == std::any::TypeId::of::<tokio_postgres::NoTls>()
+        let any: &dyn std::any::Any = &tls;
+        let plain = any.is::<tokio_postgres::NoTls>()
             || config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable;
-        let direct = plain
-            .then(|| wire::Endpoint::of(&config))
-            .flatten()
-            .map(Arc::new);
+        #[cfg(feature = "rustls")]
+        let own_tls = any.downcast_ref::<connect::Tls>().cloned();
+        #[cfg(not(feature = "rustls"))]
+        let own_tls = None;
+        let direct = if plain {
+            let mut config = config.clone();
+            config.ssl_mode(tokio_postgres::config::SslMode::Disable);
+            connect::Endpoint::of(&config, None)
+        } else {
+            own_tls.and_then(|tls| connect::Endpoint::of(&config, Some(tls)))
+        };
         Self {
             inner: PostgresConnectionManager::new(config, tls.clone()),
             tls: Some(tls),
-            direct,
+            direct: direct.map(Arc::new),
         }
     }
 
-    /// A manager for the connection string `url` (`postgres://…` or `key=value` form).
+    /// A manager for the connection string `url` (`postgres://…` or
+    /// `key=value` form), with `tls` as the connector.
+    ///
+    /// `sslmode` may be `disable`, `allow`, `prefer`, `require`, `verify-ca`
+    /// or `verify-full`, and `sslrootcert` a PEM file or `system`, as in libpq;
+    /// with `tokio_postgres::NoTls`, a mode that needs TLS is an error here
+    /// rather than at the first connection. [`rustls`](ConnectionManager::rustls)
+    /// builds the connector from the string itself.
     pub fn from_url(url: &str, tls: T) -> Result<Self, Error> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| {
-            Error::new(ErrorKind::Internal, "Invalid database connection string").with_source(e)
-        })?;
+        let (config, settings) = conninfo::split(url)?;
+        let any: &dyn std::any::Any = &tls;
+        if any.is::<tokio_postgres::NoTls>()
+            && !matches!(
+                settings.effective_mode()?,
+                SslMode::Disable | SslMode::Prefer
+            )
+        {
+            return Err(Error::new(ErrorKind::Internal, "Invalid database connection string")
+                .with_details(format!(
+                    "sslmode={:?} needs TLS, and the connector is NoTls: build the manager with ConnectionManager::rustls",
+                    settings.mode
+                )));
+        }
         Ok(Self::from_config(config, tls))
     }
 
@@ -120,6 +156,37 @@ impl<T: MakeTls> ConnectionManager<T> {
         bb8::Pool::builder()
             .test_on_check_out(false)
             .connection_timeout(std::time::Duration::from_secs(10))
+    }
+}
+
+#[cfg(feature = "rustls")]
+impl ConnectionManager<tokio_postgres_rustls::MakeRustlsConnect> {
+    /// A manager for the connection string `url` with TLS by rustls, as its
+    /// `sslmode` and `sslrootcert` ask (libpq's meanings: `prefer`, the
+    /// default, and `require` encrypt without checking the certificate;
+    /// `verify-ca` checks it leads to a trusted root; `verify-full` also
+    /// that it names the host). The roots are `sslrootcert`'s PEM file, or
+    /// the system's store when there is none (or `sslrootcert=system`).
+    ///
+    /// The pool negotiates TLS itself, so requests keep the one-`Sync` path
+    /// (see [`from_config`](Self::from_config)). A certificate that does not
+    /// verify fails the pool's first connection with the reason (for
+    /// example `invalid peer certificate: UnknownIssuer`).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tower_postgrest::ConnectionManager;
+    ///
+    /// let manager = ConnectionManager::rustls(
+    ///     "postgres://authenticator@db.example.com/app?sslmode=verify-full&sslrootcert=/etc/ssl/db-ca.pem",
+    /// )?;
+    /// let pool = manager.pool_builder().max_size(10).build(manager).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn rustls(url: &str) -> Result<Self, Error> {
+        let (config, settings) = conninfo::split(url)?;
+        let tls = tls::connector(&settings)?;
+        Ok(Self::from_config(config, tls))
     }
 }
 
@@ -158,6 +225,13 @@ impl fmt::Debug for Connection {
 const STATEMENT_CACHE_SIZE: usize = 512;
 
 impl Connection {
+    /// Whether requests on this connection take the one-`Sync` path (the
+    /// pool opened its socket, and any TLS on it, itself).
+    #[doc(hidden)]
+    pub fn one_sync(&self) -> bool {
+        self.direct.is_some()
+    }
+
     /// Drops every prepared statement when the schema changed since they were prepared.
     fn sync_generation(&mut self, generation: u64) {
         if generation > self.generation {
@@ -187,27 +261,23 @@ impl<T: MakeTls> bb8::ManageConnection for ConnectionManager<T> {
     type Error = tokio_postgres::Error;
 
     async fn connect(&self) -> Result<Connection, Self::Error> {
-        // A socket the pool opened itself, or else tokio-postgres's own
-        // connection (which reports any failure properly).
+        // A connection the pool opened itself, or else tokio-postgres's own
+        // (which reports any failure properly).
         let opened = match &self.direct {
-            Some(endpoint) => endpoint.open().await.ok().map(|io| (io, endpoint)),
+            Some(endpoint) => match endpoint.connect().await {
+                Ok(opened) => Some((opened, endpoint)),
+                Err(e) => {
+                    tracing::debug!(error = %e, "opening a connection directly failed");
+                    None
+                }
+            },
             None => None,
         };
         let (client, direct, cancel) = match opened {
-            Some((io, endpoint)) => {
-                let wire = wire::Wire::new(io);
-                let (client, connection) = endpoint
-                    .config
-                    .connect_raw(wire.clone(), tokio_postgres::NoTls)
-                    .await?;
-                wire.track();
-                tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::debug!(error = %e, "database connection closed");
-                    }
-                });
-                let cancel = direct_cancel(&client, Arc::clone(endpoint));
-                (client, Some(direct::DirectState::new(wire)), Some(cancel))
+            Some((opened, endpoint)) => {
+                let cancel = direct_cancel(&opened.client, Arc::clone(endpoint), opened.target);
+                let state = direct::DirectState::new(opened.wire);
+                (opened.client, Some(state), Some(cancel))
             }
             None => {
                 let client = self.inner.connect().await?;
@@ -247,13 +317,18 @@ impl<T: MakeTls> bb8::ManageConnection for ConnectionManager<T> {
     }
 }
 
-/// Cancels what a connection opened at `endpoint` runs, through a socket of its own.
-fn direct_cancel(client: &Client, endpoint: Arc<wire::Endpoint>) -> Arc<dyn Fn() + Send + Sync> {
+/// Cancels what a connection opened at `endpoint`'s host `target` runs,
+/// through a socket of its own.
+fn direct_cancel(
+    client: &Client,
+    endpoint: Arc<connect::Endpoint>,
+    target: usize,
+) -> Arc<dyn Fn() + Send + Sync> {
     let token = client.cancel_token();
     Arc::new(move || {
         let (token, endpoint) = (token.clone(), Arc::clone(&endpoint));
         tokio::spawn(async move {
-            let cancelled = match endpoint.open().await {
+            let cancelled = match endpoint.open(target).await {
                 Ok(io) => token
                     .cancel_query_raw(io, tokio_postgres::NoTls)
                     .await

@@ -25,97 +25,30 @@
 //! done. When the socket is not quiet, the request goes through tokio-postgres.
 
 use std::io;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
-use tokio_postgres::config::{Config, Host};
 
-/// A TCP or Unix-domain socket to PostgreSQL.
-#[derive(Debug)]
+/// A TCP or Unix-domain socket to PostgreSQL, or TLS over TCP.
 pub(crate) enum Io {
     Tcp(TcpStream),
     Unix(UnixStream),
+    #[cfg(feature = "rustls")]
+    Tls(Box<super::connect::TlsStream>),
 }
 
-/// Where connections go, when the pool can open their sockets itself: one
-/// host and one port, and the config's socket settings.
-#[derive(Debug)]
-pub(crate) struct Endpoint {
-    address: Address,
-    pub(crate) config: Config,
-}
-
-#[derive(Debug)]
-enum Address {
-    Tcp(String, u16),
-    Unix(PathBuf),
-}
-
-impl Endpoint {
-    /// The endpoint of `config`, if it names exactly one host and port
-    /// (libpq's defaults are not guessed here: that case, and several hosts,
-    /// are left to tokio-postgres).
-    pub(crate) fn of(config: &Config) -> Option<Self> {
-        let [host] = config.get_hosts() else {
-            return None;
-        };
-        if !config.get_hostaddrs().is_empty() {
-            return None;
-        }
-        let port = match config.get_ports() {
-            [] => 5432,
-            [port] => *port,
-            _ => return None,
-        };
-        let address = match host {
-            Host::Tcp(name) => Address::Tcp(name.clone(), port),
-            Host::Unix(dir) => Address::Unix(dir.join(format!(".s.PGSQL.{port}"))),
-        };
-        Some(Self {
-            address,
-            config: config.clone(),
+impl std::fmt::Debug for Io {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Tcp(_) => "Io::Tcp",
+            Self::Unix(_) => "Io::Unix",
+            #[cfg(feature = "rustls")]
+            Self::Tls(_) => "Io::Tls",
         })
-    }
-
-    /// Opens a socket as tokio-postgres would: `TCP_NODELAY`, keepalives
-    /// when configured, and the connect timeout.
-    pub(crate) async fn open(&self) -> io::Result<Io> {
-        let config = &self.config;
-        let connect = async {
-            match &self.address {
-                Address::Tcp(host, port) => {
-                    let stream = TcpStream::connect((host.as_str(), *port)).await?;
-                    stream.set_nodelay(true)?;
-                    if config.get_keepalives() {
-                        let mut keepalive =
-                            socket2::TcpKeepalive::new().with_time(config.get_keepalives_idle());
-                        if let Some(interval) = config.get_keepalives_interval() {
-                            keepalive = keepalive.with_interval(interval);
-                        }
-                        if let Some(retries) = config.get_keepalives_retries() {
-                            keepalive = keepalive.with_retries(retries);
-                        }
-                        socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive)?;
-                    }
-                    Ok(Io::Tcp(stream))
-                }
-                Address::Unix(path) => Ok(Io::Unix(UnixStream::connect(path).await?)),
-            }
-        };
-        match config.get_connect_timeout() {
-            Some(limit) if *limit > Duration::ZERO => {
-                tokio::time::timeout(*limit, connect)
-                    .await
-                    .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connection timed out"))?
-            }
-            _ => connect.await,
-        }
     }
 }
 
@@ -128,6 +61,8 @@ impl AsyncRead for Io {
         match self.get_mut() {
             Self::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             Self::Unix(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(feature = "rustls")]
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -141,6 +76,8 @@ impl AsyncWrite for Io {
         match self.get_mut() {
             Self::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             Self::Unix(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(feature = "rustls")]
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -148,6 +85,8 @@ impl AsyncWrite for Io {
         match self.get_mut() {
             Self::Tcp(s) => Pin::new(s).poll_flush(cx),
             Self::Unix(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "rustls")]
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -155,6 +94,8 @@ impl AsyncWrite for Io {
         match self.get_mut() {
             Self::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             Self::Unix(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(feature = "rustls")]
+            Self::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

@@ -8,6 +8,7 @@
 mod attacks;
 mod auth;
 mod clients;
+mod connections;
 mod cors;
 mod demo;
 mod embed;

@@ -103,6 +103,16 @@ impl Cluster {
         .map(drop)
     }
 
+    /// Stops the server cleanly (what was committed stays) and starts it again.
+    pub fn restart_server(&self) -> io::Result<()> {
+        let data = self.data_dir();
+        self.run_checked(
+            "pg_ctl",
+            &["-D", path_str(&data)?, "-m", "fast", "-w", "stop"],
+        )?;
+        self.start_server()
+    }
+
     /// Starts the server on its port (again, after [`stop_server`](Self::stop_server)).
     pub fn start_server(&self) -> io::Result<()> {
         let data = self.data_dir();
@@ -129,6 +139,29 @@ impl Cluster {
             ],
         )
         .map(drop)
+    }
+
+    /// Serves TLS with `cert_pem` (a chain, the server's first) and
+    /// `key_pem`, restarting the server; plain connections stay allowed.
+    pub fn enable_tls(&self, cert_pem: &str, key_pem: &str) -> io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::PermissionsExt;
+        let data = self.data_dir();
+        for (name, pem) in [("server.crt", cert_pem), ("server.key", key_pem)] {
+            let path = data.join(name);
+            std::fs::write(&path, pem)?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+            if let Some(user) = &self.run_as {
+                chown_to(&path, user)?;
+            }
+        }
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("postgresql.conf"))?
+            .write_all(
+                b"\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n",
+            )?;
+        self.restart_server()
     }
 
     /// Stops the server and removes the cluster's directory.
