@@ -9,7 +9,8 @@
 //!
 //! | variable | default |
 //! |---|---|
-//! | `DATABASE_URL` / `PGRST_DB_URI` | a throwaway cluster |
+//! | `DATABASE_URL` / `PGRST_DB_URI` | a throwaway cluster; TLS (rustls) as its `sslmode`/`sslrootcert` ask |
+//! | `PGRST_DB_READ_URI` | unset: read-only requests go to these replicas, and to the primary while they are away |
 //! | `PGRST_DB_SCHEMAS` | `public` |
 //! | `PGRST_DB_ANON_ROLE` | unset: requests without a key get 401 |
 //! | `PGRST_DB_MAX_ROWS` | unlimited |
@@ -76,6 +77,18 @@ fn limits() -> Result<Limits, String> {
         }
     }
     Ok(limits)
+}
+
+/// An error and its sources, on one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 fn env(name: &str) -> Option<String> {
@@ -152,12 +165,37 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let db = demo_db::start(&extra).await?;
     let url = db.api_url.clone();
 
-    let manager = ConnectionManager::from_url(&url, tokio_postgres::NoTls)?;
+    // TLS as the URL's sslmode asks (libpq's default, prefer, uses it when the server offers it).
+    let manager = ConnectionManager::rustls(&url)?;
+    let settings = manager.settings();
     let mut pool_builder = manager.pool_builder().max_size(pool_size);
     if let Some(secs) = env_parse::<u64>("PGRST_DB_POOL_ACQUISITION_TIMEOUT")? {
         pool_builder = pool_builder.connection_timeout(std::time::Duration::from_secs(secs));
     }
-    let pool = pool_builder.build(manager).await?;
+    // One connection up front, so that a database that cannot be reached, or
+    // a certificate that does not verify, stops the server with the reason.
+    let pool = pool_builder
+        .min_idle(Some(1))
+        .build(manager)
+        .await
+        .map_err(|e| format!("Could not connect to the database: {}", chain(&e)))?;
+    // Read replicas: read-only requests take their connections here, and the
+    // primary serves them when the replicas are away.
+    let read_pool = match env("PGRST_DB_READ_URI") {
+        Some(read_url) => {
+            let manager = ConnectionManager::rustls(&read_url)?;
+            let timeout = env_parse::<u64>("PGRST_DB_POOL_ACQUISITION_TIMEOUT")?.unwrap_or(1);
+            Some(
+                manager
+                    .pool_builder()
+                    .max_size(pool_size)
+                    .connection_timeout(std::time::Duration::from_secs(timeout))
+                    .build(manager)
+                    .await?,
+            )
+        }
+        None => None,
+    };
     let postgrest_errors = match env("PGRST_ERROR_STYLE").as_deref() {
         None | Some("powabase") => false,
         Some("postgrest") => true,
@@ -178,6 +216,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .schemas(schemas)
         .schema_cache(cache)
         .limits(limits()?);
+    if let Some(read_pool) = read_pool {
+        builder = builder.read_pool(read_pool);
+    }
     if let Some(mode) = env("PGRST_OPENAPI_MODE") {
         builder = builder.openapi_mode(mode.parse::<OpenApiMode>()?);
     }
@@ -195,12 +236,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let rest = builder.build().await?;
     // Reload the schema cache on `NOTIFY pgrst, 'reload schema'`, as PostgREST.
-    let _listener = match env("PGRST_DB_CHANNEL_ENABLED").as_deref() {
-        Some("false") => None,
-        _ => Some(
-            rest.schema_cache()
-                .listen(url.parse()?, tokio_postgres::NoTls),
-        ),
+    let _listener = match (env("PGRST_DB_CHANNEL_ENABLED").as_deref(), settings) {
+        (Some("false"), _) | (_, None) => None,
+        (_, Some((config, tls))) => Some(rest.schema_cache().listen(config, tls)),
     };
     let errors = if postgrest_errors {
         ErrorMappingLayer::postgrest()

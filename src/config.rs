@@ -25,6 +25,7 @@ pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
 #[must_use]
 pub struct RestServiceBuilder<T: MakeTls = tokio_postgres::NoTls> {
     pub(crate) pool: Pool<T>,
+    pub(crate) read_pool: Option<Pool<T>>,
     pub(crate) settings: Settings,
     pub(crate) cache: Option<SchemaCache>,
     pub(crate) errors: Arc<dyn ErrorMapper>,
@@ -42,6 +43,43 @@ impl<T: MakeTls> RestServiceBuilder<T> {
     /// The exposed schemas, the default one first (default: `public`).
     pub fn schemas(mut self, schemas: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.settings.schemas = schemas.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// A pool of connections to read replicas: every request that runs
+    /// read-only (`GET` and `HEAD` on relations, `OPTIONS`, the OpenAPI root,
+    /// and calls of `STABLE` or `IMMUTABLE` functions by `GET` or `POST`)
+    /// takes its connection there; writes and `VOLATILE` functions use the
+    /// primary pool. When the read pool cannot give a working connection
+    /// (the replica is down, or its pool timed out), the read is served by
+    /// the primary instead of failing.
+    ///
+    /// A replica lags its primary: a read right after a write may not see
+    /// it. A request carrying `X-Read-From: primary` (or the [`ReadFrom::Primary`](crate::ReadFrom)
+    /// extension, which a host's layer can insert, for example for a
+    /// session that has just written) reads from the primary.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use tower_postgrest::{ConnectionManager, RestService};
+    ///
+    /// let primary = ConnectionManager::rustls("postgres://authenticator@primary.internal/app")?;
+    /// let replicas = ConnectionManager::rustls(
+    ///     "postgres://authenticator@replica-1.internal,replica-2.internal/app?load_balance_hosts=random",
+    /// )?;
+    /// let pool = primary.pool_builder().build(primary).await?;
+    /// // A short timeout: a replica that is away costs a read this much before the primary serves it.
+    /// let read_pool = replicas
+    ///     .pool_builder()
+    ///     .connection_timeout(Duration::from_secs(1))
+    ///     .build(replicas)
+    ///     .await?;
+    /// let rest = RestService::builder(pool).read_pool(read_pool).build().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn read_pool(mut self, pool: Pool<T>) -> Self {
+        self.read_pool = Some(pool);
         self
     }
 

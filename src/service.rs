@@ -71,8 +71,47 @@ impl<T: MakeTls> fmt::Debug for RestService<T> {
     }
 }
 
+/// Where a read-only request reads, when the service has a
+/// [`read_pool`](RestServiceBuilder::read_pool).
+///
+/// A request reads from a replica unless it says otherwise: with the header
+/// `X-Read-From: primary`, or with this type as a request extension (which
+/// takes precedence over the header), for example inserted by a host's layer
+/// for a session that has just written and must read what it wrote.
+///
+/// ```
+/// use tower_postgrest::ReadFrom;
+///
+/// let mut request = http::Request::new(());
+/// request.extensions_mut().insert(ReadFrom::Primary);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ReadFrom {
+    /// The read pool, when there is one (the default).
+    #[default]
+    Replica,
+    /// The primary pool, whatever the request does.
+    Primary,
+}
+
+impl ReadFrom {
+    /// The request header that pins a read to the primary (`X-Read-From: primary`).
+    pub const HEADER: &'static str = "x-read-from";
+
+    fn of(parts: &http::request::Parts) -> Self {
+        if let Some(choice) = parts.extensions.get::<Self>() {
+            return *choice;
+        }
+        match parts.headers.get(Self::HEADER).map(|v| v.as_bytes()) {
+            Some(v) if v.eq_ignore_ascii_case(b"primary") => Self::Primary,
+            _ => Self::Replica,
+        }
+    }
+}
+
 struct Shared<T: MakeTls> {
     pool: Pool<T>,
+    read_pool: Option<Pool<T>>,
     cache: SchemaCache,
     config: Config,
     errors: Arc<dyn ErrorMapper>,
@@ -83,6 +122,7 @@ impl<T: MakeTls> RestService<T> {
     pub fn builder(pool: Pool<T>) -> RestServiceBuilder<T> {
         RestServiceBuilder {
             pool,
+            read_pool: None,
             settings: Settings::default(),
             cache: None,
             errors: Arc::new(Powabase),
@@ -121,6 +161,7 @@ impl<T: MakeTls> RestServiceBuilder<T> {
         Ok(RestService {
             shared: Arc::new(Shared {
                 pool: self.pool,
+                read_pool: self.read_pool,
                 cache,
                 config,
                 errors: self.errors,
@@ -337,9 +378,24 @@ impl<T: MakeTls> Shared<T> {
             .anon_role
             .as_ref()
             .is_some_and(|a| a.role() == role.role());
-        let result = db::run(&self.pool, schema.generation, &ctx, stmts, plan.tx, decide)
-            .await
-            .map_err(|e| e.for_anonymous(anonymous))?;
+        let replica = self
+            .read_pool
+            .as_ref()
+            .filter(|_| plan.tx.read_only && ReadFrom::of(parts) == ReadFrom::Replica);
+        let result = match replica {
+            Some(read_pool) => {
+                match db::run(read_pool, schema.generation, &ctx, stmts, plan.tx, decide).await {
+                    // A read has no effect to undo: the primary can serve it.
+                    Err(e) if e.kind() == ErrorKind::Unavailable => {
+                        tracing::warn!(error = %e, "the read pool failed; reading from the primary");
+                        db::run(&self.pool, schema.generation, &ctx, stmts, plan.tx, decide).await
+                    }
+                    other => other,
+                }
+            }
+            None => db::run(&self.pool, schema.generation, &ctx, stmts, plan.tx, decide).await,
+        }
+        .map_err(|e| e.for_anonymous(anonymous))?;
         check(&result)?;
         Ok(result)
     }

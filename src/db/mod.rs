@@ -68,6 +68,8 @@ pub struct ConnectionManager<T: MakeTlsConnect<Socket> = tokio_postgres::NoTls> 
     inner: PostgresConnectionManager<T>,
     /// For cancel requests, when known.
     tls: Option<T>,
+    /// The settings, when the manager was built from them.
+    config: Option<tokio_postgres::Config>,
     /// Where to open sockets for connections that run requests in one
     /// `Sync`, when the pool can (see [`from_config`](Self::from_config)).
     direct: Option<Arc<connect::Endpoint>>,
@@ -84,6 +86,7 @@ impl<T: MakeTls> ConnectionManager<T> {
         Self {
             inner,
             tls: None,
+            config: None,
             direct: None,
         }
     }
@@ -117,8 +120,9 @@ impl<T: MakeTls> ConnectionManager<T> {
             own_tls.and_then(|tls| connect::Endpoint::of(&config, Some(tls)))
         };
         Self {
-            inner: PostgresConnectionManager::new(config, tls.clone()),
+            inner: PostgresConnectionManager::new(config.clone(), tls.clone()),
             tls: Some(tls),
+            config: Some(config),
             direct: direct.map(Arc::new),
         }
     }
@@ -147,6 +151,25 @@ impl<T: MakeTls> ConnectionManager<T> {
                 )));
         }
         Ok(Self::from_config(config, tls))
+    }
+
+    /// The connection settings and TLS connector the manager connects with
+    /// (`None` when built by [`new`](Self::new)): for a connection of one's
+    /// own to the same database, such as [`SchemaCache::listen`](crate::SchemaCache::listen)'s.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tower_postgrest::{ConnectionManager, RestService};
+    ///
+    /// let manager = ConnectionManager::rustls("postgres://authenticator@db.example.com/app?sslmode=verify-full")?;
+    /// let (config, tls) = manager.settings().expect("built from a URL");
+    /// let pool = manager.pool_builder().build(manager).await?;
+    /// let rest = RestService::builder(pool).build().await?;
+    /// let _listener = rest.schema_cache().listen(config, tls);
+    /// # Ok(()) }
+    /// ```
+    pub fn settings(&self) -> Option<(tokio_postgres::Config, T)> {
+        Some((self.config.clone()?, self.tls.clone()?))
     }
 
     /// A `bb8` pool builder with the settings this crate wants: no extra

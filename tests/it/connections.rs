@@ -4,7 +4,7 @@
 use tokio_postgres_rustls::MakeRustlsConnect;
 use tower_postgrest::{ConnectionManager, RestService};
 
-use crate::support::{get, own_cluster};
+use crate::support::{get, own_cluster, send, send_body};
 
 /// Whether every backend of `application_name` is on TLS (and there is one).
 async fn all_on_tls(c: &crate::support::cluster::Cluster, application_name: &str) -> bool {
@@ -257,4 +257,89 @@ async fn several_hosts_serve_with_the_first_down() {
         .await
         .unwrap();
     assert_eq!(get(&svc, "/t?select=id").await.ids(), vec![1]);
+}
+
+#[tokio::test]
+async fn reads_go_to_the_replica_and_to_the_primary_when_it_is_away() {
+    let primary = own_cluster(&format!(
+        "{SETUP}
+         GRANT INSERT ON public.t TO web;
+         CREATE FUNCTION on_replica() RETURNS bool STABLE LANGUAGE sql AS 'SELECT pg_is_in_recovery()';
+         CREATE FUNCTION on_replica_volatile() RETURNS bool VOLATILE LANGUAGE sql AS 'SELECT pg_is_in_recovery()';
+         CHECKPOINT;"
+    ))
+    .await;
+    let replica = primary.replica().expect("a replica");
+    let pool_at = |url: String, timeout_ms: u64| async move {
+        let manager = ConnectionManager::from_url(&url, tokio_postgres::NoTls).unwrap();
+        manager
+            .pool_builder()
+            .max_size(2)
+            .connection_timeout(std::time::Duration::from_millis(timeout_ms))
+            .build(manager)
+            .await
+            .unwrap()
+    };
+    let svc = RestService::builder(pool_at(primary.url("postgres", "postgres"), 5000).await)
+        .read_pool(pool_at(replica.url("postgres", "postgres"), 1000).await)
+        .anon_role("web")
+        .build()
+        .await
+        .unwrap();
+    let json = [("content-type", "application/json")];
+    let on_replica = |reply: crate::support::Reply| reply.json();
+    assert_eq!(
+        on_replica(get(&svc, "/rpc/on_replica").await),
+        true,
+        "a stable function by GET reads the replica"
+    );
+    assert_eq!(
+        on_replica(send_body(&svc, "POST", "/rpc/on_replica", &json, "{}").await),
+        true,
+        "a stable function by POST reads the replica"
+    );
+    assert_eq!(
+        on_replica(send_body(&svc, "POST", "/rpc/on_replica_volatile", &json, "{}").await),
+        false,
+        "a volatile function runs on the primary"
+    );
+    assert_eq!(
+        on_replica(
+            send(
+                &svc,
+                "GET",
+                "/rpc/on_replica",
+                &[("x-read-from", "primary")]
+            )
+            .await
+        ),
+        false,
+        "X-Read-From: primary pins a read to the primary"
+    );
+    let wrote = send_body(&svc, "POST", "/t", &json, r#"{"id": 2}"#).await;
+    assert_eq!(wrote.status, 201, "{:?}", wrote.json());
+    // The write reaches the replica by streaming replication.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while get(&svc, "/t?select=id&order=id").await.ids() != vec![1, 2] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the replica never saw the write"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // With the replica away, every read is served by the primary, within the read pool's timeout.
+    replica.stop_server().unwrap();
+    for _ in 0..4 {
+        let started = std::time::Instant::now();
+        let reply = get(&svc, "/rpc/on_replica").await;
+        assert_eq!(reply.status, 200, "{:?}", reply.json());
+        assert_eq!(reply.json(), false);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(get(&svc, "/t?select=id&order=id").await.ids(), vec![1, 2]);
+    }
 }

@@ -83,6 +83,58 @@ impl Cluster {
         Err(last_err.unwrap_or_else(|| io::Error::other("could not start PostgreSQL")))
     }
 
+    /// A streaming replica of this cluster (`pg_basebackup -R`), started on a port of its own.
+    pub fn replica(&self) -> io::Result<Self> {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let dir = std::env::temp_dir().join(format!(
+            "tower-postgrest-replica-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir)?;
+        let mut replica = Self {
+            dir,
+            bindir: self.bindir.clone(),
+            port: 0,
+            run_as: self.run_as.clone(),
+            stopped: false,
+        };
+        replica.spawn_watchdog()?;
+        if let Some(user) = &replica.run_as {
+            chown_to(&replica.dir, user)?;
+        }
+        let data = replica.data_dir();
+        let port = self.port.to_string();
+        replica.run_checked(
+            "pg_basebackup",
+            &[
+                "-D",
+                path_str(&data)?,
+                "-R",
+                "-X",
+                "stream",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "--no-sync",
+            ],
+        )?;
+        let mut last_err = None;
+        for _ in 0..5 {
+            replica.port = free_port()?;
+            match replica.start_server() {
+                Ok(()) => return Ok(replica),
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| io::Error::other("could not start the replica")))
+    }
+
     /// The port the server listens on (127.0.0.1).
     pub fn port(&self) -> u16 {
         self.port
