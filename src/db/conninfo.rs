@@ -168,10 +168,13 @@ fn decode(s: &str) -> Result<String, Error> {
         .map_err(|_| invalid("a parameter is not valid UTF-8 once percent-decoded".into()))
 }
 
+/// A `key = value` pair: its byte span, its key, its unquoted value.
+type Pair<'a> = ((usize, usize), &'a str, String);
+
 /// The `key = value` pairs of libpq's keyword form: each pair's byte span,
 /// its key, and its value unquoted (`'…'` with `\` escapes, or a run of
 /// non-space characters with `\` escapes).
-fn key_values(s: &str) -> Result<Vec<((usize, usize), &str, String)>, Error> {
+fn key_values(s: &str) -> Result<Vec<Pair<'_>>, Error> {
     let mut out = Vec::new();
     let mut chars = s.char_indices().peekable();
     loop {
