@@ -24,7 +24,8 @@
 //! | `PGRST_SERVER_PORT` | `3000` |
 //! | `PGRST_SERVER_CORS_ALLOWED_ORIGINS` | any origin (`Access-Control-Allow-Origin: *`) |
 //! | `PGRST_ERROR_STYLE` | `powabase` (this crate's error table); `postgrest` for PostgREST's codes |
-//! | `PGRST_DB_CHANNEL_ENABLED` | `true`: reload the schema cache on `NOTIFY pgrst` |
+//! | `PGRST_DB_CHANNEL_ENABLED` | `true`: reload the schema cache on `NOTIFY pgrst` (`false` behind a transaction pooler, which cannot carry `LISTEN`) |
+//! | `PGRST_DB_PREPARED_STATEMENTS` | `true`; `false` behind a transaction pooler (PgBouncer before 1.21, Supavisor in transaction mode): unnamed statements only |
 //! | `PGRST_DEMO_EXTRA_SQL` | unset: an SQL file to load after the demo data (throwaway database only) |
 //! | `PGRST_OPENAPI_MODE` | `follow-privileges` (or `ignore-privileges`, `disabled`) |
 //! | `PGRST_DB_MAX_EMBEDS`, `PGRST_DB_MAX_EMBEDS_PER_LEVEL`, `PGRST_DB_MAX_EMBED_DEPTH`, `PGRST_DB_MAX_SELECT_ITEMS`, `PGRST_DB_MAX_FILTERS` | [`Limits::default`] |
@@ -166,7 +167,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = db.api_url.clone();
 
     // TLS as the URL's sslmode asks (libpq's default, prefer, uses it when the server offers it).
-    let manager = ConnectionManager::rustls(&url)?;
+    let prepared = !matches!(
+        env("PGRST_DB_PREPARED_STATEMENTS").as_deref(),
+        Some("false")
+    );
+    let manager = ConnectionManager::rustls(&url)?.prepared_statements(prepared);
     let settings = manager.settings();
     let mut pool_builder = manager.pool_builder().max_size(pool_size);
     if let Some(secs) = env_parse::<u64>("PGRST_DB_POOL_ACQUISITION_TIMEOUT")? {
@@ -183,7 +188,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // primary serves them when the replicas are away.
     let read_pool = match env("PGRST_DB_READ_URI") {
         Some(read_url) => {
-            let manager = ConnectionManager::rustls(&read_url)?;
+            let manager = ConnectionManager::rustls(&read_url)?.prepared_statements(prepared);
             let timeout = env_parse::<u64>("PGRST_DB_POOL_ACQUISITION_TIMEOUT")?.unwrap_or(1);
             Some(
                 manager

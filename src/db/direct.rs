@@ -35,19 +35,23 @@ pub(crate) struct DirectState {
     next: u64,
     /// Statements to close with the next exchange.
     to_close: Vec<String>,
+    /// Whether statements are prepared by name and kept; otherwise each is
+    /// parsed unnamed on every request.
+    named: bool,
 }
 
 /// Statements kept per connection; past this the cache starts over.
 const CACHE_SIZE: usize = 512;
 
 impl DirectState {
-    pub(crate) fn new(wire: Wire) -> Self {
+    pub(crate) fn new(wire: Wire, named: bool) -> Self {
         Self {
             wire,
             contexts: [false; 2],
             statements: HashMap::new(),
             next: 0,
             to_close: Vec::new(),
+            named,
         }
     }
 
@@ -65,6 +69,8 @@ enum Parsed<'a> {
     Context(usize),
     /// A request's statement, by its SQL text.
     Statement(&'a str),
+    /// An unnamed statement, kept nowhere.
+    Unnamed,
 }
 
 /// One row: each column's value in text format, or `None` for NULL.
@@ -91,12 +97,24 @@ pub(crate) async fn run(
     }
     let which = usize::from(read_only);
     let (context, context_sql) = CONTEXTS[which];
-    if !state.contexts[which] {
+    if !state.named {
+        // Unnamed statements: each Parse replaces the last, after its Execute.
+        frontend::parse("", context_sql, None, &mut out).map_err(protocol)?;
+        parsing.push((Parsed::Unnamed, String::new()));
+        bind("", ctx.values(), &mut out)?;
+        for stmt in stmts {
+            frontend::parse("", &stmt.sql, None, &mut out).map_err(protocol)?;
+            parsing.push((Parsed::Unnamed, String::new()));
+            bind("", stmt.params.iter().map(Option::as_deref), &mut out)?;
+        }
+    } else if !state.contexts[which] {
         frontend::parse(context, context_sql, None, &mut out).map_err(protocol)?;
         parsing.push((Parsed::Context(which), context.to_owned()));
     }
-    bind(context, ctx.values(), &mut out)?;
-    for stmt in stmts {
+    if state.named {
+        bind(context, ctx.values(), &mut out)?;
+    }
+    for stmt in stmts.iter().filter(|_| state.named) {
         let values = stmt.params.iter().map(Option::as_deref);
         if let Some(name) = state.statements.get(&stmt.sql) {
             bind(name, values, &mut out)?;
@@ -136,6 +154,7 @@ pub(crate) async fn run(
                 match what {
                     Parsed::Context(which) => state.contexts[*which] = true,
                     Parsed::Statement(sql) => remember(state, sql, name),
+                    Parsed::Unnamed => {}
                 }
                 parsed += 1;
             }

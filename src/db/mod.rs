@@ -70,6 +70,8 @@ pub struct ConnectionManager<T: MakeTlsConnect<Socket> = tokio_postgres::NoTls> 
     tls: Option<T>,
     /// The settings, when the manager was built from them.
     config: Option<tokio_postgres::Config>,
+    /// Whether connections keep named prepared statements.
+    prepared: bool,
     /// Where to open sockets for connections that run requests in one
     /// `Sync`, when the pool can (see [`from_config`](Self::from_config)).
     direct: Option<Arc<connect::Endpoint>>,
@@ -87,6 +89,7 @@ impl<T: MakeTls> ConnectionManager<T> {
             inner,
             tls: None,
             config: None,
+            prepared: true,
             direct: None,
         }
     }
@@ -123,6 +126,7 @@ impl<T: MakeTls> ConnectionManager<T> {
             inner: PostgresConnectionManager::new(config.clone(), tls.clone()),
             tls: Some(tls),
             config: Some(config),
+            prepared: true,
             direct: direct.map(Arc::new),
         }
     }
@@ -151,6 +155,32 @@ impl<T: MakeTls> ConnectionManager<T> {
                 )));
         }
         Ok(Self::from_config(config, tls))
+    }
+
+    /// Whether connections prepare named statements and keep them for the
+    /// next request (default `true`, PostgREST's `db-prepared-statements`).
+    ///
+    /// Turn it off behind a transaction pooler that does not carry prepared
+    /// statements from one transaction to the next (PgBouncer before 1.21,
+    /// or without `max_prepared_statements`; Supavisor in transaction mode):
+    /// every statement is then sent unnamed, parsed again each time, still
+    /// in one round trip per request and, where the request allows, one
+    /// `Sync`. Run such a deployment without [`SchemaCache::listen`](crate::SchemaCache::listen)
+    /// too (a pooler cannot carry `LISTEN`); [`SchemaCache::reload_every`](crate::SchemaCache::reload_every)
+    /// is the alternative.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tower_postgrest::ConnectionManager;
+    ///
+    /// let manager = ConnectionManager::rustls("postgres://authenticator@pooler.internal:6432/app")?
+    ///     .prepared_statements(false);
+    /// let pool = manager.pool_builder().build(manager).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn prepared_statements(mut self, on: bool) -> Self {
+        self.prepared = on;
+        self
     }
 
     /// The connection settings and TLS connector the manager connects with
@@ -227,8 +257,10 @@ pub struct Connection {
     /// Set when a request left the connection mid-transaction: the pool
     /// discards it instead of lending it again.
     abandoned: Arc<std::sync::atomic::AtomicBool>,
-    /// The prepared [`sql::CONTEXT_SQL`]; it names no relation, so survives schema reloads.
-    context: Statement,
+    /// The prepared [`sql::CONTEXT_SQL`]; it names no relation, so survives
+    /// schema reloads. `None` when statements are not prepared
+    /// ([`ConnectionManager::prepared_statements`]).
+    context: Option<Statement>,
     statements: HashMap<String, Statement>,
     generation: u64,
     /// The socket and statements of one-`Sync` reads, on connections the pool opened itself.
@@ -299,7 +331,7 @@ impl<T: MakeTls> bb8::ManageConnection for ConnectionManager<T> {
         let (client, direct, cancel) = match opened {
             Some((opened, endpoint)) => {
                 let cancel = direct_cancel(&opened.client, Arc::clone(endpoint), opened.target);
-                let state = direct::DirectState::new(opened.wire);
+                let state = direct::DirectState::new(opened.wire, self.prepared);
                 (opened.client, Some(state), Some(cancel))
             }
             None => {
@@ -319,7 +351,10 @@ impl<T: MakeTls> bb8::ManageConnection for ConnectionManager<T> {
             }
         };
         // Every request uses the context statement: prepare it with the connection.
-        let context = client.prepare(sql::CONTEXT_SQL).await?;
+        let context = match self.prepared {
+            true => Some(client.prepare(sql::CONTEXT_SQL).await?),
+            false => None,
+        };
         Ok(Connection {
             client,
             cancel,
@@ -784,7 +819,6 @@ async fn run_on(
             "A request runs one or two statements",
         ));
     }
-    let context = conn.context.clone();
     let ctx_params = ctx.values().map(TextParam);
     let ctx_refs: [&(dyn ToSql + Sync); 8] = std::array::from_fn(|i| &ctx_params[i] as _);
     let params: Vec<Vec<TextParam<'_>>> = stmts
@@ -799,6 +833,18 @@ async fn run_on(
         "BEGIN READ ONLY"
     } else {
         "BEGIN"
+    };
+    let Some(context) = conn.context.clone() else {
+        return run_unnamed(
+            conn,
+            begin_sql,
+            &ctx_refs,
+            stmts,
+            &param_refs,
+            ending,
+            decide,
+        )
+        .await;
     };
 
     let cached: Option<Vec<Statement>> = stmts.iter().map(|s| conn.cached(&s.sql)).collect();
@@ -873,7 +919,66 @@ async fn run_on(
         );
         (begin.and(set.map(|_| ())), runs, ended)
     };
-    let outcome = started.and_then(|()| runs.into_iter().collect::<Result<Vec<_>, _>>());
+    let outcome = started
+        .and_then(|()| runs.into_iter().collect::<Result<Vec<_>, _>>())
+        .map_err(Error::from_pg);
+    finish_run(client, ending, outcome, ended, decide).await
+}
+
+/// [`run_on`] without named statements: `BEGIN`, the context, the
+/// statements (each parsed unnamed, its parameters' types left to
+/// PostgreSQL) and the end, pipelined as with prepared statements.
+async fn run_unnamed(
+    conn: &Connection,
+    begin_sql: &str,
+    ctx_refs: &[&(dyn ToSql + Sync); 8],
+    stmts: &[&sql::Statement],
+    param_refs: &[Vec<&(dyn ToSql + Sync)>],
+    ending: TxEnd,
+    decide: Option<DecideRows<'_>>,
+) -> Result<Vec<tokio_postgres::Row>, Error> {
+    let client = &conn.client;
+    fn typed<'p>(refs: &[&'p (dyn ToSql + Sync)]) -> Vec<(&'p (dyn ToSql + Sync), Type)> {
+        refs.iter().map(|p| (*p, Type::UNKNOWN)).collect()
+    }
+    let ctx_typed = typed(ctx_refs);
+    let typed_params: Vec<_> = param_refs.iter().map(|refs| typed(refs)).collect();
+    let query = |i: usize| client.query_typed(&stmts[i].sql, &typed_params[i]);
+    let runs = async {
+        let (first, second) = futures_util::join!(
+            query(0),
+            futures_util::future::OptionFuture::from((stmts.len() > 1).then(|| query(1))),
+        );
+        let mut rows = vec![first];
+        rows.extend(second);
+        rows
+    };
+    let end = async {
+        match decide {
+            None => Some(finish(client, ending).await),
+            Some(_) => None,
+        }
+    };
+    let (begin, set, runs, ended) = futures_util::join!(
+        client.batch_execute(begin_sql),
+        client.query_typed(sql::CONTEXT_SQL, &ctx_typed),
+        runs,
+        end,
+    );
+    let outcome = begin
+        .and(set.map(|_| ()))
+        .and_then(|()| runs.into_iter().collect::<Result<Vec<_>, _>>())
+        .map_err(Error::from_pg)
+        .and_then(|results| {
+            // Each statement answers one row.
+            results
+                .into_iter()
+                .map(|rows| match <[_; 1]>::try_from(rows) {
+                    Ok([row]) => Ok(row),
+                    Err(_) => Err(missing_row()),
+                })
+                .collect()
+        });
     finish_run(client, ending, outcome, ended, decide).await
 }
 
@@ -902,19 +1007,19 @@ impl Drop for CancelOnDrop {
 async fn finish_run(
     client: &Client,
     ending: TxEnd,
-    outcome: Result<Vec<tokio_postgres::Row>, tokio_postgres::Error>,
+    outcome: Result<Vec<tokio_postgres::Row>, Error>,
     ended: Option<Result<(), tokio_postgres::Error>>,
     decide: Option<DecideRows<'_>>,
 ) -> Result<Vec<tokio_postgres::Row>, Error> {
     match (outcome, ended, decide) {
-        (Err(e), Some(_), _) => Err(Error::from_pg(e)),
+        (Err(e), Some(_), _) => Err(e),
         (Ok(rows), Some(ended), _) => {
             ended.map_err(Error::from_pg)?;
             Ok(rows)
         }
         (Err(e), None, _) => {
             let _ = client.batch_execute("ROLLBACK").await;
-            Err(Error::from_pg(e))
+            Err(e)
         }
         (Ok(rows), None, Some(decide)) => match decide(&rows) {
             Ok(()) => {

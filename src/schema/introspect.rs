@@ -177,29 +177,22 @@ pub(crate) async fn load_schema(client: &Client, schemas: &[String]) -> Result<S
     Ok(schema)
 }
 
-/// Runs every catalog query in one `READ ONLY` transaction: prepared in one
-/// round trip, then `BEGIN`, the queries and `COMMIT` pipelined in one more.
+/// Runs every catalog query in one `READ ONLY` transaction: `BEGIN`, the
+/// queries (unnamed statements, so that a transaction pooler can carry them)
+/// and `COMMIT`, pipelined in one round trip.
 async fn fetch_catalog(client: &Client, schemas: &[String]) -> Result<CatalogRows, Error> {
+    use tokio_postgres::types::{ToSql, Type};
     let schemas_param = schemas.to_vec();
-    // Prepare first: a statement's Parse must not race ahead of BEGIN or behind COMMIT.
-    let (relations, fks, functions, view_columns, role_timeouts) = futures_util::try_join!(
-        client.prepare(RELATIONS),
-        client.prepare(FOREIGN_KEYS),
-        client.prepare(FUNCTIONS),
-        client.prepare(VIEW_COLUMNS),
-        client.prepare(ROLE_TIMEOUTS)
-    )
-    .map_err(Error::from_pg)?;
     // An empty search_path makes format_type() qualify every type outside pg_catalog.
     let begin = client.batch_execute(
         "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path TO ''",
     );
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&schemas_param];
-    let relations = client.query(&relations, &params);
-    let fks = client.query(&fks, &params);
-    let functions = client.query(&functions, &params);
-    let view_columns = client.query(&view_columns, &params);
-    let role_timeouts = client.query(&role_timeouts, &params);
+    let params: [(&(dyn ToSql + Sync), Type); 1] = [(&schemas_param, Type::TEXT_ARRAY)];
+    let relations = client.query_typed(RELATIONS, &params);
+    let fks = client.query_typed(FOREIGN_KEYS, &params);
+    let functions = client.query_typed(FUNCTIONS, &params);
+    let view_columns = client.query_typed(VIEW_COLUMNS, &params);
+    let role_timeouts = client.query_typed(ROLE_TIMEOUTS, &params);
     let commit = client.batch_execute("COMMIT");
     let (begin, relations, fks, functions, view_columns, role_timeouts, commit) = futures_util::join!(
         begin,

@@ -343,3 +343,190 @@ async fn reads_go_to_the_replica_and_to_the_primary_when_it_is_away() {
         assert_eq!(get(&svc, "/t?select=id&order=id").await.ids(), vec![1, 2]);
     }
 }
+
+/// A PgBouncer in transaction mode with `pool_size` server connections in
+/// front of `port`; stopped when dropped.
+struct PgBouncer {
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+    port: u16,
+}
+
+impl PgBouncer {
+    fn start(upstream: u16, pool_size: u32) -> Self {
+        let exe = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .expect("pgbouncer is not installed (Debian's pgbouncer package; .ci/run installs it)");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = std::env::temp_dir().join(format!("tpg-pgbouncer-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("users.txt"), "\"postgres\" \"\"\n").unwrap();
+        std::fs::write(
+            dir.join("pgbouncer.ini"),
+            format!(
+                "[databases]\npostgres = host=127.0.0.1 port={upstream} dbname=postgres\n\
+                 [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
+                 auth_type = trust\nauth_file = {users}\npool_mode = transaction\n\
+                 default_pool_size = {pool_size}\nmax_client_conn = 200\n\
+                 ignore_startup_parameters = extra_float_digits\n",
+                users = dir.join("users.txt").display(),
+            ),
+        )
+        .unwrap();
+        let root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .unwrap()
+            .stdout
+            == b"0\n";
+        let mut command = if root {
+            // PgBouncer refuses to run as root.
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--", exe]);
+            std::process::Command::new("chown")
+                .args(["-R", "postgres", dir.to_str().unwrap()])
+                .status()
+                .unwrap();
+            c
+        } else {
+            std::process::Command::new(exe)
+        };
+        let child = command
+            .arg(dir.join("pgbouncer.ini"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pgbouncer did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Self { child, dir, port }
+    }
+}
+
+impl Drop for PgBouncer {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("pkill")
+            .args(["-f", self.dir.join("pgbouncer.ini").to_str().unwrap()])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `clients` concurrent clients, each reading, inserting (in one `Sync`),
+/// and inserting one row checked before commit (a transaction block); the
+/// failed requests.
+async fn hammer(svc: &RestService, clients: i32, rounds: i32) -> Vec<String> {
+    let tasks = (0..clients).map(|c| {
+        let svc = svc.clone();
+        tokio::spawn(async move {
+            let json = ("content-type", "application/json");
+            let one = ("accept", "application/vnd.pgrst.object+json");
+            let mut failed = Vec::new();
+            for r in 0..rounds {
+                let id = 1_000 + c * 1_000 + r * 2;
+                let replies = [
+                    get(&svc, "/t?select=id&id=eq.1").await,
+                    send_body(&svc, "POST", "/t", &[json], format!(r#"{{"id": {id}}}"#)).await,
+                    send_body(
+                        &svc,
+                        "POST",
+                        "/t",
+                        &[json, one],
+                        format!(r#"{{"id": {}}}"#, id + 1),
+                    )
+                    .await,
+                    get(&svc, "/rpc/on_replica").await,
+                ];
+                for reply in replies {
+                    if !reply.status.is_success() {
+                        failed.push(format!("{} {:?}", reply.status, reply.json()));
+                    }
+                }
+            }
+            failed
+        })
+    });
+    let mut failed = Vec::new();
+    for task in tasks {
+        failed.extend(task.await.unwrap());
+    }
+    failed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_pooler_without_prepared_statements_loses_nothing() {
+    let c = own_cluster(&format!(
+        "{SETUP}
+         GRANT INSERT ON public.t TO web;
+         CREATE FUNCTION on_replica() RETURNS bool STABLE LANGUAGE sql AS 'SELECT pg_is_in_recovery()';"
+    ))
+    .await;
+    let bouncer = PgBouncer::start(c.port(), 4);
+    let url = format!("postgres://postgres@127.0.0.1:{}/postgres", bouncer.port);
+    let service = |prepared: bool| {
+        let url = url.clone();
+        async move {
+            let manager = ConnectionManager::from_url(&url, tokio_postgres::NoTls)
+                .unwrap()
+                .prepared_statements(prepared);
+            // Every client connection open, and taken in turn.
+            let pool = manager
+                .pool_builder()
+                .max_size(32)
+                .min_idle(Some(32))
+                .build(manager)
+                .await
+                .unwrap();
+            RestService::builder(pool)
+                .anon_role("web")
+                .build()
+                .await
+                .unwrap()
+        }
+    };
+
+    let svc = service(false).await;
+    let failed = hammer(&svc, 32, 20).await;
+    assert!(
+        failed.is_empty(),
+        "{} failed, first: {:?}",
+        failed.len(),
+        failed.first()
+    );
+    let (admin, conn) =
+        tokio_postgres::connect(&c.url("postgres", "postgres"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let count: i64 = admin
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 1 + 32 * 20 * 2, "every write landed");
+
+    // The same through named statements fails: the pooler really does move
+    // transactions between server connections.
+    admin
+        .execute("DELETE FROM t WHERE id > 1", &[])
+        .await
+        .unwrap();
+    let failed = hammer(&service(true).await, 32, 5).await;
+    assert!(
+        !failed.is_empty(),
+        "named statements should not survive a transaction pooler"
+    );
+}
