@@ -16,6 +16,12 @@
 # Usage: bench/load.sh            (DURATION=10 CONNS=32 POOL=10 ROUNDS=3 by default)
 #        bench/load.sh rss        the server's RSS after 10k and after 1M GETs by
 #                                 primary key (RSS_REQUESTS=1000000 by default)
+#        bench/load.sh production GET by primary key through the connections
+#                                 production uses, against plain TCP to the same
+#                                 cluster: TLS (verify-full), PgBouncer in
+#                                 transaction mode (prepared statements off), and
+#                                 a streaming replica as the read pool
+#                                 (also needs Debian's pgbouncer and openssl)
 # Needs: wrk (Debian package `wrk`), the PostgreSQL server binaries.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -153,6 +159,11 @@ scenario() {
   raw_http_stop
   raw_client "$path" "$query"
 }
+
+if [ "${1:-}" = production ]; then
+  . "$root/bench/production.sh"
+  exit 0
+fi
 
 # GET by primary key, alternating the server and the HTTP baseline.
 name=by_pk
