@@ -10,8 +10,9 @@
 //! a read makes itself read-only in its context statement. That is the same
 //! transaction with two statements fewer and one flush instead of four.
 //!
-//! tokio-postgres cannot send that, so the pool opens plain sockets itself and
-//! hands tokio-postgres a [`Wire`]: the socket behind a lock, with a switch.
+//! tokio-postgres cannot send that, so the pool opens the sockets itself
+//! (TLS included: see [`connect`](super::connect)) and hands tokio-postgres a
+//! [`Wire`]: the plaintext stream behind a lock, with a switch.
 //! While a request holds the connection it turns the switch, and
 //! tokio-postgres's connection task sees a socket that is never ready. The
 //! request writes its messages, reads the answers up to `ReadyForQuery`, and
