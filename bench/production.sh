@@ -63,7 +63,8 @@ mkdir -p "$work/replica"
 [ "$(id -u)" = 0 ] && chown -R postgres "$work"
 as_postgres "$bindir/pg_basebackup" -D "$work/replica/data" -R -X stream -h 127.0.0.1 -p "$pg_port" -U postgres --no-sync
 as_postgres "$bindir/pg_ctl" -D "$work/replica/data" -l "$work/replica/log" -w \
-  -o "-p $replica_port -k $work/replica -c listen_addresses=127.0.0.1" start >/dev/null
+  -o "-p $replica_port -k $work/replica -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null \
+  || { cat "$work/replica/log" >&2; exit 1; }
 
 servers=()
 stop_all() {
