@@ -328,6 +328,18 @@ async fn reads_go_to_the_replica_and_to_the_primary_when_it_is_away() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 
+    // Several hosts, the replica first: `target_session_attrs=read-write` skips it, on the one-Sync path.
+    let url = format!(
+        "postgres://postgres@127.0.0.1:{},127.0.0.1:{}/postgres?target_session_attrs=read-write",
+        replica.port(),
+        primary.port()
+    );
+    let manager = ConnectionManager::from_url(&url, tokio_postgres::NoTls).unwrap();
+    let pool = manager.pool_builder().max_size(1).build(manager).await.unwrap();
+    assert!(pool.get().await.unwrap().one_sync());
+    let writable = RestService::builder(pool).anon_role("web").build().await.unwrap();
+    assert_eq!(on_replica(get(&writable, "/rpc/on_replica").await), false);
+
     // With the replica away, every read is served by the primary, within the read pool's timeout.
     replica.stop_server().unwrap();
     for _ in 0..4 {
