@@ -159,6 +159,41 @@ impl<T: MakeTls> RestServiceBuilder<T> {
         self
     }
 
+    /// Adds `Server-Timing` to every response, as PostgREST's
+    /// `server-timing-enabled`: `jwt` (when [`JwtAuthLayer::server_timing`](crate::layer::JwtAuthLayer::server_timing)
+    /// measured it), `parse` (route, query string, headers and body),
+    /// `plan`, `transaction` (the database's part, the round trip included)
+    /// and `response` (rendering SQL and the response), each `dur=` in
+    /// milliseconds. Off by default; when off it costs nothing.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: tower_postgrest::Pool) -> Result<(), tower_postgrest::Error> {
+    /// let rest = tower_postgrest::RestService::builder(pool).server_timing(true).build().await?;
+    /// // Server-Timing: jwt;dur=0.1, parse;dur=0.0, plan;dur=0.0, transaction;dur=0.4, response;dur=0.0
+    /// # Ok(()) }
+    /// ```
+    pub fn server_timing(mut self, on: bool) -> Self {
+        self.settings.server_timing = on;
+        self
+    }
+
+    /// Counts and times every request through the [`metrics`] facade, so
+    /// that the host's recorder (Prometheus, StatsD, …) sees them:
+    /// `pgrst_http_requests_total` (labels `method`, `status`) and the
+    /// histogram `pgrst_http_request_duration_seconds` (label `method`).
+    /// [`RestService::record_pool_metrics`] adds the pool's gauges. Off by
+    /// default; when off it costs nothing.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: tower_postgrest::Pool) -> Result<(), tower_postgrest::Error> {
+    /// let rest = tower_postgrest::RestService::builder(pool).metrics(true).build().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.settings.metrics = on;
+        self
+    }
+
     /// Limits on the shape of a request, which bound what PostgreSQL is asked
     /// to do; see [`Limits`] for the defaults.
     ///
@@ -286,6 +321,10 @@ pub(crate) struct Config {
     statement_timeout: Option<(String, u64)>,
     pub(crate) openapi_mode: OpenApiMode,
     pub(crate) limits: Limits,
+    /// Responses carry `Server-Timing`.
+    pub(crate) server_timing: bool,
+    /// Requests are counted and timed through the `metrics` facade.
+    pub(crate) metrics: bool,
 }
 
 /// The settings as the builder collected them, before [`Config::new`] checks them.
@@ -300,6 +339,8 @@ pub(crate) struct Settings {
     pub(crate) statement_timeout: Option<Duration>,
     pub(crate) openapi_mode: OpenApiMode,
     pub(crate) limits: Limits,
+    pub(crate) server_timing: bool,
+    pub(crate) metrics: bool,
 }
 
 impl Default for Settings {
@@ -314,6 +355,8 @@ impl Default for Settings {
             statement_timeout: None,
             openapi_mode: OpenApiMode::default(),
             limits: Limits::default(),
+            server_timing: false,
+            metrics: false,
         }
     }
 }
@@ -362,6 +405,8 @@ impl Config {
                 (format!("{ms}ms"), ms)
             }),
             openapi_mode: settings.openapi_mode,
+            server_timing: settings.server_timing,
+            metrics: settings.metrics,
             limits: Limits {
                 // The grammar nests no deeper.
                 max_depth: settings.limits.max_depth.min(crate::request::MAX_NESTING),

@@ -7,10 +7,13 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response};
 use tower_service::Service;
+use tracing::Instrument;
 
 use crate::body::RestBody;
 pub use crate::config::DEFAULT_BODY_LIMIT;
@@ -18,7 +21,7 @@ pub use crate::config::RestServiceBuilder;
 use crate::config::{Config, Settings};
 use crate::db::{self, MakeTls, Outcome, Pool, RequestContext};
 use crate::error::{Error, ErrorKind, ErrorMapper, Powabase};
-use crate::layer::{ClaimPath, DbRole, anonymous_disabled, choose_role};
+use crate::layer::{ClaimPath, DbRole, JwtTiming, anonymous_disabled, choose_role};
 use crate::plan::{self, Admitted, Plan, PlanKind, Resource};
 use crate::request;
 use crate::response;
@@ -186,18 +189,44 @@ where
 
     fn call(&mut self, req: Request<B>) -> ResponseFuture {
         let shared = Arc::clone(&self.shared);
+        // Fields are only computed when a subscriber wants the span.
+        let span = tracing::info_span!(
+            "request",
+            method = %req.method(),
+            path = req.uri().path(),
+            request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()),
+            role = tracing::field::Empty,
+            relation = tracing::field::Empty,
+            status = tracing::field::Empty,
+        );
+        let measured = shared
+            .config
+            .metrics
+            .then(|| (Instant::now(), metrics_method(req.method())));
         ResponseFuture {
-            inner: Box::pin(async move {
-                Ok(match shared.handle(req).await {
-                    Ok(res) => res,
-                    Err(e) => {
-                        let e = Arc::new(e);
-                        let mut res = shared.errors.render(&e);
-                        res.extensions_mut().insert(e);
-                        res
+            inner: Box::pin(
+                async move {
+                    let res = match shared.handle(req).await {
+                        Ok(res) => res,
+                        Err(e) => {
+                            let e = Arc::new(e);
+                            let mut res = shared.errors.render(&e);
+                            res.extensions_mut().insert(e);
+                            res
+                        }
+                    };
+                    tracing::Span::current().record("status", res.status().as_u16());
+                    if let Some((started, method)) = measured {
+                        let status = res.status().as_u16().to_string();
+                        metrics::counter!("pgrst_http_requests_total", "method" => method, "status" => status)
+                            .increment(1);
+                        metrics::histogram!("pgrst_http_request_duration_seconds", "method" => method)
+                            .record(started.elapsed().as_secs_f64());
                     }
-                })
-            }),
+                    Ok(res)
+                }
+                .instrument(span),
+            ),
         }
     }
 }
@@ -221,6 +250,99 @@ impl fmt::Debug for ResponseFuture {
     }
 }
 
+/// A method as a metrics label (a fixed set, so the labels stay few).
+fn metrics_method(method: &http::Method) -> &'static str {
+    match *method {
+        http::Method::GET => "GET",
+        http::Method::HEAD => "HEAD",
+        http::Method::POST => "POST",
+        http::Method::PATCH => "PATCH",
+        http::Method::PUT => "PUT",
+        http::Method::DELETE => "DELETE",
+        http::Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+/// Where a request's time went, for `Server-Timing`.
+#[derive(Default)]
+struct Stages {
+    /// Nanoseconds in the database (all of a request's transactions).
+    transaction: AtomicU64,
+}
+
+impl Stages {
+    fn add_transaction(&self, d: Duration) {
+        let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        self.transaction.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    fn transaction(&self) -> Duration {
+        Duration::from_nanos(self.transaction.load(Ordering::Relaxed))
+    }
+}
+
+/// The `Server-Timing` value: PostgREST's names, `dur` in milliseconds.
+fn server_timing(entries: &[(&str, Duration)]) -> Option<HeaderValue> {
+    use std::fmt::Write;
+    let mut value = String::with_capacity(96);
+    for (name, d) in entries {
+        if !value.is_empty() {
+            value.push_str(", ");
+        }
+        let _ = write!(value, "{name};dur={:.1}", d.as_secs_f64() * 1000.0);
+    }
+    HeaderValue::from_str(&value).ok()
+}
+
+impl<T: MakeTls> RestService<T> {
+    /// Whether the service can serve: its schema cache is loaded (always,
+    /// once built) and a connection can be had and answers, within
+    /// `timeout`. For a readiness probe (`/ready`); a liveness probe needs
+    /// nothing but the process.
+    ///
+    /// ```no_run
+    /// # async fn demo(rest: tower_postgrest::RestService) {
+    /// let ready = rest.ready(std::time::Duration::from_secs(2)).await.is_ok();
+    /// # }
+    /// ```
+    pub async fn ready(&self, timeout: Duration) -> Result<(), Error> {
+        let check = async {
+            let conn = self.shared.pool.get().await.map_err(db::pool_error)?;
+            conn.client
+                .simple_query("")
+                .await
+                .map(drop)
+                .map_err(Error::from_pg)
+        };
+        match tokio::time::timeout(timeout, check).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::new(ErrorKind::Unavailable, "The database did not answer in time")),
+        }
+    }
+
+    /// Sets the pool's gauges through the [`metrics`] facade, with
+    /// PostgREST's names: `pgrst_db_pool_max`, `pgrst_db_pool_available`
+    /// (idle connections), `pgrst_db_pool_waiting` (requests waiting for a
+    /// connection) and `pgrst_db_pool_timeouts_total` (checkouts that timed
+    /// out). Call it before each scrape.
+    ///
+    /// ```no_run
+    /// # fn demo(rest: tower_postgrest::RestService) {
+    /// rest.record_pool_metrics();
+    /// // … then render the host's recorder (e.g. metrics-exporter-prometheus).
+    /// # }
+    /// ```
+    pub fn record_pool_metrics(&self) {
+        let shared = &self.shared;
+        let state = shared.pool.state();
+        metrics::gauge!("pgrst_db_pool_max").set(f64::from(shared.pool.config().max_size));
+        metrics::gauge!("pgrst_db_pool_available").set(f64::from(state.idle_connections));
+        metrics::gauge!("pgrst_db_pool_waiting").set(state.statistics.pending_gets() as f64);
+        metrics::counter!("pgrst_db_pool_timeouts_total").absolute(state.statistics.get_timed_out);
+    }
+}
+
 impl<T: MakeTls> Shared<T> {
     /// One request, in the order that makes a refused request cheap: the
     /// role (401), the route, the query string and headers, the relation or
@@ -232,6 +354,7 @@ impl<T: MakeTls> Shared<T> {
         B::Data: Send,
         B::Error: Into<crate::error::BoxError>,
     {
+        let started = self.config.server_timing.then(Instant::now);
         let (parts, body) = req.into_parts();
         let role = choose_role(
             &parts.extensions,
@@ -258,8 +381,41 @@ impl<T: MakeTls> Shared<T> {
                 Err(e) => return Err(e),
             }
         }
+        let span = tracing::Span::current();
+        span.record("role", role.role());
+        match &api.target {
+            request::Target::Relation(name) | request::Target::Function(name) => {
+                span.record("relation", name.as_str());
+            }
+            request::Target::Root => {}
+        }
+        let parsed = started.map(|t| t.elapsed());
         let plan = plan::plan(&api, &schema, &self.config)?;
-        self.respond(&plan, &api, &schema, &parts, &role).await
+        let planned = started.map(|t| t.elapsed());
+        let stages = Stages::default();
+        let mut res = self
+            .respond(&plan, &api, &schema, &parts, &role, &stages)
+            .await?;
+        if let (Some(started), Some(parsed), Some(planned)) = (started, parsed, planned) {
+            let transaction = stages.transaction();
+            let response = started
+                .elapsed()
+                .saturating_sub(planned)
+                .saturating_sub(transaction);
+            let jwt = parts.extensions.get::<JwtTiming>().map(|t| t.0);
+            let all = [
+                ("jwt", jwt.unwrap_or_default()),
+                ("parse", parsed),
+                ("plan", planned.saturating_sub(parsed)),
+                ("transaction", transaction),
+                ("response", response),
+            ];
+            let entries = if jwt.is_some() { &all[..] } else { &all[1..] };
+            if let Some(value) = server_timing(entries) {
+                res.headers_mut().insert("server-timing", value);
+            }
+        }
+        Ok(res)
     }
 
     /// The schema snapshot of a request: the one a layer pinned, or the cache's current one.
@@ -278,6 +434,7 @@ impl<T: MakeTls> Shared<T> {
         schema: &Schema,
         parts: &http::request::Parts,
         role: &DbRole,
+        stages: &Stages,
     ) -> Result<Response<RestBody>, Error> {
         let mut res = match &plan.kind {
             PlanKind::Options {
@@ -291,7 +448,7 @@ impl<T: MakeTls> Shared<T> {
                     Resource::Root => None,
                 };
                 let granted = match privileges {
-                    true => Some(self.privileges(plan, schema, parts, role, only).await?),
+                    true => Some(self.privileges(plan, schema, parts, role, only, stages).await?),
                     false => None,
                 };
                 return response::options(plan.schema.name, *resource, *allow, granted.as_ref());
@@ -301,7 +458,7 @@ impl<T: MakeTls> Shared<T> {
                 privileges,
             } => {
                 let granted = match privileges {
-                    true => Some(self.privileges(plan, schema, parts, role, None).await?),
+                    true => Some(self.privileges(plan, schema, parts, role, None, stages).await?),
                     false => None,
                 };
                 response::describe(schema, plan.schema.name, *headers_only, granted.as_ref())
@@ -310,17 +467,17 @@ impl<T: MakeTls> Shared<T> {
                 let stmts = sql::render_read(read)?;
                 let mut all = vec![&stmts.main];
                 all.extend(stmts.explain.as_ref());
-                let result: db::ReadResult = self.run(plan, schema, parts, role, &all).await?;
+                let result: db::ReadResult = self.run(plan, schema, parts, role, &all, stages).await?;
                 response::read(read, result, &parts.uri)?
             }
             PlanKind::Call(call) => {
                 let stmt = sql::render_call(call)?;
-                let result = self.run(plan, schema, parts, role, &[&stmt]).await?;
+                let result = self.run(plan, schema, parts, role, &[&stmt], stages).await?;
                 response::call(call, result)?
             }
             PlanKind::Write(write) => {
                 let stmt = sql::render_write(write)?;
-                let result = self.run(plan, schema, parts, role, &[&stmt]).await?;
+                let result = self.run(plan, schema, parts, role, &[&stmt], stages).await?;
                 response::write(write, api.action, result)?
             }
         };
@@ -339,9 +496,10 @@ impl<T: MakeTls> Shared<T> {
         parts: &http::request::Parts,
         role: &DbRole,
         only: Option<&str>,
+        stages: &Stages,
     ) -> Result<plan::Privileges, Error> {
         let stmt = sql::render_privileges(plan.schema.name, only);
-        let result: db::ReadResult = self.run(plan, schema, parts, role, &[&stmt]).await?;
+        let result: db::ReadResult = self.run(plan, schema, parts, role, &[&stmt], stages).await?;
         plan::Privileges::from_json(&result.body)
     }
 
@@ -355,6 +513,7 @@ impl<T: MakeTls> Shared<T> {
         parts: &http::request::Parts,
         role: &DbRole,
         stmts: &[&sql::Statement],
+        stages: &Stages,
     ) -> Result<R, Error> {
         let claims = role.claims_json();
         let (headers, cookies) = request::headers_json(&parts.headers);
@@ -378,11 +537,29 @@ impl<T: MakeTls> Shared<T> {
             .anon_role
             .as_ref()
             .is_some_and(|a| a.role() == role.role());
+        let span = tracing::debug_span!(
+            "transaction",
+            statement = tracing::field::Empty,
+            read_only = plan.tx.read_only,
+            rows = tracing::field::Empty,
+            database_ms = tracing::field::Empty,
+        );
+        if !span.is_disabled() {
+            // The statement's identity, never its values.
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            for stmt in stmts {
+                stmt.sql.hash(&mut hasher);
+            }
+            span.record("statement", format_args!("{:016x}", hasher.finish()));
+        }
+        let started = Instant::now();
         let replica = self
             .read_pool
             .as_ref()
             .filter(|_| plan.tx.read_only && ReadFrom::of(parts) == ReadFrom::Replica);
-        let result = match replica {
+        let result = async {
+            match replica {
             Some(read_pool) => {
                 match db::run(read_pool, schema.generation, &ctx, stmts, plan.tx, decide).await {
                     // A read has no effect to undo: the primary can serve it.
@@ -395,7 +572,14 @@ impl<T: MakeTls> Shared<T> {
             }
             None => db::run(&self.pool, schema.generation, &ctx, stmts, plan.tx, decide).await,
         }
-        .map_err(|e| e.for_anonymous(anonymous))?;
+        }
+        .instrument(span.clone())
+        .await;
+        let elapsed = started.elapsed();
+        stages.add_transaction(elapsed);
+        span.record("database_ms", elapsed.as_secs_f64() * 1000.0);
+        let result = result.map_err(|e| e.for_anonymous(anonymous))?;
+        span.record("rows", result.rows());
         check(&result)?;
         Ok(result)
     }

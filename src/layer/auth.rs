@@ -68,6 +68,8 @@ struct Config {
     keys: Vec<Key>,
     audience: Option<String>,
     cache: Option<Mutex<Cache>>,
+    /// Insert a [`JwtTiming`](super::JwtTiming) into each request with a token.
+    timing: bool,
 }
 
 /// A bounded map from token to its signature-verified claims, evicting the oldest.
@@ -129,6 +131,7 @@ impl JwtAuthLayer {
                     capacity: DEFAULT_CACHE_SIZE,
                     ..Cache::default()
                 })),
+                timing: false,
             }),
         }
     }
@@ -250,6 +253,22 @@ impl JwtAuthLayer {
         self
     }
 
+    /// Measures each token's verification and passes it on as a
+    /// [`JwtTiming`](super::JwtTiming) request extension, for
+    /// [`RestServiceBuilder::server_timing`](crate::RestServiceBuilder::server_timing)'s
+    /// `jwt` entry. Off by default (an extension per request).
+    ///
+    /// ```
+    /// let auth = tower_postgrest::layer::JwtAuthLayer::secret("a secret of at least 32 characters!!")
+    ///     .unwrap()
+    ///     .server_timing(true);
+    /// ```
+    #[must_use]
+    pub fn server_timing(mut self, on: bool) -> Self {
+        self.config_mut().timing = on;
+        self
+    }
+
     /// How many verified tokens to keep (default 1000; 0 disables the cache).
     /// Expiry is still checked on every request.
     #[must_use]
@@ -275,6 +294,7 @@ impl JwtAuthLayer {
                         ..Cache::default()
                     })
                 }),
+                timing: c.timing,
             });
         }
         Arc::get_mut(&mut self.config).expect("just made unique")
@@ -520,6 +540,7 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let started = self.config.timing.then(std::time::Instant::now);
         let verified = match token_of(&req) {
             Ok(Some(token)) => self.config.verify(token).map(Some),
             Ok(None) => Ok(None),
@@ -529,6 +550,10 @@ where
             Ok(claims) => {
                 if let Some(claims) = claims {
                     req.extensions_mut().insert(claims);
+                    if let Some(started) = started {
+                        req.extensions_mut()
+                            .insert(super::JwtTiming(started.elapsed()));
+                    }
                 }
                 ResponseFuture::inner(self.inner.call(req))
             }

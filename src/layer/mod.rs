@@ -44,6 +44,21 @@ pub use schema_cache::{SchemaSnapshot, SchemaSnapshotLayer};
 
 use crate::body::RestBody;
 
+/// How long the auth layer took to verify a request's token: a request
+/// extension that [`RestService`](crate::RestService)'s `Server-Timing`
+/// reports as `jwt` (inserted by `JwtAuthLayer::server_timing`, or by a
+/// host's own auth layer).
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_postgrest::layer::JwtTiming;
+///
+/// let mut request = http::Request::new(());
+/// request.extensions_mut().insert(JwtTiming(Duration::from_micros(80)));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JwtTiming(pub std::time::Duration);
+
 pin_project! {
     /// The future of this module's layers: the inner service's, or an answer of the layer's own.
     pub struct ResponseFuture<F> {

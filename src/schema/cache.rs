@@ -74,7 +74,7 @@ impl SchemaCache {
             })
         };
         let started = Instant::now();
-        let first = loader().await?;
+        let first = loader().await.inspect_err(|_| count_load("FAIL"))?;
         let cache = Self {
             inner: Arc::new(Inner {
                 current: ArcSwap::from_pointee(Schema::default()),
@@ -101,6 +101,7 @@ impl SchemaCache {
                 Ok(())
             }
             Err(e) => {
+                count_load("FAIL");
                 tracing::error!(error = %e, "schema cache reload failed; keeping the old snapshot");
                 Err(e)
             }
@@ -127,6 +128,8 @@ impl SchemaCache {
             "schema cache loaded"
         );
         self.inner.current.store(Arc::new(schema));
+        count_load("SUCCESS");
+        metrics::gauge!("pgrst_schema_cache_query_time_seconds").set(duration.as_secs_f64());
         if let Ok(mut last) = self.inner.last_load.lock() {
             *last = Some(stats);
         }
@@ -175,6 +178,12 @@ impl SchemaCache {
             }),
         }
     }
+}
+
+/// Counts a schema cache load through the `metrics` facade, with
+/// PostgREST's name and its `status` label.
+fn count_load(status: &'static str) {
+    metrics::counter!("pgrst_schema_cache_loads_total", "status" => status).increment(1);
 }
 
 /// The task reloading a [`SchemaCache`] on notifications or a timer; stops when dropped.
