@@ -81,7 +81,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nest_service("/rest/v1", api)
         .layer(
             ServiceBuilder::new()
-                .layer(TraceLayer::new_for_http())
+                // `x-request-id`: the client's or a new UUID, on the response and in the trace span.
+                .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
+                    tower_http::request_id::MakeRequestUuid,
+                ))
+                .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
+                .layer(TraceLayer::new_for_http().make_span_with(
+                    |req: &http::Request<axum::body::Body>| {
+                        let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok());
+                        tracing::info_span!("http", method = %req.method(), uri = %req.uri(), request_id = id)
+                    },
+                ))
                 .layer(CompressionLayer::new())
                 .layer(TimeoutLayer::with_status_code(
                     http::StatusCode::REQUEST_TIMEOUT,
@@ -94,9 +104,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         listener.local_addr()?
     );
     axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(demo_db::shutdown_signal())
         .await?;
     drop(db);
     Ok(())

@@ -118,9 +118,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  curl -H 'x-api-key: demo-api-key' '{base}/reviews'");
     println!("  curl -H 'Cookie: session=demo-session' '{base}/reviews'");
     axum::serve(listener, router)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(demo_db::shutdown_signal())
         .await?;
     drop(demo);
     Ok(())

@@ -29,19 +29,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("Serving the REST API at http://{}", listener.local_addr()?);
-    let shutdown = tokio::signal::ctrl_c();
+    let shutdown = demo_db::shutdown_signal();
     tokio::pin!(shutdown);
+    // Connections in flight finish their requests before the process exits.
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, _) = accepted?;
                 // The service is cheap to clone: one per connection.
                 let service = TowerToHyperService::new(rest.clone());
+                let builder = auto::Builder::new(TokioExecutor::new());
+                let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                let connection = graceful.watch(connection);
                 tokio::spawn(async move {
-                    if let Err(e) = auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await
-                    {
+                    if let Err(e) = connection.await {
                         eprintln!("connection error: {e}");
                     }
                 });
@@ -49,6 +51,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             _ = &mut shutdown => break,
         }
     }
+    // At most 30 s for the requests in flight.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), graceful.shutdown()).await;
     drop(db);
     Ok(())
 }

@@ -29,6 +29,11 @@
 //! | `PGRST_DEMO_EXTRA_SQL` | unset: an SQL file to load after the demo data (throwaway database only) |
 //! | `PGRST_OPENAPI_MODE` | `follow-privileges` (or `ignore-privileges`, `disabled`) |
 //! | `PGRST_DB_MAX_EMBEDS`, `PGRST_DB_MAX_EMBEDS_PER_LEVEL`, `PGRST_DB_MAX_EMBED_DEPTH`, `PGRST_DB_MAX_SELECT_ITEMS`, `PGRST_DB_MAX_FILTERS` | [`Limits::default`] |
+//! | `PGRST_SERVER_TIMING_ENABLED` | `false`: `true` adds `Server-Timing` (`jwt`, `parse`, `plan`, `transaction`, `response`) |
+//! | `PGRST_ADMIN_SERVER_PORT` | unset: on this port, `/live`, `/ready` and `/metrics` (Prometheus text) |
+//! | `PGRST_LOG_LEVEL` | `info` (`crit`, `error`, `warn`, `info`, `debug`; `RUST_LOG` wins) |
+//! | `PGRST_LOG_FORMAT` | `text`; `json` for one JSON object per line |
+//! | `PGRST_SERVER_SHUTDOWN_TIMEOUT` | `30`: seconds requests in flight get after SIGTERM or Ctrl-C |
 //! | `PGRST_DB_STATEMENT_TIMEOUT` | milliseconds; `10000` when no role has an `ALTER ROLE … SET statement_timeout`, else unset (a role's stricter setting always wins) |
 //!
 //! With its throwaway database (and only then) it prints an anon key and a
@@ -108,12 +113,30 @@ fn env_parse<T: std::str::FromStr>(name: &str) -> Result<Option<T>, String> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_postgrest=debug".into()),
-        )
-        .init();
+    // Logs: RUST_LOG wins; else PGRST_LOG_LEVEL (PostgREST's crit, error,
+    // warn, info, debug); JSON lines with PGRST_LOG_FORMAT=json. Every line
+    // of a request carries its span: method, path, request id, role, relation.
+    let log_level = env("PGRST_LOG_LEVEL");
+    let level = match log_level.as_deref() {
+        None => "info,tower_postgrest=debug",
+        Some("crit") => "error",
+        Some(level @ ("error" | "warn" | "info" | "debug")) => level,
+        Some(other) => return Err(format!("PGRST_LOG_LEVEL={other:?}: use crit, error, warn, info or debug").into()),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    match env("PGRST_LOG_FORMAT").as_deref() {
+        Some("json") => tracing_subscriber::fmt().json().with_env_filter(filter).init(),
+        None | Some("text") => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        Some(other) => return Err(format!("PGRST_LOG_FORMAT={other:?}: use text or json").into()),
+    }
+    let server_timing = env("PGRST_SERVER_TIMING_ENABLED").is_some_and(|v| v == "true");
+    let admin_port: Option<u16> = env_parse("PGRST_ADMIN_SERVER_PORT")?;
+    // Metrics through the `metrics` facade, exported as Prometheus text by the admin server.
+    let prometheus = match admin_port {
+        Some(_) => Some(metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder()?),
+        None => None,
+    };
 
     let schemas: Vec<String> = env("PGRST_DB_SCHEMAS")
         .unwrap_or_else(|| "public".into())
@@ -148,6 +171,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(aud) = env("PGRST_JWT_AUD") {
         auth = auth.audience(aud);
     }
+    auth = auth.server_timing(server_timing);
     let mut roles = SetRoleLayer::new();
     if let Some(path) = env("PGRST_JWT_ROLE_CLAIM_KEY") {
         roles = roles.claim_path(ClaimPath::parse(&path)?);
@@ -218,6 +242,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => None,
     };
     let mut builder = RestService::builder(pool)
+        .server_timing(server_timing)
+        .metrics(prometheus.is_some())
         .schemas(schemas)
         .schema_cache(cache)
         .limits(limits()?);
@@ -254,7 +280,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(origins) = env("PGRST_SERVER_CORS_ALLOWED_ORIGINS") {
         cors = cors.allowed_origins(origins.split(',').map(|o| o.trim().to_owned()));
     }
+    let admin = match (admin_port, prometheus) {
+        (Some(port), Some(prometheus)) => Some((port, admin_app(rest.clone(), prometheus))),
+        _ => None,
+    };
     let api = ServiceBuilder::new()
+        // `x-request-id`: the client's, or a new UUID; on the response, and in every log line.
+        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
+            tower_http::request_id::MakeRequestUuid,
+        ))
+        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
         .layer(cors)
         .layer(errors)
         .layer(auth)
@@ -270,6 +305,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await?;
     let base = format!("http://{}/rest/v1", listener.local_addr()?);
     println!("\nServing the REST API at {base}");
+    if let Some((port, app)) = admin {
+        let admin = tokio::net::TcpListener::bind((host.as_str(), port)).await?;
+        println!("Admin server (/live, /ready, /metrics) at http://{}", admin.local_addr()?);
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(admin, app).await {
+                tracing::error!(error = %e, "the admin server stopped");
+            }
+        });
+    }
     if let Some(timeout) = timeout {
         println!("Statement timeout: {} ms", timeout.as_millis());
     }
@@ -303,14 +347,62 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("Press Ctrl-C to stop.");
 
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    // On SIGTERM or Ctrl-C: stop accepting, let requests in flight finish
+    // (at most PGRST_SERVER_SHUTDOWN_TIMEOUT seconds, 30 by default), then
+    // close the pool and exit 0.
+    let grace = std::time::Duration::from_secs(env_parse("PGRST_SERVER_SHUTDOWN_TIMEOUT")?.unwrap_or(30));
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        println!("Shutting down: finishing the requests in flight…");
+        let _ = stopping.send(());
+    });
+    let mut serve = std::pin::pin!(serve.into_future());
+    tokio::select! {
+        served = &mut serve => served?,
+        () = async {
+            let _ = stopped.await;
+            tokio::time::sleep(grace).await;
+        } => println!("Requests still running after {} s: stopping anyway", grace.as_secs()),
+    }
     if let Some(mut c) = db.cluster {
         println!("Removing the throwaway cluster…");
         c.stop();
     }
     Ok(())
+}
+
+/// The admin server: `/live` (the process serves), `/ready` (the schema
+/// cache is loaded and the database answers: 503 otherwise) and `/metrics`
+/// (Prometheus text).
+fn admin_app(
+    rest: RestService<tokio_postgres_rustls::MakeRustlsConnect>,
+    prometheus: metrics_exporter_prometheus::PrometheusHandle,
+) -> axum::Router {
+    use axum::http::StatusCode;
+    let ready = rest.clone();
+    axum::Router::new()
+        .route("/live", axum::routing::get(|| async { "live\n" }))
+        .route(
+            "/ready",
+            axum::routing::get(move || {
+                let rest = ready.clone();
+                async move {
+                    match rest.ready(std::time::Duration::from_secs(2)).await {
+                        Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
+                        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")),
+                    }
+                }
+            }),
+        )
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                rest.record_pool_metrics();
+                let text = prometheus.render();
+                async move { text }
+            }),
+        )
 }
 
 async fn shutdown_signal() {

@@ -84,9 +84,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     warp::serve(hello.or(api))
         .incoming(listener)
-        .graceful(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .graceful(demo_db::shutdown_signal())
         .run()
         .await;
     drop(db);

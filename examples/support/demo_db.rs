@@ -49,3 +49,15 @@ pub async fn start(extra: &[&str]) -> Result<DemoDb, Box<dyn std::error::Error>>
         cluster: Some(c),
     })
 }
+
+/// Resolves on SIGTERM (what an orchestrator sends) or Ctrl-C: the examples
+/// then stop accepting, let the requests in flight finish, and exit 0.
+#[allow(dead_code)]
+pub async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

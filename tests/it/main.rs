@@ -16,6 +16,7 @@ mod embed_load;
 mod error_styles;
 mod errors;
 mod faults;
+mod operations;
 mod fuzz;
 mod grammar;
 mod hostile;
