@@ -121,12 +121,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => "info,tower_postgrest=debug",
         Some("crit") => "error",
         Some(level @ ("error" | "warn" | "info" | "debug")) => level,
-        Some(other) => return Err(format!("PGRST_LOG_LEVEL={other:?}: use crit, error, warn, info or debug").into()),
+        Some(other) => {
+            return Err(
+                format!("PGRST_LOG_LEVEL={other:?}: use crit, error, warn, info or debug").into(),
+            );
+        }
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     match env("PGRST_LOG_FORMAT").as_deref() {
-        Some("json") => tracing_subscriber::fmt().json().with_env_filter(filter).init(),
+        Some("json") => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init(),
         None | Some("text") => tracing_subscriber::fmt().with_env_filter(filter).init(),
         Some(other) => return Err(format!("PGRST_LOG_FORMAT={other:?}: use text or json").into()),
     }
@@ -307,7 +314,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\nServing the REST API at {base}");
     if let Some((port, app)) = admin {
         let admin = tokio::net::TcpListener::bind((host.as_str(), port)).await?;
-        println!("Admin server (/live, /ready, /metrics) at http://{}", admin.local_addr()?);
+        println!(
+            "Admin server (/live, /ready, /metrics) at http://{}",
+            admin.local_addr()?
+        );
         tokio::spawn(async move {
             if let Err(e) = axum::serve(admin, app).await {
                 tracing::error!(error = %e, "the admin server stopped");
@@ -350,7 +360,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // On SIGTERM or Ctrl-C: stop accepting, let requests in flight finish
     // (at most PGRST_SERVER_SHUTDOWN_TIMEOUT seconds, 30 by default), then
     // close the pool and exit 0.
-    let grace = std::time::Duration::from_secs(env_parse("PGRST_SERVER_SHUTDOWN_TIMEOUT")?.unwrap_or(30));
+    let grace =
+        std::time::Duration::from_secs(env_parse("PGRST_SERVER_SHUTDOWN_TIMEOUT")?.unwrap_or(30));
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
     let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown_signal().await;

@@ -317,7 +317,10 @@ impl<T: MakeTls> RestService<T> {
         };
         match tokio::time::timeout(timeout, check).await {
             Ok(result) => result,
-            Err(_) => Err(Error::new(ErrorKind::Unavailable, "The database did not answer in time")),
+            Err(_) => Err(Error::new(
+                ErrorKind::Unavailable,
+                "The database did not answer in time",
+            )),
         }
     }
 
@@ -448,7 +451,10 @@ impl<T: MakeTls> Shared<T> {
                     Resource::Root => None,
                 };
                 let granted = match privileges {
-                    true => Some(self.privileges(plan, schema, parts, role, only, stages).await?),
+                    true => Some(
+                        self.privileges(plan, schema, parts, role, only, stages)
+                            .await?,
+                    ),
                     false => None,
                 };
                 return response::options(plan.schema.name, *resource, *allow, granted.as_ref());
@@ -458,7 +464,10 @@ impl<T: MakeTls> Shared<T> {
                 privileges,
             } => {
                 let granted = match privileges {
-                    true => Some(self.privileges(plan, schema, parts, role, None, stages).await?),
+                    true => Some(
+                        self.privileges(plan, schema, parts, role, None, stages)
+                            .await?,
+                    ),
                     false => None,
                 };
                 response::describe(schema, plan.schema.name, *headers_only, granted.as_ref())
@@ -467,17 +476,22 @@ impl<T: MakeTls> Shared<T> {
                 let stmts = sql::render_read(read)?;
                 let mut all = vec![&stmts.main];
                 all.extend(stmts.explain.as_ref());
-                let result: db::ReadResult = self.run(plan, schema, parts, role, &all, stages).await?;
+                let result: db::ReadResult =
+                    self.run(plan, schema, parts, role, &all, stages).await?;
                 response::read(read, result, &parts.uri)?
             }
             PlanKind::Call(call) => {
                 let stmt = sql::render_call(call)?;
-                let result = self.run(plan, schema, parts, role, &[&stmt], stages).await?;
+                let result = self
+                    .run(plan, schema, parts, role, &[&stmt], stages)
+                    .await?;
                 response::call(call, result)?
             }
             PlanKind::Write(write) => {
                 let stmt = sql::render_write(write)?;
-                let result = self.run(plan, schema, parts, role, &[&stmt], stages).await?;
+                let result = self
+                    .run(plan, schema, parts, role, &[&stmt], stages)
+                    .await?;
                 response::write(write, api.action, result)?
             }
         };
@@ -499,7 +513,9 @@ impl<T: MakeTls> Shared<T> {
         stages: &Stages,
     ) -> Result<plan::Privileges, Error> {
         let stmt = sql::render_privileges(plan.schema.name, only);
-        let result: db::ReadResult = self.run(plan, schema, parts, role, &[&stmt], stages).await?;
+        let result: db::ReadResult = self
+            .run(plan, schema, parts, role, &[&stmt], stages)
+            .await?;
         plan::Privileges::from_json(&result.body)
     }
 

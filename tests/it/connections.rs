@@ -335,9 +335,18 @@ async fn reads_go_to_the_replica_and_to_the_primary_when_it_is_away() {
         primary.port()
     );
     let manager = ConnectionManager::from_url(&url, tokio_postgres::NoTls).unwrap();
-    let pool = manager.pool_builder().max_size(1).build(manager).await.unwrap();
+    let pool = manager
+        .pool_builder()
+        .max_size(1)
+        .build(manager)
+        .await
+        .unwrap();
     assert!(pool.get().await.unwrap().one_sync());
-    let writable = RestService::builder(pool).anon_role("web").build().await.unwrap();
+    let writable = RestService::builder(pool)
+        .anon_role("web")
+        .build()
+        .await
+        .unwrap();
     assert_eq!(on_replica(get(&writable, "/rpc/on_replica").await), false);
 
     // With the replica away, every read is served by the primary, within the read pool's timeout.

@@ -11,9 +11,17 @@ use crate::support::own_cluster;
 const SECRET: &str = "operations-test-secret-of-32-characters-or-more";
 
 /// One HTTP/1.1 exchange: status, headers (lower-case names), body.
-fn exchange(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, Vec<(String, String)>, String) {
+fn exchange(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, Vec<(String, String)>, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
@@ -35,7 +43,10 @@ fn exchange(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// The value of the Prometheus sample `name{labels}` (labels as rendered).
@@ -49,7 +60,12 @@ fn sample(metrics: &str, prefix: &str) -> Option<f64> {
 
 fn demo_binary() -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().join("examples").join("server")
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("server")
 }
 
 fn token(role: &str) -> String {
@@ -63,7 +79,10 @@ fn token(role: &str) -> String {
 
 #[test]
 fn server_timing_request_ids_health_metrics_and_a_graceful_shutdown() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let c = rt.block_on(own_cluster(
         "CREATE ROLE web NOLOGIN; CREATE TABLE public.t (id int PRIMARY KEY); INSERT INTO public.t VALUES (1);
          GRANT SELECT ON public.t TO web; GRANT web TO postgres;
@@ -103,20 +122,41 @@ fn server_timing_request_ids_health_metrics_and_a_graceful_shutdown() {
         }
     }
     std::thread::spawn(move || lines.for_each(drop));
-    assert!(!api.is_empty() && !admin.is_empty(), "the demo did not start");
+    assert!(
+        !api.is_empty() && !admin.is_empty(),
+        "the demo did not start"
+    );
 
     // Server-Timing: PostgREST's names, durations in milliseconds; `jwt` when a token was verified.
     let bearer = format!("Bearer {}", token("web"));
-    let (status, headers, body) = exchange(&api, "GET", "/rest/v1/t?select=id", &[("authorization", &bearer)], "");
+    let (status, headers, body) = exchange(
+        &api,
+        "GET",
+        "/rest/v1/t?select=id",
+        &[("authorization", &bearer)],
+        "",
+    );
     assert_eq!((status, body.as_str()), (200, r#"[{"id":1}]"#));
     let timing = header(&headers, "server-timing").expect("Server-Timing");
-    let names: Vec<&str> = timing.split(", ").map(|e| e.split(';').next().unwrap()).collect();
-    assert_eq!(names, ["jwt", "parse", "plan", "transaction", "response"], "{timing}");
+    let names: Vec<&str> = timing
+        .split(", ")
+        .map(|e| e.split(';').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["jwt", "parse", "plan", "transaction", "response"],
+        "{timing}"
+    );
     for entry in timing.split(", ") {
         let dur: f64 = entry.split_once(";dur=").unwrap().1.parse().unwrap();
         assert!((0.0..10_000.0).contains(&dur), "{timing}");
     }
-    let transaction: f64 = timing.split(", ").find(|e| e.starts_with("transaction")).unwrap()[16..].parse().unwrap();
+    let transaction: f64 = timing
+        .split(", ")
+        .find(|e| e.starts_with("transaction"))
+        .unwrap()[16..]
+        .parse()
+        .unwrap();
     assert!(transaction > 0.0, "the database takes some time: {timing}");
 
     // Request ids: generated (a UUID), or the client's echoed.
@@ -125,7 +165,11 @@ fn server_timing_request_ids_health_metrics_and_a_graceful_shutdown() {
     let (_, headers, _) = exchange(&api, "GET", "/rest/v1/t", &[("x-request-id", "req-42")], "");
     assert_eq!(header(&headers, "x-request-id"), Some("req-42"));
     let (_, other, _) = exchange(&api, "GET", "/rest/v1/t", &[], "");
-    assert_ne!(header(&other, "x-request-id"), Some(generated), "a new id per request");
+    assert_ne!(
+        header(&other, "x-request-id"),
+        Some(generated),
+        "a new id per request"
+    );
 
     // Health.
     assert_eq!(exchange(&admin, "GET", "/live", &[], "").0, 200);
@@ -153,21 +197,43 @@ fn server_timing_request_ids_health_metrics_and_a_graceful_shutdown() {
     exchange(&api, "GET", "/rest/v1/nope", &[], "");
     let (_, _, metrics) = exchange(&admin, "GET", "/metrics", &[], "");
     assert_eq!(sample(&metrics, ok_gets), Some(before + 1.0));
-    assert_eq!(sample(&metrics, r#"pgrst_http_requests_total{method="GET",status="404"}"#), Some(1.0));
-    assert_eq!(sample(&metrics, r#"pgrst_schema_cache_loads_total{status="SUCCESS"}"#), Some(1.0));
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"pgrst_http_requests_total{method="GET",status="404"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            r#"pgrst_schema_cache_loads_total{status="SUCCESS"}"#
+        ),
+        Some(1.0)
+    );
 
     // /ready follows the database: 503 within seconds of it stopping, 200 again once it is back.
     c.stop_server().unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     while exchange(&admin, "GET", "/ready", &[], "").0 != 503 {
-        assert!(Instant::now() < deadline, "/ready stayed 200 with the database down");
+        assert!(
+            Instant::now() < deadline,
+            "/ready stayed 200 with the database down"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(exchange(&admin, "GET", "/live", &[], "").0, 200, "still live");
+    assert_eq!(
+        exchange(&admin, "GET", "/live", &[], "").0,
+        200,
+        "still live"
+    );
     c.start_server().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while exchange(&admin, "GET", "/ready", &[], "").0 != 200 {
-        assert!(Instant::now() < deadline, "/ready did not come back with the database");
+        assert!(
+            Instant::now() < deadline,
+            "/ready did not come back with the database"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 
@@ -175,12 +241,21 @@ fn server_timing_request_ids_health_metrics_and_a_graceful_shutdown() {
     let slow = {
         let api = api.clone();
         std::thread::spawn(move || {
-            exchange(&api, "POST", "/rest/v1/rpc/sleepy", &[("content-type", "application/json")], r#"{"s": 2}"#)
+            exchange(
+                &api,
+                "POST",
+                "/rest/v1/rpc/sleepy",
+                &[("content-type", "application/json")],
+                r#"{"s": 2}"#,
+            )
         })
     };
     std::thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     let (status, _, body) = slow.join().unwrap();
     assert_eq!((status, body.as_str()), (200, "1"));
     let exit = child.wait().unwrap();
