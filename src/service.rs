@@ -368,8 +368,11 @@ impl<T: MakeTls> Shared<T> {
         let route = request::route(&parts.method, parts.uri.path())?;
         let schema = self.snapshot(&parts);
         let has_body = route.action.has_body();
-        let mut api = request::parse_query(route, parts.uri.query(), &parts.headers)?;
-        let admitted = plan::admit(&api, &schema, &self.config)?;
+        let (mut api, admitted) = tracing::debug_span!("parse").in_scope(|| {
+            let api = request::parse_query(route, parts.uri.query(), &parts.headers)?;
+            let admitted = plan::admit(&api, &schema, &self.config)?;
+            Ok::<_, Error>((api, admitted))
+        })?;
         if has_body {
             let limit = match admitted {
                 Admitted::Found => self.config.body_limit,
@@ -393,7 +396,8 @@ impl<T: MakeTls> Shared<T> {
             request::Target::Root => {}
         }
         let parsed = started.map(|t| t.elapsed());
-        let plan = plan::plan(&api, &schema, &self.config)?;
+        let plan =
+            tracing::debug_span!("plan").in_scope(|| plan::plan(&api, &schema, &self.config))?;
         let planned = started.map(|t| t.elapsed());
         let stages = Stages::default();
         let mut res = self
