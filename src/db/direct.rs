@@ -38,13 +38,22 @@ pub(crate) struct DirectState {
     /// Whether statements are prepared by name and kept; otherwise each is
     /// parsed unnamed on every request.
     named: bool,
+    /// Whether [`RESET`] is prepared.
+    reset: bool,
+    /// Statements kept before the cache starts over.
+    capacity: usize,
 }
 
-/// Statements kept per connection; past this the cache starts over.
-const CACHE_SIZE: usize = 512;
+/// The name of the statement that ends every exchange: what a request set
+/// for its session (`set_config(…, false)` or `SET` in a function, trigger or
+/// computed column: custom settings, `timezone`, `search_path`, …) goes back
+/// to the connection's defaults before the next request. A request that
+/// fails never gets there, and needs not: its transaction's settings roll
+/// back with it.
+const RESET: (&str, &str) = ("tpg_reset", "RESET ALL");
 
 impl DirectState {
-    pub(crate) fn new(wire: Wire, named: bool) -> Self {
+    pub(crate) fn new(wire: Wire, named: bool, capacity: usize) -> Self {
         Self {
             wire,
             contexts: [false; 2],
@@ -52,6 +61,8 @@ impl DirectState {
             next: 0,
             to_close: Vec::new(),
             named,
+            reset: false,
+            capacity,
         }
     }
 
@@ -71,6 +82,8 @@ enum Parsed<'a> {
     Statement(&'a str),
     /// An unnamed statement, kept nowhere.
     Unnamed,
+    /// [`RESET`].
+    Reset,
 }
 
 /// One row: each column's value in text format, or `None` for NULL.
@@ -92,6 +105,14 @@ pub(crate) async fn run(
     let mut out = BytesMut::with_capacity(1024);
     // What each Parse sent names, in order: ParseComplete answers them in turn.
     let mut parsing: Vec<(Parsed<'_>, String)> = Vec::new();
+    // The cache starts over before a request, never in the middle of one.
+    let fresh = stmts
+        .iter()
+        .filter(|s| !state.statements.contains_key(&s.sql))
+        .count();
+    if state.named && state.statements.len() + fresh > state.capacity {
+        state.forget();
+    }
     for name in state.to_close.drain(..) {
         frontend::close(b'S', &name, &mut out).map_err(protocol)?;
     }
@@ -126,6 +147,18 @@ pub(crate) async fn run(
         bind(&name, values, &mut out)?;
         parsing.push((Parsed::Statement(&stmt.sql), name));
     }
+    let (reset, reset_sql) = RESET;
+    if !state.named {
+        frontend::parse("", reset_sql, None, &mut out).map_err(protocol)?;
+        parsing.push((Parsed::Unnamed, String::new()));
+        bind("", [], &mut out)?;
+    } else {
+        if !state.reset {
+            frontend::parse(reset, reset_sql, None, &mut out).map_err(protocol)?;
+            parsing.push((Parsed::Reset, reset.to_owned()));
+        }
+        bind(reset, [], &mut out)?;
+    }
     frontend::sync(&mut out);
 
     // Until the answers are all read, a failure leaves the socket mid-stream.
@@ -138,6 +171,7 @@ pub(crate) async fn run(
     let mut executed = 0;
     let mut rows: Vec<Option<Row>> = vec![None; stmts.len()];
     let mut failure: Option<Error> = None;
+    let idle;
     loop {
         let message = match Message::parse(&mut input).map_err(protocol)? {
             Some(message) => message,
@@ -155,6 +189,7 @@ pub(crate) async fn run(
                     Parsed::Context(which) => state.contexts[*which] = true,
                     Parsed::Statement(sql) => remember(state, sql, name),
                     Parsed::Unnamed => {}
+                    Parsed::Reset => state.reset = true,
                 }
                 parsed += 1;
             }
@@ -184,12 +219,17 @@ pub(crate) async fn run(
             Message::NoticeResponse(_)
             | Message::ParameterStatus(_)
             | Message::NotificationResponse(_) => {}
-            Message::ReadyForQuery(_) => break,
+            Message::ReadyForQuery(body) => {
+                idle = body.status() == b'I';
+                break;
+            }
             _ => return Err(unexpected()),
         }
     }
-    // The exchange ended where it should: nothing more was sent.
-    *broken = !input.is_empty();
+    // The exchange ended where it should: nothing more was sent, and
+    // PostgreSQL is idle outside a transaction; otherwise the connection is
+    // not lent again.
+    *broken = !input.is_empty() || !idle;
     if let Some(e) = failure {
         return Err(e);
     }
@@ -230,9 +270,6 @@ fn bind<'a>(
 }
 
 fn remember(state: &mut DirectState, sql: &str, name: &str) {
-    if state.statements.len() >= CACHE_SIZE {
-        state.forget();
-    }
     state.statements.insert(sql.to_owned(), name.to_owned());
 }
 

@@ -72,6 +72,8 @@ pub struct ConnectionManager<T: MakeTlsConnect<Socket> = tokio_postgres::NoTls> 
     config: Option<tokio_postgres::Config>,
     /// Whether connections keep named prepared statements.
     prepared: bool,
+    /// Statements each connection keeps before its cache starts over.
+    cache_size: usize,
     /// Where to open sockets for connections that run requests in one
     /// `Sync`, when the pool can (see [`from_config`](Self::from_config)).
     direct: Option<Arc<connect::Endpoint>>,
@@ -90,6 +92,7 @@ impl<T: MakeTls> ConnectionManager<T> {
             tls: None,
             config: None,
             prepared: true,
+            cache_size: STATEMENT_CACHE_SIZE,
             direct: None,
         }
     }
@@ -127,6 +130,7 @@ impl<T: MakeTls> ConnectionManager<T> {
             tls: Some(tls),
             config: Some(config),
             prepared: true,
+            cache_size: STATEMENT_CACHE_SIZE,
             direct: direct.map(Arc::new),
         }
     }
@@ -180,6 +184,15 @@ impl<T: MakeTls> ConnectionManager<T> {
     /// ```
     pub fn prepared_statements(mut self, on: bool) -> Self {
         self.prepared = on;
+        self
+    }
+
+    /// How many prepared statements each connection keeps (default 512);
+    /// past it, the cache starts over before the next request that needs
+    /// room, never in the middle of one. For tests of that boundary.
+    #[doc(hidden)]
+    pub fn statement_cache_size(mut self, statements: usize) -> Self {
+        self.cache_size = statements.max(2);
         self
     }
 
@@ -262,6 +275,8 @@ pub struct Connection {
     /// ([`ConnectionManager::prepared_statements`]).
     context: Option<Statement>,
     statements: HashMap<String, Statement>,
+    /// Statements kept before the cache starts over.
+    cache_size: usize,
     generation: u64,
     /// The socket and statements of one-`Sync` reads, on connections the pool opened itself.
     direct: Option<direct::DirectState>,
@@ -304,10 +319,37 @@ impl Connection {
     }
 
     fn remember(&mut self, sql: &str, stmt: Statement) {
-        if self.statements.len() >= STATEMENT_CACHE_SIZE {
+        self.statements.insert(sql.to_owned(), stmt);
+    }
+
+    /// Makes room for `stmts` before a request starts: the cache starts over
+    /// when they would not fit, so that nothing it uses is evicted mid-request.
+    fn make_room(&mut self, stmts: &[&sql::Statement]) {
+        let fresh = stmts
+            .iter()
+            .filter(|s| !self.statements.contains_key(&s.sql))
+            .count();
+        if self.statements.len() + fresh > self.cache_size {
             self.statements.clear();
         }
-        self.statements.insert(sql.to_owned(), stmt);
+    }
+
+    /// Retires the connection unless `end` (a `COMMIT` or `ROLLBACK`) was
+    /// answered: only PostgreSQL's answer says the transaction is over (an
+    /// error answer too: a failed `COMMIT` rolls back). A connection that may
+    /// still be inside a transaction is never lent again.
+    fn ended(&self, end: &Result<(), tokio_postgres::Error>) {
+        if let Err(e) = end {
+            if e.as_db_error().is_none() {
+                self.retire();
+            }
+        }
+    }
+
+    /// Retires the connection: the pool discards it instead of lending it again.
+    fn retire(&self) {
+        self.abandoned
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -331,7 +373,7 @@ impl<T: MakeTls> bb8::ManageConnection for ConnectionManager<T> {
         let (client, direct, cancel) = match opened {
             Some((opened, endpoint)) => {
                 let cancel = direct_cancel(&opened.client, Arc::clone(endpoint), opened.target);
-                let state = direct::DirectState::new(opened.wire, self.prepared);
+                let state = direct::DirectState::new(opened.wire, self.prepared, self.cache_size);
                 (opened.client, Some(state), Some(cancel))
             }
             None => {
@@ -361,6 +403,7 @@ impl<T: MakeTls> bb8::ManageConnection for ConnectionManager<T> {
             abandoned: Arc::default(),
             context,
             statements: HashMap::new(),
+            cache_size: self.cache_size,
             generation: 0,
             direct,
         })
@@ -764,7 +807,9 @@ impl FromRow for WriteResult {
 
 async fn finish(client: &Client, ending: TxEnd) -> Result<(), tokio_postgres::Error> {
     match ending {
-        TxEnd::Commit => client.batch_execute("COMMIT").await,
+        // What the request set for its session goes back to the connection's
+        // defaults with the commit (a rollback undoes it by itself).
+        TxEnd::Commit => client.batch_execute("COMMIT; RESET ALL; RESET ROLE").await,
         TxEnd::Rollback => {
             // Two messages: the ROLLBACK runs even when the check fails.
             let (check, rollback) = futures_util::join!(
@@ -847,6 +892,7 @@ async fn run_on(
         .await;
     };
 
+    conn.make_room(stmts);
     let cached: Option<Vec<Statement>> = stmts.iter().map(|s| conn.cached(&s.sql)).collect();
     let in_transaction = cached.is_none();
     let prepared = match cached {
@@ -870,20 +916,23 @@ async fn run_on(
             let fresh = match fresh {
                 Ok(fresh) => fresh,
                 Err(e) => {
-                    let _ = client.batch_execute("ROLLBACK").await;
+                    conn.ended(&client.batch_execute("ROLLBACK").await);
                     return Err(Error::from_pg(e));
                 }
             };
             for (sql, stmt) in missing.into_iter().zip(fresh) {
                 conn.remember(sql, stmt);
             }
-            stmts
-                .iter()
-                .map(|s| conn.cached(&s.sql))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| {
-                    Error::new(ErrorKind::Internal, "A prepared statement went missing")
-                })?
+            match stmts.iter().map(|s| conn.cached(&s.sql)).collect() {
+                Some(prepared) => prepared,
+                None => {
+                    conn.ended(&conn.client.batch_execute("ROLLBACK").await);
+                    return Err(Error::new(
+                        ErrorKind::Internal,
+                        "A prepared statement went missing",
+                    ));
+                }
+            }
         }
     };
     let client = &conn.client;
@@ -922,7 +971,7 @@ async fn run_on(
     let outcome = started
         .and_then(|()| runs.into_iter().collect::<Result<Vec<_>, _>>())
         .map_err(Error::from_pg);
-    finish_run(client, ending, outcome, ended, decide).await
+    finish_run(conn, ending, outcome, ended, decide).await
 }
 
 /// [`run_on`] without named statements: `BEGIN`, the context, the
@@ -979,7 +1028,7 @@ async fn run_unnamed(
                 })
                 .collect()
         });
-    finish_run(client, ending, outcome, ended, decide).await
+    finish_run(conn, ending, outcome, ended, decide).await
 }
 
 /// Cancels the connection's query, and marks the connection abandoned, when
@@ -1005,35 +1054,44 @@ impl Drop for CancelOnDrop {
 /// Ends a transaction whose statements ran: reports the first error, or lets
 /// `decide` choose between commit and rollback.
 async fn finish_run(
-    client: &Client,
+    conn: &Connection,
     ending: TxEnd,
     outcome: Result<Vec<tokio_postgres::Row>, Error>,
     ended: Option<Result<(), tokio_postgres::Error>>,
     decide: Option<DecideRows<'_>>,
 ) -> Result<Vec<tokio_postgres::Row>, Error> {
+    let client = &conn.client;
     match (outcome, ended, decide) {
-        (Err(e), Some(_), _) => Err(e),
+        (Err(e), Some(ended), _) => {
+            conn.ended(&ended);
+            Err(e)
+        }
         (Ok(rows), Some(ended), _) => {
+            conn.ended(&ended);
             ended.map_err(Error::from_pg)?;
             Ok(rows)
         }
         (Err(e), None, _) => {
-            let _ = client.batch_execute("ROLLBACK").await;
+            conn.ended(&client.batch_execute("ROLLBACK").await);
             Err(e)
         }
         (Ok(rows), None, Some(decide)) => match decide(&rows) {
             Ok(()) => {
-                finish(client, ending).await.map_err(Error::from_pg)?;
+                let ended = finish(client, ending).await;
+                conn.ended(&ended);
+                ended.map_err(Error::from_pg)?;
                 Ok(rows)
             }
             Err(e) => {
-                let _ = client.batch_execute("ROLLBACK").await;
+                conn.ended(&client.batch_execute("ROLLBACK").await);
                 Err(e)
             }
         },
         // Nothing decided and nothing pipelined cannot happen; end as planned all the same.
         (Ok(rows), None, None) => {
-            finish(client, ending).await.map_err(Error::from_pg)?;
+            let ended = finish(client, ending).await;
+            conn.ended(&ended);
+            ended.map_err(Error::from_pg)?;
             Ok(rows)
         }
     }

@@ -27,6 +27,7 @@ mod rpc;
 mod safety;
 mod schema;
 mod secrets;
+mod session;
 mod soak;
 mod support;
 mod write;
