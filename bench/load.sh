@@ -22,6 +22,8 @@
 #                                 transaction mode (prepared statements off), and
 #                                 a streaming replica as the read pool
 #                                 (also needs Debian's pgbouncer and openssl)
+#        bench/load.sh compare OTHER  GET by primary key, this build against another
+#                                 build's server binary, alternated (before/after)
 #        bench/load.sh ops        GET by primary key with Server-Timing, request ids
 #                                 and metrics on, against the same server with them off
 # Needs: wrk (Debian package `wrk`), the PostgreSQL server binaries.
@@ -162,6 +164,10 @@ scenario() {
   raw_client "$path" "$query"
 }
 
+if [ "${1:-}" = compare ]; then
+  . "$root/bench/compare.sh" "${2:-}"
+  exit 0
+fi
 if [ "${1:-}" = ops ]; then
   . "$root/bench/ops.sh"
   exit 0

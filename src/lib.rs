@@ -61,7 +61,7 @@ pub mod __private {
     use crate::config::Config;
     use crate::plan::{PlanKind, plan};
     use crate::request::{parse, route};
-    use crate::schema::Schema;
+    pub use crate::schema::Schema;
     pub use crate::sql::Statement;
 
     /// Parses, plans and renders a GET request: the pure part of the pipeline.
@@ -95,6 +95,19 @@ pub mod __private {
                 "This request runs no statement",
             )),
         }
+    }
+
+    /// Parses a request (route, query string, headers and body) without
+    /// planning it: what every request costs before its relation is looked
+    /// up. For the parsers' ceilings and fuzz tests.
+    pub fn parse_request(
+        method: &Method,
+        path: &str,
+        query: &str,
+        headers: &HeaderMap,
+        body: Option<bytes::Bytes>,
+    ) -> Result<(), crate::Error> {
+        parse(route(method, path)?, Some(query), headers, body).map(drop)
     }
 
     /// The default settings with `max_rows`, built once per value (as a

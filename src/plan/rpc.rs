@@ -82,7 +82,8 @@ pub(crate) fn plan_call<'r>(
 ) -> Result<CallPlan<'r>, Error> {
     let by_get = matches!(req.action, Action::Call { by_get: true, .. });
 
-    let (json, first_of_array, keys) = call_arguments(req, by_get);
+    let (json, first_of_array, keys) =
+        call_arguments(req, by_get, config.body_limit.saturating_mul(4))?;
 
     let candidates: Vec<&Function> = schema
         .functions
@@ -162,7 +163,11 @@ pub(crate) fn plan_call<'r>(
 /// The arguments of a call as one JSON text (an object; for a POST, the body
 /// as sent), whether that text is an array whose first element holds them,
 /// and the argument names.
-fn call_arguments(req: &ApiRequest, by_get: bool) -> (String, bool, Vec<String>) {
+fn call_arguments(
+    req: &ApiRequest,
+    by_get: bool,
+    limit: usize,
+) -> Result<(String, bool, Vec<String>), Error> {
     if by_get {
         let mut object: BTreeMap<String, serde_json::Value> = BTreeMap::new();
         for (k, v) in &req.args {
@@ -180,11 +185,11 @@ fn call_arguments(req: &ApiRequest, by_get: bool) -> (String, bool, Vec<String>)
             }
         }
         let keys = object.keys().cloned().collect();
-        (
+        Ok((
             serde_json::to_string(&object).unwrap_or_else(|_| "{}".to_owned()),
             false,
             keys,
-        )
+        ))
     } else {
         let payload = req.payload.as_ref();
         let keys = match (&req.columns, payload) {
@@ -192,11 +197,14 @@ fn call_arguments(req: &ApiRequest, by_get: bool) -> (String, bool, Vec<String>)
             (None, Some(p)) => p.keys.clone(),
             (None, None) => Vec::new(),
         };
-        (
-            payload.map_or_else(|| "{}".to_owned(), |p| p.json.clone()),
+        Ok((
+            match payload {
+                Some(p) => p.objects_json(limit)?,
+                None => "{}".to_owned(),
+            },
             payload.is_some_and(|p| p.shape == Shape::Array),
             keys,
-        )
+        ))
     }
 }
 

@@ -1,6 +1,13 @@
 //! Request bodies of writes: JSON, form-urlencoded and CSV, all turned into
 //! one JSON text that PostgreSQL reads with `json_populate_record[set]`.
+//!
+//! Every parser here runs in time linear in the body and allocates a small
+//! multiple of it, whatever its shape: keys are checked with hash sets, and
+//! a CSV body goes to PostgreSQL as its header once and its rows as arrays
+//! (PostgreSQL pairs them), never as one object per row repeating every
+//! column name. CSV is read by the `csv` crate.
 
+use std::collections::HashSet;
 use std::fmt;
 
 use bytes::Bytes;
@@ -29,6 +36,41 @@ pub(crate) struct Payload {
     pub(crate) keys: Vec<String>,
     /// How many objects the body holds (1 for an object; unknown as 0 when not inspected).
     pub(crate) rows: usize,
+    /// A CSV body: `json` is an array of rows, each an array of text or null,
+    /// and `keys` is the header that names their fields.
+    pub(crate) csv: bool,
+}
+
+impl Payload {
+    /// The payload as JSON objects, for a function call's arguments: a CSV
+    /// body's rows become objects here (at most `limit` bytes of them).
+    pub(crate) fn objects_json(&self, limit: usize) -> Result<String, Error> {
+        if !self.csv {
+            return Ok(self.json.clone());
+        }
+        let rows: Vec<Vec<Option<String>>> = serde_json::from_str(&self.json)
+            .map_err(|_| invalid_body("The CSV body could not be read"))?;
+        let width: usize = self.keys.iter().map(|k| k.len() + 4).sum();
+        if width.saturating_mul(rows.len()) > limit {
+            return Err(invalid_body(
+                "The CSV body is too wide to pass to a function",
+            ));
+        }
+        let objects: Vec<serde_json::Map<String, serde_json::Value>> = rows
+            .into_iter()
+            .map(|row| {
+                self.keys
+                    .iter()
+                    .cloned()
+                    .zip(
+                        row.into_iter()
+                            .map(|v| v.map_or(serde_json::Value::Null, serde_json::Value::String)),
+                    )
+                    .collect()
+            })
+            .collect();
+        serde_json::to_string(&objects).map_err(|_| invalid_body("The CSV body could not be read"))
+    }
 }
 
 fn invalid_body(message: impl Into<String>) -> Error {
@@ -108,6 +150,7 @@ fn form_payload(body: &[u8]) -> Payload {
         shape: Shape::Object,
         keys,
         rows: 1,
+        csv: false,
     }
 }
 
@@ -136,6 +179,7 @@ fn json_payload(body: Bytes, inspect: bool) -> Result<Payload, Error> {
             shape,
             keys: Vec::new(),
             rows: 0,
+            csv: false,
         });
     }
     let parsed: Objects = serde_json::from_slice(&body).map_err(|e| {
@@ -158,6 +202,7 @@ fn json_payload(body: Bytes, inspect: bool) -> Result<Payload, Error> {
         shape,
         keys: parsed.keys,
         rows: parsed.rows,
+        csv: false,
     })
 }
 
@@ -179,10 +224,13 @@ impl<'de> Deserialize<'de> for Keys {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Keys, A::Error> {
+                // In first-seen order, each once: a set beside the list keeps it linear.
                 let mut keys: Vec<String> = Vec::new();
+                let mut seen: HashSet<String> = HashSet::new();
                 while let Some(k) = map.next_key::<String>()? {
                     map.next_value::<IgnoredAny>()?;
-                    if !keys.contains(&k) {
+                    if !seen.contains(&k) {
+                        seen.insert(k.clone());
                         keys.push(k);
                     }
                 }
@@ -206,21 +254,25 @@ impl<'de> Deserialize<'de> for Objects {
                 Ok(Objects { keys, rows: 1 })
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Objects, A::Error> {
-                let mut first: Option<Vec<String>> = None;
+                // The first object's keys, and a set of them to check the others against.
+                let mut first: Option<(Vec<String>, HashSet<String>)> = None;
                 let mut rows = 0;
                 while let Some(Keys(keys)) = seq.next_element::<Keys>()? {
                     rows += 1;
                     match &first {
-                        None => first = Some(keys),
-                        Some(f) => {
-                            if f.len() != keys.len() || keys.iter().any(|k| !f.contains(k)) {
+                        None => {
+                            let set = keys.iter().cloned().collect();
+                            first = Some((keys, set));
+                        }
+                        Some((f, set)) => {
+                            if f.len() != keys.len() || keys.iter().any(|k| !set.contains(k)) {
                                 return Err(de::Error::custom("All object keys must match"));
                             }
                         }
                     }
                 }
                 Ok(Objects {
-                    keys: first.unwrap_or_default(),
+                    keys: first.map(|(keys, _)| keys).unwrap_or_default(),
                     rows,
                 })
             }
@@ -230,105 +282,84 @@ impl<'de> Deserialize<'de> for Objects {
 }
 
 /// `text/csv`: a header line of column names, then rows of as many fields;
-/// `"…"` quotes (with `""` for a quote), an unquoted `NULL` is null.
+/// `"…"` quotes (with `""` for a quote), a field `NULL` is null (as
+/// PostgREST: quoted or not), blank lines are skipped.
+///
+/// The payload is the rows as arrays (`[["1",null],…]`) and `keys` the
+/// header: PostgreSQL pairs them, so the header is sent once.
 fn csv_payload(body: &[u8]) -> Result<Payload, Error> {
-    let text = std::str::from_utf8(body).map_err(|_| invalid_body("The CSV body is not UTF-8"))?;
-    let records = parse_csv(text)?;
-    let mut records = records.into_iter();
-    let header: Vec<String> = records
-        .next()
-        .ok_or_else(|| invalid_body("The CSV body has no header line"))?
-        .into_iter()
-        .map(|f| f.unwrap_or_else(|| "NULL".to_owned()))
-        .collect();
-    let mut rows = Vec::new();
-    for (i, record) in records.enumerate() {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(body);
+    let mut record = csv::StringRecord::new();
+    let read = |reader: &mut csv::Reader<&[u8]>, record: &mut csv::StringRecord| {
+        reader.read_record(record).map_err(|e| match e.kind() {
+            csv::ErrorKind::Utf8 { .. } => invalid_body("The CSV body is not UTF-8"),
+            _ => invalid_body(format!("The CSV body could not be read: {e}")),
+        })
+    };
+    if !read(&mut reader, &mut record)? {
+        return Err(invalid_body("The CSV body has no header line"));
+    }
+    let header: Vec<String> = record.iter().map(str::to_owned).collect();
+    let mut json = String::with_capacity(body.len() + body.len() / 4 + 2);
+    json.push('[');
+    let mut rows = 0;
+    while read(&mut reader, &mut record)? {
         if record.len() != header.len() {
+            let line = record.position().map_or(rows + 2, |p| p.line() as usize);
             return Err(invalid_body(format!(
-                "CSV line {} has {} fields where the header has {}",
-                i + 2,
+                "CSV line {line} has {} fields where the header has {}",
                 record.len(),
                 header.len()
             )));
         }
-        let object: serde_json::Map<String, serde_json::Value> = header
-            .iter()
-            .cloned()
-            .zip(record.into_iter().map(|f| match f {
-                Some(s) => serde_json::Value::String(s),
-                None => serde_json::Value::Null,
-            }))
-            .collect();
-        rows.push(serde_json::Value::Object(object));
+        if rows > 0 {
+            json.push(',');
+        }
+        json.push('[');
+        for (i, field) in record.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            if field == "NULL" {
+                json.push_str("null");
+            } else {
+                push_json_string(&mut json, field);
+            }
+        }
+        json.push(']');
+        rows += 1;
     }
-    let count = rows.len();
+    json.push(']');
     Ok(Payload {
-        json: serde_json::Value::Array(rows).to_string(),
+        json,
         shape: Shape::Array,
         keys: header,
-        rows: count,
+        rows,
+        csv: true,
     })
 }
 
-/// Splits CSV text into records of fields; `None` is an unquoted `NULL`.
-fn parse_csv(text: &str) -> Result<Vec<Vec<Option<String>>>, Error> {
-    let mut records = Vec::new();
-    let mut record = Vec::new();
-    let mut chars = text.chars().peekable();
-    loop {
-        // One field.
-        let mut field = String::new();
-        let mut quoted = false;
-        if chars.peek() == Some(&'"') {
-            quoted = true;
-            chars.next();
-            loop {
-                match chars.next() {
-                    Some('"') if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        field.push('"');
-                    }
-                    Some('"') => break,
-                    Some(c) => field.push(c),
-                    None => return Err(invalid_body("Unterminated quoted field in the CSV body")),
-                }
+/// Appends `s` as a JSON string (RFC 8259 escapes).
+fn push_json_string(out: &mut String, s: &str) {
+    use std::fmt::Write;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
             }
-        }
-        while let Some(&c) = chars.peek() {
-            if c == ',' || c == '\n' || c == '\r' {
-                break;
-            }
-            if quoted {
-                return Err(invalid_body("Text after a closing quote in the CSV body"));
-            }
-            field.push(c);
-            chars.next();
-        }
-        record.push(if !quoted && field == "NULL" {
-            None
-        } else {
-            Some(field)
-        });
-        match chars.next() {
-            Some(',') => continue,
-            Some('\r') => {
-                if chars.peek() == Some(&'\n') {
-                    chars.next();
-                }
-            }
-            Some(_) => {}
-            None => {
-                if !(record.len() == 1 && record[0].as_deref() == Some("")) {
-                    records.push(record);
-                }
-                return Ok(records);
-            }
-        }
-        records.push(std::mem::take(&mut record));
-        if chars.peek().is_none() {
-            return Ok(records);
+            c => out.push(c),
         }
     }
+    out.push('"');
 }
 
 #[cfg(test)]
@@ -393,15 +424,24 @@ mod tests {
             true,
         )
         .unwrap();
+        assert_eq!(p.keys, ["id", "name", "note"]);
         let v: serde_json::Value = serde_json::from_str(&p.json).unwrap();
+        // A field NULL is null, quoted or not (as PostgREST); empty is the empty string.
         assert_eq!(
             v,
             serde_json::json!([
-                {"id": "1", "name": "a,b", "note": null},
-                {"id": "2", "name": "say \"hi\"", "note": ""},
-                {"id": "3", "name": "line1\nline2", "note": "NULL"}
+                ["1", "a,b", null],
+                ["2", "say \"hi\"", ""],
+                ["3", "line1\nline2", null]
             ])
         );
+        let v: serde_json::Value =
+            serde_json::from_str(&p.objects_json(usize::MAX).unwrap()).unwrap();
+        assert_eq!(
+            v[1],
+            serde_json::json!({"id": "2", "name": "say \"hi\"", "note": ""})
+        );
+        assert!(p.objects_json(10).is_err(), "bounded");
         assert!(parse_payload(&h, Bytes::from_static(b"a,b\n1\n"), true).is_err());
 
         h.insert(CONTENT_TYPE, "text/plain".parse().unwrap());

@@ -347,25 +347,19 @@ fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<
         .map(|(_, c)| c)
 }
 
-/// 1 − normalized Levenshtein distance, case-insensitive.
+/// 1 − normalized Levenshtein distance (`strsim`), case-insensitive; 0
+/// without computing it when the lengths alone rule out 0.75, so that a long
+/// or odd name costs its length, not its length times every candidate's.
 fn similarity(a: &str, b: &str) -> f64 {
-    let a: Vec<char> = a.to_lowercase().chars().collect();
-    let b: Vec<char> = b.to_lowercase().chars().collect();
-    let longest = a.len().max(b.len());
+    let (la, lb) = (a.chars().count(), b.chars().count());
+    let longest = la.max(lb);
     if longest == 0 {
         return 1.0;
     }
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        cur[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        std::mem::swap(&mut prev, &mut cur);
+    if la.abs_diff(lb) * 4 > longest {
+        return 0.0;
     }
-    1.0 - prev[b.len()] as f64 / longest as f64
+    strsim::normalized_levenshtein(&a.to_lowercase(), &b.to_lowercase())
 }
 
 #[cfg(test)]

@@ -208,6 +208,28 @@ fn idents(w: &mut Writer, names: &[&str]) -> Result<(), Error> {
     Ok(())
 }
 
+/// The payload as one JSON value (parenthesized): its text as a parameter,
+/// or, for a CSV body, its header and rows (both parameters) paired by
+/// PostgreSQL into an array of objects, so that the header travels once.
+fn payload_json(w: &mut Writer, plan: &WritePlan<'_>) {
+    match plan.payload {
+        Some(p) if p.csv => {
+            let header = serde_json::to_string(&p.keys).unwrap_or_else(|_| "[]".to_owned());
+            w.kw("(SELECT pg_catalog.json_agg(pg_catalog.json_object(ARRAY(SELECT pg_catalog.json_array_elements_text(")
+                .param(header)
+                .kw("::json)), ARRAY(SELECT pg_catalog.json_array_elements_text(r.v))) ORDER BY r.n) FROM pg_catalog.json_array_elements(")
+                .param(p.json.clone())
+                .kw("::json) WITH ORDINALITY AS r(v, n))");
+        }
+        Some(p) => {
+            w.kw("(").param(p.json.clone()).kw(")");
+        }
+        None => {
+            w.kw("(").param("{}".to_owned()).kw(")");
+        }
+    }
+}
+
 /// The payload as rows of the table's row type. `shape` is the body's shape for
 /// an INSERT; `None` (an UPDATE) takes one object, the first of an array.
 fn payload_rows(
@@ -216,9 +238,7 @@ fn payload_rows(
     plan: &WritePlan<'_>,
     shape: Option<Shape>,
 ) -> Result<(), Error> {
-    let json = plan
-        .payload
-        .map_or_else(|| "{}".to_owned(), |p| p.json.clone());
+    let data = |w: &mut Writer| payload_json(w, plan);
     let body_is_array = plan.payload.is_some_and(|p| p.shape == Shape::Array);
     let set = shape == Some(Shape::Array);
     if plan.defaults.is_empty() {
@@ -228,7 +248,9 @@ fn payload_rows(
             "pg_catalog.json_populate_record(NULL::"
         });
         table.write(w);
-        w.kw(", ").param(json).kw("::json");
+        w.kw(", ");
+        data(w);
+        w.kw("::json");
         if !set && body_is_array {
             w.kw(" -> 0");
         }
@@ -257,15 +279,17 @@ fn payload_rows(
         table.write(w);
         w.kw(", (SELECT pg_catalog.jsonb_agg(");
         defaults(w)?;
-        w.kw(" || e) FROM pg_catalog.jsonb_array_elements(")
-            .param(json)
-            .kw("::jsonb) AS e))");
+        w.kw(" || e) FROM pg_catalog.jsonb_array_elements(");
+        data(w);
+        w.kw("::jsonb) AS e))");
     } else {
         w.kw("pg_catalog.jsonb_populate_record(NULL::");
         table.write(w);
         w.kw(", ");
         defaults(w)?;
-        w.kw(" || (").param(json).kw("::jsonb");
+        w.kw(" || (");
+        data(w);
+        w.kw("::jsonb");
         if body_is_array {
             w.kw(" -> 0");
         }
