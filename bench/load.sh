@@ -64,7 +64,7 @@ ticks() {
 # (backends that have exited), plus the live children's.
 pg_ticks() {
   local master total=0
-  master=$(pgrep -f -- "-p $pg_port " | head -n 1)
+  master=$(pgrep -o -f -- "-p $pg_port ")
   set -- $(sed 's/^.*) //' "/proc/$master/stat")
   total=$((${12} + ${13} + ${14} + ${15}))
   echo $((total + $(ticks $(pgrep -P "$master"))))
