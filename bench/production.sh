@@ -2,19 +2,9 @@
 # cluster through each production connection, GET by primary key, with the
 # plain-TCP server as the baseline of the ratio, alternated ROUNDS times.
 # Uses load.sh's $pg_url, $pg_port, $root, CONNS, DURATION, POOL, ROUNDS.
-work=$(mktemp -d)
+. "$root/bench/servers.sh"
 admin_url=${pg_url/authenticator@/postgres@}
 db=${pg_url##*/}
-secret=bench-secret-bench-secret-bench-secret-0123456789
-key=$(python3 - "$secret" <<'PY'
-import base64, hashlib, hmac, json, sys, time
-b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-body = b64(json.dumps({"role": "anon", "exp": int(time.time()) + 3600}).encode())
-sig = b64(hmac.new(sys.argv[1].encode(), f"{head}.{body}".encode(), hashlib.sha256).digest())
-print(f"{head}.{body}.{sig}")
-PY
-)
 as_postgres() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 # TLS: a CA and a certificate for localhost, served by the running cluster.
@@ -66,34 +56,14 @@ as_postgres "$bindir/pg_ctl" -D "$work/replica/data" -l "$work/replica/log" -w \
   -o "-p $replica_port -k $work/replica -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null \
   || { cat "$work/replica/log" >&2; exit 1; }
 
-servers=()
-stop_all() {
-  for pid in "${servers[@]}"; do kill -INT "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; done
-  kill "$bouncer" 2>/dev/null || true
-  pkill -f "$work/pgbouncer.ini" 2>/dev/null || true
-  as_postgres "$bindir/pg_ctl" -D "$work/replica/data" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap 'stop_all; kill -INT $server 2>/dev/null; wait $server 2>/dev/null; rm -f "$log"' EXIT
-
-# start NAME URL [VAR=VALUE...]: a demo server on URL; sets BASE_<NAME> and PID_<NAME>.
-start() {
-  local name=$1 url=$2 out=$work/$1.log; shift 2
-  env -u PGRST_DB_URI DATABASE_URL="$url" PGRST_JWT_SECRET="$secret" PGRST_DB_ANON_ROLE=anon \
-    PGRST_SERVER_PORT=0 PGRST_DB_POOL="$POOL" RUST_LOG=warn "$@" \
-    target/release/examples/server >"$out" 2>&1 &
-  servers+=($!)
-  eval "PID_$name=$!"
-  for _ in $(seq 1 300); do grep -q '^Serving the REST API at ' "$out" && break; sleep 0.1; done
-  grep -q '^Serving the REST API at ' "$out" || { cat "$out" >&2; exit 1; }
-  eval "BASE_$name=$(sed -n 's/^Serving the REST API at //p' "$out")"
-}
+cleanups+=("kill $bouncer 2>/dev/null; pkill -f '$work/pgbouncer.ini' 2>/dev/null"
+  "as_postgres '$bindir/pg_ctl' -D '$work/replica/data' -m immediate stop >/dev/null 2>&1")
 plain_url="postgres://authenticator@127.0.0.1:$pg_port/$db?sslmode=disable"
-start plain "$plain_url"
-start tls "postgres://authenticator@localhost:$pg_port/$db?sslmode=verify-full&sslrootcert=$work/ca.pem"
-start bouncer "postgres://authenticator@127.0.0.1:$bouncer_port/$db?sslmode=disable" \
+start plain target/release/examples/server "$plain_url"
+start tls target/release/examples/server "postgres://authenticator@localhost:$pg_port/$db?sslmode=verify-full&sslrootcert=$work/ca.pem"
+start bouncer target/release/examples/server "postgres://authenticator@127.0.0.1:$bouncer_port/$db?sslmode=disable" \
   PGRST_DB_PREPARED_STATEMENTS=false PGRST_DB_CHANNEL_ENABLED=false
-start replica "$plain_url" PGRST_DB_READ_URI="postgres://authenticator@127.0.0.1:$replica_port/$db?sslmode=disable"
+start replica target/release/examples/server "$plain_url" PGRST_DB_READ_URI="postgres://authenticator@127.0.0.1:$replica_port/$db?sslmode=disable"
 echo "backends on TLS: $(psql -X -At -d "$admin_url" -c "SELECT count(*) FILTER (WHERE ssl) || ' of ' || count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE usename = 'authenticator'")"
 
 printf '\n%-10s %-30s %12s %10s %10s %14s %14s\n' scenario driver "requests/s" p50 p99 "server µs/req" "postgres µs/req"
@@ -110,7 +80,7 @@ for _ in $(seq 1 "$ROUNDS"); do
   ratios[replica]+="$(echo "$RPS / $plain" | bc -l) "
 done
 for which in tls bouncer replica; do
-  median=$(printf '%s\n' ${ratios[$which]} | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}')
+  median=$(median ${ratios[$which]})
   printf '  %s ratios to plain TCP: %s; median %.2f\n' "$which" "$(printf '%.2f ' ${ratios[$which]})" "$median"
 done
 echo "replica answered: $(curl -s -H "apikey: $key" -H 'x-read-from: replica' "$BASE_replica/rpc/thing_score?thing_id=42" | head -c 80)"
