@@ -936,26 +936,11 @@ async fn run_on(
         }
     };
     let client = &conn.client;
-    // A request runs one statement, or two (a read and its `EXPLAIN`): joined
-    // directly rather than through `join_all`, whose vector of futures is a
-    // large allocation on every request.
-    let query = |i: usize| client.query_one(&prepared[i], &param_refs[i]);
-    let runs = async {
-        let (first, second) = futures_util::join!(
-            query(0),
-            futures_util::future::OptionFuture::from((prepared.len() > 1).then(|| query(1))),
-        );
-        let mut rows = vec![first];
-        rows.extend(second);
-        rows
-    };
+    let runs = one_or_two(prepared.len(), |i| {
+        client.query_one(&prepared[i], &param_refs[i])
+    });
     // The end is pipelined too, unless the result decides it.
-    let end = async {
-        match decide {
-            None => Some(finish(client, ending).await),
-            Some(_) => None,
-        }
-    };
+    let end = pipelined_end(client, ending, decide.is_some());
     let (started, runs, ended) = if in_transaction {
         let (runs, ended) = futures_util::join!(runs, end);
         (Ok(()), runs, ended)
@@ -972,6 +957,36 @@ async fn run_on(
         .and_then(|()| runs.into_iter().collect::<Result<Vec<_>, _>>())
         .map_err(Error::from_pg);
     finish_run(conn, ending, outcome, ended, decide).await
+}
+
+/// `query(0)`, and `query(1)` for a request of two statements (a read and
+/// its `EXPLAIN`), joined directly rather than through `join_all`, whose
+/// vector of futures is a large allocation on every request.
+async fn one_or_two<T, F, Fut>(count: usize, query: F) -> Vec<T>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let (first, second) = futures_util::join!(
+        query(0),
+        futures_util::future::OptionFuture::from((count > 1).then(|| query(1))),
+    );
+    let mut rows = vec![first];
+    rows.extend(second);
+    rows
+}
+
+/// The transaction's end, pipelined behind its statements unless the result
+/// decides it (`None`: the caller ends it once it has seen the rows).
+async fn pipelined_end(
+    client: &Client,
+    ending: TxEnd,
+    decided: bool,
+) -> Option<Result<(), tokio_postgres::Error>> {
+    match decided {
+        false => Some(finish(client, ending).await),
+        true => None,
+    }
 }
 
 /// [`run_on`] without named statements: `BEGIN`, the context, the
@@ -992,22 +1007,10 @@ async fn run_unnamed(
     }
     let ctx_typed = typed(ctx_refs);
     let typed_params: Vec<_> = param_refs.iter().map(|refs| typed(refs)).collect();
-    let query = |i: usize| client.query_typed(&stmts[i].sql, &typed_params[i]);
-    let runs = async {
-        let (first, second) = futures_util::join!(
-            query(0),
-            futures_util::future::OptionFuture::from((stmts.len() > 1).then(|| query(1))),
-        );
-        let mut rows = vec![first];
-        rows.extend(second);
-        rows
-    };
-    let end = async {
-        match decide {
-            None => Some(finish(client, ending).await),
-            Some(_) => None,
-        }
-    };
+    let runs = one_or_two(stmts.len(), |i| {
+        client.query_typed(&stmts[i].sql, &typed_params[i])
+    });
+    let end = pipelined_end(client, ending, decide.is_some());
     let (begin, set, runs, ended) = futures_util::join!(
         client.batch_execute(begin_sql),
         client.query_typed(sql::CONTEXT_SQL, &ctx_typed),

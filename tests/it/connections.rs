@@ -39,6 +39,19 @@ fn chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// Why a pool for `url` cannot open its first connection.
+async fn first_connection_error(url: &str) -> tokio_postgres::Error {
+    let manager = ConnectionManager::rustls(url).unwrap();
+    manager
+        .pool_builder()
+        .max_size(1)
+        .min_idle(Some(1))
+        .connection_timeout(std::time::Duration::from_secs(2))
+        .build(manager)
+        .await
+        .unwrap_err()
+}
+
 /// A certificate authority, and a server certificate it signed for `names`.
 struct Certs {
     ca: String,
@@ -131,15 +144,7 @@ async fn verify_full_serves_over_tls_on_the_one_sync_path() {
         service(ConnectionManager::rustls(&format!("{wrong_name} sslmode=verify-ca")).unwrap())
             .await;
     assert_eq!(get(&svc, "/t?select=id").await.ids(), vec![1]);
-    let manager = ConnectionManager::rustls(&format!("{wrong_name} sslmode=verify-full")).unwrap();
-    let err = manager
-        .pool_builder()
-        .max_size(1)
-        .min_idle(Some(1))
-        .connection_timeout(std::time::Duration::from_secs(2))
-        .build(manager)
-        .await
-        .unwrap_err();
+    let err = first_connection_error(&format!("{wrong_name} sslmode=verify-full")).await;
     assert!(
         chain(&err).contains("not valid for name"),
         "{}",
@@ -158,15 +163,7 @@ async fn a_certificate_from_another_authority_fails_at_startup() {
         c.port(),
         other.display()
     );
-    let manager = ConnectionManager::rustls(&url).unwrap();
-    let err = manager
-        .pool_builder()
-        .max_size(1)
-        .min_idle(Some(1))
-        .connection_timeout(std::time::Duration::from_secs(2))
-        .build(manager)
-        .await
-        .unwrap_err();
+    let err = first_connection_error(&url).await;
     let message = chain(&err);
     assert!(message.contains("UnknownIssuer"), "{message}");
 
@@ -200,15 +197,7 @@ async fn a_server_without_tls_is_refused_when_tls_is_required() {
         "postgres://postgres@127.0.0.1:{}/postgres?sslmode=require",
         c.port()
     );
-    let manager = ConnectionManager::rustls(&url).unwrap();
-    let err = manager
-        .pool_builder()
-        .max_size(1)
-        .min_idle(Some(1))
-        .connection_timeout(std::time::Duration::from_secs(2))
-        .build(manager)
-        .await
-        .unwrap_err();
+    let err = first_connection_error(&url).await;
     assert!(
         chain(&err).to_lowercase().contains("tls"),
         "{}",
