@@ -12,6 +12,7 @@
 //! | `DATABASE_URL` / `PGRST_DB_URI` | a throwaway cluster; TLS (rustls) as its `sslmode`/`sslrootcert` ask |
 //! | `PGRST_DB_READ_URI` | unset: read-only requests go to these replicas, and to the primary while they are away |
 //! | `PGRST_DB_SCHEMAS` | `public` |
+//! | `PGRST_DB_EXTRA_SEARCH_PATH` | `public`: schemas after the exposed one on each request's `search_path` (Supabase: `public, extensions`) |
 //! | `PGRST_DB_ANON_ROLE` | unset: requests without a key get 401 |
 //! | `PGRST_DB_MAX_ROWS` | unlimited |
 //! | `PGRST_DB_POOL` | `10` |
@@ -254,6 +255,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .schemas(schemas)
         .schema_cache(cache)
         .limits(limits()?);
+    if let Some(extra) = env("PGRST_DB_EXTRA_SEARCH_PATH") {
+        builder = builder.extra_search_path(
+            extra
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+        );
+    }
     if let Some(read_pool) = read_pool {
         builder = builder.read_pool(read_pool);
     }

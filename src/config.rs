@@ -159,6 +159,28 @@ impl<T: MakeTls> RestServiceBuilder<T> {
         self
     }
 
+    /// Schemas put on every request's `search_path` after the exposed one,
+    /// as PostgREST's `db-extra-search-path` (default `public`), so that
+    /// functions, operators and types of extensions installed elsewhere
+    /// resolve unqualified; Supabase uses `["public", "extensions"]`. Their
+    /// tables are not exposed.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: tower_postgrest::Pool) -> Result<(), tower_postgrest::Error> {
+    /// let rest = tower_postgrest::RestService::builder(pool)
+    ///     .extra_search_path(["public", "extensions"])
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn extra_search_path(
+        mut self,
+        schemas: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.settings.extra_search_path = schemas.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Adds `Server-Timing` to every response, as PostgREST's
     /// `server-timing-enabled`: `jwt` (when [`JwtAuthLayer::server_timing`](crate::layer::JwtAuthLayer::server_timing)
     /// measured it), `parse` (route, query string, headers and body),
@@ -341,6 +363,7 @@ pub(crate) struct Settings {
     pub(crate) limits: Limits,
     pub(crate) server_timing: bool,
     pub(crate) metrics: bool,
+    pub(crate) extra_search_path: Vec<String>,
 }
 
 impl Default for Settings {
@@ -357,6 +380,7 @@ impl Default for Settings {
             limits: Limits::default(),
             server_timing: false,
             metrics: false,
+            extra_search_path: vec!["public".to_owned()],
         }
     }
 }
@@ -386,11 +410,21 @@ impl Config {
                 format!("The schema \"{s}\" cannot be exposed"),
             ));
         }
+        if let Some(s) = settings
+            .extra_search_path
+            .iter()
+            .find(|s| s.is_empty() || s.contains('\0'))
+        {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                format!("The schema {s:?} cannot be on the search path"),
+            ));
+        }
         Ok(Self {
             search_paths: settings
                 .schemas
                 .iter()
-                .map(|s| sql::search_path(s))
+                .map(|s| sql::search_path(s, &settings.extra_search_path))
                 .collect(),
             schemas: settings.schemas,
             anon_role: settings.anon_role.map(DbRole::new),

@@ -155,11 +155,12 @@ fn push_quoted(out: &mut String, name: &str) {
 
 /// The `search_path` of a request to `schema`, as PostgREST sets it: that
 /// schema, then `public` for the objects of extensions.
-pub(crate) fn search_path(schema: &str) -> String {
+pub(crate) fn search_path(schema: &str, extra: &[String]) -> String {
     let mut out = String::new();
     push_quoted(&mut out, schema);
-    if schema != "public" {
-        out.push_str(", \"public\"");
+    for s in extra.iter().filter(|s| s.as_str() != schema) {
+        out.push_str(", ");
+        push_quoted(&mut out, s);
     }
     out
 }
@@ -253,8 +254,18 @@ mod tests {
 
     #[test]
     fn search_paths_quote_the_schema_and_end_with_public() {
-        assert_eq!(search_path("public"), r#""public""#);
-        assert_eq!(search_path(r#"my "api""#), r#""my ""api""", "public""#);
+        let public = ["public".to_owned()];
+        assert_eq!(search_path("public", &public), r#""public""#);
+        assert_eq!(
+            search_path(r#"my "api""#, &public),
+            r#""my ""api""", "public""#
+        );
+        let supabase = ["public".to_owned(), "extensions".to_owned()];
+        assert_eq!(
+            search_path("api", &supabase),
+            r#""api", "public", "extensions""#
+        );
+        assert_eq!(search_path("api", &[]), r#""api""#);
     }
 
     #[test]

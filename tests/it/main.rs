@@ -20,6 +20,7 @@ mod fuzz;
 mod grammar;
 mod hostile;
 mod operations;
+mod parity;
 mod profiles;
 mod read;
 mod round_trips;
