@@ -26,6 +26,7 @@
 //! | `PGRST_SERVER_CORS_ALLOWED_ORIGINS` | any origin (`Access-Control-Allow-Origin: *`) |
 //! | `PGRST_ERROR_STYLE` | `powabase` (this crate's error table); `postgrest` for PostgREST's codes |
 //! | `PGRST_DB_CHANNEL_ENABLED` | `true`: reload the schema cache on `NOTIFY pgrst` (`false` behind a transaction pooler, which cannot carry `LISTEN`) |
+//! | `PGRST_DB_CHANNEL` | `pgrst`: the channel schema reloads are notified on |
 //! | `PGRST_DB_PREPARED_STATEMENTS` | `true`; `false` behind a transaction pooler (PgBouncer before 1.21, Supavisor in transaction mode): unnamed statements only |
 //! | `PGRST_DEMO_EXTRA_SQL` | unset: an SQL file to load after the demo data (throwaway database only) |
 //! | `PGRST_OPENAPI_MODE` | `follow-privileges` (or `ignore-privileges`, `disabled`) |
@@ -286,7 +287,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Reload the schema cache on `NOTIFY pgrst, 'reload schema'`, as PostgREST.
     let _listener = match (env("PGRST_DB_CHANNEL_ENABLED").as_deref(), settings) {
         (Some("false"), _) | (_, None) => None,
-        (_, Some((config, tls))) => Some(rest.schema_cache().listen(config, tls)),
+        (_, Some((config, tls))) => {
+            let channel = env("PGRST_DB_CHANNEL").unwrap_or_else(|| "pgrst".to_owned());
+            Some(rest.schema_cache().listen_on(&channel, config, tls))
+        }
     };
     let errors = if postgrest_errors {
         ErrorMappingLayer::postgrest()

@@ -155,9 +155,31 @@ impl SchemaCache {
     where
         T::S: Unpin + tokio::io::AsyncRead + tokio::io::AsyncWrite,
     {
+        self.listen_on(CHANNEL, config, tls)
+    }
+
+    /// [`listen`](Self::listen) on the channel `channel` instead of `pgrst`
+    /// (PostgREST's `db-channel`), for several services on one database.
+    ///
+    /// ```no_run
+    /// # async fn demo(cache: tower_postgrest::SchemaCache) -> Result<(), Box<dyn std::error::Error>> {
+    /// let config: tokio_postgres::Config = "postgres://authenticator@localhost/app".parse()?;
+    /// let _listener = cache.listen_on("pgrst_api_v2", config, tokio_postgres::NoTls);
+    /// // … then: NOTIFY pgrst_api_v2, 'reload schema';
+    /// # Ok(()) }
+    /// ```
+    pub fn listen_on<T: MakeTls>(
+        &self,
+        channel: &str,
+        config: tokio_postgres::Config,
+        tls: T,
+    ) -> ReloadListener
+    where
+        T::S: Unpin + tokio::io::AsyncRead + tokio::io::AsyncWrite,
+    {
         let cache = self.clone();
         ReloadListener {
-            task: tokio::spawn(listen_forever(cache, config, tls)),
+            task: tokio::spawn(listen_forever(cache, Arc::from(channel), config, tls)),
         }
     }
 }
@@ -202,11 +224,17 @@ impl Drop for ReloadListener {
 const CHANNEL: &str = "pgrst";
 /// Notifications within this interval of each other cause one reload.
 const DEBOUNCE: Duration = Duration::from_millis(100);
+/// The longest a reload waits for notifications to stop coming.
+const DEBOUNCE_MAX: Duration = Duration::from_secs(1);
 /// The longest wait between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(32);
 
-async fn listen_forever<T: MakeTls>(cache: SchemaCache, config: tokio_postgres::Config, tls: T)
-where
+async fn listen_forever<T: MakeTls>(
+    cache: SchemaCache,
+    channel: Arc<str>,
+    config: tokio_postgres::Config,
+    tls: T,
+) where
     T::S: Unpin + tokio::io::AsyncRead + tokio::io::AsyncWrite,
 {
     let mut backoff = Duration::from_secs(1);
@@ -215,13 +243,14 @@ where
         match config.connect(tls.clone()).await {
             Ok((client, mut connection)) => {
                 let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+                let ours = Arc::clone(&channel);
                 let driver = tokio::spawn(async move {
                     let mut messages =
                         futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
                     while let Some(message) = futures_util::StreamExt::next(&mut messages).await {
                         match message {
                             Ok(tokio_postgres::AsyncMessage::Notification(n))
-                                if n.channel() == CHANNEL =>
+                                if n.channel() == &*ours =>
                             {
                                 if tx.send(n.payload().to_owned()).is_err() {
                                     break;
@@ -232,11 +261,13 @@ where
                         }
                     }
                 });
-                if let Err(e) = client.batch_execute("LISTEN pgrst").await {
+                let mut listen = String::from("LISTEN ");
+                crate::sql::push_quoted(&mut listen, &channel);
+                if let Err(e) = client.batch_execute(&listen).await {
                     tracing::warn!(error = %e, "could not LISTEN for schema reloads");
                     driver.abort();
                 } else {
-                    tracing::debug!("listening for schema reloads on channel pgrst");
+                    tracing::debug!(%channel, "listening for schema reloads");
                     backoff = Duration::from_secs(1);
                     if connected_before {
                         let _ = cache.reload().await;
@@ -244,9 +275,17 @@ where
                     connected_before = true;
                     while let Some(payload) = rx.recv().await {
                         let mut reload = wants_schema_reload(&payload);
-                        // Debounce: gather what arrives while things are busy.
-                        while let Ok(Some(more)) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {
-                            reload |= wants_schema_reload(&more);
+                        // Debounce: gather what arrives while things are busy,
+                        // but never for longer than DEBOUNCE_MAX (a steady
+                        // stream of notifications must not starve the reload).
+                        let until = tokio::time::Instant::now() + DEBOUNCE_MAX;
+                        loop {
+                            let wait = DEBOUNCE
+                                .min(until.saturating_duration_since(tokio::time::Instant::now()));
+                            match tokio::time::timeout(wait, rx.recv()).await {
+                                Ok(Some(more)) => reload |= wants_schema_reload(&more),
+                                _ => break,
+                            }
                         }
                         if reload {
                             let _ = cache.reload().await;

@@ -141,7 +141,7 @@ impl<'a> CatalogType<'a> {
 
 /// Appends `name` as a double-quoted identifier, inner quotes doubled: the one
 /// place identifiers are quoted.
-fn push_quoted(out: &mut String, name: &str) {
+pub(crate) fn push_quoted(out: &mut String, name: &str) {
     out.reserve(name.len() + 2);
     out.push('"');
     for ch in name.chars() {

@@ -32,3 +32,49 @@ async fn the_extra_search_path_resolves_extension_functions_unqualified() {
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.json(), expected);
 }
+
+#[tokio::test]
+async fn the_schema_cache_listens_on_the_channel_it_is_given() {
+    let db = admin().await;
+    let ns = format!("channel_{}", std::process::id());
+    db.batch_execute(&format!(
+        "DROP SCHEMA IF EXISTS {ns} CASCADE; CREATE SCHEMA {ns}; GRANT USAGE ON SCHEMA {ns} TO anon;"
+    ))
+    .await
+    .unwrap();
+    let svc = tower_postgrest::RestService::builder(crate::support::pool().await)
+        .schemas([ns.as_str()])
+        .anon_role("anon")
+        .build()
+        .await
+        .unwrap();
+    let config: tokio_postgres::Config = crate::support::database().url.parse().unwrap();
+    // A name that needs quoting in LISTEN.
+    let _listener = svc
+        .schema_cache()
+        .listen_on("API v2", config, tokio_postgres::NoTls);
+    db.batch_execute(&format!(
+        "CREATE TABLE {ns}.fresh (id int PRIMARY KEY); INSERT INTO {ns}.fresh VALUES (42);
+         GRANT SELECT ON {ns}.fresh TO anon;"
+    ))
+    .await
+    .unwrap();
+    // Until the listener is connected a notification is lost: send it again until it lands.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        db.batch_execute(r#"NOTIFY "API v2", 'reload schema'"#)
+            .await
+            .unwrap();
+        let reply = crate::support::get(&svc, "/fresh?select=id").await;
+        if reply.status == 200 {
+            assert_eq!(reply.ids(), vec![42]);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never reloaded: {}",
+            reply.text
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
