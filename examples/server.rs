@@ -19,6 +19,7 @@
 //! | `PGRST_DB_POOL_ACQUISITION_TIMEOUT` | `10` (seconds; then 503) |
 //! | `PGRST_JWT_SECRET` | required with `DATABASE_URL`; a random one for the throwaway database (a JWK or JWKS document works too) |
 //! | `PGRST_JWT_SECRET_IS_BASE64` | `false` |
+//! | `PGRST_API_KEY_REQUIRED` | `false`: `true` refuses (401) a request without an `apikey` that verifies, as Supabase's gateway |
 //! | `PGRST_JWT_AUD` | unset: `aud` is not checked |
 //! | `PGRST_JWT_ROLE_CLAIM_KEY` | `.role` |
 //! | `PGRST_SERVER_HOST` | `127.0.0.1` |
@@ -180,7 +181,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(aud) = env("PGRST_JWT_AUD") {
         auth = auth.audience(aud);
     }
-    auth = auth.server_timing(server_timing);
+    auth = auth
+        .server_timing(server_timing)
+        .require_apikey(env("PGRST_API_KEY_REQUIRED").is_some_and(|v| v == "true"));
     let mut roles = SetRoleLayer::new();
     if let Some(path) = env("PGRST_JWT_ROLE_CLAIM_KEY") {
         roles = roles.claim_path(ClaimPath::parse(&path)?);

@@ -70,6 +70,8 @@ struct Config {
     cache: Option<Mutex<Cache>>,
     /// Insert a [`JwtTiming`](super::JwtTiming) into each request with a token.
     timing: bool,
+    /// Every request needs an `apikey` that verifies.
+    require_apikey: bool,
 }
 
 /// A bounded map from token to its signature-verified claims, evicting the oldest.
@@ -132,6 +134,7 @@ impl JwtAuthLayer {
                     ..Cache::default()
                 })),
                 timing: false,
+                require_apikey: false,
             }),
         }
     }
@@ -269,6 +272,25 @@ impl JwtAuthLayer {
         self
     }
 
+    /// Requires every request to carry an `apikey` header that verifies as
+    /// one of the keys (signature, expiry, audience), whatever its
+    /// `Authorization`, as Supabase's gateway does: a request without one is
+    /// 401 "No API key found in request", one whose key does not verify 401
+    /// "Invalid API key". The Bearer token, when present, still decides the
+    /// role. Off by default, for PostgREST clients that send only
+    /// `Authorization`.
+    ///
+    /// ```
+    /// let auth = tower_postgrest::layer::JwtAuthLayer::secret("a secret of at least 32 characters!!")
+    ///     .unwrap()
+    ///     .require_apikey(true);
+    /// ```
+    #[must_use]
+    pub fn require_apikey(mut self, on: bool) -> Self {
+        self.config_mut().require_apikey = on;
+        self
+    }
+
     /// How many verified tokens to keep (default 1000; 0 disables the cache).
     /// Expiry is still checked on every request.
     #[must_use]
@@ -295,6 +317,7 @@ impl JwtAuthLayer {
                     })
                 }),
                 timing: c.timing,
+                require_apikey: c.require_apikey,
             });
         }
         Arc::get_mut(&mut self.config).expect("just made unique")
@@ -390,6 +413,24 @@ fn token_of<B>(req: &Request<B>) -> Result<Option<&str>, Error> {
 }
 
 impl Config {
+    /// The request's `apikey`, present and verified as one of the keys.
+    fn check_apikey<B>(&self, req: &Request<B>) -> Result<(), Error> {
+        let key = req
+            .headers()
+            .get("apikey")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|k| !k.is_empty());
+        let Some(key) = key else {
+            return Err(invalid_token("PGRST301", "No API key found in request")
+                .with_hint("No `apikey` request header was found."));
+        };
+        self.verify(key).map(drop).map_err(|_| {
+            invalid_token("PGRST301", "Invalid API key")
+                .with_hint("Double check your `apikey` header.")
+        })
+    }
+
     /// Verifies `token`'s signature (or finds it in the cache) and checks its claims.
     fn verify(&self, token: &str) -> Result<Claims, Error> {
         let cached = self
@@ -541,6 +582,11 @@ where
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         let started = self.config.timing.then(std::time::Instant::now);
+        if self.config.require_apikey {
+            if let Err(e) = self.config.check_apikey(&req) {
+                return ResponseFuture::reject(e.to_response());
+            }
+        }
         let verified = match token_of(&req) {
             Ok(Some(token)) => self.config.verify(token).map(Some),
             Ok(None) => Ok(None),

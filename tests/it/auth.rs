@@ -522,3 +522,62 @@ async fn custom_claim_paths_and_resolvers() {
     .await;
     assert_eq!(reply.json().as_array().unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn the_api_key_gate_needs_a_verified_apikey_and_the_bearer_still_decides() {
+    let (svc, _db) = stack(
+        true,
+        JwtAuthLayer::secret(SECRET).unwrap().require_apikey(true),
+    )
+    .await;
+    let alice = bearer(&user(ALICE));
+    let anon = anon_key();
+    let forged = hs256(json!({"role": "anon"}), "another-secret-of-32-characters!!");
+
+    // No apikey: refused, whatever the Bearer.
+    for headers in [vec![], vec![("authorization", alice.as_str())]] {
+        let reply = send(&svc, "GET", "/notes?select=body&order=id", &headers).await;
+        assert_eq!(reply.status, 401, "{}", reply.text);
+        assert_eq!(reply.json()["message"], "No API key found in request");
+    }
+    // An apikey that does not verify: refused, even with a valid Bearer.
+    for key in ["garbage", forged.as_str()] {
+        let reply = send(
+            &svc,
+            "GET",
+            "/notes?select=body&order=id",
+            &[("apikey", key), ("authorization", alice.as_str())],
+        )
+        .await;
+        assert_eq!(reply.status, 401, "{}", reply.text);
+        assert_eq!(reply.json()["message"], "Invalid API key");
+    }
+    // The anon key alone: anon's rows; with Alice's Bearer: Alice's.
+    let reply = send(
+        &svc,
+        "GET",
+        "/notes?select=body&order=id",
+        &[("apikey", anon.as_str())],
+    )
+    .await;
+    assert_eq!(bodies(&reply), ["alice public"]);
+    let reply = send(
+        &svc,
+        "GET",
+        "/notes?select=body&order=id",
+        &[("apikey", anon.as_str()), ("authorization", alice.as_str())],
+    )
+    .await;
+    assert_eq!(bodies(&reply), ["alice public", "alice private"]);
+
+    // Off (the default): a Bearer alone is enough, as for PostgREST clients.
+    let (svc, _db) = stack(true, JwtAuthLayer::secret(SECRET).unwrap()).await;
+    let reply = send(
+        &svc,
+        "GET",
+        "/notes?select=body&order=id",
+        &[("authorization", alice.as_str())],
+    )
+    .await;
+    assert_eq!(bodies(&reply), ["alice public", "alice private"]);
+}
