@@ -203,8 +203,14 @@ pub(crate) fn call(plan: &CallPlan<'_>, result: CallResult) -> Result<Response<R
         let range = content_range(shape.offset, result.page_total, total);
         headers.insert(header::CONTENT_RANGE, owned_header_value(range));
     }
-    if let Some(count) = shape.count {
-        headers.insert(PREFERENCE_APPLIED, HeaderValue::from_static(count.as_str()));
+    let applied: Vec<&str> = shape
+        .count
+        .map(|c| c.as_str())
+        .into_iter()
+        .chain(plan.applied.iter().map(String::as_str))
+        .collect();
+    if !applied.is_empty() {
+        headers.insert(PREFERENCE_APPLIED, owned_header_value(applied.join(", ")));
     }
     headers.insert(header::VARY, VARY.clone());
     if let Some(raw) = result.headers.as_deref() {

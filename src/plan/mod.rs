@@ -338,11 +338,12 @@ pub(crate) fn plan<'r>(
             let call = rpc::plan_call(req, schema, ns.name, name, config)?;
             let tx = Tx {
                 read_only: call.read_only,
-                end: TxEnd::Commit,
+                end: call.tx_end,
             };
             let checks = Checks {
                 singular: call.shape.media.is_singular()
                     && matches!(call.returns, Returns::Composite { set: true }),
+                max_affected: call.max_affected,
                 ..Checks::default()
             };
             (PlanKind::Call(call), tx, checks)

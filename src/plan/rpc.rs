@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::{ReadPlan, plan_shape};
 use crate::config::Config;
 use crate::error::{Error, codes};
-use crate::request::{Action, ApiRequest, Shape, Target};
+use crate::request::{Action, ApiRequest, Shape, Target, TxEnd};
 use crate::schema::{Function, FunctionArg, Schema, Table, TableKind, Volatility};
 
 /// What a function returns, as the response shapes it.
@@ -41,6 +41,13 @@ pub(crate) struct CallPlan<'r> {
     pub(crate) returns: Returns,
     pub(crate) shape: ReadPlan<'r>,
     pub(crate) read_only: bool,
+    /// `Prefer: tx=` when the service allows it; commit otherwise.
+    pub(crate) tx_end: TxEnd,
+    /// `Prefer: handling=strict, max-affected=n`: the most rows the call
+    /// may return (its transaction rolls back otherwise).
+    pub(crate) max_affected: Option<i64>,
+    /// Preferences applied besides `count`, for `Preference-Applied`.
+    pub(crate) applied: Vec<String>,
 }
 
 /// The row type of results whose type the schema cache does not describe.
@@ -149,6 +156,24 @@ pub(crate) fn plan_call<'r>(
         .and_then(|(s, t)| schema.table(s, t.trim_matches('"')))
         .unwrap_or(&NO_TABLE);
     let shape = plan_shape(req, table, schema, config)?;
+    // As for writes (PostgREST 12.2): `handling=strict` with `max-affected`
+    // bounds the rows the call returns, and `tx=` applies when allowed.
+    let prefs = &req.prefs;
+    let mut applied = Vec::new();
+    let max_affected = prefs.max_affected.filter(|_| prefs.strict);
+    if prefs.strict {
+        applied.push("handling=strict".to_owned());
+    }
+    if let Some(n) = max_affected {
+        applied.push(format!("max-affected={n}"));
+    }
+    let tx_end = match prefs.tx {
+        Some(tx) if config.tx_override => {
+            applied.push(tx.as_str().to_owned());
+            tx
+        }
+        _ => TxEnd::Commit,
+    };
     Ok(CallPlan {
         function,
         args,
@@ -157,6 +182,9 @@ pub(crate) fn plan_call<'r>(
         returns,
         shape,
         read_only: by_get || function.volatility != Volatility::Volatile,
+        tx_end,
+        max_affected,
+        applied,
     })
 }
 

@@ -78,3 +78,57 @@ async fn the_schema_cache_listens_on_the_channel_it_is_given() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn rpc_honours_max_affected_and_tx_rollback() {
+    let ddl = "CREATE TABLE notes (id serial PRIMARY KEY, body text);
+        CREATE FUNCTION add_notes(n int) RETURNS SETOF notes LANGUAGE sql VOLATILE AS
+          $$ INSERT INTO notes (body) SELECT 'note ' || i FROM generate_series(1, n) i RETURNING * $$;";
+    let (svc, db) = scratch_with(ddl, |b| b.anon_role("anon").allow_tx_override(true)).await;
+    let count =
+        || async { rows(&db, "SELECT count(*)::int AS n FROM notes").await[0]["n"].clone() };
+    let call = |n: i32, prefer: &'static str| {
+        let svc = svc.clone();
+        async move {
+            let mut headers = vec![("content-type", "application/json")];
+            if !prefer.is_empty() {
+                headers.push(("prefer", prefer));
+            }
+            send_body(
+                &svc,
+                "POST",
+                "/rpc/add_notes",
+                &headers,
+                format!(r#"{{"n": {n}}}"#),
+            )
+            .await
+        }
+    };
+
+    // Over the limit under handling=strict: refused, and nothing written.
+    let reply = call(3, "handling=strict, max-affected=2").await;
+    assert!(
+        reply.status.is_client_error(),
+        "{} {}",
+        reply.status,
+        reply.text
+    );
+    assert_eq!(count().await, 0);
+    // Within it: written, and the preferences applied.
+    let reply = call(2, "handling=strict, max-affected=2").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(
+        reply.header("preference-applied"),
+        "handling=strict, max-affected=2"
+    );
+    assert_eq!(count().await, 2);
+    // Without handling=strict the limit is not applied (as PostgREST).
+    assert_eq!(call(3, "max-affected=2").await.status, 200);
+    assert_eq!(count().await, 5);
+    // tx=rollback: the function's rows come back, and are not kept.
+    let reply = call(4, "tx=rollback").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.json().as_array().unwrap().len(), 4);
+    assert_eq!(reply.header("preference-applied"), "tx=rollback");
+    assert_eq!(count().await, 5);
+}
