@@ -134,7 +134,7 @@ pub mod __private {
     /// The per-request context statement the service runs after `BEGIN`, so a
     /// baseline can run the identical transaction. Its parameters, in order:
     /// role, claims, method, path, search path, headers, cookies, statement
-    /// timeout (NULL keeps the session's).
+    /// timeout and time zone (NULL keeps the session's).
     pub const CONTEXT_SQL: &str = crate::sql::CONTEXT_SQL;
 
     /// The SQL text and the parameters of a statement.

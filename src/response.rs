@@ -19,6 +19,19 @@ use crate::schema::Schema;
 static VARY: HeaderValue = HeaderValue::from_static("Accept, Prefer, Range");
 const PREFERENCE_APPLIED: HeaderName = HeaderName::from_static("preference-applied");
 
+/// Adds `applied` to the response's `Preference-Applied`.
+pub(crate) fn preference_applied(res: &mut Response<RestBody>, applied: &str) {
+    let headers = res.headers_mut();
+    let value = match headers
+        .get(&PREFERENCE_APPLIED)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(existing) => format!("{existing}, {applied}"),
+        None => applied.to_owned(),
+    };
+    headers.insert(PREFERENCE_APPLIED, owned_header_value(value));
+}
+
 /// The OpenAPI description of the schema `ns`; no body for HEAD.
 pub(crate) fn describe(
     schema: &Schema,

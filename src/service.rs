@@ -403,6 +403,9 @@ impl<T: MakeTls> Shared<T> {
         let mut res = self
             .respond(&plan, &api, &schema, &parts, &role, &stages)
             .await?;
+        if let Some(zone) = plan.timezone {
+            response::preference_applied(&mut res, &format!("timezone={zone}"));
+        }
         if let (Some(started), Some(parsed), Some(planned)) = (started, parsed, planned) {
             let transaction = stages.transaction();
             let response = started
@@ -548,6 +551,7 @@ impl<T: MakeTls> Shared<T> {
             statement_timeout: self
                 .config
                 .statement_timeout(schema.role_timeouts.get(role.role()).map(String::as_str)),
+            timezone: plan.timezone,
         };
         let checks = plan.checks;
         let check = move |r: &R| checks.verify(r.rows(), r.affected());

@@ -525,11 +525,13 @@ pub(crate) struct RequestContext<'a> {
     pub(crate) cookies: &'a str,
     /// `statement_timeout` for the transaction (`None` keeps the session's).
     pub(crate) statement_timeout: Option<&'a str>,
+    /// `timezone` for the transaction (`None` keeps the session's).
+    pub(crate) timezone: Option<&'a str>,
 }
 
 impl RequestContext<'_> {
-    /// The context statement's parameters, `$1` to `$8`.
-    fn values(&self) -> [Option<&str>; 8] {
+    /// The context statement's parameters, `$1` to `$9`.
+    fn values(&self) -> [Option<&str>; 9] {
         [
             Some(self.role),
             Some(self.claims),
@@ -539,6 +541,7 @@ impl RequestContext<'_> {
             Some(self.headers),
             Some(self.cookies),
             self.statement_timeout,
+            self.timezone,
         ]
     }
 }
@@ -865,7 +868,7 @@ async fn run_on(
         ));
     }
     let ctx_params = ctx.values().map(TextParam);
-    let ctx_refs: [&(dyn ToSql + Sync); 8] = std::array::from_fn(|i| &ctx_params[i] as _);
+    let ctx_refs: [&(dyn ToSql + Sync); 9] = std::array::from_fn(|i| &ctx_params[i] as _);
     let params: Vec<Vec<TextParam<'_>>> = stmts
         .iter()
         .map(|s| s.params.iter().map(|p| TextParam(p.as_deref())).collect())
@@ -995,7 +998,7 @@ async fn pipelined_end(
 async fn run_unnamed(
     conn: &Connection,
     begin_sql: &str,
-    ctx_refs: &[&(dyn ToSql + Sync); 8],
+    ctx_refs: &[&(dyn ToSql + Sync); 9],
     stmts: &[&sql::Statement],
     param_refs: &[Vec<&(dyn ToSql + Sync)>],
     ending: TxEnd,

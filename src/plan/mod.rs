@@ -40,6 +40,8 @@ pub(crate) struct Plan<'r> {
     /// How its transaction runs, for the kinds that run one.
     pub(crate) tx: Tx,
     pub(crate) checks: Checks,
+    /// `Prefer: timezone`, in the database's spelling, when it knows the zone.
+    pub(crate) timezone: Option<&'r str>,
 }
 
 /// The work of a [`Plan`].
@@ -377,7 +379,25 @@ pub(crate) fn plan<'r>(
         kind,
         tx,
         checks,
+        timezone: timezone(req, schema)?,
     })
+}
+
+/// The zone of `Prefer: timezone`, if the database knows it: an unknown one
+/// is ignored, or 400 under `handling=strict` (as PostgREST).
+fn timezone<'r>(req: &ApiRequest, schema: &'r Schema) -> Result<Option<&'r str>, Error> {
+    let Some(asked) = req.prefs.timezone.as_deref() else {
+        return Ok(None);
+    };
+    match schema.timezone(asked) {
+        Some(zone) => Ok(Some(zone)),
+        None if req.prefs.strict => Err(Error::pgrst(
+            codes::PGRST122,
+            "Invalid preferences given with handling=strict",
+        )
+        .with_details(format!("Invalid preferences: timezone={asked}"))),
+        None => Ok(None),
+    }
 }
 
 /// The table or view `name` of the schema `ns`, or 404 with the closest name as a hint.

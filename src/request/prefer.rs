@@ -78,6 +78,8 @@ pub(crate) struct Preferences {
     pub(crate) strict: bool,
     pub(crate) max_affected: Option<i64>,
     pub(crate) tx: Option<TxEnd>,
+    /// `timezone=<name>`, as given (checked against the database's zones by the planner).
+    pub(crate) timezone: Option<String>,
 }
 
 const PREFER: HeaderName = HeaderName::from_static("prefer");
@@ -167,12 +169,18 @@ pub(crate) fn parse_prefer(headers: &HeaderMap) -> Result<Preferences, Error> {
                 Some(Preference::Handling { strict }) => {
                     handling.get_or_insert(strict);
                 }
-                None => match token.strip_prefix("max-affected=").map(str::parse::<i64>) {
-                    Some(Ok(n)) if n >= 0 => {
-                        prefs.max_affected.get_or_insert(n);
+                None => {
+                    if let Some(zone) = token.strip_prefix("timezone=") {
+                        prefs.timezone.get_or_insert_with(|| zone.to_owned());
+                        continue;
                     }
-                    _ => unknown.push(token),
-                },
+                    match token.strip_prefix("max-affected=").map(str::parse::<i64>) {
+                        Some(Ok(n)) if n >= 0 => {
+                            prefs.max_affected.get_or_insert(n);
+                        }
+                        _ => unknown.push(token),
+                    }
+                }
             }
         }
     }

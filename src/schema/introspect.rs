@@ -115,6 +115,10 @@ WHERE s.setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname
 ORDER BY s.setdatabase
 "#;
 
+/// The time zones the database knows, for `Prefer: timezone`.
+const TIMEZONES: &str =
+    "SELECT name FROM pg_catalog.pg_timezone_names WHERE $1::text[] IS NOT NULL";
+
 /// Plain functions (not procedures, aggregates or trigger functions) of the exposed schemas.
 const FUNCTIONS: &str = r#"
 SELECT n.nspname::text,
@@ -158,6 +162,7 @@ struct CatalogRows {
     functions: Vec<Row>,
     view_columns: Vec<Row>,
     role_timeouts: Vec<Row>,
+    timezones: Vec<Row>,
 }
 
 /// Loads a snapshot of `schemas`.
@@ -172,6 +177,14 @@ pub(crate) async fn load_schema(client: &Client, schemas: &[String]) -> Result<S
         .role_timeouts
         .into_iter()
         .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    schema.timezones = rows
+        .timezones
+        .into_iter()
+        .map(|row| {
+            let name: String = row.get(0);
+            (name.to_lowercase(), name)
+        })
         .collect();
     schema.reindex();
     Ok(schema)
@@ -193,14 +206,16 @@ async fn fetch_catalog(client: &Client, schemas: &[String]) -> Result<CatalogRow
     let functions = client.query_typed(FUNCTIONS, &params);
     let view_columns = client.query_typed(VIEW_COLUMNS, &params);
     let role_timeouts = client.query_typed(ROLE_TIMEOUTS, &params);
+    let timezones = client.query_typed(TIMEZONES, &params);
     let commit = client.batch_execute("COMMIT");
-    let (begin, relations, fks, functions, view_columns, role_timeouts, commit) = futures_util::join!(
+    let (begin, relations, fks, functions, view_columns, role_timeouts, timezones, commit) = futures_util::join!(
         begin,
         relations,
         fks,
         functions,
         view_columns,
         role_timeouts,
+        timezones,
         commit
     );
     begin.map_err(Error::from_pg)?;
@@ -210,6 +225,7 @@ async fn fetch_catalog(client: &Client, schemas: &[String]) -> Result<CatalogRow
         functions: functions.map_err(Error::from_pg)?,
         view_columns: view_columns.map_err(Error::from_pg)?,
         role_timeouts: role_timeouts.map_err(Error::from_pg)?,
+        timezones: timezones.map_err(Error::from_pg)?,
     };
     commit.map_err(Error::from_pg)?;
     Ok(rows)

@@ -220,6 +220,8 @@ pub struct Schema {
     pub relationships: Vec<Relationship>,
     /// `ALTER ROLE … SET statement_timeout` settings, by role.
     pub role_timeouts: HashMap<String, String>,
+    /// The time zones the database knows (`pg_timezone_names`), by lower-case name.
+    pub timezones: HashMap<String, String>,
     /// Increases with every load; prepared statements older than it are discarded.
     pub(crate) generation: u64,
     /// schema → table name → position in `tables`.
@@ -261,6 +263,12 @@ impl From<Schema> for SchemaData {
 }
 
 impl Schema {
+    /// The database's spelling of the time zone `name` (matched without
+    /// regard to case, as PostgreSQL does), if it knows it.
+    pub(crate) fn timezone(&self, name: &str) -> Option<&str> {
+        self.timezones.get(&name.to_lowercase()).map(String::as_str)
+    }
+
     /// Builds a snapshot from its parts.
     pub fn new(
         schemas: Vec<String>,
@@ -276,6 +284,7 @@ impl Schema {
             view_columns: Vec::new(),
             relationships: Vec::new(),
             role_timeouts: HashMap::new(),
+            timezones: HashMap::new(),
             generation: 0,
             index: HashMap::new(),
         };

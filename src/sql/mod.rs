@@ -32,7 +32,9 @@ macro_rules! context_sql {
              pg_catalog.set_config('request.method', $3, true), \
              pg_catalog.set_config('request.path', $4, true), \
              pg_catalog.set_config('request.headers', $6, true), \
-             pg_catalog.set_config('request.cookies', $7, true)",
+             pg_catalog.set_config('request.cookies', $7, true), \
+             pg_catalog.set_config('timezone', \
+               coalesce($9, pg_catalog.current_setting('timezone')), true)",
             $extra
         )
     };
@@ -40,7 +42,8 @@ macro_rules! context_sql {
 
 /// The per-request context statement: statement timeout (the builder's or the
 /// role's; `NULL` keeps the session's), search path, role, claims, method,
-/// path, headers and cookies, all transaction-local, all bound values, in
+/// path, headers and cookies, and the time zone of `Prefer: timezone` (`NULL`
+/// keeps the session's), all transaction-local, all bound values, in
 /// PostgREST's order.
 pub(crate) const CONTEXT_SQL: &str = context_sql!("");
 

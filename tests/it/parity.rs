@@ -132,3 +132,62 @@ async fn rpc_honours_max_affected_and_tx_rollback() {
     assert_eq!(reply.header("preference-applied"), "tx=rollback");
     assert_eq!(count().await, 5);
 }
+
+#[tokio::test]
+async fn prefer_timezone_renders_timestamps_in_the_zone_asked_for() {
+    let ddl = "CREATE TABLE events (id int PRIMARY KEY, at timestamptz);
+        INSERT INTO events VALUES (1, '2024-07-01 12:00:00+00');";
+    let (svc, db) = scratch_with(ddl, |b| b.anon_role("anon")).await;
+    let rendered = |zone: &'static str| {
+        let db = &db;
+        async move {
+            db.batch_execute(&format!("SET timezone TO '{zone}'"))
+                .await
+                .unwrap();
+            let v = rows(
+                db,
+                "SELECT to_json('2024-07-01 12:00:00+00'::timestamptz) AS v",
+            )
+            .await[0]["v"]
+                .clone();
+            db.batch_execute("RESET timezone").await.unwrap();
+            v
+        }
+    };
+    let get_at = |prefer: &'static str| {
+        let svc = svc.clone();
+        async move {
+            crate::support::send(&svc, "GET", "/events?select=at", &[("prefer", prefer)]).await
+        }
+    };
+
+    let reply = get_at("timezone=america/los_angeles").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.json()[0]["at"], rendered("America/Los_Angeles").await);
+    assert_eq!(
+        reply.header("preference-applied"),
+        "timezone=America/Los_Angeles"
+    );
+
+    // Unknown: ignored (the session's zone), or 400 under handling=strict.
+    let session = crate::support::get(&svc, "/events?select=at").await.json()[0]["at"].clone();
+    let reply = get_at("timezone=Mars/Olympus_Mons").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()[0]["at"], session);
+    assert!(reply.headers.get("preference-applied").is_none());
+    let reply = get_at("handling=strict, timezone=Mars/Olympus_Mons").await;
+    let body = reply.error(422, "invalid_request");
+    assert_eq!(body["details"], "Invalid preferences: timezone=Mars/Olympus_Mons");
+
+    // With another preference, both are applied; the zone does not outlive the request.
+    let reply = get_at("count=exact, timezone=Asia/Kolkata").await;
+    assert_eq!(reply.json()[0]["at"], rendered("Asia/Kolkata").await);
+    assert_eq!(
+        reply.header("preference-applied"),
+        "count=exact, timezone=Asia/Kolkata"
+    );
+    assert_eq!(
+        crate::support::get(&svc, "/events?select=at").await.json()[0]["at"],
+        session
+    );
+}

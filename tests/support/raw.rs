@@ -75,6 +75,7 @@ impl RawRead {
             Some("{}"),
             Some("{}"),
             None,
+            None,
         ]
         .map(|v| v.map(str::to_owned));
         Ok(Self {
