@@ -12,6 +12,7 @@
 //! | `DATABASE_URL` / `PGRST_DB_URI` | a throwaway cluster; TLS (rustls) as its `sslmode`/`sslrootcert` ask |
 //! | `PGRST_DB_READ_URI` | unset: read-only requests go to these replicas, and to the primary while they are away |
 //! | `PGRST_DB_SCHEMAS` | `public` |
+//! | `PGRST_DB_TX_END` | `commit`; `commit-allow-override` honours `Prefer: tx=rollback` |
 //! | `PGRST_DB_EXTRA_SEARCH_PATH` | `public`: schemas after the exposed one on each request's `search_path` (Supabase: `public, extensions`) |
 //! | `PGRST_DB_ANON_ROLE` | unset: requests without a key get 401 |
 //! | `PGRST_DB_MAX_ROWS` | unlimited |
@@ -259,6 +260,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .schemas(schemas)
         .schema_cache(cache)
         .limits(limits()?);
+    match env("PGRST_DB_TX_END").as_deref() {
+        None | Some("commit") => {}
+        Some("commit-allow-override") => builder = builder.allow_tx_override(true),
+        Some(other) => {
+            return Err(
+                format!("PGRST_DB_TX_END={other:?}: use commit or commit-allow-override").into(),
+            );
+        }
+    }
     if let Some(extra) = env("PGRST_DB_EXTRA_SEARCH_PATH") {
         builder = builder.extra_search_path(
             extra

@@ -1,6 +1,7 @@
 // Functions at /rpc: scalar, SETOF rows, SETOF scalar, void, json; POST, GET
 // (get: true) and HEAD (head: true); select, filters, order, range and counts
 // on the result.
+import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { anon, err, expectResult, fresh, service, user1, USER_1 } from './helpers.mjs'
 
@@ -174,4 +175,19 @@ test('argument of the wrong type is an error from PostgreSQL', async () => {
     status: 422,
     error: err('invalid_request', 'invalid input syntax for type integer: "x"'),
   })
+})
+
+test('rpc().rollback(): the function runs, its writes are not kept', async () => {
+  const key = `rollback-${Date.now()}-${Math.random()}`
+  expectResult(await anon.rpc('bump', { k: key }).rollback(), { status: 200, data: 1 })
+  expectResult(await anon.from('kv').select('hits').eq('key', key), { status: 200, data: [] })
+  expectResult(await anon.rpc('bump', { k: key }), { status: 200, data: 1 })
+})
+
+test('rpc().maxAffected(n): more rows than n is refused', async () => {
+  const over = await anon.rpc('gadgets_tagged', { tag: 'outdoor' }).select('id').maxAffected(1)
+  assert.equal(over.status >= 400 && over.status < 500, true, JSON.stringify(over))
+  assert.equal(over.data, null)
+  const within = await anon.rpc('gadgets_tagged', { tag: 'outdoor' }).select('id').order('id').maxAffected(2)
+  expectResult(within, { status: 200, data: [{ id: 1 }, { id: 3 }] })
 })

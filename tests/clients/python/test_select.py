@@ -562,3 +562,23 @@ def test_inner_embed_count_and_single_strip_nulls(anon):
         .execute()
     )
     assert one.data == {"id": 5}
+
+
+def test_prefer_timezone_renders_timestamps_in_that_zone(anon, service):
+    import os
+
+    from postgrest import SyncPostgrestClient
+
+    inserted = (
+        service.from_("notes")
+        .insert({"title": "tz", "created": "2024-07-01T12:00:00+00:00"})
+        .execute()
+    )
+    note = inserted.data[0]["id"]
+    headers = dict(anon.session.headers)
+    headers["Prefer"] = "timezone=Asia/Kolkata"
+    with SyncPostgrestClient(os.environ["POSTGREST_URL"], headers=headers) as kolkata:
+        rows = kolkata.from_("notes").select("created").eq("id", note).execute()
+    assert rows.data == [{"created": "2024-07-01T17:30:00+05:30"}]
+    plain = anon.from_("notes").select("created").eq("id", note).execute()
+    assert plain.data == [{"created": "2024-07-01T12:00:00+00:00"}]
