@@ -42,6 +42,8 @@ pub async fn start(extra: &[&str]) -> Result<DemoDb, Box<dyn std::error::Error>>
     for sql in extra {
         c.psql("demo", sql)?;
     }
+    // New tables appear by themselves: DDL sends `NOTIFY pgrst` (as Supabase does).
+    c.psql("demo", tower_postgrest::SchemaCache::DDL_WATCH_SQL)?;
     println!("PostgreSQL is running: {}", c.url("postgres", "demo"));
     Ok(DemoDb {
         api_url: c.url("authenticator", "demo"),

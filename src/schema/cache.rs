@@ -16,6 +16,8 @@ use crate::error::Error;
 
 type LoadFuture = Pin<Box<dyn Future<Output = Result<Schema, Error>> + Send>>;
 type Loader = dyn Fn() -> LoadFuture + Send + Sync;
+type FingerprintFuture = Pin<Box<dyn Future<Output = Result<String, Error>> + Send>>;
+type Fingerprinter = dyn Fn() -> FingerprintFuture + Send + Sync;
 
 /// The schema cache: an immutable [`Schema`] snapshot that [`reload`](Self::reload) swaps.
 ///
@@ -40,6 +42,8 @@ pub struct SchemaCache {
 struct Inner {
     current: ArcSwap<Schema>,
     loader: Box<Loader>,
+    /// A cheap digest of the exposed schemas' catalog, for [`SchemaCache::watch_catalog`].
+    fingerprint: Box<Fingerprinter>,
     generation: AtomicU64,
     last_load: std::sync::Mutex<Option<LoadStats>>,
 }
@@ -65,6 +69,16 @@ impl SchemaCache {
         schemas: impl IntoIterator<Item = impl Into<String>>,
     ) -> Result<Self, Error> {
         let schemas: Arc<[String]> = schemas.into_iter().map(Into::into).collect();
+        let fingerprint = {
+            let (pool, schemas) = (pool.clone(), Arc::clone(&schemas));
+            move || -> FingerprintFuture {
+                let (pool, schemas) = (pool.clone(), Arc::clone(&schemas));
+                Box::pin(async move {
+                    let conn = pool.get().await.map_err(crate::db::pool_error)?;
+                    catalog_fingerprint(&conn.client, &schemas).await
+                })
+            }
+        };
         let loader = move || -> LoadFuture {
             let pool = pool.clone();
             let schemas = Arc::clone(&schemas);
@@ -79,6 +93,7 @@ impl SchemaCache {
             inner: Arc::new(Inner {
                 current: ArcSwap::from_pointee(Schema::default()),
                 loader: Box::new(loader),
+                fingerprint: Box::new(fingerprint),
                 generation: AtomicU64::new(0),
                 last_load: std::sync::Mutex::new(None),
             }),
@@ -200,6 +215,101 @@ impl SchemaCache {
             }),
         }
     }
+}
+
+impl SchemaCache {
+    /// Reloads when the exposed schemas' catalog changes, checked every
+    /// `period` with one cheap query (a digest of their relations, columns,
+    /// functions and foreign keys): new tables appear, and dropped ones go,
+    /// without anyone sending `NOTIFY`. For databases where the
+    /// [`DDL_WATCH_SQL`](Self::DDL_WATCH_SQL) event triggers cannot be
+    /// installed (they need a superuser), and behind transaction poolers.
+    /// Stops when the handle is dropped.
+    ///
+    /// ```no_run
+    /// # fn demo(cache: tower_postgrest::SchemaCache) {
+    /// let _watch = cache.watch_catalog(std::time::Duration::from_secs(2));
+    /// # }
+    /// ```
+    pub fn watch_catalog(&self, period: Duration) -> ReloadListener {
+        let cache = self.clone();
+        ReloadListener {
+            task: tokio::spawn(async move {
+                // Unknown at first: the catalog may have changed since the
+                // snapshot was loaded, so the first check reloads.
+                let mut last: Option<String> = None;
+                let mut ticks = tokio::time::interval(period);
+                loop {
+                    ticks.tick().await;
+                    let now = match (cache.inner.fingerprint)().await {
+                        Ok(now) => now,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not read the catalog fingerprint");
+                            continue;
+                        }
+                    };
+                    if last.as_ref() != Some(&now) && cache.reload().await.is_ok() {
+                        last = Some(now);
+                    }
+                }
+            }),
+        }
+    }
+
+    /// Event triggers that send `NOTIFY pgrst, 'reload schema'` after every
+    /// DDL command and every drop (as Supabase installs them), so that a
+    /// [`listen`](Self::listen)ing cache reloads by itself. Run it once per
+    /// database, as a superuser; it replaces earlier versions of itself.
+    ///
+    /// ```no_run
+    /// # async fn demo(admin: tokio_postgres::Client) -> Result<(), tokio_postgres::Error> {
+    /// admin.batch_execute(tower_postgrest::SchemaCache::DDL_WATCH_SQL).await?;
+    /// # Ok(()) }
+    /// ```
+    pub const DDL_WATCH_SQL: &'static str = "
+CREATE OR REPLACE FUNCTION public.pgrst_watch() RETURNS event_trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NOTIFY pgrst, 'reload schema';
+END $$;
+DROP EVENT TRIGGER IF EXISTS pgrst_ddl_watch;
+CREATE EVENT TRIGGER pgrst_ddl_watch ON ddl_command_end EXECUTE FUNCTION public.pgrst_watch();
+DROP EVENT TRIGGER IF EXISTS pgrst_drop_watch;
+CREATE EVENT TRIGGER pgrst_drop_watch ON sql_drop EXECUTE FUNCTION public.pgrst_watch();
+";
+}
+
+/// A digest of what a snapshot of `schemas` is made of: relations and their
+/// columns, functions and foreign keys (their oids, names and types).
+async fn catalog_fingerprint(
+    client: &tokio_postgres::Client,
+    schemas: &[String],
+) -> Result<String, Error> {
+    use tokio_postgres::types::{ToSql, Type};
+    const FINGERPRINT: &str = "
+SELECT pg_catalog.md5(coalesce(pg_catalog.string_agg(x, ',' ORDER BY x), '')) FROM (
+  SELECT c.oid::text || c.relname || c.relkind::text || a.attname || a.atttypid::text
+  FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+  WHERE n.nspname = ANY ($1::text[]) AND c.relkind IN ('r', 'v', 'm', 'f', 'p')
+  UNION ALL
+  SELECT p.oid::text || p.proname || p.proargtypes::text || p.prorettype::text || p.provolatile::text
+  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+  WHERE n.nspname = ANY ($1::text[])
+  UNION ALL
+  SELECT k.oid::text || k.conname
+  FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_namespace n ON n.oid = k.connamespace
+  WHERE k.contype IN ('f', 'p', 'u') AND n.nspname = ANY ($1::text[])
+) s(x)";
+    let schemas = schemas.to_vec();
+    let params: [(&(dyn ToSql + Sync), Type); 1] = [(&schemas, Type::TEXT_ARRAY)];
+    let rows = client
+        .query_typed(FINGERPRINT, &params)
+        .await
+        .map_err(Error::from_pg)?;
+    rows.first()
+        .and_then(|r| r.try_get::<_, String>(0).ok())
+        .ok_or_else(|| Error::new(crate::ErrorKind::Internal, "No catalog fingerprint"))
 }
 
 /// Counts a schema cache load through the `metrics` facade, with

@@ -177,7 +177,10 @@ async fn prefer_timezone_renders_timestamps_in_the_zone_asked_for() {
     assert!(reply.headers.get("preference-applied").is_none());
     let reply = get_at("handling=strict, timezone=Mars/Olympus_Mons").await;
     let body = reply.error(422, "invalid_request");
-    assert_eq!(body["details"], "Invalid preferences: timezone=Mars/Olympus_Mons");
+    assert_eq!(
+        body["details"],
+        "Invalid preferences: timezone=Mars/Olympus_Mons"
+    );
 
     // With another preference, both are applied; the zone does not outlive the request.
     let reply = get_at("count=exact, timezone=Asia/Kolkata").await;
@@ -190,4 +193,95 @@ async fn prefer_timezone_renders_timestamps_in_the_zone_asked_for() {
         crate::support::get(&svc, "/events?select=at").await.json()[0]["at"],
         session
     );
+}
+
+/// Polls `path` on `svc` until it answers `status`, for at most `seconds`.
+async fn until_status(svc: &tower_postgrest::RestService, path: &str, status: u16, seconds: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        let reply = crate::support::get(svc, path).await;
+        if reply.status == status {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path} still {} after {seconds} s: {}",
+            reply.status,
+            reply.text
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+const WATCHED: &str =
+    "CREATE ROLE web NOLOGIN; GRANT web TO postgres; GRANT USAGE ON SCHEMA public TO web;
+    ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO web;";
+
+#[tokio::test]
+async fn new_tables_appear_by_the_ddl_event_triggers() {
+    let c = crate::support::own_cluster(WATCHED).await;
+    c.psql("postgres", tower_postgrest::SchemaCache::DDL_WATCH_SQL)
+        .unwrap();
+    let url = c.url("postgres", "postgres");
+    let svc = crate::support::service_at(&url, 2).await;
+    let _listener = svc
+        .schema_cache()
+        .listen(url.parse().unwrap(), tokio_postgres::NoTls);
+    // The listener's LISTEN must be in place before the DDL (a notification
+    // sent earlier reaches nobody): wait until PostgreSQL shows it.
+    let (db, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let n: i64 = db
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if n > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the listener never listened"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // No NOTIFY from here on: the event triggers send it.
+    db.batch_execute("CREATE TABLE public.fresh (id int PRIMARY KEY)")
+        .await
+        .unwrap();
+    until_status(&svc, "/fresh", 200, 5).await;
+    db.batch_execute("DROP TABLE public.fresh").await.unwrap();
+    until_status(&svc, "/fresh", 404, 5).await;
+}
+
+#[tokio::test]
+async fn new_tables_appear_by_the_catalog_watch() {
+    let c = crate::support::own_cluster(WATCHED).await;
+    let url = c.url("postgres", "postgres");
+    let svc = crate::support::service_at(&url, 2).await;
+    let _watch = svc
+        .schema_cache()
+        .watch_catalog(std::time::Duration::from_millis(200));
+    let (db, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    db.batch_execute("CREATE TABLE public.fresh (id int PRIMARY KEY)")
+        .await
+        .unwrap();
+    until_status(&svc, "/fresh", 200, 5).await;
+    // A new column too.
+    db.batch_execute("ALTER TABLE public.fresh ADD COLUMN note text")
+        .await
+        .unwrap();
+    until_status(&svc, "/fresh?select=note", 200, 5).await;
+    db.batch_execute("DROP TABLE public.fresh").await.unwrap();
+    until_status(&svc, "/fresh", 404, 5).await;
 }
