@@ -119,7 +119,7 @@ ORDER BY s.setdatabase
 const TIMEZONES: &str =
     "SELECT name FROM pg_catalog.pg_timezone_names WHERE $1::text[] IS NOT NULL";
 
-/// Plain functions (not procedures, aggregates or trigger functions) of the exposed schemas.
+/// Plain functions (not procedures, aggregates, trigger or event trigger functions) of the exposed schemas.
 const FUNCTIONS: &str = r#"
 SELECT n.nspname::text,
        p.proname::text,
@@ -144,7 +144,7 @@ JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_catalog.pg_type t ON t.oid = p.prorettype
 WHERE n.nspname = ANY ($1::text[])
   AND p.prokind = 'f'
-  AND p.prorettype <> 'trigger'::regtype
+  AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)
 ORDER BY n.nspname, p.proname, p.oid
 "#;
 
