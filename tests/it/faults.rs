@@ -250,7 +250,7 @@ async fn the_database_going_away_is_503_and_the_service_recovers() {
     loop {
         let listening: i64 = client
             .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN pgrst'",
+                r#"SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN "pgrst"'"#,
                 &[],
             )
             .await
