@@ -159,10 +159,44 @@ impl DbRole {
 
 /// Where the role is in the claims: PostgREST's `jwt-role-claim-key`.
 ///
-/// Accepts `role`, `.role` (PostgREST's older form) and JSONPath-like
-/// `$.app_metadata.role`, `$.roles[0]`, `$."https://example.com/role"`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClaimPath(Vec<Step>);
+/// Accepts `role`, `.role` and `."https://example.com/role"` (PostgREST's
+/// older form), and RFC 9535 JSONPath as PostgREST 16: `$.app_metadata.role`,
+/// `$.roles[0]`, `$.roles[-1]`, `$['https://example.com/role']`,
+/// `$..role`, filters such as `$.roles[?@ == 'admin']` or
+/// `$.roles[?search(@, '^app_')]`; the first match is the role. Simple paths
+/// are read without building a JSON value; the rest go through
+/// `serde_json_path`.
+///
+/// ```
+/// use tower_postgrest::layer::ClaimPath;
+///
+/// assert!(ClaimPath::parse("$.app_metadata.role").is_ok());
+/// assert!(ClaimPath::parse("$.roles[?search(@, '^app_')]").is_ok());
+/// let err = ClaimPath::parse("$.roles[").unwrap_err();
+/// assert!(err.details().is_some(), "says what is wrong");
+/// ```
+#[derive(Clone, Debug)]
+pub struct ClaimPath(Path);
+
+#[derive(Clone, Debug)]
+enum Path {
+    /// Keys and indexes: read straight from the claims.
+    Steps(Vec<Step>),
+    /// Any other JSONPath, and its text.
+    JsonPath(String, std::sync::Arc<serde_json_path::JsonPath>),
+}
+
+impl PartialEq for ClaimPath {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (Path::Steps(a), Path::Steps(b)) => a == b,
+            (Path::JsonPath(a, _), Path::JsonPath(b, _)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for ClaimPath {}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Step {
@@ -172,13 +206,32 @@ enum Step {
 
 impl Default for ClaimPath {
     fn default() -> Self {
-        Self(vec![Step::Key("role".into())])
+        Self(Path::Steps(vec![Step::Key("role".into())]))
     }
 }
 
 impl ClaimPath {
-    /// Parses a claim path.
+    /// Parses a claim path; an error says which part is refused.
     pub fn parse(path: &str) -> Result<Self, Error> {
+        match Self::parse_steps(path) {
+            Ok(steps) => Ok(Self(Path::Steps(steps))),
+            Err(e) if path.trim().starts_with('$') => {
+                match serde_json_path::JsonPath::parse(path.trim()) {
+                    Ok(p) => Ok(Self(Path::JsonPath(
+                        path.trim().to_owned(),
+                        std::sync::Arc::new(p),
+                    ))),
+                    Err(why) => Err(e.with_details(why.to_string())),
+                }
+            }
+            Err(e) => Err(e.with_details(
+                "Not a JSONPath (which starts with $), nor a .key, .\"key\" or [index] path",
+            )),
+        }
+    }
+
+    /// The older form and the simple JSONPath forms: keys and indexes.
+    fn parse_steps(path: &str) -> Result<Vec<Step>, Error> {
         let bad = || {
             Error::new(
                 ErrorKind::Internal,
@@ -193,7 +246,7 @@ impl ClaimPath {
             if rest.is_empty() {
                 return Err(bad());
             }
-            return Ok(Self(vec![Step::Key(rest.to_owned())]));
+            return Ok(vec![Step::Key(rest.to_owned())]);
         }
         while !rest.is_empty() {
             if let Some(r) = rest.strip_prefix('.') {
@@ -225,12 +278,19 @@ impl ClaimPath {
         if steps.is_empty() {
             return Err(bad());
         }
-        Ok(Self(steps))
+        Ok(steps)
     }
 
     /// The value at this path; a string as is, another value JSON-encoded.
     fn role_in(&self, claims: &Claims) -> Option<String> {
-        let mut steps = self.0.iter();
+        let steps = match &self.0 {
+            Path::Steps(steps) => steps,
+            Path::JsonPath(_, path) => {
+                let claims = serde_json::Value::Object(claims.as_map().clone());
+                return path.query(&claims).first().and_then(role_text);
+            }
+        };
+        let mut steps = steps.iter();
         let mut value = match steps.next()? {
             Step::Key(k) => claims.get(k)?,
             Step::Index(_) => return None,
@@ -241,11 +301,16 @@ impl ClaimPath {
                 Step::Index(i) => value.get(*i)?,
             };
         }
-        match value {
-            serde_json::Value::Null => None,
-            serde_json::Value::String(s) => Some(s.clone()),
-            other => Some(other.to_string()),
-        }
+        role_text(value)
+    }
+}
+
+/// A claim's value as a role: a string as is, another value JSON-encoded.
+fn role_text(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
     }
 }
 
@@ -456,8 +521,24 @@ mod tests {
         );
         assert_eq!(role("$.n").as_deref(), Some("5"));
         assert_eq!(role("$.missing"), None);
-        for bad in ["", "$.", "$..a", "$[x]", "$.a["] {
-            assert!(ClaimPath::parse(bad).is_err(), "{bad}");
+        // RFC 9535 beyond keys and indexes (PostgREST 16).
+        assert_eq!(role("$.app_metadata.roles[-1]").as_deref(), Some("second"));
+        assert_eq!(role("$..roles[0]").as_deref(), Some("first"));
+        assert_eq!(
+            role("$.app_metadata.roles[?@ == 'second']").as_deref(),
+            Some("second")
+        );
+        assert_eq!(
+            role("$.app_metadata.roles[?search(@, '^fir')]").as_deref(),
+            Some("first")
+        );
+        assert_eq!(
+            role("$['https://example.com/role']").as_deref(),
+            Some("namespaced")
+        );
+        for bad in ["", "$.", "$[x]", "$.a[", "$.roles[?@ ==]"] {
+            let err = ClaimPath::parse(bad).unwrap_err();
+            assert!(err.details().is_some(), "{bad}: says why");
         }
     }
 

@@ -498,6 +498,31 @@ async fn custom_claim_paths_and_resolvers() {
     .await;
     assert_eq!(reply.json().as_array().unwrap().len(), 2);
 
+    // PostgREST 16's JSONPath: the first role that a filter selects.
+    let api = ServiceBuilder::new()
+        .layer(JwtAuthLayer::secret(SECRET).unwrap())
+        .layer(
+            SetRoleLayer::new().claim_path(
+                tower_postgrest::layer::ClaimPath::parse(
+                    "$.app_metadata.roles[?search(@, '^auth')]",
+                )
+                .unwrap(),
+            ),
+        )
+        .service(svc.clone());
+    let token = hs256(
+        json!({"role": "anon", "sub": ALICE, "app_metadata": {"roles": ["viewer", "authenticated"]}}),
+        SECRET,
+    );
+    let reply = send(
+        &api,
+        "GET",
+        "/notes?select=body",
+        &[("authorization", &bearer(&token))],
+    )
+    .await;
+    assert_eq!(reply.json().as_array().unwrap().len(), 2, "{}", reply.text);
+
     let api = ServiceBuilder::new()
         .layer(JwtAuthLayer::secret(SECRET).unwrap())
         .layer(
