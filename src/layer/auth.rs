@@ -697,12 +697,20 @@ mod tests {
             .unwrap()
             .as_secs()
             - LEEWAY_SECS
-            + 1;
+            + 2;
+        // Valid for at least a second from now: the first call is cached as valid…
         let t = token(serde_json::json!({"role": "r", "exp": soon}));
         let auth = format!("Bearer {t}");
         assert_eq!(call(&layer, &[("authorization", &auth)]).await.0, 200);
-        std::thread::sleep(std::time::Duration::from_millis(1100));
-        assert_eq!(call(&layer, &[("authorization", &auth)]).await.0, 401);
+        // …and the cached token is refused once it expires (within a few seconds).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while call(&layer, &[("authorization", &auth)]).await.0 != 401 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the cached token never expired"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
 
     #[test]

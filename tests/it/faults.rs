@@ -170,8 +170,9 @@ async fn an_exhausted_pool_is_503_then_serves_again() {
         .build(manager)
         .await
         .unwrap();
-    let (svc, _) = scratch_with(SLEEPY, |b| b.anon_role("anon")).await;
+    let (svc, db) = scratch_with(SLEEPY, |b| b.anon_role("anon")).await;
     let cache = svc.schema_cache().clone();
+    let ns = cache.snapshot().schemas[0].clone();
     let svc = tower_postgrest::RestService::builder(one)
         .schemas(cache.snapshot().schemas.clone())
         .schema_cache(cache)
@@ -185,7 +186,24 @@ async fn an_exhausted_pool_is_503_then_serves_again() {
             send_body(&svc, "POST", "/rpc/sleepy", &[JSON], r#"{"s": 1.5}"#).await
         })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The slow call holds the pool's only connection once PostgreSQL runs it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let running: i64 = db
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active'
+                   AND query LIKE '%' || $1 || '%sleepy%' AND pid <> pg_backend_pid()",
+                &[&ns],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if running > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the slow call never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let started = Instant::now();
     let reply = send_body(&svc, "POST", "/rpc/sleepy", &[JSON], r#"{"s": 0}"#).await;
     let waited = started.elapsed();
