@@ -1,8 +1,8 @@
 //! Ceilings on what a request costs before it reaches the database: for each
 //! body format (and the query string, and the "Perhaps you meant" hint) at
 //! sizes up to the 16 MiB body limit, the bytes allocated per byte of input,
-//! and the time of an input four times larger (at most ~6 times the time:
-//! linear, with room for noise). A quadratic step, or one that copies a CSV
+//! and the time of an input four times larger (at most 7 times the time:
+//! linear is 4, quadratic 16; the room is for noise). A quadratic step, or one that copies a CSV
 //! header into every row, fails here.
 //!
 //! Its own test binary: the counting allocator sees nothing but the parse.
@@ -30,8 +30,10 @@ const MAX_BYTES_PER_BYTE: f64 = 16.0;
 /// per byte (measured 20.5 for `or=(and(…),…)`), within its 60 KiB limit:
 /// at most 2 MB.
 const MAX_QUERY_BYTES_PER_BYTE: f64 = 32.0;
-/// Time of 4× the input over time of 1×.
-const MAX_TIME_RATIO: f64 = 6.0;
+/// Time of 4× the input over time of 1×: linear is 4, quadratic 16.
+/// Measured 3.8 to 5.1 (a JSON object of distinct keys, whose hash set grows
+/// with it, is the highest); the room is for a loaded CI machine.
+const MAX_TIME_RATIO: f64 = 7.0;
 
 /// An input shape: a request made of about `n` bytes of it.
 struct Shape {
