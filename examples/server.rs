@@ -21,6 +21,7 @@
 //! | `PGRST_JWT_SECRET` | required with `DATABASE_URL`; a random one for the throwaway database (a JWK or JWKS document works too) |
 //! | `PGRST_JWT_SECRET_IS_BASE64` | `false` |
 //! | `PGRST_API_KEY_REQUIRED` | `false`: `true` refuses (401) a request without an `apikey` that verifies, as Supabase's gateway |
+//! | `PGRST_JWT_COOKIE` | unset: the cookie that carries the token when no header does |
 //! | `PGRST_JWT_AUD` | unset: `aud` is not checked |
 //! | `PGRST_JWT_ROLE_CLAIM_KEY` | `.role` |
 //! | `PGRST_SERVER_HOST` | `127.0.0.1` |
@@ -182,6 +183,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     if let Some(aud) = env("PGRST_JWT_AUD") {
         auth = auth.audience(aud);
+    }
+    if let Some(cookie) = env("PGRST_JWT_COOKIE") {
+        auth = auth.cookie(cookie);
     }
     auth = auth
         .server_timing(server_timing)

@@ -72,6 +72,8 @@ struct Config {
     timing: bool,
     /// Every request needs an `apikey` that verifies.
     require_apikey: bool,
+    /// The cookie that carries the token when no header does.
+    cookie: Option<String>,
 }
 
 /// A bounded map from token to its signature-verified claims, evicting the oldest.
@@ -135,6 +137,7 @@ impl JwtAuthLayer {
                 })),
                 timing: false,
                 require_apikey: false,
+                cookie: None,
             }),
         }
     }
@@ -291,6 +294,22 @@ impl JwtAuthLayer {
         self
     }
 
+    /// Reads the token from the cookie `name` when neither `Authorization:
+    /// Bearer` nor `apikey` carries one (browser apps that keep the session
+    /// in a cookie; `PGRST_JWT_COOKIE` in the demo). The headers win when
+    /// both are present. The token is never logged.
+    ///
+    /// ```
+    /// let auth = tower_postgrest::layer::JwtAuthLayer::secret("a secret of at least 32 characters!!")
+    ///     .unwrap()
+    ///     .cookie("sb-access-token");
+    /// ```
+    #[must_use]
+    pub fn cookie(mut self, name: impl Into<String>) -> Self {
+        self.config_mut().cookie = Some(name.into());
+        self
+    }
+
     /// How many verified tokens to keep (default 1000; 0 disables the cache).
     /// Expiry is still checked on every request.
     #[must_use]
@@ -318,6 +337,7 @@ impl JwtAuthLayer {
                 }),
                 timing: c.timing,
                 require_apikey: c.require_apikey,
+                cookie: c.cookie.clone(),
             });
         }
         Arc::get_mut(&mut self.config).expect("just made unique")
@@ -382,6 +402,19 @@ fn invalid_token(code: &'static str, message: &str) -> Error {
 }
 
 /// The token of a request: `Authorization: Bearer …` first, else `apikey`.
+/// The value of the cookie `name` (the first, if sent twice), if not empty.
+fn cookie_of<'r, B>(req: &'r Request<B>, name: &str) -> Option<&'r str> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().trim_matches('"'))
+        .filter(|v| !v.is_empty())
+}
+
 fn token_of<B>(req: &Request<B>) -> Result<Option<&str>, Error> {
     if let Some(value) = req.headers().get(header::AUTHORIZATION) {
         let value = value
@@ -587,7 +620,10 @@ where
                 return ResponseFuture::reject(e.to_response());
             }
         }
-        let verified = match token_of(&req) {
+        let verified = match token_of(&req).map(|t| match (t, &self.config.cookie) {
+            (None, Some(name)) => cookie_of(&req, name),
+            (t, _) => t,
+        }) {
             Ok(Some(token)) => self.config.verify(token).map(Some),
             Ok(None) => Ok(None),
             Err(e) => Err(e),

@@ -606,3 +606,61 @@ async fn the_api_key_gate_needs_a_verified_apikey_and_the_bearer_still_decides()
     .await;
     assert_eq!(bodies(&reply), ["alice public", "alice private"]);
 }
+
+#[tokio::test]
+async fn a_token_in_a_cookie_authenticates_and_the_headers_win() {
+    let (svc, _db) = stack(
+        true,
+        JwtAuthLayer::secret(SECRET)
+            .unwrap()
+            .cookie("sb-access-token"),
+    )
+    .await;
+    let alice = user(ALICE);
+    let cookie = format!("theme=dark; sb-access-token={alice}; other=1");
+    let reply = send(
+        &svc,
+        "GET",
+        "/notes?select=body&order=id",
+        &[("cookie", &cookie)],
+    )
+    .await;
+    assert_eq!(
+        bodies(&reply),
+        ["alice public", "alice private"],
+        "RLS as Alice"
+    );
+    // A header's token wins over the cookie's.
+    let anon = anon_key();
+    let reply = send(
+        &svc,
+        "GET",
+        "/notes?select=body&order=id",
+        &[("cookie", &cookie), ("apikey", &anon)],
+    )
+    .await;
+    assert_eq!(bodies(&reply), ["alice public"]);
+    // A cookie that does not verify is 401, as a header's would be.
+    let forged = hs256(
+        json!({"role": "authenticated", "sub": ALICE}),
+        "another-secret-of-32-characters!!",
+    );
+    let reply = send(
+        &svc,
+        "GET",
+        "/notes?select=body",
+        &[("cookie", &format!("sb-access-token={forged}"))],
+    )
+    .await;
+    assert_eq!(reply.status, 401, "{}", reply.text);
+    // Without `.cookie(…)`, cookies are not credentials.
+    let (svc, _db) = stack(true, JwtAuthLayer::secret(SECRET).unwrap()).await;
+    let reply = send(
+        &svc,
+        "GET",
+        "/notes?select=body&order=id",
+        &[("cookie", &cookie)],
+    )
+    .await;
+    assert_eq!(bodies(&reply), ["alice public"]);
+}
