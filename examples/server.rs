@@ -21,6 +21,8 @@
 //! | `PGRST_JWT_SECRET` | required with `DATABASE_URL`; a random one for the throwaway database (a JWK or JWKS document works too) |
 //! | `PGRST_JWT_SECRET_IS_BASE64` | `false` |
 //! | `PGRST_API_KEY_REQUIRED` | `false`: `true` refuses (401) a request without an `apikey` that verifies, as Supabase's gateway |
+//! | `PGRST_JWT_JWKS_URL` | unset: keys from this JWKS URL (https, or http to a loopback host) instead of `PGRST_JWT_SECRET`, kept fresh |
+//! | `PGRST_JWT_JWKS_REFRESH` | `300`: seconds between reads of `PGRST_JWT_JWKS_URL` (sooner when its `max-age` says so) |
 //! | `PGRST_JWT_COOKIE` | unset: the cookie that carries the token when no header does |
 //! | `PGRST_JWT_AUD` | unset: `aud` is not checked |
 //! | `PGRST_JWT_ROLE_CLAIM_KEY` | `.role` |
@@ -163,9 +165,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let host = env("PGRST_SERVER_HOST").unwrap_or_else(|| "127.0.0.1".into());
     let port: u16 = env_parse("PGRST_SERVER_PORT")?.unwrap_or(3000);
     let throwaway = env("DATABASE_URL").is_none() && env("PGRST_DB_URI").is_none();
+    let jwks_url = env("PGRST_JWT_JWKS_URL");
     let secret = match env("PGRST_JWT_SECRET") {
         Some(secret) => secret,
-        None if throwaway => random_secret()?,
+        None if throwaway || jwks_url.is_some() => random_secret()?,
         None => {
             return Err(
                 "PGRST_JWT_SECRET is not set. With DATABASE_URL the demo server needs \
@@ -176,7 +179,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let base64 = env("PGRST_JWT_SECRET_IS_BASE64").is_some_and(|v| v == "true");
-    let mut auth = if base64 {
+    let mut auth = if let Some(url) = &jwks_url {
+        let refresh: u64 = env_parse("PGRST_JWT_JWKS_REFRESH")?.unwrap_or(300);
+        JwtAuthLayer::jwks_url(url)
+            .await?
+            .jwks_refresh(std::time::Duration::from_secs(refresh))
+    } else if base64 {
         JwtAuthLayer::secret_base64(&secret)?
     } else {
         JwtAuthLayer::secret(&secret)?
@@ -367,7 +375,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(timeout) = timeout {
         println!("Statement timeout: {} ms", timeout.as_millis());
     }
-    if throwaway && !secret.trim_start().starts_with('{') && !base64 {
+    if throwaway && jwks_url.is_none() && !secret.trim_start().starts_with('{') && !base64 {
         let exp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
             .saturating_add(KEY_LIFETIME)

@@ -19,7 +19,7 @@ mod connect;
 mod conninfo;
 mod direct;
 #[cfg(feature = "rustls")]
-mod tls;
+pub(crate) mod tls;
 mod wire;
 
 use conninfo::SslMode;

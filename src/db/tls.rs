@@ -50,6 +50,18 @@ pub(crate) fn connector(settings: &TlsSettings) -> Result<MakeRustlsConnect, Err
     Ok(MakeRustlsConnect::new(config))
 }
 
+/// A client configuration that verifies servers against the system's roots
+/// (the JWKS fetcher's, over HTTPS).
+#[cfg(feature = "jwks-url")]
+pub(crate) fn verified_by_system_roots() -> Result<ClientConfig, Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls_error("Could not set up TLS", e.to_string()))?
+        .with_root_certificates(roots(&Roots::System)?)
+        .with_no_client_auth())
+}
+
 fn tls_error(message: &str, details: String) -> Error {
     Error::new(ErrorKind::Internal, message).with_details(details)
 }

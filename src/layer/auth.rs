@@ -34,14 +34,18 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use arc_swap::ArcSwap;
 use base64::Engine as _;
 use http::{HeaderValue, Request, Response, header};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -57,15 +61,44 @@ const DEFAULT_CACHE_SIZE: usize = 1000;
 
 /// Key material: which keys verify which algorithms.
 #[derive(Clone)]
-struct Key {
-    kid: Option<String>,
+pub(super) struct Key {
+    pub(super) kid: Option<String>,
     algorithms: Vec<Algorithm>,
     key: DecodingKey,
 }
 
+/// The keys that verify tokens, as one version: a fixed set, or the latest
+/// document of a JWKS URL.
+pub(super) struct KeySet {
+    pub(super) keys: Vec<Key>,
+    /// Changes whenever the keys do; a cached verification made under another
+    /// generation is not trusted.
+    pub(super) generation: u64,
+}
+
+/// The current [`KeySet`], and where a new one comes from.
+pub(super) struct Keys {
+    pub(super) current: ArcSwap<KeySet>,
+    #[cfg(feature = "jwks-url")]
+    pub(super) remote: Option<super::jwks::Remote>,
+}
+
+impl Keys {
+    fn fixed(keys: Vec<Key>) -> Self {
+        Self {
+            current: ArcSwap::from_pointee(KeySet {
+                keys,
+                generation: 0,
+            }),
+            #[cfg(feature = "jwks-url")]
+            remote: None,
+        }
+    }
+}
+
 /// Configuration of [`JwtAuth`]; see the [module docs](self).
 struct Config {
-    keys: Vec<Key>,
+    keys: Arc<Keys>,
     audience: Option<String>,
     cache: Option<Mutex<Cache>>,
     /// Insert a [`JwtTiming`](super::JwtTiming) into each request with a token.
@@ -80,17 +113,26 @@ struct Config {
 #[derive(Default)]
 struct Cache {
     capacity: usize,
-    map: HashMap<String, Claims>,
+    /// Claims, and the key generation that verified them.
+    map: HashMap<String, (Claims, u64)>,
     order: VecDeque<String>,
 }
 
 impl Cache {
-    fn get(&self, token: &str) -> Option<Claims> {
-        self.map.get(token).cloned()
+    /// The claims of `token` if it was verified by keys of `generation`.
+    fn get(&self, token: &str, generation: u64) -> Option<Claims> {
+        match self.map.get(token) {
+            Some((claims, g)) if *g == generation => Some(claims.clone()),
+            _ => None,
+        }
     }
 
-    fn insert(&mut self, token: &str, claims: Claims) {
-        if self.capacity == 0 || self.map.contains_key(token) {
+    fn insert(&mut self, token: &str, claims: Claims, generation: u64) {
+        if let Some(entry) = self.map.get_mut(token) {
+            *entry = (claims, generation);
+            return;
+        }
+        if self.capacity == 0 {
             return;
         }
         while self.map.len() >= self.capacity {
@@ -102,7 +144,7 @@ impl Cache {
             }
         }
         self.order.push_back(token.to_owned());
-        self.map.insert(token.to_owned(), claims);
+        self.map.insert(token.to_owned(), (claims, generation));
     }
 }
 
@@ -115,18 +157,22 @@ pub struct JwtAuthLayer {
 impl fmt::Debug for JwtAuthLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtAuthLayer")
-            .field("keys", &self.config.keys.len())
+            .field("keys", &self.config.keys.current.load().keys.len())
             .field("audience", &self.config.audience)
             .finish_non_exhaustive()
     }
 }
 
-fn config_error(message: impl Into<String>) -> Error {
+pub(super) fn config_error(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::Internal, message)
 }
 
 impl JwtAuthLayer {
     fn from_keys(keys: Vec<Key>) -> Self {
+        Self::from_key_source(Arc::new(Keys::fixed(keys)))
+    }
+
+    fn from_key_source(keys: Arc<Keys>) -> Self {
         Self {
             config: Arc::new(Config {
                 keys,
@@ -211,44 +257,85 @@ impl JwtAuthLayer {
     /// A JWK, or a JWKS document (`{"keys": [...]}`): a token with a `kid` is
     /// checked against that key only; one without is tried against each.
     pub fn jwks(json: &str) -> Result<Self, Error> {
-        let set: JwkSet = if json.contains("\"keys\"") {
-            serde_json::from_str(json)
-        } else {
-            serde_json::from_str(json).map(|jwk| JwkSet { keys: vec![jwk] })
-        }
-        .map_err(|e| config_error("Invalid JWK or JWKS document").with_source(e))?;
-        let mut keys = Vec::new();
-        for jwk in &set.keys {
-            let key = DecodingKey::from_jwk(jwk)
-                .map_err(|e| config_error("Unsupported JWK").with_source(e))?;
-            let algorithms = match jwk.common.key_algorithm {
-                Some(alg) => match alg.to_string().parse::<Algorithm>() {
-                    Ok(a) => vec![a],
-                    Err(_) => continue,
-                },
-                None => match &jwk.algorithm {
-                    jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => {
-                        vec![Algorithm::RS256, Algorithm::RS384, Algorithm::RS512]
-                    }
-                    jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => {
-                        vec![Algorithm::ES256, Algorithm::ES384]
-                    }
-                    jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_) => {
-                        vec![Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]
-                    }
-                    _ => vec![Algorithm::EdDSA],
-                },
-            };
-            keys.push(Key {
-                kid: jwk.common.key_id.clone(),
-                algorithms,
-                key,
-            });
-        }
+        let keys = parse_jwks(json)?;
         if keys.is_empty() {
             return Err(config_error("The JWKS document has no usable key"));
         }
         Ok(Self::from_keys(keys))
+    }
+
+    /// Keys from a JWKS URL that rotate (an identity provider's
+    /// `/.well-known/jwks.json`): read now (an error if the URL does not answer
+    /// with a usable key set), then again every
+    /// [`jwks_refresh`](Self::jwks_refresh) (5 minutes by default, sooner when
+    /// the answer's `Cache-Control: max-age` says so, asked with
+    /// `If-None-Match`/`If-Modified-Since`), and as soon as a token names a
+    /// `kid` no current key has (at most once per
+    /// [`jwks_min_refetch`](Self::jwks_min_refetch); that request waits for
+    /// the answer). A key the provider removed stops verifying, cached
+    /// verifications included; a failed refresh keeps the current keys.
+    ///
+    /// The URL must be `https` (verified against the system's roots), or
+    /// `http` to a loopback host. Call it inside a Tokio runtime: a task keeps
+    /// the keys fresh until the last layer and service holding them is dropped.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), tower_postgrest::Error> {
+    /// use std::time::Duration;
+    /// use tower_postgrest::layer::JwtAuthLayer;
+    ///
+    /// let auth = JwtAuthLayer::jwks_url("https://example.com/.well-known/jwks.json")
+    ///     .await?
+    ///     .jwks_refresh(Duration::from_secs(600));
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "jwks-url")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwks-url")))]
+    pub async fn jwks_url(url: &str) -> Result<Self, Error> {
+        super::jwks::connect(url).await.map(Self::from_key_source)
+    }
+
+    /// How often keys from [`jwks_url`](Self::jwks_url) are read again
+    /// (PGRST_JWT_JWKS_REFRESH in the demo; default 5 minutes). No effect on
+    /// fixed keys.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), tower_postgrest::Error> {
+    /// let auth = tower_postgrest::layer::JwtAuthLayer::jwks_url("https://example.com/jwks.json")
+    ///     .await?
+    ///     .jwks_refresh(std::time::Duration::from_secs(60));
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "jwks-url")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwks-url")))]
+    #[must_use]
+    pub fn jwks_refresh(self, every: std::time::Duration) -> Self {
+        if let Some(remote) = &self.config.keys.remote {
+            remote.set_refresh(every);
+        }
+        self
+    }
+
+    /// The least time between the fetches that tokens with unknown `kid`s
+    /// cause (default 10 seconds), so made-up `kid`s cannot flood the identity
+    /// provider; a token with an unknown `kid` inside that time is 401. No
+    /// effect on fixed keys.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), tower_postgrest::Error> {
+    /// let auth = tower_postgrest::layer::JwtAuthLayer::jwks_url("https://example.com/jwks.json")
+    ///     .await?
+    ///     .jwks_min_refetch(std::time::Duration::from_secs(30));
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "jwks-url")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwks-url")))]
+    #[must_use]
+    pub fn jwks_min_refetch(self, every: std::time::Duration) -> Self {
+        if let Some(remote) = &self.config.keys.remote {
+            remote.set_min_refetch(every);
+        }
+        self
     }
 
     /// Requires the `aud` claim to be (or, as an array, contain) `audience`
@@ -327,7 +414,7 @@ impl JwtAuthLayer {
         if Arc::get_mut(&mut self.config).is_none() {
             let c = &self.config;
             self.config = Arc::new(Config {
-                keys: c.keys.clone(),
+                keys: Arc::clone(&c.keys),
                 audience: c.audience.clone(),
                 cache: c.cache.as_ref().map(|m| {
                     Mutex::new(Cache {
@@ -387,6 +474,96 @@ impl<S> JwtAuth<S> {
     }
 }
 
+/// The keys of a JWK, or of a JWKS document (`{"keys": [...]}`); keys of an
+/// algorithm this crate does not verify are left out.
+pub(super) fn parse_jwks(json: &str) -> Result<Vec<Key>, Error> {
+    let set: JwkSet = if json.contains("\"keys\"") {
+        serde_json::from_str(json)
+    } else {
+        serde_json::from_str(json).map(|jwk| JwkSet { keys: vec![jwk] })
+    }
+    .map_err(|e| config_error("Invalid JWK or JWKS document").with_source(e))?;
+    let mut keys = Vec::new();
+    for jwk in &set.keys {
+        let key = DecodingKey::from_jwk(jwk)
+            .map_err(|e| config_error("Unsupported JWK").with_source(e))?;
+        let algorithms = match jwk.common.key_algorithm {
+            Some(alg) => match alg.to_string().parse::<Algorithm>() {
+                Ok(a) => vec![a],
+                Err(_) => continue,
+            },
+            None => match &jwk.algorithm {
+                jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => {
+                    vec![Algorithm::RS256, Algorithm::RS384, Algorithm::RS512]
+                }
+                jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => {
+                    vec![Algorithm::ES256, Algorithm::ES384]
+                }
+                jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_) => {
+                    vec![Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]
+                }
+                _ => vec![Algorithm::EdDSA],
+            },
+        };
+        keys.push(Key {
+            kid: jwk.common.key_id.clone(),
+            algorithms,
+            key,
+        });
+    }
+    Ok(keys)
+}
+
+/// Checks `token`'s signature against `keys` (its `kid` picks the key; without
+/// one, each key of its algorithm is tried) and returns its claims.
+fn verify_signature(
+    keys: &[Key],
+    token: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+    let parts = token.split('.').count();
+    if parts != 3 {
+        return Err(invalid_token(
+            "PGRST301",
+            &format!("Expected 3 parts in JWT; got {parts}"),
+        ));
+    }
+    let header = jsonwebtoken::decode_header(token)
+        .map_err(|_| invalid_token("PGRST301", "Wrong or unsupported encoding algorithm"))?;
+    let candidates: Vec<&Key> = keys
+        .iter()
+        .filter(|k| k.algorithms.contains(&header.alg))
+        .filter(|k| match (&header.kid, &k.kid) {
+            (Some(want), Some(have)) => want == have,
+            _ => true,
+        })
+        .collect();
+    let no_key = || {
+        invalid_token("PGRST301", "No suitable key or wrong key type")
+            .with_details("None of the keys was able to decode the JWT")
+    };
+    if candidates.is_empty() {
+        return Err(no_key());
+    }
+    let mut validation = Validation::new(header.alg);
+    // Claims are checked by `check_claims`, with PostgREST's rules.
+    validation.required_spec_claims = HashSet::new();
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    for key in candidates {
+        if let Ok(data) = jsonwebtoken::decode::<serde_json::Value>(token, &key.key, &validation) {
+            return match data.claims {
+                serde_json::Value::Object(map) => Ok(map),
+                _ => Err(invalid_token(
+                    "PGRST303",
+                    "The JWT claims are not a JSON object",
+                )),
+            };
+        }
+    }
+    Err(no_key())
+}
+
 /// A 401 in PostgREST's words, with `WWW-Authenticate: Bearer error="invalid_token", …`.
 fn invalid_token(code: &'static str, message: &str) -> Error {
     let described = format!(
@@ -401,7 +578,6 @@ fn invalid_token(code: &'static str, message: &str) -> Error {
         )
 }
 
-/// The token of a request: `Authorization: Bearer …` first, else `apikey`.
 /// The value of the cookie `name` (the first, if sent twice), if not empty.
 fn cookie_of<'r, B>(req: &'r Request<B>, name: &str) -> Option<&'r str> {
     req.headers()
@@ -415,6 +591,7 @@ fn cookie_of<'r, B>(req: &'r Request<B>, name: &str) -> Option<&'r str> {
         .filter(|v| !v.is_empty())
 }
 
+/// The token of a request: `Authorization: Bearer …` first, else `apikey`.
 fn token_of<B>(req: &Request<B>) -> Result<Option<&str>, Error> {
     if let Some(value) = req.headers().get(header::AUTHORIZATION) {
         let value = value
@@ -464,19 +641,44 @@ impl Config {
         })
     }
 
+    /// What to do with `req`: pass it on with its token's claims (or none),
+    /// reject it, or (`may_refetch`, a JWKS URL, a `kid` no current key has)
+    /// fetch the keys again and then decide.
+    fn verdict<B>(&self, req: &Request<B>, may_refetch: bool) -> Verdict {
+        #[cfg(not(feature = "jwks-url"))]
+        let _ = may_refetch;
+        let token = match token_of(req).map(|t| match (t, &self.cookie) {
+            (None, Some(name)) => cookie_of(req, name),
+            (t, _) => t,
+        }) {
+            Ok(Some(token)) => token,
+            Ok(None) => return Verdict::Pass(None),
+            Err(e) => return Verdict::Reject(e),
+        };
+        match self.verify(token) {
+            Ok(claims) => Verdict::Pass(Some(claims)),
+            #[cfg(feature = "jwks-url")]
+            Err(_) if may_refetch && super::jwks::wants_refetch(&self.keys, token) => {
+                Verdict::Refetch
+            }
+            Err(e) => Verdict::Reject(e),
+        }
+    }
+
     /// Verifies `token`'s signature (or finds it in the cache) and checks its claims.
     fn verify(&self, token: &str) -> Result<Claims, Error> {
+        let set = self.keys.current.load();
         let cached = self
             .cache
             .as_ref()
-            .and_then(|c| c.lock().ok().and_then(|c| c.get(token)));
+            .and_then(|c| c.lock().ok().and_then(|c| c.get(token, set.generation)));
         let claims = match cached {
             Some(claims) => claims,
             None => {
-                let claims = Claims::new(self.verify_signature(token)?);
+                let claims = Claims::new(verify_signature(&set.keys, token)?);
                 if let Some(cache) = &self.cache {
                     if let Ok(mut cache) = cache.lock() {
-                        cache.insert(token, claims.clone());
+                        cache.insert(token, claims.clone(), set.generation);
                     }
                 }
                 claims
@@ -484,57 +686,6 @@ impl Config {
         };
         self.check_claims(claims.as_map())?;
         Ok(claims)
-    }
-
-    fn verify_signature(
-        &self,
-        token: &str,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
-        let parts = token.split('.').count();
-        if parts != 3 {
-            return Err(invalid_token(
-                "PGRST301",
-                &format!("Expected 3 parts in JWT; got {parts}"),
-            ));
-        }
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|_| invalid_token("PGRST301", "Wrong or unsupported encoding algorithm"))?;
-        let candidates: Vec<&Key> = self
-            .keys
-            .iter()
-            .filter(|k| k.algorithms.contains(&header.alg))
-            .filter(|k| match (&header.kid, &k.kid) {
-                (Some(want), Some(have)) => want == have,
-                _ => true,
-            })
-            .collect();
-        let no_key = || {
-            invalid_token("PGRST301", "No suitable key or wrong key type")
-                .with_details("None of the keys was able to decode the JWT")
-        };
-        if candidates.is_empty() {
-            return Err(no_key());
-        }
-        let mut validation = Validation::new(header.alg);
-        // Claims are checked by `check_claims`, with PostgREST's rules.
-        validation.required_spec_claims = HashSet::new();
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        for key in candidates {
-            if let Ok(data) =
-                jsonwebtoken::decode::<serde_json::Value>(token, &key.key, &validation)
-            {
-                return match data.claims {
-                    serde_json::Value::Object(map) => Ok(map),
-                    _ => Err(invalid_token(
-                        "PGRST303",
-                        "The JWT claims are not a JSON object",
-                    )),
-                };
-            }
-        }
-        Err(no_key())
     }
 
     fn check_claims(
@@ -601,46 +752,164 @@ impl Config {
     }
 }
 
+/// What [`JwtAuth`] does with a request.
+enum Verdict {
+    Pass(Option<Claims>),
+    Reject(Error),
+    /// The token names a key the JWKS URL may have published since it was last read.
+    #[cfg(feature = "jwks-url")]
+    Refetch,
+}
+
 impl<S, B> Service<Request<B>> for JwtAuth<S>
 where
-    S: Service<Request<B>, Response = Response<RestBody>>,
+    S: Service<Request<B>, Response = Response<RestBody>> + Clone,
 {
     type Response = Response<RestBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Future = AuthFuture<S, B>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+    fn call(&mut self, req: Request<B>) -> Self::Future {
         let started = self.config.timing.then(std::time::Instant::now);
         if self.config.require_apikey {
             if let Err(e) = self.config.check_apikey(&req) {
-                return ResponseFuture::reject(e.to_response());
+                return AuthFuture::ready(ResponseFuture::reject(e.to_response()));
             }
         }
-        let verified = match token_of(&req).map(|t| match (t, &self.config.cookie) {
-            (None, Some(name)) => cookie_of(&req, name),
-            (t, _) => t,
-        }) {
-            Ok(Some(token)) => self.config.verify(token).map(Some),
-            Ok(None) => Ok(None),
-            Err(e) => Err(e),
-        };
-        match verified {
-            Ok(claims) => {
-                if let Some(claims) = claims {
-                    req.extensions_mut().insert(claims);
-                    if let Some(started) = started {
-                        req.extensions_mut()
-                            .insert(super::JwtTiming(started.elapsed()));
-                    }
+        match self.config.verdict(&req, true) {
+            #[cfg(feature = "jwks-url")]
+            Verdict::Refetch => {
+                // The ready service goes with the request; its clone stays.
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                let keys = Arc::clone(&self.config.keys);
+                AuthFuture {
+                    state: AuthState::Refetch {
+                        wait: Box::pin(async move { super::jwks::refetch(&keys).await }),
+                        inner: Some(inner),
+                        req: Some(req),
+                        config: Arc::clone(&self.config),
+                        started,
+                    },
                 }
-                ResponseFuture::inner(self.inner.call(req))
             }
-            Err(e) => ResponseFuture::reject(e.to_response()),
+            verdict => AuthFuture::ready(pass(&mut self.inner, req, verdict, started)),
         }
+    }
+}
+
+/// Calls `inner` with the verdict's claims, or answers the rejection.
+fn pass<S, B>(
+    inner: &mut S,
+    mut req: Request<B>,
+    verdict: Verdict,
+    started: Option<std::time::Instant>,
+) -> ResponseFuture<S::Future>
+where
+    S: Service<Request<B>, Response = Response<RestBody>>,
+{
+    match verdict {
+        Verdict::Pass(claims) => {
+            if let Some(claims) = claims {
+                req.extensions_mut().insert(claims);
+                if let Some(started) = started {
+                    req.extensions_mut()
+                        .insert(super::JwtTiming(started.elapsed()));
+                }
+            }
+            ResponseFuture::inner(inner.call(req))
+        }
+        Verdict::Reject(e) => ResponseFuture::reject(e.to_response()),
+        #[cfg(feature = "jwks-url")]
+        Verdict::Refetch => ResponseFuture::reject(
+            invalid_token("PGRST301", "No suitable key or wrong key type").to_response(),
+        ),
+    }
+}
+
+pin_project! {
+    /// The future of [`JwtAuth`]: the inner service's, an answer of its own,
+    /// or (with a JWKS URL) a wait for the keys to be fetched again first.
+    pub struct AuthFuture<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        #[pin]
+        state: AuthState<S, B>,
+    }
+}
+
+pin_project! {
+    #[project = AuthStateProj]
+    enum AuthState<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        Ready { #[pin] fut: ResponseFuture<S::Future> },
+        Refetch {
+            wait: Pin<Box<dyn Future<Output = ()> + Send>>,
+            inner: Option<S>,
+            req: Option<Request<B>>,
+            config: Arc<Config>,
+            started: Option<std::time::Instant>,
+        },
+    }
+}
+
+impl<S, B> AuthFuture<S, B>
+where
+    S: Service<Request<B>>,
+{
+    fn ready(fut: ResponseFuture<S::Future>) -> Self {
+        Self {
+            state: AuthState::Ready { fut },
+        }
+    }
+}
+
+impl<S, B> Future for AuthFuture<S, B>
+where
+    S: Service<Request<B>, Response = Response<RestBody>>,
+{
+    type Output = Result<Response<RestBody>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            let next = match state.as_mut().project() {
+                AuthStateProj::Ready { fut } => return fut.poll(cx),
+                AuthStateProj::Refetch {
+                    wait,
+                    inner,
+                    req,
+                    config,
+                    started,
+                } => {
+                    if wait.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    let (Some(mut inner), Some(req)) = (inner.take(), req.take()) else {
+                        return Poll::Pending;
+                    };
+                    let verdict = config.verdict(&req, false);
+                    pass(&mut inner, req, verdict, *started)
+                }
+            };
+            state.set(AuthState::Ready { fut: next });
+        }
+    }
+}
+
+impl<S, B> fmt::Debug for AuthFuture<S, B>
+where
+    S: Service<Request<B>>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthFuture").finish_non_exhaustive()
     }
 }
 
@@ -767,10 +1036,15 @@ mod tests {
         };
         let claims = Claims::default();
         for t in ["a", "b", "c"] {
-            cache.insert(t, claims.clone());
+            cache.insert(t, claims.clone(), 0);
         }
-        assert!(cache.get("a").is_none());
-        assert!(cache.get("b").is_some() && cache.get("c").is_some());
+        assert!(cache.get("a", 0).is_none());
+        assert!(cache.get("b", 0).is_some() && cache.get("c", 0).is_some());
+        assert_eq!(cache.map.len(), 2);
+        // What other keys verified is not trusted.
+        assert!(cache.get("b", 1).is_none());
+        cache.insert("b", claims, 1);
+        assert!(cache.get("b", 1).is_some() && cache.get("b", 0).is_none());
         assert_eq!(cache.map.len(), 2);
     }
 }

@@ -24,6 +24,8 @@
 pub mod auth;
 pub mod cors;
 pub mod error;
+#[cfg(feature = "jwks-url")]
+mod jwks;
 pub mod role;
 pub mod schema_cache;
 

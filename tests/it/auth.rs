@@ -1,7 +1,9 @@
 //! Auth and Row Level Security: JWTs pick the database role; policies read the claims.
 
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
@@ -88,6 +90,31 @@ async fn stack(anon: bool, auth: JwtAuthLayer) -> (impl Stack, tokio_postgres::C
         ServiceBuilder::new().layer(auth).layer(roles).service(svc),
         db,
     )
+}
+
+/// The JWK of an RSA public key file under `tests/fixtures/keys` (its modulus read by openssl).
+fn rsa_jwk(pem: &str, kid: &str) -> Value {
+    let out = std::process::Command::new("openssl")
+        .args(["rsa", "-pubin", "-noout", "-modulus", "-in"])
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/keys")
+                .join(pem),
+        )
+        .output()
+        .unwrap();
+    let hex = String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .trim_start_matches("Modulus=")
+        .to_owned();
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    use base64::Engine as _;
+    let n = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    json!({"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig", "n": n, "e": "AQAB"})
 }
 
 fn bearer(token: &str) -> String {
@@ -379,32 +406,8 @@ async fn asymmetric_keys_and_jwks() {
     );
 
     // A JWKS: the token's kid picks the key.
-    let jwk = |pem: &str, kid: &str| {
-        // The JWK of the public key: its modulus and exponent.
-        let out = std::process::Command::new("openssl")
-            .args(["rsa", "-pubin", "-noout", "-modulus", "-in"])
-            .arg(
-                Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("tests/fixtures/keys")
-                    .join(pem),
-            )
-            .output()
-            .unwrap();
-        let hex = String::from_utf8(out.stdout)
-            .unwrap()
-            .trim()
-            .trim_start_matches("Modulus=")
-            .to_owned();
-        let bytes: Vec<u8> = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-            .collect();
-        use base64::Engine as _;
-        let n = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-        json!({"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig", "n": n, "e": "AQAB"})
-    };
     let jwks =
-        json!({"keys": [jwk("rsa_other_public.pem", "old"), jwk("rsa_public.pem", "current")]})
+        json!({"keys": [rsa_jwk("rsa_other_public.pem", "old"), rsa_jwk("rsa_public.pem", "current")]})
             .to_string();
     let (api, _) = stack(false, JwtAuthLayer::secret(&jwks).unwrap()).await;
     let current = bearer(&token(Algorithm::RS256, rsa(), Some("current")));
@@ -663,4 +666,273 @@ async fn a_token_in_a_cookie_authenticates_and_the_headers_win() {
     )
     .await;
     assert_eq!(bodies(&reply), ["alice public"]);
+}
+
+/// A JWKS endpoint on 127.0.0.1 whose document a test replaces. It answers
+/// with an `ETag` (and `If-None-Match` with 304), an optional
+/// `Cache-Control`, and counts what it was asked.
+struct JwksServer {
+    url: String,
+    doc: Arc<Mutex<(Value, u64)>>,
+    fetches: Arc<AtomicUsize>,
+    not_modified: Arc<AtomicUsize>,
+}
+
+impl JwksServer {
+    async fn start(keys: Value, cache_control: Option<&'static str>) -> Self {
+        let doc = Arc::new(Mutex::new((json!({ "keys": keys }), 1)));
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let not_modified = Arc::new(AtomicUsize::new(0));
+        let (d, f, n) = (doc.clone(), fetches.clone(), not_modified.clone());
+        let app = axum::Router::new().route(
+            "/.well-known/jwks.json",
+            axum::routing::get(move |headers: http::HeaderMap| {
+                let (d, f, n) = (d.clone(), f.clone(), n.clone());
+                async move {
+                    f.fetch_add(1, Ordering::SeqCst);
+                    let (doc, version) = d.lock().unwrap().clone();
+                    let etag = format!("\"v{version}\"");
+                    let mut res = if headers
+                        .get("if-none-match")
+                        .is_some_and(|v| v.as_bytes() == etag.as_bytes())
+                    {
+                        n.fetch_add(1, Ordering::SeqCst);
+                        http::Response::builder()
+                            .status(304)
+                            .body(axum::body::Body::empty())
+                    } else {
+                        http::Response::builder()
+                            .header("content-type", "application/json")
+                            .body(axum::body::Body::from(doc.to_string()))
+                    }
+                    .unwrap();
+                    res.headers_mut().insert("etag", etag.parse().unwrap());
+                    if let Some(cc) = cache_control {
+                        res.headers_mut()
+                            .insert("cache-control", cc.parse().unwrap());
+                    }
+                    res
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "http://{}/.well-known/jwks.json",
+            listener.local_addr().unwrap()
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            url,
+            doc,
+            fetches,
+            not_modified,
+        }
+    }
+
+    fn publish(&self, keys: Value) {
+        let mut doc = self.doc.lock().unwrap();
+        *doc = (json!({ "keys": keys }), doc.1 + 1);
+    }
+
+    fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+}
+
+/// An RS256 token for Alice, signed by a fixture key and naming `kid`.
+fn alice_rs256(private_pem: &str, kid: &str) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(kid.to_owned());
+    bearer(
+        &jsonwebtoken::encode(
+            &header,
+            &json!({"role": "authenticated", "sub": ALICE, "exp": now() + 600}),
+            &EncodingKey::from_rsa_pem(&key_file(private_pem)).unwrap(),
+        )
+        .unwrap(),
+    )
+}
+
+/// Sends `token` until the status is `want`, for at most `deadline`; the time it took.
+async fn until_status(api: &impl Stack, token: &str, want: u16, deadline: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        let reply = send(
+            api,
+            "GET",
+            "/notes?select=body",
+            &[("authorization", token)],
+        )
+        .await;
+        if reply.status == want {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "still {} after {:?}, wanted {want}: {}",
+            reply.status,
+            start.elapsed(),
+            reply.text
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn keys_from_a_jwks_url_rotate_and_a_new_kid_is_fetched_at_once() {
+    let server = JwksServer::start(json!([rsa_jwk("rsa_other_public.pem", "old")]), None).await;
+    let auth = JwtAuthLayer::jwks_url(&server.url)
+        .await
+        .unwrap()
+        .jwks_min_refetch(Duration::ZERO);
+    assert_eq!(server.fetches(), 1, "read once at startup");
+    let (api, _db) = stack(false, auth).await;
+    let old = alice_rs256("rsa_other_private.pem", "old");
+    let reply = send(
+        &api,
+        "GET",
+        "/notes?select=body&order=id",
+        &[("authorization", &old)],
+    )
+    .await;
+    assert_eq!(
+        bodies(&reply),
+        ["alice public", "alice private"],
+        "RLS as Alice"
+    );
+
+    // The provider rotates in a key: its first token is fetched for and accepted.
+    server.publish(json!([
+        rsa_jwk("rsa_other_public.pem", "old"),
+        rsa_jwk("rsa_public.pem", "current")
+    ]));
+    let current = alice_rs256("rsa_private.pem", "current");
+    let reply = send(
+        &api,
+        "GET",
+        "/notes?select=body&order=id",
+        &[("authorization", &current)],
+    )
+    .await;
+    assert_eq!(
+        bodies(&reply),
+        ["alice public", "alice private"],
+        "{}",
+        reply.text
+    );
+    assert_eq!(server.fetches(), 2, "one fetch for the unknown kid");
+
+    // A kid the provider does not have is still 401, after one more look.
+    let made_up = alice_rs256("rsa_private.pem", "made-up");
+    send(&api, "GET", "/notes", &[("authorization", &made_up)])
+        .await
+        .error(401, "unauthorized");
+    assert_eq!(server.fetches(), 3);
+    // Known kids cause no fetch.
+    send(&api, "GET", "/notes", &[("authorization", &current)]).await;
+    assert_eq!(server.fetches(), 3);
+}
+
+#[tokio::test]
+async fn a_removed_key_stops_verifying_within_the_refresh_interval() {
+    let server = JwksServer::start(
+        json!([
+            rsa_jwk("rsa_other_public.pem", "old"),
+            rsa_jwk("rsa_public.pem", "current")
+        ]),
+        None,
+    )
+    .await;
+    let refresh = Duration::from_secs(1);
+    let auth = JwtAuthLayer::jwks_url(&server.url)
+        .await
+        .unwrap()
+        .jwks_refresh(refresh)
+        .jwks_min_refetch(Duration::from_secs(3600));
+    let (api, _db) = stack(false, auth).await;
+    let old = alice_rs256("rsa_other_private.pem", "old");
+    // Verified now, and so cached.
+    until_status(&api, &old, 200, Duration::ZERO).await;
+    until_status(&api, &old, 200, Duration::ZERO).await;
+
+    // Unchanged documents are asked for conditionally and answered 304.
+    let start = Instant::now();
+    while server.not_modified.load(Ordering::SeqCst) == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no conditional refresh"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Made-up kids cause no fetch beyond the interval's, whatever their number.
+    let before = server.fetches();
+    let start = Instant::now();
+    for i in 0..50 {
+        let forged = alice_rs256("rsa_private.pem", &format!("made-up-{i}"));
+        send(&api, "GET", "/notes", &[("authorization", &forged)])
+            .await
+            .error(401, "unauthorized");
+    }
+    let intervals = start.elapsed().as_secs() as usize + 2;
+    let caused = server.fetches() - before;
+    assert!(
+        caused <= intervals,
+        "{caused} fetches for 50 unknown kids in {:?}",
+        start.elapsed()
+    );
+
+    // The provider removes the old key: its tokens (cached) stop verifying.
+    server.publish(json!([rsa_jwk("rsa_public.pem", "current")]));
+    let took = until_status(&api, &old, 401, Duration::from_secs(20)).await;
+    println!("a removed key was refused {took:?} after removal (refresh every {refresh:?})");
+    // A key added under the rate limit appears with the next refresh.
+    server.publish(json!([
+        rsa_jwk("rsa_public.pem", "current"),
+        rsa_jwk("rsa_other_public.pem", "next")
+    ]));
+    let next = alice_rs256("rsa_other_private.pem", "next");
+    let took = until_status(&api, &next, 200, Duration::from_secs(20)).await;
+    println!("a rotated key was accepted {took:?} after publication");
+    let current = alice_rs256("rsa_private.pem", "current");
+    until_status(&api, &current, 200, Duration::ZERO).await;
+}
+
+#[tokio::test]
+async fn a_short_max_age_brings_the_refresh_forward() {
+    let server = JwksServer::start(
+        json!([
+            rsa_jwk("rsa_other_public.pem", "old"),
+            rsa_jwk("rsa_public.pem", "current")
+        ]),
+        Some("public, max-age=1"),
+    )
+    .await;
+    // An hour between refreshes, but the provider says its answer lasts a second.
+    let auth = JwtAuthLayer::jwks_url(&server.url)
+        .await
+        .unwrap()
+        .jwks_refresh(Duration::from_secs(3600))
+        .jwks_min_refetch(Duration::from_secs(3600));
+    let (api, _db) = stack(false, auth).await;
+    let old = alice_rs256("rsa_other_private.pem", "old");
+    until_status(&api, &old, 200, Duration::ZERO).await;
+    server.publish(json!([rsa_jwk("rsa_public.pem", "current")]));
+    until_status(&api, &old, 401, Duration::from_secs(20)).await;
+}
+
+#[tokio::test]
+async fn a_jwks_url_must_answer_with_keys_and_be_https_elsewhere() {
+    let e = JwtAuthLayer::jwks_url("http://example.com/jwks.json")
+        .await
+        .unwrap_err();
+    assert_eq!(e.message(), "The JWKS URL must be https");
+    let server = JwksServer::start(json!([]), None).await;
+    let e = JwtAuthLayer::jwks_url(&server.url).await.unwrap_err();
+    assert_eq!(e.message(), "The JWKS document has no usable key");
+    // Nothing listens there.
+    let e = JwtAuthLayer::jwks_url("http://127.0.0.1:9/jwks.json")
+        .await
+        .unwrap_err();
+    assert_eq!(e.message(), "The JWKS URL did not answer");
 }
