@@ -67,9 +67,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         Err(never) => match never {},
                     };
                     let (parts, body) = res.into_parts();
+                    // Collected whole here; a read that streams and then
+                    // fails ends as a 500 instead of a truncated document.
                     let bytes = match body.collect().await {
                         Ok(collected) => collected.to_bytes(),
-                        Err(never) => match never {},
+                        Err(_) => {
+                            return warp::reply::with_status(
+                                "the database failed mid-response",
+                                http::StatusCode::INTERNAL_SERVER_ERROR,
+                            )
+                            .into_response();
+                        }
                     };
                     warp::reply::Response::from_parts(parts, bytes.into())
                 }

@@ -10,7 +10,14 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 
 use crate::error::{BoxError, Error, ErrorKind};
 
-/// The response body: the whole payload, built by PostgreSQL, in one buffer.
+/// The response body: the whole payload, built by PostgreSQL, in one buffer;
+/// or, for a large read, the rows as PostgreSQL produces them.
+///
+/// A streamed body has no length (HTTP/1.1 sends it chunked). Should the
+/// database fail after the first bytes went out, the body ends with an
+/// [`Error`]: hyper then closes the connection without the last chunk (an
+/// HTTP/2 stream is reset), which clients report as an incomplete response,
+/// so a truncated document is never mistaken for a whole one.
 ///
 /// ```
 /// use http_body::Body;
@@ -21,38 +28,81 @@ use crate::error::{BoxError, Error, ErrorKind};
 /// assert!(RestBody::empty().is_end_stream());
 /// ```
 #[derive(Debug, Default)]
-pub struct RestBody(Full<Bytes>);
+pub struct RestBody(Inner);
+
+#[derive(Debug)]
+enum Inner {
+    Full(Full<Bytes>),
+    Stream {
+        first: Option<Bytes>,
+        rest: tokio::sync::mpsc::Receiver<Result<Bytes, Error>>,
+    },
+}
+
+impl Default for Inner {
+    fn default() -> Self {
+        Self::Full(Full::default())
+    }
+}
 
 impl RestBody {
     /// An empty body.
     pub fn empty() -> Self {
-        Self(Full::new(Bytes::new()))
+        Self(Inner::Full(Full::new(Bytes::new())))
+    }
+
+    /// A body of `first`, then what `rest` sends until it closes.
+    pub(crate) fn stream(
+        first: Bytes,
+        rest: tokio::sync::mpsc::Receiver<Result<Bytes, Error>>,
+    ) -> Self {
+        Self(Inner::Stream {
+            first: Some(first),
+            rest,
+        })
     }
 }
 
 impl<T: Into<Bytes>> From<T> for RestBody {
     fn from(bytes: T) -> Self {
-        Self(Full::new(bytes.into()))
+        Self(Inner::Full(Full::new(bytes.into())))
     }
 }
 
 impl Body for RestBody {
     type Data = Bytes;
-    type Error = std::convert::Infallible;
+    type Error = Error;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Pin::new(&mut self.get_mut().0).poll_frame(cx)
+        match &mut self.get_mut().0 {
+            Inner::Full(full) => Pin::new(full)
+                .poll_frame(cx)
+                .map_err(|never| match never {}),
+            Inner::Stream { first, rest } => {
+                if let Some(first) = first.take() {
+                    return Poll::Ready(Some(Ok(Frame::data(first))));
+                }
+                rest.poll_recv(cx)
+                    .map(|next| next.map(|chunk| chunk.map(Frame::data)))
+            }
+        }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.0.is_end_stream()
+        match &self.0 {
+            Inner::Full(full) => full.is_end_stream(),
+            Inner::Stream { .. } => false,
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.0.size_hint()
+        match &self.0 {
+            Inner::Full(full) => full.size_hint(),
+            Inner::Stream { .. } => SizeHint::default(),
+        }
     }
 }
 

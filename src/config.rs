@@ -21,6 +21,10 @@ use crate::{PostgRest, Powabase, RestService};
 /// The default limit on request bodies: 16 MiB.
 pub const DEFAULT_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
+/// The default size above which reads of a relation stream: 8 MiB of rows on
+/// disk ([`RestServiceBuilder::stream_reads_above`](crate::RestServiceBuilder::stream_reads_above)).
+pub const DEFAULT_STREAM_ABOVE: u64 = 8 * 1024 * 1024;
+
 /// Builds a [`RestService`]; see [`RestService::builder`].
 #[must_use]
 pub struct RestServiceBuilder<T: MakeTls = tokio_postgres::NoTls> {
@@ -99,6 +103,24 @@ impl<T: MakeTls> RestServiceBuilder<T> {
     /// larger ones get 413.
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.settings.body_limit = bytes;
+        self
+    }
+
+    /// Streams JSON and CSV reads of relations whose rows take at least
+    /// `bytes` on disk (as of their last `VACUUM` or `ANALYZE`; default
+    /// [`DEFAULT_STREAM_ABOVE`]), unless `limit` keeps the page to a thousand
+    /// rows; `Some(0)` streams them all, `None` none. A streamed response is the same
+    /// document, sent as PostgreSQL produces its rows, so that memory does not
+    /// grow with it; it has no `Content-Range` unless `Prefer: count=exact`
+    /// asked for the total, and no `Content-Length`. A result that turns out
+    /// to fit in the first thousand rows is answered whole, as any other.
+    /// `Accept: application/x-ndjson` always streams.
+    ///
+    /// ```
+    /// let builder = tower_postgrest::RestService::builder().stream_reads_above(Some(64 << 20));
+    /// ```
+    pub fn stream_reads_above(mut self, bytes: Option<u64>) -> Self {
+        self.settings.stream_above = bytes;
         self
     }
 
@@ -347,6 +369,8 @@ pub(crate) struct Config {
     pub(crate) server_timing: bool,
     /// Requests are counted and timed through the `metrics` facade.
     pub(crate) metrics: bool,
+    /// JSON and CSV reads of relations larger than this many bytes stream.
+    pub(crate) stream_above: Option<i64>,
 }
 
 /// The settings as the builder collected them, before [`Config::new`] checks them.
@@ -364,6 +388,7 @@ pub(crate) struct Settings {
     pub(crate) server_timing: bool,
     pub(crate) metrics: bool,
     pub(crate) extra_search_path: Vec<String>,
+    pub(crate) stream_above: Option<u64>,
 }
 
 impl Default for Settings {
@@ -381,6 +406,7 @@ impl Default for Settings {
             server_timing: false,
             metrics: false,
             extra_search_path: vec!["public".to_owned()],
+            stream_above: Some(DEFAULT_STREAM_ABOVE),
         }
     }
 }
@@ -441,6 +467,9 @@ impl Config {
             openapi_mode: settings.openapi_mode,
             server_timing: settings.server_timing,
             metrics: settings.metrics,
+            stream_above: settings
+                .stream_above
+                .map(|b| i64::try_from(b).unwrap_or(i64::MAX)),
             limits: Limits {
                 // The grammar nests no deeper.
                 max_depth: settings.limits.max_depth.min(crate::request::MAX_NESTING),

@@ -51,7 +51,10 @@ pub use config::{Limits, OpenApiMode};
 pub use db::{Connection, ConnectionManager, MakeTls, Pool};
 pub use error::{BoxError, Error, ErrorKind, ErrorMapper, PostgRest, Powabase};
 pub use schema::SchemaCache;
-pub use service::{DEFAULT_BODY_LIMIT, ReadFrom, ResponseFuture, RestService, RestServiceBuilder};
+pub use service::{
+    DEFAULT_BODY_LIMIT, DEFAULT_STREAM_ABOVE, ReadFrom, ResponseFuture, RestService,
+    RestServiceBuilder,
+};
 
 /// Internals exposed for benchmarks and property tests only; not a stable API.
 #[doc(hidden)]

@@ -141,24 +141,71 @@ pub(crate) fn read(
             );
         }
     }
-    let range = content_range(plan.offset, result.page_total, total);
     let body = if plan.headers_only {
         RestBody::empty()
     } else {
         RestBody::from(result.body)
     };
+    Ok(read_response(
+        plan,
+        total,
+        Some(result.page_total),
+        body,
+        uri,
+    ))
+}
+
+/// The response of a streamed read: [`read`]'s, with a `Content-Range` only
+/// when the page's rows are known (they all came in the first batch, or a
+/// count says how many there are).
+pub(crate) fn read_streamed(
+    plan: &ReadPlan<'_>,
+    streamed: crate::db::Streamed,
+    uri: &http::Uri,
+) -> Result<Response<RestBody>, Error> {
+    let total = streamed.total;
+    if let Some(total) = total {
+        if plan.offset > total {
+            return Err(
+                Error::pgrst(codes::PGRST103, "Requested range not satisfiable")
+                    .with_details(format!(
+                        "An offset of {} was requested, but there are only {total} rows.",
+                        plan.offset
+                    ))
+                    .with_header(header::CONTENT_RANGE, header_value(&format!("*/{total}"))),
+            );
+        }
+    }
+    let page_total = streamed.page_total.or_else(|| {
+        total.map(|t| {
+            let left = t.saturating_sub(plan.offset).max(0);
+            plan.limit.map_or(left, |l| left.min(l))
+        })
+    });
+    Ok(read_response(plan, total, page_total, streamed.body, uri))
+}
+
+fn read_response(
+    plan: &ReadPlan<'_>,
+    total: Option<i64>,
+    page_total: Option<i64>,
+    body: RestBody,
+    uri: &http::Uri,
+) -> Response<RestBody> {
     let mut res = Response::new(body);
-    *res.status_mut() = if total.is_some_and(|t| result.page_total < t) {
-        StatusCode::PARTIAL_CONTENT
-    } else {
-        StatusCode::OK
+    *res.status_mut() = match (page_total, total) {
+        (Some(page), Some(t)) if page < t => StatusCode::PARTIAL_CONTENT,
+        _ => StatusCode::OK,
     };
     let headers = res.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(plan.media.content_type()),
     );
-    headers.insert(header::CONTENT_RANGE, owned_header_value(range));
+    if let Some(page_total) = page_total {
+        let range = content_range(plan.offset, page_total, total);
+        headers.insert(header::CONTENT_RANGE, owned_header_value(range));
+    }
     let location = Bytes::from(content_location(uri.path(), uri.query()));
     if let Ok(v) = HeaderValue::from_maybe_shared(location) {
         headers.insert(header::CONTENT_LOCATION, v);
@@ -167,7 +214,7 @@ pub(crate) fn read(
         headers.insert(PREFERENCE_APPLIED, HeaderValue::from_static(count.as_str()));
     }
     headers.insert(header::VARY, VARY.clone());
-    Ok(res)
+    res
 }
 
 /// The response of a function call, with the `response.status` and

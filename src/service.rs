@@ -16,9 +16,9 @@ use tower_service::Service;
 use tracing::Instrument;
 
 use crate::body::RestBody;
-pub use crate::config::DEFAULT_BODY_LIMIT;
 pub use crate::config::RestServiceBuilder;
 use crate::config::{Config, Settings};
+pub use crate::config::{DEFAULT_BODY_LIMIT, DEFAULT_STREAM_ABOVE};
 use crate::db::{self, MakeTls, Outcome, Pool, RequestContext};
 use crate::error::{Error, ErrorKind, ErrorMapper, Powabase};
 use crate::layer::{ClaimPath, DbRole, JwtTiming, anonymous_disabled, choose_role};
@@ -479,6 +479,14 @@ impl<T: MakeTls> Shared<T> {
                 };
                 response::describe(schema, plan.schema.name, *headers_only, granted.as_ref())
             }
+            PlanKind::Read(read) if self.streams(read).is_some() => {
+                let shape = self.streams(read).unwrap_or(db::Shape::Json);
+                let stmts = sql::render_stream(read)?;
+                let streamed = self
+                    .stream(plan, schema, parts, role, &stmts, shape, stages)
+                    .await?;
+                response::read_streamed(read, streamed, &parts.uri)?
+            }
             PlanKind::Read(read) => {
                 let stmts = sql::render_read(read)?;
                 let mut all = vec![&stmts.main];
@@ -506,6 +514,88 @@ impl<T: MakeTls> Shared<T> {
             response::name_schema(&mut res, plan.schema);
         }
         Ok(res)
+    }
+
+    /// How a read streams, if it does: NDJSON always; JSON and CSV when the
+    /// relation is large and no small `limit` bounds the page. Planned and
+    /// estimated counts need the whole-page path.
+    fn streams(&self, read: &plan::ReadPlan<'_>) -> Option<db::Shape> {
+        use request::{Count, MediaType};
+        if read.headers_only || !matches!(read.count, None | Some(Count::Exact)) {
+            return None;
+        }
+        let shape = match read.media {
+            MediaType::NdJson => return Some(db::Shape::NdJson),
+            MediaType::Json => db::Shape::Json,
+            MediaType::JsonStripped => db::Shape::JsonStripped,
+            MediaType::Csv => db::Shape::Csv,
+            _ => return None,
+        };
+        let large = self
+            .config
+            .stream_above
+            .is_some_and(|above| read.table.estimated_bytes >= above);
+        let bounded = read.limit.is_some_and(|l| l <= db::FIRST_BATCH as i64);
+        (large && !bounded).then_some(shape)
+    }
+
+    /// Runs a streamed read as `role`, with the request's context.
+    #[allow(clippy::too_many_arguments)]
+    async fn stream(
+        &self,
+        plan: &Plan<'_>,
+        schema: &Schema,
+        parts: &http::request::Parts,
+        role: &DbRole,
+        stmts: &sql::StreamStatements,
+        shape: db::Shape,
+        stages: &Stages,
+    ) -> Result<db::Streamed, Error> {
+        let claims = role.claims_json();
+        let (headers, cookies) = request::headers_json(&parts.headers);
+        let ctx = self.context(plan, schema, parts, role, &claims, &headers, &cookies);
+        let anonymous = self
+            .config
+            .anon_role
+            .as_ref()
+            .is_some_and(|a| a.role() == role.role());
+        let pool = match &self.read_pool {
+            Some(read_pool) if ReadFrom::of(parts) == ReadFrom::Replica => read_pool,
+            _ => &self.pool,
+        };
+        let started = Instant::now();
+        let result = db::stream_read(pool, schema.generation, &ctx, stmts, shape)
+            .instrument(tracing::debug_span!("transaction", streamed = true))
+            .await;
+        stages.add_transaction(started.elapsed());
+        result.map_err(|e| e.for_anonymous(anonymous))
+    }
+
+    /// The request's context for its transaction.
+    #[allow(clippy::too_many_arguments)]
+    fn context<'a>(
+        &'a self,
+        plan: &'a Plan<'_>,
+        schema: &'a Schema,
+        parts: &'a http::request::Parts,
+        role: &'a DbRole,
+        claims: &'a str,
+        headers: &'a str,
+        cookies: &'a str,
+    ) -> RequestContext<'a> {
+        RequestContext {
+            role: role.role(),
+            claims,
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            search_path: plan.schema.search_path,
+            headers,
+            cookies,
+            statement_timeout: self
+                .config
+                .statement_timeout(schema.role_timeouts.get(role.role()).map(String::as_str)),
+            timezone: plan.timezone,
+        }
     }
 
     /// What `role` may use in the plan's schema (of `only`, when given), asked
@@ -540,19 +630,7 @@ impl<T: MakeTls> Shared<T> {
     ) -> Result<R, Error> {
         let claims = role.claims_json();
         let (headers, cookies) = request::headers_json(&parts.headers);
-        let ctx = RequestContext {
-            role: role.role(),
-            claims: &claims,
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            search_path: plan.schema.search_path,
-            headers: &headers,
-            cookies: &cookies,
-            statement_timeout: self
-                .config
-                .statement_timeout(schema.role_timeouts.get(role.role()).map(String::as_str)),
-            timezone: plan.timezone,
-        };
+        let ctx = self.context(plan, schema, parts, role, &claims, &headers, &cookies);
         let checks = plan.checks;
         let check = move |r: &R| checks.verify(r.rows(), r.affected());
         let decide = plan.decides_commit().then_some(&check as db::Check<'_, R>);

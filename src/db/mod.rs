@@ -18,6 +18,7 @@ use crate::sql;
 mod connect;
 mod conninfo;
 mod direct;
+mod stream;
 #[cfg(feature = "rustls")]
 pub(crate) mod tls;
 mod wire;
@@ -512,6 +513,8 @@ pub(crate) struct ReadResult {
     pub(crate) body: Bytes,
     pub(crate) planned: Option<i64>,
 }
+
+pub(crate) use stream::{FIRST_BATCH, Shape, Streamed, stream_read};
 
 /// The per-request settings, applied in the request's transaction.
 #[derive(Debug)]

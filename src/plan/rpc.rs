@@ -62,6 +62,7 @@ static NO_TABLE: Table = Table {
     updatable: false,
     deletable: false,
     comment: None,
+    estimated_bytes: 0,
 };
 
 fn signature(f: &Function) -> String {

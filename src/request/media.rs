@@ -21,6 +21,9 @@ pub(crate) enum MediaType {
     Csv,
     /// `application/openapi+json`: the OpenAPI description (the root only).
     OpenApi,
+    /// `application/x-ndjson`: one JSON object per row, each on its own line
+    /// (an extension: PostgREST has no such output). Large reads stream.
+    NdJson,
 }
 
 impl MediaType {
@@ -37,6 +40,7 @@ impl MediaType {
             }
             Self::Csv => "text/csv; charset=utf-8",
             Self::OpenApi => "application/openapi+json; charset=utf-8",
+            Self::NdJson => "application/x-ndjson",
         }
     }
 
@@ -69,7 +73,7 @@ impl Acceptable {
 
 /// Every media type `Accept` may name that this crate can produce.
 const ACCEPTABLE: &[Acceptable] = {
-    use MediaType::{Csv, Json, JsonStripped, OpenApi, SingularJson};
+    use MediaType::{Csv, Json, JsonStripped, NdJson, OpenApi, SingularJson};
     const OBJECT: MediaType = SingularJson { stripped: false };
     const OBJECT_STRIPPED: MediaType = SingularJson { stripped: true };
     &[
@@ -83,6 +87,7 @@ const ACCEPTABLE: &[Acceptable] = {
         Acceptable::new("text/csv", Csv, Csv),
         Acceptable::new("text/*", Csv, Csv),
         Acceptable::new("application/openapi+json", OpenApi, OpenApi),
+        Acceptable::new("application/x-ndjson", NdJson, NdJson),
     ]
 };
 

@@ -53,7 +53,13 @@ SELECT n.nspname::text,
                JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
                WHERE con.conrelid = c.oid AND con.contype IN ('p', 'u')
                GROUP BY con.oid) AS u
-       ), '[]')::text
+       ), '[]')::text,
+       CASE c.relkind
+         WHEN 'p' THEN (SELECT coalesce(sum(p.relpages), 0)::int8
+                        FROM pg_catalog.pg_partition_tree(c.oid) AS t
+                        JOIN pg_catalog.pg_class p ON p.oid = t.relid)
+         ELSE c.relpages::int8
+       END * pg_catalog.current_setting('block_size')::int8
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = ANY ($1::text[])
@@ -255,6 +261,7 @@ fn tables_from(rows: Vec<Row>) -> Result<Vec<Table>, Error> {
             columns,
             primary_key: row.get(8),
             unique_keys: serde_json::from_str(row.get::<_, &str>(9)).map_err(bad_catalog)?,
+            estimated_bytes: row.get(10),
         });
     }
     Ok(tables)

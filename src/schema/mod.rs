@@ -101,6 +101,11 @@ pub struct Table {
     /// `COMMENT ON` the relation.
     #[serde(default)]
     pub comment: Option<String>,
+    /// The size of its rows on disk as of the last `VACUUM` or `ANALYZE`
+    /// (`pg_class.relpages`; 0 for views and foreign tables): what decides
+    /// whether a read of it is streamed.
+    #[serde(default)]
+    pub estimated_bytes: i64,
 }
 
 impl Table {
@@ -388,6 +393,7 @@ mod tests {
             updatable: true,
             deletable: true,
             comment: None,
+            estimated_bytes: 0,
         };
         let s = Schema::new(
             vec!["public".into()],

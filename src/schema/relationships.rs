@@ -442,6 +442,7 @@ mod tests {
             updatable: true,
             deletable: true,
             comment: None,
+            estimated_bytes: 0,
         }
     }
 

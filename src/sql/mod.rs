@@ -13,7 +13,7 @@ mod write;
 
 use std::fmt::Write as _;
 
-pub(crate) use render::render_read;
+pub(crate) use render::{StreamStatements, render_read, render_stream};
 pub(crate) use rpc::render_call;
 pub(crate) use write::render_write;
 

@@ -113,6 +113,71 @@ pub(crate) fn render_read(plan: &ReadPlan<'_>) -> Result<ReadStatements, Error> 
     })
 }
 
+/// A streamed read: a cursor's query answering each row of the page as
+/// `(csv_header text, row text)`, and the `count(*)` over the same conditions
+/// that `Prefer: count=exact` asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct StreamStatements {
+    pub(crate) rows: Statement,
+    pub(crate) count: Option<Statement>,
+}
+
+/// The statements of a streamed read; see [`StreamStatements`]. Each row is
+/// rendered as the aggregate of [`render_read`] renders it, so the document
+/// put together from them is the same to the byte: `row_to_json`, with
+/// `json_strip_nulls` when stripped; for CSV PostgreSQL's record text and, on
+/// the first row only, the header of its keys.
+///
+/// ```sql
+/// WITH "pgrst_page" AS (SELECT … FROM "s"."t" WHERE … ORDER BY … LIMIT $1)
+/// SELECT NULL::text, pg_catalog.row_to_json("pgrst_page")::text FROM "pgrst_page"
+/// ```
+pub(crate) fn render_stream(plan: &ReadPlan<'_>) -> Result<StreamStatements, Error> {
+    let table = Source::table(plan.table)?;
+    let mut w = Writer::default();
+    let mut next = 0;
+    w.kw("WITH ").ident(&PAGE).kw(" AS (");
+    page(&mut w, &table, plan, &mut next)?;
+    w.kw(") SELECT ");
+    match plan.media {
+        MediaType::Csv => {
+            w.kw("CASE WHEN pg_catalog.row_number() OVER () = 1 THEN (SELECT coalesce(pg_catalog.string_agg(k, ','), '') FROM pg_catalog.json_object_keys(pg_catalog.row_to_json(")
+                .ident(&PAGE)
+                .kw(")) AS k) END, pg_catalog.substr(")
+                .ident(&PAGE)
+                .kw("::text, 2, pg_catalog.length(")
+                .ident(&PAGE)
+                .kw("::text) - 2)");
+        }
+        MediaType::JsonStripped => {
+            w.kw("NULL::text, pg_catalog.json_strip_nulls(pg_catalog.row_to_json(")
+                .ident(&PAGE)
+                .kw("))::text");
+        }
+        _ => {
+            w.kw("NULL::text, pg_catalog.row_to_json(")
+                .ident(&PAGE)
+                .kw(")::text");
+        }
+    }
+    w.kw(" FROM ").ident(&PAGE);
+    let count = match plan.count {
+        Some(Count::Exact) => {
+            let mut c = Writer::default();
+            let mut next = 0;
+            c.kw("SELECT pg_catalog.count(*) FROM ");
+            table.write(&mut c);
+            where_clause(&mut c, &table, plan, &mut next)?;
+            Some(c.finish())
+        }
+        _ => None,
+    };
+    Ok(StreamStatements {
+        rows: w.finish(),
+        count,
+    })
+}
+
 /// The page: `SELECT <projection> FROM <source> <embeds> [WHERE …] [ORDER BY …] [LIMIT …] [OFFSET …]`.
 /// `next` numbers the aliases of embedded resources.
 pub(super) fn page(
@@ -529,6 +594,11 @@ pub(super) fn body(w: &mut Writer, plan: &ReadPlan<'_>) {
             w.kw("coalesce(pg_catalog.json_strip_nulls(pg_catalog.json_agg(")
                 .ident(&PAGE)
                 .kw(") -> 0)::text, 'null')");
+        }
+        MediaType::NdJson => {
+            w.kw("coalesce(pg_catalog.string_agg(pg_catalog.row_to_json(")
+                .ident(&PAGE)
+                .kw(")::text || E'\\n', ''), '')");
         }
         MediaType::Csv => {
             // The header: the keys of the first row; then each row as

@@ -74,7 +74,18 @@ pub(crate) fn render_call(plan: &CallPlan<'_>) -> Result<Statement, Error> {
             w.kw("NULL::text");
         }
         Returns::Composite { set: true } => body(&mut w, shape),
-        Returns::Composite { set: false } if shape.media == MediaType::Csv => body(&mut w, shape),
+        Returns::Composite { set: false }
+            if matches!(shape.media, MediaType::Csv | MediaType::NdJson) =>
+        {
+            body(&mut w, shape)
+        }
+        Returns::Scalar { .. } if shape.media == MediaType::NdJson => {
+            w.kw("coalesce(pg_catalog.string_agg(pg_catalog.to_json(")
+                .ident(&PAGE)
+                .kw(".")
+                .ident(&SCALAR)
+                .kw(")::text || E'\\n', ''), '')");
+        }
         Returns::Composite { set: false } => {
             w.kw("coalesce((pg_catalog.json_agg(")
                 .ident(&PAGE)

@@ -30,6 +30,7 @@ mod schema;
 mod secrets;
 mod session;
 mod soak;
+mod streaming;
 mod support;
 mod write;
 mod write_load;

@@ -39,6 +39,7 @@ fn schema() -> Schema {
             updatable: true,
             deletable: true,
             comment: None,
+            estimated_bytes: 0,
         }],
         vec![],
         vec![],
