@@ -1,16 +1,22 @@
 //! Planning resource embedding: `select=*,author:authors(name),comments(body)`.
 
+use std::cmp::Ordering;
+
 use super::{PlannedCondition, PlannedOrder, Projection, ReadPlan, SelectColumn, plan_condition};
 use crate::config::Config;
 use crate::error::{Error, codes};
 use crate::request::{ApiRequest, Condition, EmbeddedParam, IsValue, Operation, SelectItem};
-use crate::schema::{Cardinality, Relationship, Schema, Table};
+use crate::schema::{Cardinality, Relationship, Schema, Table, TableKind};
 
 /// An embedded resource: the relationship it follows and its own read plan.
 #[derive(Clone, Debug)]
 pub(crate) struct EmbedPlan<'r> {
     /// The key it gets in the parent's objects: its alias, or the relation's name.
     pub(crate) name: &'r str,
+    /// The target as the select names it (a relation, a function, or a
+    /// foreign key or its column): embedded parameters may use it for the
+    /// embed as well as the alias.
+    pub(crate) relation: &'r str,
     pub(crate) rel: &'r Relationship,
     pub(crate) node: ReadPlan<'r>,
     /// `!inner`: parents without a match are left out.
@@ -121,7 +127,7 @@ pub(super) fn plan_select<'r>(
                 let rel = resolve(schema, config, table, relation, hint)?;
                 let target = schema
                     .table(&rel.foreign_schema, &rel.foreign_table)
-                    .ok_or_else(|| no_relationship(schema, config, table, relation))?;
+                    .ok_or_else(|| no_relationship(schema, config, table, relation, hint))?;
                 let (child_select, child_embeds) = plan_select(inner, target, schema, config)?;
                 let node = embed_node(target, child_select, child_embeds, rel, config);
                 if *spread && alias.is_some() {
@@ -138,6 +144,7 @@ pub(super) fn plan_select<'r>(
                 });
                 embeds.push(EmbedPlan {
                     name: alias.as_deref().unwrap_or(relation),
+                    relation,
                     rel,
                     hidden: inner.is_empty(),
                     node,
@@ -151,10 +158,9 @@ pub(super) fn plan_select<'r>(
     Ok((select, embeds))
 }
 
-/// The relationship `relation` names from `table`, narrowed by `hint` (a
-/// constraint, a column on either side, or a junction table). Only
-/// relationships to (and through) the exposed schemas count, whatever else
-/// the schema cache holds.
+/// The relationship `relation!hint` names from `table`, by PostgREST's rules
+/// (its `findRel`). Only relationships to (and through) the exposed schemas
+/// count, whatever else the schema cache holds.
 fn resolve<'r>(
     schema: &'r Schema,
     config: &Config,
@@ -162,10 +168,10 @@ fn resolve<'r>(
     relation: &str,
     hint: Option<&str>,
 ) -> Result<&'r Relationship, Error> {
-    let mut candidates: Vec<&Relationship> = schema
+    let from_table: Vec<&Relationship> = schema
         .relationships
         .iter()
-        .filter(|r| r.schema == table.schema && r.table == table.name && r.name() == relation)
+        .filter(|r| r.schema == table.schema && r.table == table.name)
         .filter(|r| {
             config.exposes(&r.foreign_schema)
                 && r.junction
@@ -173,108 +179,226 @@ fn resolve<'r>(
                     .is_none_or(|j| config.exposes(&j.schema))
         })
         .collect();
-    // A computed relationship overrides the detected ones of the same name.
-    if candidates.iter().any(|r| r.function.is_some()) {
-        candidates.retain(|r| r.function.is_some());
-    }
-    if let Some(h) = hint {
-        let on_source = |r: &&Relationship| r.columns.iter().any(|(s, _)| s == h);
-        let matches = |r: &&Relationship| {
-            r.constraint == h
-                || r.columns.iter().any(|(s, t)| s == h || t == h)
-                || r.junction.as_ref().is_some_and(|j| {
-                    j.table == h || j.source_constraint == h || j.target_constraint == h
-                })
-        };
-        candidates.retain(matches);
-        // A column hint names the foreign key column of the parent first.
-        if candidates.len() > 1 && candidates.iter().any(on_source) {
-            candidates.retain(on_source);
-        }
-    } else if candidates.len() > 1 && table.name == relation {
-        // A self-reference by the table's own name is the one-to-many side.
-        candidates.retain(|r| r.cardinality == Cardinality::OneToMany);
-    }
+    // A computed relationship overrides the detected ones to the relation of
+    // its function's name.
+    let computed: Vec<&(String, String)> = from_table
+        .iter()
+        .filter_map(|r| r.function.as_ref())
+        .collect();
+    let overridden = |r: &Relationship| {
+        r.function.is_none()
+            && computed
+                .iter()
+                .any(|(s, n)| *s == r.foreign_schema && *n == r.foreign_table)
+    };
+    let mut candidates: Vec<&Relationship> = from_table
+        .into_iter()
+        .filter(|r| !overridden(r))
+        .filter(|r| names(schema, r, relation, hint))
+        .collect();
+    candidates.sort_by(|a, b| postgrest_order(a, b));
     match candidates.as_slice() {
         [one] => Ok(one),
-        [] => Err(no_relationship(schema, config, table, relation)),
-        many => {
-            let details: Vec<serde_json::Value> = many
-                .iter()
-                .map(|r| {
-                    let using = match &r.junction {
-                        Some(j) => format!(
-                            "{}.{} using {}, {}",
-                            j.schema, j.table, j.source_constraint, j.target_constraint
-                        ),
-                        None => {
-                            let (s, t): (Vec<String>, Vec<String>) =
-                                r.columns.iter().cloned().unzip();
-                            format!(
-                                "{} using {}({}) and {}({})",
-                                r.constraint,
-                                r.table,
-                                s.join(", "),
-                                r.foreign_table,
-                                t.join(", ")
-                            )
-                        }
-                    };
-                    serde_json::json!({
-                        "cardinality": r.cardinality.as_str(),
-                        "embedding": format!("{} with {}", r.table, r.foreign_table),
-                        "relationship": using,
-                    })
-                })
-                .collect();
-            let options: Vec<String> = many
-                .iter()
-                .map(|r| {
-                    let hint = match &r.junction {
-                        Some(j) => j.table.clone(),
-                        None => r.constraint.clone(),
-                    };
-                    format!("{relation}!{hint}")
-                })
-                .collect();
-            Err(Error::pgrst(codes::PGRST201,
-                format!(
-                    "Could not embed because more than one relationship was found for '{}' and '{relation}'",
-                    table.name
-                ),
-            )
-            .with_details_json(serde_json::Value::Array(details))
-            .with_hint(format!(
-                "Try changing '{relation}' to one of the following: {}. Find the desired relationship in the 'details' key.",
-                quoted_list(&options)
-            ))
-            )
+        [] => Err(no_relationship(schema, config, table, relation, hint)),
+        many => Err(ambiguous(table, relation, many)),
+    }
+}
+
+/// Whether the embed `target` (with `hint`, the part after `!`) names `r`:
+///
+/// * a computed relationship by its function's name (the hint plays no part);
+/// * on a self-reference, the table's own name is the one-to-many side (the
+///   children), the name of the key's column the many-to-one side (the
+///   parent), and `table!column` the one-to-many side whose children hold
+///   `column`;
+/// * otherwise without a hint the target's name, or (deprecated, and never
+///   towards a view) the name of the foreign key or of its one column;
+/// * otherwise with a hint the target's name, and the hint names the foreign
+///   key, its one column on either side, or the junction table.
+fn names(schema: &Schema, r: &Relationship, target: &str, hint: Option<&str>) -> bool {
+    if let Some((_, function)) = &r.function {
+        return function == target;
+    }
+    let is_fk = r.junction.is_none();
+    let single = r.single_column();
+    if r.is_self() {
+        let children = r.foreign_table == target && r.cardinality == Cardinality::OneToMany;
+        return match hint {
+            None => {
+                children
+                    || (r.cardinality == Cardinality::ManyToOne
+                        && single.is_some_and(|(source, _)| source == target))
+            }
+            Some(h) => children && single.is_some_and(|(_, child)| child == h),
+        };
+    }
+    match hint {
+        None => {
+            r.foreign_table == target
+                || (is_fk
+                    && !is_view(schema, r)
+                    && (r.constraint == target
+                        || single.is_some_and(|(source, _)| source == target)))
+        }
+        Some(h) => {
+            r.foreign_table == target
+                && ((is_fk
+                    && (r.constraint == h
+                        || single.is_some_and(|(source, other)| source == h || other == h)))
+                    || r.junction.as_ref().is_some_and(|j| j.table == h))
         }
     }
 }
 
-fn no_relationship(schema: &Schema, config: &Config, table: &Table, relation: &str) -> Error {
-    let related = schema
+/// Whether the target of `r` is a view (or a materialized view).
+fn is_view(schema: &Schema, r: &Relationship) -> bool {
+    schema
+        .table(&r.foreign_schema, &r.foreign_table)
+        .is_some_and(|t| matches!(t.kind, TableKind::View | TableKind::MaterializedView))
+}
+
+/// The order PostgREST lists candidates in: by target, self-references
+/// last, one-to-many before many-to-one before one-to-one before
+/// many-to-many, then by key (or junction) and columns; computed ones last.
+fn postgrest_order<'a>(a: &'a Relationship, b: &'a Relationship) -> Ordering {
+    fn rank(c: Cardinality) -> u8 {
+        match c {
+            Cardinality::OneToMany => 0,
+            Cardinality::ManyToOne => 1,
+            Cardinality::OneToOne => 2,
+            Cardinality::ManyToMany => 3,
+        }
+    }
+    let first = |r: &'a Relationship| {
+        (
+            r.function.is_some(),
+            r.function.as_ref(),
+            (r.foreign_schema.as_str(), r.foreign_table.as_str()),
+            r.is_self(),
+            rank(r.cardinality),
+        )
+    };
+    let junction = |r: &'a Relationship| {
+        r.junction.as_ref().map(|j| {
+            (
+                (j.schema.as_str(), j.table.as_str()),
+                (j.source_constraint.as_str(), j.target_constraint.as_str()),
+                j.source_columns.as_slice(),
+            )
+        })
+    };
+    // PostgREST keeps a junction's target columns as (target, junction).
+    let junction_targets = |r: &'a Relationship| -> Vec<(&str, &str)> {
+        r.junction
+            .iter()
+            .flat_map(|j| &j.target_columns)
+            .map(|(junction, target)| (target.as_str(), junction.as_str()))
+            .collect()
+    };
+    first(a)
+        .cmp(&first(b))
+        .then_with(|| junction(a).cmp(&junction(b)))
+        .then_with(|| junction_targets(a).cmp(&junction_targets(b)))
+        .then_with(|| (&a.constraint, &a.columns).cmp(&(&b.constraint, &b.columns)))
+}
+
+/// PGRST201: more than one relationship matches; the details list them and
+/// the hint spells the embed that picks each.
+fn ambiguous(table: &Table, relation: &str, many: &[&Relationship]) -> Error {
+    let details: Vec<serde_json::Value> = many.iter().map(|r| described(r)).collect();
+    let options: Vec<String> = many
+        .iter()
+        .filter(|r| r.function.is_none())
+        .map(|r| {
+            let hint = match &r.junction {
+                Some(j) => &j.table,
+                None => &r.constraint,
+            };
+            format!("{}!{hint}", r.foreign_table)
+        })
+        .collect();
+    Error::pgrst(
+        codes::PGRST201,
+        format!(
+            "Could not embed because more than one relationship was found for '{}' and '{relation}'",
+            table.name
+        ),
+    )
+    .with_details_json(serde_json::Value::Array(details))
+    .with_hint(format!(
+        "Try changing '{relation}' to one of the following: {}. Find the desired relationship in the 'details' key.",
+        quoted_list(&options)
+    ))
+}
+
+/// One candidate of an ambiguous embed, as PostgREST describes it.
+fn described(r: &Relationship) -> serde_json::Value {
+    if r.function.is_some() {
+        return serde_json::json!({});
+    }
+    let list = |cols: Vec<&str>| format!("({})", cols.join(", "));
+    let using = match &r.junction {
+        Some(j) => format!(
+            "{} using {}{} and {}{}",
+            j.table,
+            j.source_constraint,
+            list(j.source_columns.iter().map(|(_, c)| c.as_str()).collect()),
+            j.target_constraint,
+            list(j.target_columns.iter().map(|(c, _)| c.as_str()).collect()),
+        ),
+        None => format!(
+            "{} using {}{} and {}{}",
+            r.constraint,
+            r.table,
+            list(r.columns.iter().map(|(s, _)| s.as_str()).collect()),
+            r.foreign_table,
+            list(r.columns.iter().map(|(_, t)| t.as_str()).collect()),
+        ),
+    };
+    serde_json::json!({
+        "cardinality": r.cardinality.as_str(),
+        "embedding": format!("{} with {}", r.table, r.foreign_table),
+        "relationship": using,
+    })
+}
+
+/// PGRST200: nothing matches. The hint suggests a close name among the
+/// relations `table` relates to, unless `relation` is one of them (then the
+/// embed hint is what is wrong).
+fn no_relationship(
+    schema: &Schema,
+    config: &Config,
+    table: &Table,
+    relation: &str,
+    hint: Option<&str>,
+) -> Error {
+    let related: Vec<&str> = schema
         .relationships
         .iter()
         .filter(|r| r.schema == table.schema && r.table == table.name)
         .filter(|r| config.exposes(&r.foreign_schema))
-        .map(Relationship::name);
-    let mut err = Error::pgrst(codes::PGRST200,
+        .map(Relationship::name)
+        .collect();
+    let using = hint
+        .map(|h| format!("' using the hint '{h}"))
+        .unwrap_or_default();
+    let mut err = Error::pgrst(
+        codes::PGRST200,
         format!(
             "Could not find a relationship between '{}' and '{relation}' in the schema cache",
             table.name
         ),
     )
     .with_details(format!(
-        "Searched for a foreign key relationship between '{}' and '{relation}' in the schema '{}', but no matches were found.",
+        "Searched for a foreign key relationship between '{}' and '{relation}{using}' in the schema '{}', but no matches were found.",
         table.name, table.schema
-    ))
-    ;
-    if let Some(close) = crate::schema::closest_name(relation, related) {
-        err = err.with_hint(format!(
-            "Perhaps you meant '{close}' instead of '{relation}'."
-        ));
+    ));
+    if !related.contains(&relation) {
+        if let Some(close) = crate::schema::closest_name(relation, related.into_iter()) {
+            err = err.with_hint(format!(
+                "Perhaps you meant '{close}' instead of '{relation}'."
+            ));
+        }
     }
     err
 }
@@ -297,7 +421,7 @@ fn find<'p, 'r>(
     let (first, rest) = path.split_first().ok_or_else(|| not_embedded(""))?;
     let embed = embeds
         .iter_mut()
-        .find(|e| e.name == first || e.rel.name() == first)
+        .find(|e| e.name == first || e.relation == first)
         .ok_or_else(|| not_embedded(first))?;
     if rest.is_empty() {
         Ok(embed)
@@ -348,7 +472,7 @@ pub(super) fn apply_params<'r>(
             if let (Some(null), true) = (null, f.field.json_path.is_empty()) {
                 if let Some(embed) = embeds
                     .iter_mut()
-                    .find(|e| e.name == f.field.name || e.rel.name() == f.field.name)
+                    .find(|e| e.name == f.field.name || e.relation == f.field.name)
                 {
                     embed.null_filter = Some(null);
                     continue;
@@ -365,7 +489,7 @@ pub(super) fn apply_params<'r>(
 pub(super) fn order_embed(embeds: &[EmbedPlan<'_>], relation: &str) -> Result<usize, Error> {
     let index = embeds
         .iter()
-        .position(|e| e.name == relation || e.rel.name() == relation)
+        .position(|e| e.name == relation || e.relation == relation)
         .ok_or_else(|| not_embedded(relation))?;
     if !embeds[index].to_one() {
         return Err(Error::pgrst(
@@ -502,16 +626,18 @@ mod tests {
         assert!(!e.to_one());
         assert_eq!(e.node.table.name, "topics");
 
-        // The junction's name is a hint, and so is either of its keys.
-        for hint in [
-            "item_topics",
-            "item_topics_item_id_fkey",
-            "item_topics_topic_id_fkey",
-        ] {
-            let req = get(&format!("/items?select=id,topics!{hint}(name)"));
-            let plan = plan_of(&req).unwrap();
-            let e = &read(&plan).embeds[0];
-            assert_eq!(e.rel.cardinality, Cardinality::ManyToMany, "{hint}");
+        // The junction's name is a hint; its keys' names are not (PostgREST
+        // matches a constraint hint against direct foreign keys only).
+        let req = get("/items?select=id,topics!item_topics(name)");
+        let plan = plan_of(&req).unwrap();
+        let e = &read(&plan).embeds[0];
+        assert_eq!(e.rel.cardinality, Cardinality::ManyToMany);
+        for hint in ["item_topics_item_id_fkey", "item_topics_topic_id_fkey"] {
+            let err = plan_error(
+                Method::GET,
+                &format!("/items?select=id,topics!{hint}(name)"),
+            );
+            assert_eq!(err.postgrest_code(), "PGRST200", "{hint}");
         }
         // The junction itself is a plain one-to-many.
         let req = get("/topics?select=name,item_topics(item_id)");
@@ -638,13 +764,161 @@ mod tests {
     /// ("the hint names the referencing column of the children", PostgREST's
     /// `family_tree` spec: `childs:family_tree!parent(…)`).
     #[test]
-    #[ignore = "bug: on a self-reference `categories!parent_id` resolves to the many-to-one (the parent), POSTGREST.md says one-to-many"]
     fn a_self_reference_with_its_key_column_hint_is_the_children() {
         let req = get("/categories?select=id,children:categories!parent_id(id)");
         let plan = plan_of(&req).unwrap();
         let e = &read(&plan).embeds[0];
+        assert_eq!(e.name, "children");
+        assert_eq!(e.relation, "categories");
         assert_eq!(e.rel.cardinality, Cardinality::OneToMany);
         assert_eq!(e.rel.columns, pairs(&[("id", "parent_id")]));
+        assert!(!e.to_one());
+    }
+
+    /// PostgREST's `family_tree` spec: `parent(…)` names the parent.
+    #[test]
+    fn a_self_reference_by_its_key_column_is_the_parent() {
+        let req = get("/categories?select=name,parent_id(name)");
+        let plan = plan_of(&req).unwrap();
+        let e = &read(&plan).embeds[0];
+        assert_eq!(e.name, "parent_id");
+        assert_eq!(e.relation, "parent_id");
+        assert_eq!(e.rel.cardinality, Cardinality::ManyToOne);
+        assert_eq!(e.rel.columns, pairs(&[("parent_id", "id")]));
+        assert_eq!(e.node.table.name, "categories");
+        assert!(e.to_one());
+    }
+
+    /// On a self-reference PostgREST takes a hint as the children's column
+    /// only: a constraint hint, or the referenced column, names nothing.
+    #[test]
+    fn a_self_reference_takes_no_other_hint() {
+        for select in [
+            "categories!categories_parent_id_fkey(id)",
+            "categories!id(id)",
+            "parent_id!parent_id(id)",
+            "categories_parent_id_fkey(id)",
+        ] {
+            let err = plan_error(Method::GET, &format!("/categories?select=id,{select}"));
+            assert_eq!(err.postgrest_code(), "PGRST200", "{select}");
+        }
+    }
+
+    /// Deprecated, still accepted: the foreign key's name, or its column's,
+    /// as the target is the referenced relation.
+    #[test]
+    fn a_key_or_its_column_as_the_target_is_the_to_one_side() {
+        for select in ["sender_id(name)", "messages_sender_id_fkey(name)"] {
+            let req = get(&format!("/messages?select=id,{select}"));
+            let plan = plan_of(&req).unwrap();
+            let e = &read(&plan).embeds[0];
+            assert_eq!(e.rel.cardinality, Cardinality::ManyToOne, "{select}");
+            assert_eq!(e.rel.constraint, "messages_sender_id_fkey", "{select}");
+            assert_eq!(e.node.table.name, "people", "{select}");
+        }
+        // From the referenced side, the key's name is the children.
+        let req = get("/people?select=id,messages_recipient_id_fkey(body)");
+        let plan = plan_of(&req).unwrap();
+        let e = &read(&plan).embeds[0];
+        assert_eq!(e.rel.cardinality, Cardinality::OneToMany);
+        assert_eq!(e.rel.columns, pairs(&[("id", "recipient_id")]));
+        // An embedded parameter names the embed as the select did.
+        let req = get("/messages?select=id,sender_id(name)&sender_id.name=eq.x");
+        let plan = plan_of(&req).unwrap();
+        assert_eq!(read(&plan).embeds[0].node.conditions.len(), 1);
+        let err = plan_error(
+            Method::GET,
+            "/messages?select=id,sender_id(name)&people.name=eq.x",
+        );
+        assert_eq!(err.postgrest_code(), "PGRST108");
+    }
+
+    /// `reviews.item_id` reaches `items` and the view `cheap_items`; a column
+    /// as the target never names a view (PostgREST's issue 1643).
+    #[test]
+    fn a_column_as_the_target_never_names_a_view() {
+        let req = get("/reviews?select=id,item_id(name)");
+        let plan = plan_of(&req).unwrap();
+        let e = &read(&plan).embeds[0];
+        assert_eq!(e.node.table.name, "items");
+        // By its name, with the column as the hint, the view is reached.
+        let req = get("/reviews?select=id,cheap_items!item_id(id)");
+        let plan = plan_of(&req).unwrap();
+        let e = &read(&plan).embeds[0];
+        assert_eq!(e.node.table.name, "cheap_items");
+        assert_eq!(e.rel.cardinality, Cardinality::ManyToOne);
+    }
+
+    #[test]
+    fn an_unknown_hint_is_named_in_the_details_without_a_suggestion() {
+        let err = plan_error(Method::GET, "/messages?select=id,sender:people!space(name)");
+        assert_eq!(err.postgrest_code(), "PGRST200");
+        assert_eq!(
+            err.details(),
+            Some(
+                "Searched for a foreign key relationship between 'messages' and 'people' using the hint 'space' in the schema 'public', but no matches were found."
+            )
+        );
+        // `people` is related: the hint, not the name, is wrong.
+        assert_eq!(err.hint(), None);
+    }
+
+    /// Views over an unexposed table with a self-referencing key, as
+    /// PostgREST's `job` and `i2459_self_v1` spec cases: the view relates to
+    /// itself, once per name it gives the key column.
+    #[test]
+    fn a_view_over_a_hidden_self_reference_relates_to_itself() {
+        let schema: Schema = serde_json::from_value(serde_json::json!({
+            "schemas": ["s"],
+            "tables": [
+                {"schema": "s", "name": "job", "kind": "view", "primary_key": [],
+                 "columns": [{"name": "id", "data_type": "integer", "nullable": true},
+                             {"name": "parent_id", "data_type": "integer", "nullable": true}]},
+                {"schema": "s", "name": "self_v1", "kind": "view", "primary_key": [],
+                 "columns": [{"name": "grandparent", "data_type": "integer", "nullable": true},
+                             {"name": "parent", "data_type": "integer", "nullable": true},
+                             {"name": "id", "data_type": "integer", "nullable": true}]}
+            ],
+            "foreign_keys": [
+                {"name": "parent_fk", "schema": "private", "table": "internal_job",
+                 "columns": ["parent_id"], "foreign_schema": "private",
+                 "foreign_table": "internal_job", "foreign_columns": ["id"]},
+                {"name": "self_t_parent_fkey", "schema": "private", "table": "self_t",
+                 "columns": ["parent"], "foreign_schema": "private",
+                 "foreign_table": "self_t", "foreign_columns": ["id"]}
+            ],
+            "view_columns": [
+                {"schema": "s", "view": "job", "column": "id", "source_schema": "private",
+                 "source_table": "internal_job", "source_column": "id"},
+                {"schema": "s", "view": "job", "column": "parent_id", "source_schema": "private",
+                 "source_table": "internal_job", "source_column": "parent_id"},
+                {"schema": "s", "view": "self_v1", "column": "grandparent", "source_schema": "private",
+                 "source_table": "self_t", "source_column": "parent"},
+                {"schema": "s", "view": "self_v1", "column": "parent", "source_schema": "private",
+                 "source_table": "self_t", "source_column": "parent"},
+                {"schema": "s", "view": "self_v1", "column": "id", "source_schema": "private",
+                 "source_table": "self_t", "source_column": "id"}
+            ]
+        }))
+        .expect("the schema parses");
+        let config = Config::for_tests(&["s"], None);
+        let job = schema.table("s", "job").unwrap();
+        let parent = resolve(&schema, &config, job, "parent_id", None).unwrap();
+        assert_eq!(parent.cardinality, Cardinality::ManyToOne);
+        assert_eq!(parent.columns, pairs(&[("parent_id", "id")]));
+        let children = resolve(&schema, &config, job, "job", Some("parent_id")).unwrap();
+        assert_eq!(children.cardinality, Cardinality::OneToMany);
+        assert_eq!(children.columns, pairs(&[("id", "parent_id")]));
+
+        let v1 = schema.table("s", "self_v1").unwrap();
+        for name in ["parent", "grandparent"] {
+            let r = resolve(&schema, &config, v1, name, None).unwrap();
+            assert_eq!(r.cardinality, Cardinality::ManyToOne, "{name}");
+            assert_eq!(r.columns, pairs(&[(name, "id")]), "{name}");
+        }
+        // By its own name, two ways to find the children.
+        let err = resolve(&schema, &config, v1, "self_v1", None).unwrap_err();
+        assert_eq!(err.postgrest_code(), "PGRST201");
     }
 
     #[test]

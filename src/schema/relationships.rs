@@ -91,15 +91,36 @@ impl Relationship {
             None => &self.foreign_table,
         }
     }
+
+    /// Whether it relates a relation to itself (a self-referencing foreign
+    /// key, or a junction whose two keys point at the same relation).
+    pub fn is_self(&self) -> bool {
+        self.function.is_none()
+            && self.schema == self.foreign_schema
+            && self.table == self.foreign_table
+    }
+
+    /// The (source, target) column pair of a foreign key of one column.
+    pub(crate) fn single_column(&self) -> Option<(&str, &str)> {
+        match self.columns.as_slice() {
+            [(source, target)] => Some((source, target)),
+            _ => None,
+        }
+    }
 }
 
 /// A relation that shows a base table's columns: the table itself or a view,
-/// with base column → own column.
+/// with base column → own columns (a view may show one column under several
+/// names, in the order of its columns).
 struct Exposure {
     schema: String,
     name: String,
-    columns: HashMap<String, String>,
+    columns: HashMap<String, Vec<String>>,
 }
+
+/// The most ways one relation may show the columns of one key: past it, the
+/// combinations of a view that repeats a key's columns are not all related.
+const MAX_KEY_SPELLINGS: usize = 64;
 
 /// Views nested deeper than this are not followed.
 const MAX_VIEW_DEPTH: usize = 16;
@@ -169,7 +190,7 @@ fn table_exposures(schema: &Schema, direct: &HashMap<ColumnKey<'_>, ColumnKey<'_
                 columns: t
                     .columns
                     .iter()
-                    .map(|c| (c.name.clone(), c.name.clone()))
+                    .map(|c| (c.name.clone(), vec![c.name.clone()]))
                     .collect(),
             });
     }
@@ -183,23 +204,29 @@ fn add_view_exposures(
     direct: &HashMap<ColumnKey<'_>, ColumnKey<'_>>,
     exposures: &mut Exposures,
 ) {
-    // view → base table → base column → view column
-    type Projections = HashMap<(String, String), HashMap<String, String>>;
+    // view → base table → base column → view columns
+    type Projections = HashMap<(String, String), HashMap<String, Vec<String>>>;
     let mut by_view: HashMap<(String, String), Projections> = HashMap::new();
     for c in &schema.view_columns {
+        // A subquery's entry under a name the view does not have shows nothing.
+        let shown = schema
+            .table(&c.schema, &c.view)
+            .is_some_and(|v| v.column(&c.column).is_some());
+        if !shown {
+            continue;
+        }
         if let Some((bs, bt, bc)) = base_of(direct, (&c.schema, &c.view, &c.column)) {
             by_view
                 .entry((c.schema.clone(), c.view.clone()))
                 .or_default()
                 .entry((bs.to_owned(), bt.to_owned()))
                 .or_default()
-                .insert(bc.to_owned(), c.column.clone());
+                .entry(bc.to_owned())
+                .or_default()
+                .push(c.column.clone());
         }
     }
     for ((vs, vn), bases) in by_view {
-        if schema.table(&vs, &vn).is_none() {
-            continue;
-        }
         for (base, columns) in bases {
             exposures.entry(base).or_default().push(Exposure {
                 schema: vs.clone(),
@@ -211,24 +238,49 @@ fn add_view_exposures(
 }
 
 /// The relations showing every one of `cols` of `base`, each with its own
-/// names for them.
+/// names for them: a view showing a column under two names shows the key
+/// twice, once with each (PostgREST's issue 2459).
 fn covering<'e>(
     exposures: &'e Exposures,
     base: (&str, &str),
     cols: &[String],
 ) -> Vec<(&'e Exposure, Vec<String>)> {
-    exposures
-        .get(&(base.0.to_owned(), base.1.to_owned()))
-        .map(|list| {
-            list.iter()
-                .filter_map(|e| {
-                    let mapped: Option<Vec<String>> =
-                        cols.iter().map(|c| e.columns.get(c).cloned()).collect();
-                    mapped.map(|m| (e, m))
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    let Some(list) = exposures.get(&(base.0.to_owned(), base.1.to_owned())) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in list {
+        let Some(names) = cols
+            .iter()
+            .map(|c| e.columns.get(c))
+            .collect::<Option<Vec<&Vec<String>>>>()
+        else {
+            continue;
+        };
+        out.extend(spellings(&names).into_iter().map(|m| (e, m)));
+    }
+    out
+}
+
+/// Every choice of one name per column, the first column varying slowest,
+/// at most [`MAX_KEY_SPELLINGS`] of them.
+fn spellings(names: &[&Vec<String>]) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = vec![Vec::with_capacity(names.len())];
+    for options in names {
+        let mut next = Vec::with_capacity(out.len() * options.len());
+        'outer: for prefix in &out {
+            for option in options.iter() {
+                if next.len() == MAX_KEY_SPELLINGS {
+                    break 'outer;
+                }
+                let mut chosen = prefix.clone();
+                chosen.push(option.clone());
+                next.push(chosen);
+            }
+        }
+        out = next;
+    }
+    out
 }
 
 /// Whether `cols` are exactly one of the unique keys of `schema_name.table`.
@@ -542,5 +594,79 @@ mod tests {
         assert_eq!(r.columns, vec![("writer".into(), "id".into())]);
         // `v0` is not a relation of the schema: it shows nothing.
         assert!(s.relationships.iter().all(|r| r.table != "v0"));
+    }
+
+    /// PostgREST's issue 2459: a view showing `books.author_id` twice relates
+    /// to `authors` once through each name; a subquery's entry under a name
+    /// the view lacks shows nothing.
+    #[test]
+    fn a_view_showing_a_key_column_twice_relates_once_per_name() {
+        let mut s = schema();
+        s.tables
+            .push(table("v_two", TableKind::View, &["a1", "a2"], &[]));
+        let lineage = |column: &str, source: &str| ViewColumn {
+            schema: "s".into(),
+            view: "v_two".into(),
+            column: column.into(),
+            source_schema: "s".into(),
+            source_table: "books".into(),
+            source_column: source.into(),
+        };
+        s.view_columns.extend([
+            lineage("a1", "author_id"),
+            lineage("a2", "author_id"),
+            lineage("ghost", "id"),
+        ]);
+        s.reindex();
+        let mut columns: Vec<_> = find(&s, "v_two", "authors")
+            .iter()
+            .map(|r| (r.cardinality, r.columns.clone()))
+            .collect();
+        columns.sort_by(|a, b| a.1.cmp(&b.1));
+        assert_eq!(
+            columns,
+            [
+                (Cardinality::ManyToOne, vec![("a1".into(), "id".into())]),
+                (Cardinality::ManyToOne, vec![("a2".into(), "id".into())]),
+            ]
+        );
+        assert_eq!(find(&s, "authors", "v_two").len(), 2);
+        assert!(
+            s.relationships
+                .iter()
+                .all(|r| { r.columns.iter().all(|(a, b)| a != "ghost" && b != "ghost") })
+        );
+    }
+
+    #[test]
+    fn a_key_shown_under_many_names_is_spelled_a_bounded_number_of_ways() {
+        let names: Vec<String> = (0..10).map(|i| format!("c{i}")).collect();
+        let per_column = vec![&names; 3];
+        let all = spellings(&per_column);
+        assert_eq!(all.len(), MAX_KEY_SPELLINGS);
+        assert_eq!(all[0], ["c0", "c0", "c0"]);
+        assert_eq!(all[1], ["c0", "c0", "c1"]);
+        let two = vec!["x".to_owned(), "y".to_owned()];
+        assert_eq!(
+            spellings(&[&two, &two]),
+            [["x", "x"], ["x", "y"], ["y", "x"], ["y", "y"]]
+        );
+    }
+
+    #[test]
+    fn self_references_are_told_apart() {
+        let mut s = schema();
+        s.tables.push(table(
+            "tree",
+            TableKind::Table,
+            &["id", "parent"],
+            &[&["id"]],
+        ));
+        s.foreign_keys.push(fk("tree_fk", "tree", "parent", "tree"));
+        s.reindex();
+        let rels = find(&s, "tree", "tree");
+        assert_eq!(rels.len(), 2);
+        assert!(rels.iter().all(|r| r.is_self()));
+        assert!(find(&s, "books", "authors").iter().all(|r| !r.is_self()));
     }
 }

@@ -140,11 +140,13 @@ async fn hints_ambiguity_and_self_references() {
         json!([{"name": "Ann", "sent": [{"body": "hi"}, {"body": "again"}]}, {"name": "Ben", "sent": [{"body": "yo"}]}]),
     )
     .await;
-    // Self-reference: the table's name is the one-to-many side; a column hint the many-to-one.
+    // Self-reference: the table's name, or `table!key_column`, is the
+    // one-to-many side; the key column's name the many-to-one.
     check(
         &svc,
-        "/employees?select=name,manager:employees!manager_id(name),reports:employees(name)&id=eq.2&reports.order=id",
-        json!([{"name": "Mid", "manager": {"name": "Boss"}, "reports": [{"name": "Low"}, {"name": "Low2"}]}]),
+        "/employees?select=name,manager:manager_id(name),reports:employees(name),r:employees!manager_id(name)&id=eq.2&reports.order=id&r.order=id",
+        json!([{"name": "Mid", "manager": {"name": "Boss"}, "reports": [{"name": "Low"}, {"name": "Low2"}],
+                "r": [{"name": "Low"}, {"name": "Low2"}]}]),
     )
     .await;
     let body = get(&svc, "/films?select=title,producers(name)")

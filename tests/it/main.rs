@@ -12,6 +12,7 @@ mod connections;
 mod cors;
 mod demo;
 mod embed;
+mod embed_disambiguation;
 mod embed_load;
 mod error_styles;
 mod errors;
