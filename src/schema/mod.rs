@@ -103,8 +103,9 @@ pub struct Table {
     pub comment: Option<String>,
     /// The size of its rows on disk as of the last `VACUUM` or `ANALYZE`
     /// (`pg_class.relpages`; 0 for views and foreign tables): what decides
-    /// whether a read of it is streamed.
-    #[serde(default)]
+    /// whether a read of it is streamed. A statistic rather than a
+    /// definition, so not written out with the schema.
+    #[serde(default, skip_serializing)]
     pub estimated_bytes: i64,
 }
 
