@@ -116,8 +116,13 @@ impl<T: MakeTls> RestServiceBuilder<T> {
     /// to fit in the first thousand rows is answered whole, as any other.
     /// `Accept: application/x-ndjson` always streams.
     ///
-    /// ```
-    /// let builder = tower_postgrest::RestService::builder().stream_reads_above(Some(64 << 20));
+    /// ```no_run
+    /// # async fn demo(pool: tower_postgrest::Pool) -> Result<(), tower_postgrest::Error> {
+    /// use tower_postgrest::RestService;
+    ///
+    /// // Stream reads of relations of 64 MiB and more.
+    /// let rest = RestService::builder(pool).stream_reads_above(Some(64 << 20)).build().await?;
+    /// # Ok(()) }
     /// ```
     pub fn stream_reads_above(mut self, bytes: Option<u64>) -> Self {
         self.settings.stream_above = bytes;
