@@ -129,6 +129,27 @@ impl<T: MakeTls> RestServiceBuilder<T> {
         self
     }
 
+    /// PostgREST's `db-pre-request`: a function (`name` or `schema.name`,
+    /// taking no arguments) called in every request's transaction after its
+    /// context is set (role, claims, headers, …) and before its statement,
+    /// in the same round trip. An exception it raises is the response, as
+    /// any database error is (`RAISE SQLSTATE 'PGRST'` with a JSON message
+    /// sets the status and headers); the `response.headers` and
+    /// `response.status` it sets apply to the response.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: tower_postgrest::Pool) -> Result<(), tower_postgrest::Error> {
+    /// let rest = tower_postgrest::RestService::builder(pool)
+    ///     .pre_request("public.check_request")
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn pre_request(mut self, function: impl Into<String>) -> Self {
+        self.settings.pre_request = Some(function.into());
+        self
+    }
+
     /// Refuses PATCH and DELETE without any filter (422) instead of letting them
     /// affect every row, as PostgREST does. Off by default.
     pub fn require_filter_on_mutation(mut self, require: bool) -> Self {
@@ -376,6 +397,8 @@ pub(crate) struct Config {
     pub(crate) metrics: bool,
     /// JSON and CSV reads of relations larger than this many bytes stream.
     pub(crate) stream_above: Option<i64>,
+    /// The `db-pre-request` call, rendered.
+    pub(crate) pre_request: Option<String>,
 }
 
 /// The settings as the builder collected them, before [`Config::new`] checks them.
@@ -394,6 +417,7 @@ pub(crate) struct Settings {
     pub(crate) metrics: bool,
     pub(crate) extra_search_path: Vec<String>,
     pub(crate) stream_above: Option<u64>,
+    pub(crate) pre_request: Option<String>,
 }
 
 impl Default for Settings {
@@ -412,6 +436,7 @@ impl Default for Settings {
             metrics: false,
             extra_search_path: vec!["public".to_owned()],
             stream_above: Some(DEFAULT_STREAM_ABOVE),
+            pre_request: None,
         }
     }
 }
@@ -472,6 +497,11 @@ impl Config {
             openapi_mode: settings.openapi_mode,
             server_timing: settings.server_timing,
             metrics: settings.metrics,
+            pre_request: settings
+                .pre_request
+                .as_deref()
+                .map(sql::render_pre_request)
+                .transpose()?,
             stream_above: settings
                 .stream_above
                 .map(|b| i64::try_from(b).unwrap_or(i64::MAX)),

@@ -236,15 +236,7 @@ pub(crate) fn call(plan: &CallPlan<'_>, result: CallResult) -> Result<Response<R
         _ => StatusCode::OK,
     };
     if let Some(s) = result.status.as_deref() {
-        status = s
-            .trim()
-            .parse::<u16>()
-            .ok()
-            .and_then(|n| StatusCode::from_u16(n).ok())
-            .ok_or_else(|| {
-                Error::pgrst(codes::PGRST112, "Invalid response.status")
-                    .with_details(format!("{s:?} is not an HTTP status code"))
-            })?;
+        status = parse_status(s)?;
     }
     let mut res = if plan.returns == Returns::Void || shape.headers_only {
         Response::new(RestBody::empty())
@@ -277,6 +269,33 @@ pub(crate) fn call(plan: &CallPlan<'_>, result: CallResult) -> Result<Response<R
         apply_response_headers(headers, raw)?;
     }
     Ok(res)
+}
+
+/// What the `db-pre-request` function set: `response.status` replaces the
+/// status, `response.headers` adds to (or replaces) the headers.
+pub(crate) fn apply_pre_request(
+    res: &mut Response<RestBody>,
+    pre: &crate::db::PreAnswer,
+) -> Result<(), Error> {
+    if let Some(s) = pre.status.as_deref() {
+        *res.status_mut() = parse_status(s)?;
+    }
+    if let Some(raw) = pre.headers.as_deref() {
+        apply_response_headers(res.headers_mut(), raw)?;
+    }
+    Ok(())
+}
+
+/// A `response.status` value.
+fn parse_status(s: &str) -> Result<StatusCode, Error> {
+    s.trim()
+        .parse::<u16>()
+        .ok()
+        .and_then(|n| StatusCode::from_u16(n).ok())
+        .ok_or_else(|| {
+            Error::pgrst(codes::PGRST112, "Invalid response.status")
+                .with_details(format!("{s:?} is not an HTTP status code"))
+        })
 }
 
 /// The `response.headers` a function set: a JSON array of one-key objects.

@@ -269,6 +269,8 @@ fn metrics_method(method: &http::Method) -> &'static str {
 struct Stages {
     /// Nanoseconds in the database (all of a request's transactions).
     transaction: AtomicU64,
+    /// What the `db-pre-request` function set for the response.
+    pre: std::sync::OnceLock<db::PreAnswer>,
 }
 
 impl Stages {
@@ -403,6 +405,10 @@ impl<T: MakeTls> Shared<T> {
         let mut res = self
             .respond(&plan, &api, &schema, &parts, &role, &stages)
             .await?;
+        // A call's own statement reads what the pre-request set, with what the function set.
+        if let (Some(pre), false) = (stages.pre.get(), matches!(plan.kind, PlanKind::Call(_))) {
+            response::apply_pre_request(&mut res, pre)?;
+        }
         if let Some(zone) = plan.timezone {
             response::preference_applied(&mut res, &format!("timezone={zone}"));
         }
@@ -553,7 +559,9 @@ impl<T: MakeTls> Shared<T> {
     ) -> Result<db::Streamed, Error> {
         let claims = role.claims_json();
         let (headers, cookies) = request::headers_json(&parts.headers);
-        let ctx = self.context(plan, schema, parts, role, &claims, &headers, &cookies);
+        let ctx = self.context(
+            plan, schema, parts, role, &claims, &headers, &cookies, stages,
+        );
         let anonymous = self
             .config
             .anon_role
@@ -582,6 +590,7 @@ impl<T: MakeTls> Shared<T> {
         claims: &'a str,
         headers: &'a str,
         cookies: &'a str,
+        stages: &'a Stages,
     ) -> RequestContext<'a> {
         RequestContext {
             role: role.role(),
@@ -595,6 +604,14 @@ impl<T: MakeTls> Shared<T> {
                 .config
                 .statement_timeout(schema.role_timeouts.get(role.role()).map(String::as_str)),
             timezone: plan.timezone,
+            pre_request: self
+                .config
+                .pre_request
+                .as_deref()
+                .map(|sql| db::PreRequest {
+                    sql,
+                    answer: &stages.pre,
+                }),
         }
     }
 
@@ -630,7 +647,9 @@ impl<T: MakeTls> Shared<T> {
     ) -> Result<R, Error> {
         let claims = role.claims_json();
         let (headers, cookies) = request::headers_json(&parts.headers);
-        let ctx = self.context(plan, schema, parts, role, &claims, &headers, &cookies);
+        let ctx = self.context(
+            plan, schema, parts, role, &claims, &headers, &cookies, stages,
+        );
         let checks = plan.checks;
         let check = move |r: &R| checks.verify(r.rows(), r.affected());
         let decide = plan.decides_commit().then_some(&check as db::Check<'_, R>);

@@ -123,6 +123,11 @@ pub(crate) async fn run(
         frontend::parse("", context_sql, None, &mut out).map_err(protocol)?;
         parsing.push((Parsed::Unnamed, String::new()));
         bind("", ctx.values(), &mut out)?;
+        if let Some(pre) = ctx.pre_request {
+            frontend::parse("", pre.sql, None, &mut out).map_err(protocol)?;
+            parsing.push((Parsed::Unnamed, String::new()));
+            bind("", [], &mut out)?;
+        }
         for stmt in stmts {
             frontend::parse("", &stmt.sql, None, &mut out).map_err(protocol)?;
             parsing.push((Parsed::Unnamed, String::new()));
@@ -134,6 +139,17 @@ pub(crate) async fn run(
     }
     if state.named {
         bind(context, ctx.values(), &mut out)?;
+        if let Some(pre) = ctx.pre_request {
+            if let Some(name) = state.statements.get(pre.sql) {
+                bind(name, [], &mut out)?;
+            } else {
+                let name = format!("tpg_{}", state.next);
+                state.next += 1;
+                frontend::parse(&name, pre.sql, None, &mut out).map_err(protocol)?;
+                bind(&name, [], &mut out)?;
+                parsing.push((Parsed::Statement(pre.sql), name));
+            }
+        }
     }
     for stmt in stmts.iter().filter(|_| state.named) {
         let values = stmt.params.iter().map(Option::as_deref);
@@ -167,8 +183,10 @@ pub(crate) async fn run(
 
     let mut input = BytesMut::new();
     let mut parsed = 0;
-    // Executes answered so far (the context is the first), and the rows of each statement.
+    // Executes answered so far (the context is the first, then any
+    // pre-request), and the rows of each statement.
     let mut executed = 0;
+    let before = 1 + usize::from(ctx.pre_request.is_some());
     let mut rows: Vec<Option<Row>> = vec![None; stmts.len()];
     let mut failure: Option<Error> = None;
     let idle;
@@ -198,16 +216,22 @@ pub(crate) async fn run(
                 if executed == 0 {
                     continue;
                 }
-                let slot = rows.get_mut(executed - 1).ok_or_else(unexpected)?;
-                if slot.is_some() {
-                    return Err(super::missing_row());
-                }
                 let buffer = row.buffer_bytes();
-                let values = row
+                let values: Row = row
                     .ranges()
                     .map(|range| Ok(range.map(|r| buffer.slice(r))))
                     .collect()
                     .map_err(protocol)?;
+                if executed < before {
+                    if let Some(pre) = ctx.pre_request {
+                        pre.record(&values)?;
+                    }
+                    continue;
+                }
+                let slot = rows.get_mut(executed - before).ok_or_else(unexpected)?;
+                if slot.is_some() {
+                    return Err(super::missing_row());
+                }
                 *slot = Some(values);
             }
             Message::CommandComplete(_) | Message::EmptyQueryResponse => executed += 1,

@@ -530,6 +530,51 @@ pub(crate) struct RequestContext<'a> {
     pub(crate) statement_timeout: Option<&'a str>,
     /// `timezone` for the transaction (`None` keeps the session's).
     pub(crate) timezone: Option<&'a str>,
+    /// `db-pre-request`: called after the context, before the statements.
+    pub(crate) pre_request: Option<PreRequest<'a>>,
+}
+
+/// The `db-pre-request` call of a request, and where its answer goes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PreRequest<'a> {
+    /// [`sql::render_pre_request`]'s statement.
+    pub(crate) sql: &'a str,
+    pub(crate) answer: &'a std::sync::OnceLock<PreAnswer>,
+}
+
+/// The `response.headers` and `response.status` set when the pre-request function returned.
+#[derive(Debug, Default)]
+pub(crate) struct PreAnswer {
+    pub(crate) headers: Option<String>,
+    pub(crate) status: Option<String>,
+}
+
+impl PreRequest<'_> {
+    fn record(&self, row: &impl Columns) -> Result<(), Error> {
+        let answer = PreAnswer {
+            headers: row.string(1)?,
+            status: row.string(2)?,
+        };
+        let _ = self.answer.set(answer);
+        Ok(())
+    }
+
+    /// Records the answer of the pre-request's query.
+    fn answered(
+        &self,
+        rows: Result<Vec<tokio_postgres::Row>, tokio_postgres::Error>,
+    ) -> Result<(), Error> {
+        let rows = rows.map_err(Error::from_pg)?;
+        self.record(rows.first().ok_or_else(missing_row)?)
+    }
+}
+
+/// The pre-request's query, if any, for a pipeline (`Ok` when there is none).
+async fn pre_request(client: &Client, pre: Option<PreRequest<'_>>) -> Result<(), Error> {
+    match pre {
+        Some(pre) => pre.answered(client.query_typed(pre.sql, &[]).await),
+        None => Ok(()),
+    }
 }
 
 impl RequestContext<'_> {
@@ -889,6 +934,7 @@ async fn run_on(
         return run_unnamed(
             conn,
             begin_sql,
+            ctx.pre_request,
             &ctx_refs,
             stmts,
             &param_refs,
@@ -911,19 +957,27 @@ async fn run_on(
                 .map(|s| s.sql.as_str())
                 .filter(|s| conn.cached(s).is_none())
                 .collect();
-            let (begin, set, fresh) = futures_util::join!(
+            let (begin, set, pre, fresh) = futures_util::join!(
                 client.batch_execute(begin_sql),
                 client.query_one(&context, &ctx_refs),
+                pre_request(client, ctx.pre_request),
                 futures_util::future::join_all(missing.iter().map(|s| client.prepare(s))),
             );
             let fresh = begin
                 .and(set)
-                .and_then(|_| fresh.into_iter().collect::<Result<Vec<_>, _>>());
+                .map_err(Error::from_pg)
+                .and_then(|_| pre)
+                .and_then(|()| {
+                    fresh
+                        .into_iter()
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(Error::from_pg)
+                });
             let fresh = match fresh {
                 Ok(fresh) => fresh,
                 Err(e) => {
                     conn.ended(&client.batch_execute("ROLLBACK").await);
-                    return Err(Error::from_pg(e));
+                    return Err(e);
                 }
             };
             for (sql, stmt) in missing.into_iter().zip(fresh) {
@@ -951,17 +1005,24 @@ async fn run_on(
         let (runs, ended) = futures_util::join!(runs, end);
         (Ok(()), runs, ended)
     } else {
-        let (begin, set, runs, ended) = futures_util::join!(
+        let (begin, set, pre, runs, ended) = futures_util::join!(
             client.batch_execute(begin_sql),
             client.query_one(&context, &ctx_refs),
+            pre_request(client, ctx.pre_request),
             runs,
             end,
         );
-        (begin.and(set.map(|_| ())), runs, ended)
+        (
+            begin.and(set.map(|_| ())).map_err(Error::from_pg).and(pre),
+            runs,
+            ended,
+        )
     };
-    let outcome = started
-        .and_then(|()| runs.into_iter().collect::<Result<Vec<_>, _>>())
-        .map_err(Error::from_pg);
+    let outcome = started.and_then(|()| {
+        runs.into_iter()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Error::from_pg)
+    });
     finish_run(conn, ending, outcome, ended, decide).await
 }
 
@@ -1001,6 +1062,7 @@ async fn pipelined_end(
 async fn run_unnamed(
     conn: &Connection,
     begin_sql: &str,
+    pre: Option<PreRequest<'_>>,
     ctx_refs: &[&(dyn ToSql + Sync); 9],
     stmts: &[&sql::Statement],
     param_refs: &[Vec<&(dyn ToSql + Sync)>],
@@ -1017,16 +1079,22 @@ async fn run_unnamed(
         client.query_typed(&stmts[i].sql, &typed_params[i])
     });
     let end = pipelined_end(client, ending, decide.is_some());
-    let (begin, set, runs, ended) = futures_util::join!(
+    let (begin, set, pre, runs, ended) = futures_util::join!(
         client.batch_execute(begin_sql),
         client.query_typed(sql::CONTEXT_SQL, &ctx_typed),
+        pre_request(client, pre),
         runs,
         end,
     );
     let outcome = begin
         .and(set.map(|_| ()))
-        .and_then(|()| runs.into_iter().collect::<Result<Vec<_>, _>>())
         .map_err(Error::from_pg)
+        .and(pre)
+        .and_then(|()| {
+            runs.into_iter()
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(Error::from_pg)
+        })
         .and_then(|results| {
             // Each statement answers one row.
             results

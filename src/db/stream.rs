@@ -233,15 +233,17 @@ async fn first_batch(
             .as_ref()
             .map(|c| client.query_typed(&c.sql, &count_typed)),
     );
-    let (begin, set, count, declared, rows) = futures_util::join!(
+    let (begin, set, pre, count, declared, rows) = futures_util::join!(
         client.batch_execute("BEGIN READ ONLY"),
         client.query_typed(sql::CONTEXT_SQL, &ctx_typed),
+        super::pre_request(client, ctx.pre_request),
         count,
         client.query_typed(&declare, &row_typed),
         client.query_typed(&fetch, &[]),
     );
     begin.map_err(Error::from_pg)?;
     set.map_err(Error::from_pg)?;
+    pre?;
     let total = match count {
         Some(rows) => {
             let rows = rows.map_err(Error::from_pg)?;

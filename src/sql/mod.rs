@@ -80,6 +80,27 @@ SELECT NULL::bigint, 0::bigint, pg_catalog.json_build_object(
       AND pg_catalog.has_schema_privilege(n.oid, 'USAGE')
       AND pg_catalog.has_function_privilege(p.oid, 'EXECUTE')))";
 
+/// The call of `db-pre-request` function `function` (`name` or
+/// `schema.name`), answering the `response.headers` and `response.status`
+/// it set: `SELECT "s"."f"(), nullif(current_setting('response.headers', true), ''), …`.
+/// The select list is evaluated in order, so the settings are read after the call.
+pub(crate) fn render_pre_request(function: &str) -> Result<String, Error> {
+    let mut w = Writer::default();
+    w.kw("SELECT ");
+    match function.split_once('.') {
+        Some((schema, name)) => {
+            w.ident(&Ident::new(schema)?)
+                .kw(".")
+                .ident(&Ident::new(name)?);
+        }
+        None => {
+            w.ident(&Ident::new(function)?);
+        }
+    }
+    w.kw("(), nullif(pg_catalog.current_setting('response.headers', true), ''), nullif(pg_catalog.current_setting('response.status', true), '')");
+    Ok(w.finish().sql)
+}
+
 /// The [`PRIVILEGES_SQL`] statement for schema `ns`, narrowed to `only` when given.
 pub(crate) fn render_privileges(ns: &str, only: Option<&str>) -> Statement {
     Statement {

@@ -22,6 +22,7 @@ mod grammar;
 mod hostile;
 mod operations;
 mod parity;
+mod pre_request;
 mod profiles;
 mod read;
 mod round_trips;

@@ -197,3 +197,53 @@ async fn a_get_on_a_socket_the_pool_opened_is_one_round_trip_and_one_sync() {
     // Executes: the context, the statement, and the session's `RESET ALL`.
     reads_through(turns, manager, 1, 1, 3).await;
 }
+
+#[tokio::test]
+async fn a_pre_request_goes_in_the_same_round_trip() {
+    crate::support::admin()
+        .await
+        .batch_execute(
+            "CREATE OR REPLACE FUNCTION public.rt_pre_request() RETURNS void LANGUAGE sql AS 'SELECT'",
+        )
+        .await
+        .unwrap();
+    for direct in [true, false] {
+        let turns = Arc::new(Turns::default());
+        let port = proxy(Arc::clone(&turns)).await;
+        let manager = if direct {
+            tower_postgrest::ConnectionManager::from_config(proxied(port), tokio_postgres::NoTls)
+        } else {
+            tower_postgrest::ConnectionManager::new(bb8_postgres::PostgresConnectionManager::new(
+                proxied(port),
+                tokio_postgres::NoTls,
+            ))
+        };
+        let svc =
+            tower_postgrest::RestService::builder(crate::support::one_connection(manager).await)
+                .anon_role("anon")
+                .pre_request("public.rt_pre_request")
+                .build()
+                .await
+                .unwrap();
+        let uri = "/items?select=id&price=gt.1&order=id";
+        assert_eq!(get(&svc, uri).await.ids(), vec![1, 4, 6]);
+        let (before, executes) = (
+            turns.0.load(Ordering::SeqCst),
+            turns.1.load(Ordering::SeqCst),
+        );
+        assert_eq!(get(&svc, uri).await.ids(), vec![1, 4, 6]);
+        assert_eq!(
+            turns.0.load(Ordering::SeqCst) - before,
+            1,
+            "direct: {direct}"
+        );
+        // One more Execute than without a pre-request: context, pre-request,
+        // statement (and, direct, the reset).
+        let want = if direct { 4 } else { 3 };
+        assert_eq!(
+            turns.1.load(Ordering::SeqCst) - executes,
+            want,
+            "direct: {direct}"
+        );
+    }
+}
