@@ -964,9 +964,9 @@ async fn run_on(
                 futures_util::future::join_all(missing.iter().map(|s| client.prepare(s))),
             );
             let fresh = begin
-                .and(set)
+                .and(set.map(drop))
                 .map_err(Error::from_pg)
-                .and_then(|_| pre)
+                .and(pre)
                 .and_then(|()| {
                     fresh
                         .into_iter()
@@ -1059,6 +1059,7 @@ async fn pipelined_end(
 /// [`run_on`] without named statements: `BEGIN`, the context, the
 /// statements (each parsed unnamed, its parameters' types left to
 /// PostgreSQL) and the end, pipelined as with prepared statements.
+#[allow(clippy::too_many_arguments)]
 async fn run_unnamed(
     conn: &Connection,
     begin_sql: &str,
