@@ -13,7 +13,7 @@ use crate::config::Exposed;
 use crate::db::{CallResult, ReadResult, WriteResult};
 use crate::error::{Error, codes};
 use crate::plan::{Allow, CallPlan, Privileges, ReadPlan, Resource, Returns, WritePlan};
-use crate::request::{Action, Count, Return};
+use crate::request::{Action, Count, MediaType, Return};
 use crate::schema::Schema;
 
 static VARY: HeaderValue = HeaderValue::from_static("Accept, Prefer, Range");
@@ -144,7 +144,7 @@ pub(crate) fn read(
     let body = if plan.headers_only {
         RestBody::empty()
     } else {
-        RestBody::from(result.body)
+        RestBody::from(handled_body(plan, result.body)?)
     };
     Ok(read_response(
         plan,
@@ -198,10 +198,7 @@ fn read_response(
         _ => StatusCode::OK,
     };
     let headers = res.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(plan.media.content_type()),
-    );
+    headers.insert(header::CONTENT_TYPE, content_type(plan));
     if let Some(page_total) = page_total {
         let range = content_range(plan.offset, page_total, total);
         headers.insert(header::CONTENT_RANGE, owned_header_value(range));
@@ -241,15 +238,12 @@ pub(crate) fn call(plan: &CallPlan<'_>, result: CallResult) -> Result<Response<R
     let mut res = if plan.returns == Returns::Void || shape.headers_only {
         Response::new(RestBody::empty())
     } else {
-        Response::new(RestBody::from(result.body))
+        Response::new(RestBody::from(handled_body(shape, result.body)?))
     };
     *res.status_mut() = status;
     let headers = res.headers_mut();
     if plan.returns != Returns::Void {
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(shape.media.content_type()),
-        );
+        headers.insert(header::CONTENT_TYPE, content_type(shape));
     }
     if set {
         let range = content_range(shape.offset, result.page_total, total);
@@ -269,6 +263,60 @@ pub(crate) fn call(plan: &CallPlan<'_>, result: CallResult) -> Result<Response<R
         apply_response_headers(headers, raw)?;
     }
     Ok(res)
+}
+
+/// The `Content-Type` of a read's or call's answer: its media type's, or its
+/// handler's (with a charset for the text types PostgREST gives one).
+fn content_type(plan: &ReadPlan<'_>) -> HeaderValue {
+    match (plan.media, plan.handler) {
+        (MediaType::Custom, Some(h)) => {
+            let charset = matches!(
+                h.content_type.as_str(),
+                "text/plain"
+                    | "text/xml"
+                    | "text/csv"
+                    | "application/json"
+                    | "application/geo+json"
+            );
+            let value = if charset {
+                format!("{}; charset=utf-8", h.content_type)
+            } else {
+                h.content_type.clone()
+            };
+            HeaderValue::from_str(&value)
+                .unwrap_or(HeaderValue::from_static("application/octet-stream"))
+        }
+        (media, _) => HeaderValue::from_static(media.content_type()),
+    }
+}
+
+/// The body a handler built: its text, or its bytes sent as hex.
+fn handled_body(plan: &ReadPlan<'_>, body: Bytes) -> Result<Bytes, Error> {
+    match plan.handler {
+        Some(h) if plan.media == MediaType::Custom && h.binary => {
+            let hex = body.as_ref();
+            let digit = |b: u8| match b {
+                b'0'..=b'9' => Some(b - b'0'),
+                b'a'..=b'f' => Some(b - b'a' + 10),
+                b'A'..=b'F' => Some(b - b'A' + 10),
+                _ => None,
+            };
+            let bytes: Option<Vec<u8>> = hex
+                .chunks(2)
+                .map(|pair| match pair {
+                    [hi, lo] => Some(digit(*hi)? << 4 | digit(*lo)?),
+                    _ => None,
+                })
+                .collect();
+            bytes.map(Bytes::from).ok_or_else(|| {
+                Error::new(
+                    crate::error::ErrorKind::Internal,
+                    "The database sent a malformed binary body",
+                )
+            })
+        }
+        _ => Ok(body),
+    }
 }
 
 /// What the `db-pre-request` function set: `response.status` replaces the

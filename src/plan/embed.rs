@@ -81,6 +81,7 @@ fn embed_node<'r>(
         count: None,
         max_rows: None,
         embeds,
+        handler: None,
     }
 }
 

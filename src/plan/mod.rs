@@ -16,7 +16,7 @@ use crate::request::{
     Action, ApiRequest, BoolOp, Condition, Count, EmbeddedParam, Field, Filter, MediaType,
     OrderTerm, SelectItem, Target, TxEnd,
 };
-use crate::schema::{Schema, Table, Volatility};
+use crate::schema::{HandlerTarget, MediaHandler, Schema, Table, Volatility};
 
 mod embed;
 mod privileges;
@@ -188,6 +188,9 @@ pub(crate) struct ReadPlan<'r> {
     pub(crate) count: Option<Count>,
     pub(crate) max_rows: Option<i64>,
     pub(crate) embeds: Vec<EmbedPlan<'r>>,
+    /// The media-type handler of the database that builds the body
+    /// ([`MediaType::Custom`]).
+    pub(crate) handler: Option<&'r MediaHandler>,
 }
 
 impl ReadPlan<'_> {
@@ -214,6 +217,15 @@ pub(crate) enum Admitted {
 pub(crate) fn admit(req: &ApiRequest, schema: &Schema, config: &Config) -> Result<Admitted, Error> {
     let ns = config.exposed(req.profile.as_deref())?;
     check_limits(req, &config.limits)?;
+    // Nothing this crate produces was asked for: only a handler of the
+    // database's can answer, for a relation or a function.
+    if req.accepted.builtin.is_none()
+        && (schema.media_handlers.is_empty()
+            || matches!(req.target, Target::Root)
+            || req.action == Action::Options)
+    {
+        return Err(req.accepted.unavailable());
+    }
     Ok(match &req.target {
         Target::Root => {
             if config.openapi_mode == OpenApiMode::Disabled && req.action != Action::Options {
@@ -353,7 +365,11 @@ pub(crate) fn plan<'r>(
         (Target::Relation(name), action) => {
             let table = table(schema, ns.name, name)?;
             if let Action::Read { .. } = action {
-                let read_plan = plan_shape(req, table, schema, config)?;
+                let target = HandlerTarget::Relation {
+                    schema: table.schema.clone(),
+                    name: table.name.clone(),
+                };
+                let read_plan = plan_shape(req, table, schema, config, Some(target))?;
                 let checks = Checks {
                     singular: read_plan.media.is_singular(),
                     ..Checks::default()
@@ -462,7 +478,9 @@ fn plan_shape<'r>(
     table: &'r Table,
     schema: &'r Schema,
     config: &Config,
+    target: Option<HandlerTarget>,
 ) -> Result<ReadPlan<'r>, Error> {
+    let (media, handler) = negotiate(req, schema, target)?;
     if req.accept == MediaType::OpenApi {
         return Err(Error::pgrst(
             codes::PGRST107,
@@ -505,12 +523,64 @@ fn plan_shape<'r>(
         order,
         limit,
         offset,
-        media: req.accept,
+        media,
         headers_only: req.action.headers_only(),
         count: req.prefs.count,
         max_rows,
         embeds,
+        handler,
     })
+}
+
+/// The media type of an answer, as PostgREST negotiates it: for each type
+/// `Accept` offers, in order, a handler of the database for `target` (its
+/// `*/*` handler first, when the request selects the default columns), one
+/// for any relation, then this crate's own; PostgREST's vendor types are
+/// never overridden. Without handlers (or a `target`) only this crate's own
+/// types count.
+fn negotiate<'r>(
+    req: &ApiRequest,
+    schema: &'r Schema,
+    target: Option<HandlerTarget>,
+) -> Result<(MediaType, Option<&'r MediaHandler>), Error> {
+    let accepted = &req.accepted;
+    let target = match target {
+        Some(target) if !schema.media_handlers.is_empty() => target,
+        _ => {
+            return accepted
+                .builtin
+                .map(|m| (m, None))
+                .ok_or_else(|| accepted.unavailable());
+        }
+    };
+    let default_select = matches!(req.select.as_slice(), [] | [SelectItem::Star]);
+    let relation = matches!(target, HandlerTarget::Relation { .. });
+    let custom = |h: &'r MediaHandler| Ok((MediaType::Custom, Some(h)));
+    for offer in &accepted.offers {
+        if offer.is_vendor() {
+            match offer.builtin() {
+                Some(m) => return Ok((m, None)),
+                None => continue,
+            }
+        }
+        if default_select {
+            if let Some(h) = schema.media_handler(&target, "*/*") {
+                return custom(h);
+            }
+            if let Some(h) = schema.media_handler(&target, &offer.ty) {
+                return custom(h);
+            }
+        }
+        if relation {
+            if let Some(h) = schema.media_handler(&HandlerTarget::Any, &offer.ty) {
+                return custom(h);
+            }
+        }
+        if let Some(m) = offer.builtin() {
+            return Ok((m, None));
+        }
+    }
+    Err(accepted.unavailable())
 }
 
 fn plan_condition<'r>(c: &'r Condition, table: &'r Table) -> PlannedCondition<'r> {

@@ -156,7 +156,11 @@ pub(crate) fn plan_call<'r>(
         .split_once('.')
         .and_then(|(s, t)| schema.table(s, t.trim_matches('"')))
         .unwrap_or(&NO_TABLE);
-    let shape = plan_shape(req, table, schema, config)?;
+    let target = crate::schema::HandlerTarget::Function {
+        schema: function.schema.clone(),
+        name: function.name.clone(),
+    };
+    let shape = plan_shape(req, table, schema, config, Some(target))?;
     // As for writes (PostgREST 12.2): `handling=strict` with `max-affected`
     // bounds the rows the call returns, and `tx=` applies when allowed.
     let prefs = &req.prefs;

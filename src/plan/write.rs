@@ -70,7 +70,7 @@ pub(crate) fn plan_write<'r>(
     schema: &'r crate::schema::Schema,
     config: &Config,
 ) -> Result<WritePlan<'r>, Error> {
-    let mut shape = plan_shape(req, table, schema, config)?;
+    let mut shape = plan_shape(req, table, schema, config, None)?;
     // Root filters select the rows a PATCH or DELETE changes; the representation is those rows.
     shape.conditions.clear();
     // The representation of a write is every affected row: no paging.

@@ -24,6 +24,9 @@ pub(crate) enum MediaType {
     /// `application/x-ndjson`: one JSON object per row, each on its own line
     /// (an extension: PostgREST has no such output). Large reads stream.
     NdJson,
+    /// What a media-type handler of the database produces; its content
+    /// type is the handler's.
+    Custom,
 }
 
 impl MediaType {
@@ -41,6 +44,7 @@ impl MediaType {
             Self::Csv => "text/csv; charset=utf-8",
             Self::OpenApi => "application/openapi+json; charset=utf-8",
             Self::NdJson => "application/x-ndjson",
+            Self::Custom => "application/octet-stream",
         }
     }
 
@@ -92,20 +96,56 @@ const ACCEPTABLE: &[Acceptable] = {
 };
 
 /// One media range of `Accept`, with its parameters read.
-#[derive(Debug)]
-struct Offered {
+#[derive(Clone, Debug)]
+pub(crate) struct Offered {
     q: f32,
     /// Its position among all ranges, for ties of `q`.
     position: usize,
     /// The type, in lower case.
-    ty: String,
+    pub(crate) ty: String,
     /// `nulls=stripped`
     stripped: bool,
 }
 
-/// Picks the first producible media type of `Accept`, in order of q-value then
-/// position; no `Accept` means `*/*`. Nothing producible is a 406.
-pub(crate) fn parse_accept(headers: &HeaderMap) -> Result<MediaType, Error> {
+impl Offered {
+    /// The media type this crate produces for it, if any.
+    pub(crate) fn builtin(&self) -> Option<MediaType> {
+        ACCEPTABLE
+            .iter()
+            .find(|row| row.name == self.ty)
+            .map(|row| {
+                if self.stripped {
+                    row.stripped
+                } else {
+                    row.selects
+                }
+            })
+    }
+
+    /// Whether it is one of PostgREST's vendor types, which no handler overrides.
+    pub(crate) fn is_vendor(&self) -> bool {
+        self.ty.starts_with("application/vnd.pgrst.")
+    }
+}
+
+/// What `Accept` offers, in order of q-value then position (`*/*` when there
+/// is no `Accept`), and the first of them this crate produces by itself.
+#[derive(Clone, Debug)]
+pub(crate) struct Accepted {
+    pub(crate) offers: Vec<Offered>,
+    pub(crate) builtin: Option<MediaType>,
+}
+
+impl Accepted {
+    /// The 406 for when nothing offered can be produced.
+    pub(crate) fn unavailable(&self) -> Error {
+        let names: Vec<&str> = self.offers.iter().map(|o| o.ty.as_str()).collect();
+        none_available(&names)
+    }
+}
+
+/// Reads `Accept`; see [`Accepted`].
+pub(crate) fn accepted(headers: &HeaderMap) -> Result<Accepted, Error> {
     let mut offered: Vec<Offered> = Vec::new();
     for value in headers.get_all(ACCEPT) {
         let value = value.to_str().map_err(|_| {
@@ -120,24 +160,28 @@ pub(crate) fn parse_accept(headers: &HeaderMap) -> Result<MediaType, Error> {
             }
         }
     }
-    if offered.is_empty() {
-        if headers.contains_key(ACCEPT) {
-            return Err(none_available(&[]));
-        }
-        return Ok(MediaType::Json);
+    if offered.is_empty() && !headers.contains_key(ACCEPT) {
+        offered.push(Offered {
+            q: 1.0,
+            position: 0,
+            ty: "*/*".to_owned(),
+            stripped: false,
+        });
     }
     offered.sort_by(|a, b| b.q.total_cmp(&a.q).then(a.position.cmp(&b.position)));
-    for offer in &offered {
-        if let Some(row) = ACCEPTABLE.iter().find(|row| row.name == offer.ty) {
-            return Ok(if offer.stripped {
-                row.stripped
-            } else {
-                row.selects
-            });
-        }
-    }
-    let names: Vec<&str> = offered.iter().map(|o| o.ty.as_str()).collect();
-    Err(none_available(&names))
+    let builtin = offered.iter().find_map(Offered::builtin);
+    Ok(Accepted {
+        offers: offered,
+        builtin,
+    })
+}
+
+/// Picks the first producible media type of `Accept`, in order of q-value then
+/// position; no `Accept` means `*/*`. Nothing producible is a 406.
+#[cfg(test)]
+pub(crate) fn parse_accept(headers: &HeaderMap) -> Result<MediaType, Error> {
+    let accepted = accepted(headers)?;
+    accepted.builtin.ok_or_else(|| accepted.unavailable())
 }
 
 /// `media-range = type "/" subtype *( ";" parameter )`, or `None` when it is

@@ -233,7 +233,11 @@ pub(crate) struct ApiRequest {
     /// Parameters that address an embedded resource (`rel.col=…`, `rel.order`,
     /// `rel.limit`, `rel.or`…), in request order.
     pub(crate) embedded: Vec<Embedded>,
+    /// The first media type of `Accept` this crate produces by itself
+    /// (`application/json` when there is none: then only a handler can answer).
     pub(crate) accept: MediaType,
+    /// All of `Accept`, for media-type handlers.
+    pub(crate) accepted: media::Accepted,
     pub(crate) prefs: Preferences,
     /// The `Range` header of a GET: first row and, when bounded, last row.
     pub(crate) range: Option<(i64, Option<i64>)>,
@@ -345,7 +349,7 @@ pub(crate) fn parse_query(
 ) -> Result<ApiRequest, Error> {
     let Route { target, action } = route;
     check_sizes(query, headers)?;
-    let accept = media::parse_accept(headers)?;
+    let accepted = media::accepted(headers)?;
     let mut req = ApiRequest {
         action,
         target,
@@ -355,7 +359,8 @@ pub(crate) fn parse_query(
         limit: None,
         offset: None,
         embedded: Vec::new(),
-        accept,
+        accept: accepted.builtin.unwrap_or(MediaType::Json),
+        accepted,
         prefs: prefer::parse_prefer(headers)?,
         range: if action.is_read() && !action.headers_only() {
             parse_range(headers)

@@ -9,7 +9,8 @@ use serde::Deserialize;
 use tokio_postgres::{Client, Row};
 
 use super::{
-    Column, ForeignKey, Function, FunctionArg, Schema, Table, TableKind, ViewColumn, Volatility,
+    Column, ForeignKey, Function, FunctionArg, HandlerTarget, MediaHandler, Schema, Table,
+    TableKind, ViewColumn, Volatility,
 };
 use crate::error::{Error, ErrorKind};
 
@@ -154,6 +155,38 @@ WHERE n.nspname = ANY ($1::text[])
 ORDER BY n.nspname, p.proname, p.oid
 "#;
 
+/// Media-type handlers: domains named after a media type (or `*/*`) that an
+/// aggregate of the exposed schemas over one relation's rows (or
+/// `anyelement`) returns, or that a function of the exposed schemas returns
+/// (not as a set). Columns: kind (`a`/`f`), the aggregate's schema and name,
+/// the target's schema and name, the media type, and whether it is `bytea`.
+const MEDIA_HANDLERS: &str = r#"
+WITH media AS (
+  SELECT t.oid, pg_catalog.lower(t.typname::text) AS media, t.typbasetype = 'bytea'::regtype AS bin
+  FROM pg_catalog.pg_type t
+  WHERE t.typtype = 'd'
+    AND (t.typname ~ '^[A-Za-z0-9.-]+/[A-Za-z0-9.+-]+$' OR t.typname = '*/*')
+)
+SELECT 'a', pn.nspname::text, p.proname::text,
+       CASE WHEN at.oid = 'anyelement'::regtype THEN NULL ELSE an.nspname::text END,
+       CASE WHEN at.oid = 'anyelement'::regtype THEN NULL ELSE rel.relname::text END,
+       m.media, m.bin
+FROM media m
+JOIN pg_catalog.pg_proc p ON p.prorettype = m.oid AND p.prokind = 'a' AND p.pronargs = 1
+JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
+JOIN pg_catalog.pg_type at ON at.oid = p.proargtypes[0]
+LEFT JOIN pg_catalog.pg_class rel ON rel.oid = at.typrelid
+LEFT JOIN pg_catalog.pg_namespace an ON an.oid = rel.relnamespace
+WHERE pn.nspname = ANY ($1::text[])
+  AND (at.oid = 'anyelement'::regtype OR rel.relkind IN ('r', 'v', 'm', 'f', 'p'))
+UNION ALL
+SELECT 'f', NULL, NULL, pn.nspname::text, p.proname::text, m.media, m.bin
+FROM media m
+JOIN pg_catalog.pg_proc p ON p.prorettype = m.oid AND p.prokind = 'f' AND NOT p.proretset
+JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
+WHERE pn.nspname = ANY ($1::text[])
+"#;
+
 #[derive(Deserialize)]
 struct RawArg {
     name: String,
@@ -169,6 +202,7 @@ struct CatalogRows {
     view_columns: Vec<Row>,
     role_timeouts: Vec<Row>,
     timezones: Vec<Row>,
+    media_handlers: Vec<Row>,
 }
 
 /// Loads a snapshot of `schemas`.
@@ -192,8 +226,42 @@ pub(crate) async fn load_schema(client: &Client, schemas: &[String]) -> Result<S
             (name.to_lowercase(), name)
         })
         .collect();
+    schema.media_handlers = rows.media_handlers.iter().map(handler_from).collect();
     schema.reindex();
     Ok(schema)
+}
+
+/// A media-type handler, from a row of [`MEDIA_HANDLERS`].
+fn handler_from(row: &Row) -> MediaHandler {
+    let kind: &str = row.get(0);
+    let target = match (
+        kind,
+        row.get::<_, Option<String>>(3),
+        row.get::<_, Option<String>>(4),
+    ) {
+        ("f", Some(schema), Some(name)) => HandlerTarget::Function { schema, name },
+        (_, Some(schema), Some(name)) => HandlerTarget::Relation { schema, name },
+        _ => HandlerTarget::Any,
+    };
+    let media_type: String = row.get(5);
+    let content_type = match media_type.as_str() {
+        "*/*" => "application/octet-stream".to_owned(),
+        other => other.to_owned(),
+    };
+    let aggregate = match (
+        row.get::<_, Option<String>>(1),
+        row.get::<_, Option<String>>(2),
+    ) {
+        (Some(schema), Some(name)) if kind == "a" => Some((schema, name)),
+        _ => None,
+    };
+    MediaHandler {
+        target,
+        media_type,
+        content_type,
+        aggregate,
+        binary: row.get(6),
+    }
 }
 
 /// Runs every catalog query in one `READ ONLY` transaction: `BEGIN`, the
@@ -213,8 +281,9 @@ async fn fetch_catalog(client: &Client, schemas: &[String]) -> Result<CatalogRow
     let view_columns = client.query_typed(VIEW_COLUMNS, &params);
     let role_timeouts = client.query_typed(ROLE_TIMEOUTS, &params);
     let timezones = client.query_typed(TIMEZONES, &params);
+    let handlers = client.query_typed(MEDIA_HANDLERS, &params);
     let commit = client.batch_execute("COMMIT");
-    let (begin, relations, fks, functions, view_columns, role_timeouts, timezones, commit) = futures_util::join!(
+    let (
         begin,
         relations,
         fks,
@@ -222,6 +291,17 @@ async fn fetch_catalog(client: &Client, schemas: &[String]) -> Result<CatalogRow
         view_columns,
         role_timeouts,
         timezones,
+        handlers,
+        commit,
+    ) = futures_util::join!(
+        begin,
+        relations,
+        fks,
+        functions,
+        view_columns,
+        role_timeouts,
+        timezones,
+        handlers,
         commit
     );
     begin.map_err(Error::from_pg)?;
@@ -232,6 +312,7 @@ async fn fetch_catalog(client: &Client, schemas: &[String]) -> Result<CatalogRow
         view_columns: view_columns.map_err(Error::from_pg)?,
         role_timeouts: role_timeouts.map_err(Error::from_pg)?,
         timezones: timezones.map_err(Error::from_pg)?,
+        media_handlers: handlers.map_err(Error::from_pg)?,
     };
     commit.map_err(Error::from_pg)?;
     Ok(rows)

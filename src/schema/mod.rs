@@ -206,6 +206,47 @@ pub struct Function {
     pub comment: Option<String>,
 }
 
+/// What a media-type handler answers for: a relation (by its row type), a
+/// function (its own result), or any relation (`anyelement`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HandlerTarget {
+    /// The relation `schema.name`.
+    Relation {
+        /// Its schema.
+        schema: String,
+        /// Its name.
+        name: String,
+    },
+    /// The function `schema.name`, which returns the media type's domain.
+    Function {
+        /// Its schema.
+        schema: String,
+        /// Its name.
+        name: String,
+    },
+    /// Any relation: an aggregate over `anyelement`.
+    Any,
+}
+
+/// A media-type handler (PostgREST 12): a domain named after a media type
+/// (`CREATE DOMAIN "text/html" AS text`) returned by an aggregate over a
+/// relation's rows, or by a function.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MediaHandler {
+    /// What it answers for.
+    pub target: HandlerTarget,
+    /// The media type it answers (`Accept`), in lower case; `*/*` for any.
+    pub media_type: String,
+    /// The `Content-Type` of its answers (`application/octet-stream` for `*/*`).
+    pub content_type: String,
+    /// The aggregate (`schema`, `name`) that builds the body from the rows;
+    /// `None` for a function's own result.
+    pub aggregate: Option<(String, String)>,
+    /// Whether the domain is over `bytea` (the body is its bytes).
+    pub binary: bool,
+}
+
 /// A snapshot of the exposed schemas; see the [module docs](self).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(from = "SchemaData", into = "SchemaData")]
@@ -228,6 +269,8 @@ pub struct Schema {
     pub role_timeouts: HashMap<String, String>,
     /// The time zones the database knows (`pg_timezone_names`), by lower-case name.
     pub timezones: HashMap<String, String>,
+    /// Media-type handlers (PostgREST 12's custom media types).
+    pub media_handlers: Vec<MediaHandler>,
     /// Increases with every load; prepared statements older than it are discarded.
     pub(crate) generation: u64,
     /// schema → table name → position in `tables`.
@@ -275,6 +318,17 @@ impl Schema {
         self.timezones.get(&name.to_lowercase()).map(String::as_str)
     }
 
+    /// The handler of `media_type` for `target`, if one is defined.
+    pub(crate) fn media_handler(
+        &self,
+        target: &HandlerTarget,
+        media_type: &str,
+    ) -> Option<&MediaHandler> {
+        self.media_handlers
+            .iter()
+            .find(|h| h.target == *target && h.media_type == media_type)
+    }
+
     /// Builds a snapshot from its parts.
     pub fn new(
         schemas: Vec<String>,
@@ -291,6 +345,7 @@ impl Schema {
             relationships: Vec::new(),
             role_timeouts: HashMap::new(),
             timezones: HashMap::new(),
+            media_handlers: Vec::new(),
             generation: 0,
             index: HashMap::new(),
         };

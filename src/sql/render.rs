@@ -1,9 +1,11 @@
 //! Rendering plans as SQL.
 
+use super::rpc::SCALAR;
 use super::{Ident, Statement, Writer, array_literal};
 use crate::error::Error;
 use crate::plan::{EmbedPlan, PlannedCondition, PlannedFilter, Projection, ReadPlan, SelectColumn};
 use crate::request::{Count, Field, JsonOp, JsonStep, MediaType, Operation};
+use crate::schema::{HandlerTarget, MediaHandler};
 
 /// The page of rows that the body is aggregated from.
 pub(super) const PAGE: Ident<'static> = Ident::fixed("pgrst_page");
@@ -94,7 +96,7 @@ pub(crate) fn render_read(plan: &ReadPlan<'_>) -> Result<ReadStatements, Error> 
         }
     }
     w.kw(", pg_catalog.count(*), ");
-    body(&mut w, plan);
+    body(&mut w, plan)?;
     w.kw(" FROM ").ident(&PAGE);
 
     let explain = match plan.count {
@@ -569,12 +571,48 @@ fn conditions_after(
 }
 
 /// The body built from the rows of [`PAGE`], in the plan's media type (`NULL` for HEAD).
-pub(super) fn body(w: &mut Writer, plan: &ReadPlan<'_>) {
+pub(super) fn body(w: &mut Writer, plan: &ReadPlan<'_>) -> Result<(), Error> {
     if plan.headers_only {
         w.kw("NULL::text");
-        return;
+        return Ok(());
     }
     match plan.media {
+        MediaType::Custom => {
+            let Some(handler) = plan.handler else {
+                return Err(Error::new(
+                    crate::error::ErrorKind::Internal,
+                    "A custom media type without its handler",
+                ));
+            };
+            w.kw("coalesce(");
+            let (open, close) = handler_encoding(handler);
+            w.kw(open);
+            match &handler.aggregate {
+                Some((schema, name)) => {
+                    w.ident(&Ident::new(schema)?)
+                        .kw(".")
+                        .ident(&Ident::new(name)?)
+                        .kw("(")
+                        .ident(&PAGE);
+                    if let HandlerTarget::Relation { schema, name } = &handler.target {
+                        w.kw("::")
+                            .ident(&Ident::new(schema)?)
+                            .kw(".")
+                            .ident(&Ident::new(name)?);
+                    }
+                    w.kw(")");
+                }
+                // A function's own value: the one row's.
+                None => {
+                    w.kw("(pg_catalog.array_agg(")
+                        .ident(&PAGE)
+                        .kw(".")
+                        .ident(&SCALAR)
+                        .kw("))[1]");
+                }
+            }
+            w.kw(close).kw(", '')");
+        }
         MediaType::Json | MediaType::OpenApi => {
             w.kw("coalesce(pg_catalog.json_agg(")
                 .ident(&PAGE)
@@ -611,6 +649,17 @@ pub(super) fn body(w: &mut Writer, plan: &ReadPlan<'_>) {
                 .ident(&PAGE)
                 .kw("::text) - 2), E'\\n'), '')");
         }
+    }
+    Ok(())
+}
+
+/// How a handler's value becomes the body's text: as text, or as
+/// its bytes in hex (decoded before it is sent).
+pub(super) fn handler_encoding(handler: &MediaHandler) -> (&'static str, &'static str) {
+    if handler.binary {
+        ("pg_catalog.encode(", "::bytea, 'hex')")
+    } else {
+        ("(", ")::text")
     }
 }
 

@@ -13,7 +13,7 @@ const ARGS: Ident<'static> = Ident::fixed("pgrst_args");
 /// The call in `FROM`.
 const CALL: Ident<'static> = Ident::fixed("pgrst_call");
 /// The column of a scalar result.
-const SCALAR: Ident<'static> = Ident::fixed("pgrst_scalar");
+pub(super) const SCALAR: Ident<'static> = Ident::fixed("pgrst_scalar");
 
 /// A call: one row of `(total bigint, page_total bigint, body text,
 /// response_headers text, response_status text)`.
@@ -73,11 +73,12 @@ pub(crate) fn render_call(plan: &CallPlan<'_>) -> Result<Statement, Error> {
         Returns::Void => {
             w.kw("NULL::text");
         }
-        Returns::Composite { set: true } => body(&mut w, shape),
+        _ if shape.media == MediaType::Custom => body(&mut w, shape)?,
+        Returns::Composite { set: true } => body(&mut w, shape)?,
         Returns::Composite { set: false }
             if matches!(shape.media, MediaType::Csv | MediaType::NdJson) =>
         {
-            body(&mut w, shape)
+            body(&mut w, shape)?
         }
         Returns::Scalar { .. } if shape.media == MediaType::NdJson => {
             w.kw("coalesce(pg_catalog.string_agg(pg_catalog.to_json(")

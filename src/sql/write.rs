@@ -61,7 +61,7 @@ pub(crate) fn render_write(plan: &WritePlan<'_>) -> Result<Statement, Error> {
         .ident(&SOURCE)
         .kw("), pg_catalog.count(*), ");
     if plan.return_ == Return::Representation {
-        body(&mut w, &plan.shape);
+        body(&mut w, &plan.shape)?;
     } else {
         w.kw("NULL::text");
     }

@@ -20,6 +20,7 @@ mod faults;
 mod fuzz;
 mod grammar;
 mod hostile;
+mod media_handlers;
 mod operations;
 mod parity;
 mod pre_request;

@@ -203,7 +203,9 @@ async fn a_pre_request_goes_in_the_same_round_trip() {
     crate::support::admin()
         .await
         .batch_execute(
-            "CREATE OR REPLACE FUNCTION public.rt_pre_request() RETURNS void LANGUAGE sql AS 'SELECT'",
+            // Not in `public`: the fixture's exposed schema stays as its snapshot says.
+            "CREATE SCHEMA IF NOT EXISTS rt_hooks; GRANT USAGE ON SCHEMA rt_hooks TO anon;
+             CREATE OR REPLACE FUNCTION rt_hooks.pre_request() RETURNS void LANGUAGE sql AS 'SELECT'",
         )
         .await
         .unwrap();
@@ -221,7 +223,7 @@ async fn a_pre_request_goes_in_the_same_round_trip() {
         let svc =
             tower_postgrest::RestService::builder(crate::support::one_connection(manager).await)
                 .anon_role("anon")
-                .pre_request("public.rt_pre_request")
+                .pre_request("rt_hooks.pre_request")
                 .build()
                 .await
                 .unwrap();
