@@ -461,16 +461,13 @@ pub(super) fn apply_params<'r>(
             EmbeddedParam::Offset(n) => node.offset = *n,
         }
     }
+    // `rel.is.null` inside logic trees, at the root and in the embeds.
+    embed_nulls_in_trees(root_conditions, embeds);
     // `?rel=is.null` / `?rel=not.is.null` on an embedded resource.
     let mut kept = Vec::with_capacity(req.conditions.len());
     for (planned, original) in root_conditions.drain(..).zip(&req.conditions) {
         if let Condition::Filter(f) = original {
-            let null = match (&f.operation, f.negated) {
-                (Operation::Is(IsValue::Null), negated) => Some(!negated),
-                (Operation::Is(IsValue::NotNull), negated) => Some(negated),
-                _ => None,
-            };
-            if let (Some(null), true) = (null, f.field.json_path.is_empty()) {
+            if let Some(null) = null_test(f) {
                 if let Some(embed) = embeds
                     .iter_mut()
                     .find(|e| e.name == f.field.name || e.relation == f.field.name)
@@ -484,6 +481,53 @@ pub(super) fn apply_params<'r>(
     }
     *root_conditions = kept;
     Ok(())
+}
+
+/// Whether `f` is `is.null` (`Some(true)`) or `not.is.null` (`Some(false)`) on a plain name.
+fn null_test(f: &crate::request::Filter) -> Option<bool> {
+    if !f.field.json_path.is_empty() {
+        return None;
+    }
+    match (&f.operation, f.negated) {
+        (Operation::Is(IsValue::Null), negated) => Some(!negated),
+        (Operation::Is(IsValue::NotNull), negated) => Some(negated),
+        _ => None,
+    }
+}
+
+/// Turns `rel.is.null` and `rel.not.is.null` inside the logic trees of
+/// `conds` (whose node has `embeds`) into tests of the embed, as PostgREST
+/// does: `or=(clients.is.null,name.eq.x)`. Then the same in each embed.
+fn embed_nulls_in_trees(conds: &mut [PlannedCondition<'_>], embeds: &mut [EmbedPlan<'_>]) {
+    fn walk(children: &mut [PlannedCondition<'_>], embeds: &[EmbedPlan<'_>]) {
+        for child in children {
+            match child {
+                PlannedCondition::Filter(pf) => {
+                    let found = null_test(pf.filter).and_then(|null| {
+                        let name = pf.filter.field.name.as_str();
+                        embeds
+                            .iter()
+                            .position(|e| e.name == name || e.relation == name)
+                            .map(|embed| (embed, null))
+                    });
+                    if let Some((embed, null)) = found {
+                        *child = PlannedCondition::EmbedNull { embed, null };
+                    }
+                }
+                PlannedCondition::Group { children, .. } => walk(children, embeds),
+                PlannedCondition::EmbedNull { .. } => {}
+            }
+        }
+    }
+    for c in conds.iter_mut() {
+        if let PlannedCondition::Group { children, .. } = c {
+            walk(children, embeds);
+        }
+    }
+    for e in embeds.iter_mut() {
+        let node = &mut e.node;
+        embed_nulls_in_trees(&mut node.conditions, &mut node.embeds);
+    }
 }
 
 /// Resolves `order=rel(col)` terms against the to-one embeds.

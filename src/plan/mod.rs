@@ -171,6 +171,13 @@ pub(crate) enum PlannedCondition<'r> {
         op: BoolOp,
         children: Vec<PlannedCondition<'r>>,
     },
+    /// `rel.is.null` (`null`) or `rel.not.is.null` inside a logic tree:
+    /// whether the row has no related rows in the embed at this index of
+    /// its node's embeds.
+    EmbedNull {
+        embed: usize,
+        null: bool,
+    },
 }
 
 /// A planned read of one table or view.

@@ -329,7 +329,13 @@ fn select_body(
     }
     let mut first_condition = true;
     join(w, &mut first_condition)?;
-    conditions_after(w, source, &plan.conditions, &mut first_condition)?;
+    conditions_after(
+        w,
+        source,
+        &plan.conditions,
+        &mut first_condition,
+        &mut Some((&plan.embeds, &mut *next)),
+    )?;
     embed_filters(w, source, plan, next, &mut first_condition)?;
     order_by(w, source, plan, &laterals)?;
     if let Some(limit) = plan.limit {
@@ -523,25 +529,42 @@ fn embed_filters(
         };
         w.kw(if *first { " WHERE " } else { " AND " });
         *first = false;
-        w.kw(if exists {
-            "EXISTS (SELECT 1 FROM "
-        } else {
-            "NOT EXISTS (SELECT 1 FROM "
-        });
-        let join = EmbedJoin::new(e, next);
-        join.write_from(w, source)?;
-        let mut inner_first = true;
-        join.write_join(w, source, &mut inner_first)?;
-        conditions_after(
-            w,
-            &Source::Alias(join.child),
-            &e.node.conditions,
-            &mut inner_first,
-        )?;
-        w.kw(")");
+        embed_exists(w, source, e, next, exists)?;
     }
     Ok(())
 }
+
+/// `[NOT] EXISTS (SELECT 1 FROM <the embed's rows of this row>)`.
+fn embed_exists(
+    w: &mut Writer,
+    source: &Source<'_>,
+    e: &EmbedPlan<'_>,
+    next: &mut usize,
+    exists: bool,
+) -> Result<(), Error> {
+    w.kw(if exists {
+        "EXISTS (SELECT 1 FROM "
+    } else {
+        "NOT EXISTS (SELECT 1 FROM "
+    });
+    let join = EmbedJoin::new(e, next);
+    join.write_from(w, source)?;
+    let mut inner_first = true;
+    join.write_join(w, source, &mut inner_first)?;
+    conditions_after(
+        w,
+        &Source::Alias(join.child),
+        &e.node.conditions,
+        &mut inner_first,
+        &mut Some((&e.node.embeds, &mut *next)),
+    )?;
+    w.kw(")");
+    Ok(())
+}
+
+/// The embeds a node's logic trees may test (`rel.is.null`), and the
+/// counter that numbers the aliases of the subqueries that test them.
+type EmbedScope<'s, 'p> = Option<(&'s [EmbedPlan<'p>], &'s mut usize)>;
 
 /// ` WHERE <conditions> <embed filters>` of a node, for its count.
 pub(super) fn where_clause(
@@ -551,7 +574,13 @@ pub(super) fn where_clause(
     next: &mut usize,
 ) -> Result<(), Error> {
     let mut first = true;
-    conditions_after(w, source, &plan.conditions, &mut first)?;
+    conditions_after(
+        w,
+        source,
+        &plan.conditions,
+        &mut first,
+        &mut Some((&plan.embeds, &mut *next)),
+    )?;
     embed_filters(w, source, plan, next, &mut first)
 }
 
@@ -561,11 +590,12 @@ fn conditions_after(
     source: &Source<'_>,
     conds: &[PlannedCondition<'_>],
     first: &mut bool,
+    scope: &mut EmbedScope<'_, '_>,
 ) -> Result<(), Error> {
     for c in conds {
         w.kw(if *first { " WHERE " } else { " AND " });
         *first = false;
-        condition(w, source, c)?;
+        condition(w, source, c, scope)?;
     }
     Ok(())
 }
@@ -670,12 +700,29 @@ pub(super) fn conditions(
     conds: &[PlannedCondition<'_>],
 ) -> Result<(), Error> {
     let mut first = true;
-    conditions_after(w, table, conds, &mut first)
+    conditions_after(w, table, conds, &mut first, &mut None)
 }
 
-fn condition(w: &mut Writer, table: &Source<'_>, c: &PlannedCondition<'_>) -> Result<(), Error> {
+fn condition(
+    w: &mut Writer,
+    table: &Source<'_>,
+    c: &PlannedCondition<'_>,
+    scope: &mut EmbedScope<'_, '_>,
+) -> Result<(), Error> {
     match c {
         PlannedCondition::Filter(f) => filter(w, table, f),
+        PlannedCondition::EmbedNull { embed, null } => match scope {
+            Some((embeds, next)) => {
+                let e = embeds.get(*embed).ok_or_else(|| {
+                    Error::new(crate::error::ErrorKind::Internal, "An embed went missing")
+                })?;
+                embed_exists(w, table, e, next, !*null)
+            }
+            None => Err(Error::pgrst(
+                crate::error::codes::PGRST100,
+                "A test of an embedded resource cannot be used here",
+            )),
+        },
         PlannedCondition::Group {
             negated,
             op,
@@ -686,7 +733,7 @@ fn condition(w: &mut Writer, table: &Source<'_>, c: &PlannedCondition<'_>) -> Re
                 if i > 0 {
                     w.kw(op.as_sql());
                 }
-                condition(w, table, child)?;
+                condition(w, table, child, scope)?;
             }
             w.kw(")");
             Ok(())

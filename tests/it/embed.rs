@@ -378,3 +378,99 @@ async fn computed_relationships() {
     )
     .await;
 }
+
+/// `rel.is.null` and `rel.not.is.null` inside `or=(…)` and `not.or=(…)`, at
+/// the root and in an embed's own logic tree: whether the row has related rows
+/// (after the embed's filters), as PostgREST reads them.
+#[tokio::test]
+async fn embed_null_tests_inside_logic_trees() {
+    let (svc, db) = crate::support::scratch(
+        "CREATE TABLE clients (id int PRIMARY KEY, name text NOT NULL);
+         CREATE TABLE projects (id int PRIMARY KEY, name text NOT NULL, client_id int REFERENCES clients);
+         CREATE TABLE tasks (id int PRIMARY KEY, name text NOT NULL, project_id int REFERENCES projects);
+         INSERT INTO clients VALUES (1, 'Microsoft'), (2, 'Apple'), (3, 'Nobody');
+         INSERT INTO projects VALUES (1, 'Windows', 1), (2, 'Office', 1), (3, 'IOS', 2), (4, 'OSX', 2), (5, 'Orphan', NULL);
+         INSERT INTO tasks VALUES (1, 'design', 1), (2, 'code', 1), (3, 'design', 2), (4, 'code', 3);",
+    )
+    .await;
+    let ids = |reply: &crate::support::Reply| -> Vec<i64> {
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        reply.ids()
+    };
+    let expected = |sql: &'static str| {
+        let db = &db;
+        async move {
+            db.query(sql, &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| i64::from(r.get::<_, i32>(0)))
+                .collect::<Vec<i64>>()
+        }
+    };
+    let cases: [(&str, &'static str); 5] = [
+        (
+            "/projects?select=id,clients(name)&or=(clients.is.null,name.eq.Windows)&order=id",
+            "SELECT id FROM projects p WHERE NOT EXISTS (SELECT 1 FROM clients c WHERE c.id = p.client_id) OR p.name = 'Windows' ORDER BY id",
+        ),
+        (
+            "/projects?select=id,tasks(id)&or=(tasks.not.is.null,name.eq.Orphan)&order=id",
+            "SELECT id FROM projects p WHERE EXISTS (SELECT 1 FROM tasks t WHERE t.project_id = p.id) OR p.name = 'Orphan' ORDER BY id",
+        ),
+        (
+            "/projects?select=id,tasks(id)&tasks.name=eq.code&or=(tasks.is.null,id.eq.1)&order=id",
+            "SELECT id FROM projects p WHERE NOT EXISTS (SELECT 1 FROM tasks t WHERE t.project_id = p.id AND t.name = 'code') OR p.id = 1 ORDER BY id",
+        ),
+        (
+            "/projects?select=id,clients(name)&not.or=(clients.is.null,id.gt.3)&order=id",
+            "SELECT id FROM projects p WHERE NOT (NOT EXISTS (SELECT 1 FROM clients c WHERE c.id = p.client_id) OR p.id > 3) ORDER BY id",
+        ),
+        (
+            "/projects?select=id,tasks(id)&or=(and(tasks.not.is.null,name.like.O*),id.eq.4)&order=id",
+            "SELECT id FROM projects p WHERE (EXISTS (SELECT 1 FROM tasks t WHERE t.project_id = p.id) AND p.name LIKE 'O%') OR p.id = 4 ORDER BY id",
+        ),
+    ];
+    for (uri, sql) in cases {
+        let reply = crate::support::get(&svc, uri).await;
+        assert_eq!(ids(&reply), expected(sql).await, "{uri}");
+    }
+    // In an embed's own tree: each client's projects without tasks, or IOS.
+    let reply = crate::support::get(
+        &svc,
+        "/clients?select=id,projects(id,tasks(id))&projects.or=(tasks.is.null,name.eq.IOS)&projects.order=id&order=id",
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let got: Vec<(i64, Vec<i64>)> = reply
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let projects = c["projects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["id"].as_i64().unwrap())
+                .collect();
+            (c["id"].as_i64().unwrap(), projects)
+        })
+        .collect();
+    let want: Vec<(i64, Vec<i64>)> = db
+        .query(
+            "SELECT c.id, coalesce(array_agg(p.id ORDER BY p.id) FILTER (WHERE p.id IS NOT NULL), '{}')
+             FROM clients c LEFT JOIN projects p ON p.client_id = c.id
+               AND (NOT EXISTS (SELECT 1 FROM tasks t WHERE t.project_id = p.id) OR p.name = 'IOS')
+             GROUP BY c.id ORDER BY c.id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let ps: Vec<i32> = r.get(1);
+            (i64::from(r.get::<_, i32>(0)), ps.into_iter().map(i64::from).collect())
+        })
+        .collect();
+    assert_eq!(got, want);
+}
