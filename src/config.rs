@@ -129,6 +129,23 @@ impl<T: MakeTls> RestServiceBuilder<T> {
         self
     }
 
+    /// PostgREST's `db-aggregates-enabled`: `sum()`, `avg()`, `min()`,
+    /// `max()` and `count()` in `select` (`amount.sum()`, `total:amount.sum()::text`,
+    /// `count()`), grouped by the other selected columns and embeds, inside
+    /// embeds, and hoisted out of to-one spreads. Off by default, as in
+    /// PostgREST (they let a request scan and group a whole table): a
+    /// request that uses one gets PGRST123.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: tower_postgrest::Pool) -> Result<(), tower_postgrest::Error> {
+    /// let rest = tower_postgrest::RestService::builder(pool).aggregates(true).build().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn aggregates(mut self, enabled: bool) -> Self {
+        self.settings.aggregates = enabled;
+        self
+    }
+
     /// PostgREST's `db-pre-request`: a function (`name` or `schema.name`,
     /// taking no arguments) called in every request's transaction after its
     /// context is set (role, claims, headers, …) and before its statement,
@@ -399,6 +416,8 @@ pub(crate) struct Config {
     pub(crate) stream_above: Option<i64>,
     /// The `db-pre-request` call, rendered.
     pub(crate) pre_request: Option<String>,
+    /// `db-aggregates-enabled`.
+    pub(crate) aggregates: bool,
 }
 
 /// The settings as the builder collected them, before [`Config::new`] checks them.
@@ -418,6 +437,7 @@ pub(crate) struct Settings {
     pub(crate) extra_search_path: Vec<String>,
     pub(crate) stream_above: Option<u64>,
     pub(crate) pre_request: Option<String>,
+    pub(crate) aggregates: bool,
 }
 
 impl Default for Settings {
@@ -437,6 +457,7 @@ impl Default for Settings {
             extra_search_path: vec!["public".to_owned()],
             stream_above: Some(DEFAULT_STREAM_ABOVE),
             pre_request: None,
+            aggregates: false,
         }
     }
 }
@@ -497,6 +518,7 @@ impl Config {
             openapi_mode: settings.openapi_mode,
             server_timing: settings.server_timing,
             metrics: settings.metrics,
+            aggregates: settings.aggregates,
             pre_request: settings
                 .pre_request
                 .as_deref()

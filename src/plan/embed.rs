@@ -2,10 +2,15 @@
 
 use std::cmp::Ordering;
 
-use super::{PlannedCondition, PlannedOrder, Projection, ReadPlan, SelectColumn, plan_condition};
+use super::{
+    AggregateColumn, PlannedCondition, PlannedOrder, Projection, ReadPlan, SelectColumn,
+    plan_condition,
+};
 use crate::config::Config;
 use crate::error::{Error, codes};
-use crate::request::{ApiRequest, Condition, EmbeddedParam, IsValue, Operation, SelectItem};
+use crate::request::{
+    Aggregate, ApiRequest, Condition, EmbeddedParam, IsValue, Operation, SelectItem,
+};
 use crate::schema::{Cardinality, Relationship, Schema, Table, TableKind};
 
 /// An embedded resource: the relationship it follows and its own read plan.
@@ -27,6 +32,17 @@ pub(crate) struct EmbedPlan<'r> {
     pub(crate) hidden: bool,
     /// `?rel=is.null` (`Some(true)`) / `?rel=not.is.null` (`Some(false)`).
     pub(crate) null_filter: Option<bool>,
+    /// The aggregates of a to-one spread, computed by the parent over the
+    /// values of the child's columns of the same names.
+    pub(crate) hoisted: Vec<Hoisted<'r>>,
+}
+
+/// An aggregate of a to-one spread, done in the parent.
+#[derive(Clone, Debug)]
+pub(crate) struct Hoisted<'r> {
+    pub(crate) name: &'r str,
+    pub(crate) aggregate: Aggregate,
+    pub(crate) cast: Option<&'r str>,
 }
 
 impl EmbedPlan<'_> {
@@ -100,7 +116,9 @@ pub(super) fn plan_select<'r>(
             SelectItem::Column {
                 aggregate: Some(_), ..
             }
-            | SelectItem::Column { field: None, .. } => {
+            | SelectItem::Column { field: None, .. }
+                if !config.aggregates =>
+            {
                 return Err(Error::pgrst(
                     codes::PGRST123,
                     "Use of aggregate functions is not allowed",
@@ -117,6 +135,28 @@ pub(super) fn plan_select<'r>(
                 cast: cast.as_deref(),
                 column_type: table.column(&field.name).map(|c| c.resolved_type()),
             })),
+            SelectItem::Column {
+                alias,
+                field,
+                cast,
+                aggregate,
+            } => {
+                let (function, result_cast) = match aggregate {
+                    Some((function, result_cast)) => (*function, result_cast.as_deref()),
+                    None => (Aggregate::Count, None),
+                };
+                select.push(Projection::Aggregate(AggregateColumn {
+                    aggregate: function,
+                    input: field.as_ref().map(|field| SelectColumn {
+                        field,
+                        alias: None,
+                        cast: cast.as_deref(),
+                        column_type: table.column(&field.name).map(|c| c.resolved_type()),
+                    }),
+                    cast: result_cast,
+                    name: alias.as_deref().unwrap_or(function.name()),
+                }));
+            }
             SelectItem::Embed {
                 alias,
                 relation,
@@ -129,7 +169,39 @@ pub(super) fn plan_select<'r>(
                 let target = schema
                     .table(&rel.foreign_schema, &rel.foreign_table)
                     .ok_or_else(|| no_relationship(schema, config, table, relation, hint))?;
-                let (child_select, child_embeds) = plan_select(inner, target, schema, config)?;
+                let (mut child_select, child_embeds) = plan_select(inner, target, schema, config)?;
+                // Aggregates in a to-one spread are the parent's: the child
+                // answers their input, the parent aggregates it.
+                let mut hoisted = Vec::new();
+                if *spread {
+                    for item in &mut child_select {
+                        let Projection::Aggregate(a) = item else {
+                            continue;
+                        };
+                        if !rel.cardinality.is_to_one() {
+                            return Err(Error::pgrst(
+                                codes::PGRST100,
+                                "Aggregates are not supported inside to-many spreads",
+                            ));
+                        }
+                        let Some(input) = &a.input else {
+                            return Err(Error::pgrst(
+                                codes::PGRST100,
+                                "count() of the rows is not supported inside a spread",
+                            )
+                            .with_hint("Count a column of it instead: col.count()"));
+                        };
+                        hoisted.push(Hoisted {
+                            name: a.name,
+                            aggregate: a.aggregate,
+                            cast: a.cast,
+                        });
+                        *item = Projection::Column(SelectColumn {
+                            alias: Some(a.name),
+                            ..input.clone()
+                        });
+                    }
+                }
                 let node = embed_node(target, child_select, child_embeds, rel, config);
                 if *spread && alias.is_some() {
                     return Err(Error::pgrst(
@@ -152,6 +224,7 @@ pub(super) fn plan_select<'r>(
                     inner: join_inner,
                     spread: *spread,
                     null_filter: None,
+                    hoisted,
                 });
             }
         }

@@ -13,8 +13,8 @@ use crate::config::{Config, Exposed, Limits, OpenApiMode};
 use crate::db::Tx;
 use crate::error::{Error, codes};
 use crate::request::{
-    Action, ApiRequest, BoolOp, Condition, Count, EmbeddedParam, Field, Filter, MediaType,
-    OrderTerm, SelectItem, Target, TxEnd,
+    Action, Aggregate, ApiRequest, BoolOp, Condition, Count, EmbeddedParam, Field, Filter,
+    MediaType, OrderTerm, SelectItem, Target, TxEnd,
 };
 use crate::schema::{HandlerTarget, MediaHandler, Schema, Table, Volatility};
 
@@ -136,11 +136,25 @@ pub(crate) struct SelectColumn<'r> {
     pub(crate) column_type: Option<&'r str>,
 }
 
+/// An aggregate of the select list: `[alias:] [field[::cast].]agg()[::cast]`.
+#[derive(Clone, Debug)]
+pub(crate) struct AggregateColumn<'r> {
+    pub(crate) aggregate: Aggregate,
+    /// What it aggregates (with its cast); `None` for `count()` of the rows.
+    pub(crate) input: Option<SelectColumn<'r>>,
+    /// The cast of its result.
+    pub(crate) cast: Option<&'r str>,
+    /// Its key: the alias, or the function's name.
+    pub(crate) name: &'r str,
+}
+
 /// An item of the planned select list.
 #[derive(Clone, Debug)]
 pub(crate) enum Projection<'r> {
     Star,
     Column(SelectColumn<'r>),
+    /// An aggregate: the node's other items are its `GROUP BY`.
+    Aggregate(AggregateColumn<'r>),
     /// The embed at this index of [`ReadPlan::embeds`], as one key.
     Embed(usize),
     /// The embed at this index, its columns hoisted into the parent.
@@ -201,6 +215,14 @@ pub(crate) struct ReadPlan<'r> {
 }
 
 impl ReadPlan<'_> {
+    /// Whether the node aggregates (its other items are grouped by).
+    pub(crate) fn grouped(&self) -> bool {
+        self.select
+            .iter()
+            .any(|p| matches!(p, Projection::Aggregate(_)))
+            || self.embeds.iter().any(|e| !e.hoisted.is_empty())
+    }
+
     /// Whether the total differs from the page's row count, so needs its own query.
     pub(crate) fn total_needs_query(&self) -> bool {
         self.limit.is_some() || self.offset > 0

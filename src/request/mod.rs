@@ -42,7 +42,7 @@ pub(crate) use logic::{BoolOp, Condition};
 pub(crate) use media::MediaType;
 pub(crate) use order::OrderTerm;
 pub(crate) use prefer::{Count, Preferences, Resolution, Return, TxEnd};
-pub(crate) use select::SelectItem;
+pub(crate) use select::{Aggregate, SelectItem};
 
 use crate::error::{Error, ErrorKind, codes};
 

@@ -15,15 +15,15 @@ pub(crate) enum Aggregate {
 }
 
 impl Aggregate {
-    /// The name the grammar gives it (called with `()`).
-    #[cfg(test)]
+    /// The name the grammar gives it (called with `()`): also its SQL
+    /// function's, and the key of its result when it has no alias.
     pub(crate) fn name(self) -> &'static str {
         Spelling::name_of(AGGREGATES, self)
     }
 }
 
-/// The aggregate functions of `select`, called as `col.name()`. They have no
-/// SQL: the planner refuses them.
+/// The aggregate functions of `select`, called as `col.name()`; the planner
+/// refuses them unless aggregates are enabled.
 pub(crate) const AGGREGATES: &[Spelling<Aggregate>] = &[
     Spelling::new("sum", Aggregate::Sum, ""),
     Spelling::new("avg", Aggregate::Avg, ""),

@@ -224,6 +224,12 @@ impl Writer {
         self
     }
 
+    /// An output column's position (`GROUP BY 1, 2`).
+    pub(crate) fn position(&mut self, n: usize) -> &mut Self {
+        let _ = write!(self.sql, "{n}");
+        self
+    }
+
     /// A catalog expression, parenthesized.
     pub(crate) fn catalog_expr(&mut self, e: &CatalogExpr<'_>) -> &mut Self {
         self.sql.push('(');

@@ -11,6 +11,8 @@ use crate::schema::{HandlerTarget, MediaHandler};
 pub(super) const PAGE: Ident<'static> = Ident::fixed("pgrst_page");
 /// The rows of a capped count.
 const CAPPED: Ident<'static> = Ident::fixed("pgrst_capped");
+/// The groups of an aggregate read, counted.
+const GROUPS: Ident<'static> = Ident::fixed("pgrst_groups");
 
 /// Type names that are SQL keywords rather than `pg_type` names, so must not be quoted.
 const KEYWORD_TYPES: &[&str] = &[
@@ -74,6 +76,17 @@ pub(crate) fn render_read(plan: &ReadPlan<'_>) -> Result<ReadStatements, Error> 
     // The total.
     let capped = matches!(plan.count, Some(Count::Estimated)) && plan.max_rows.is_some();
     match plan.count {
+        // Grouped by aggregates: the total is the number of groups.
+        Some(Count::Exact | Count::Estimated) if plan.total_needs_query() && plan.grouped() => {
+            let whole = ReadPlan {
+                limit: None,
+                offset: 0,
+                ..plan.clone()
+            };
+            w.kw("(SELECT pg_catalog.count(*) FROM (");
+            page(&mut w, &table, &whole, &mut next)?;
+            w.kw(") AS ").ident(&GROUPS).kw(")");
+        }
         Some(Count::Exact | Count::Estimated) if plan.total_needs_query() || capped => {
             w.kw("(SELECT pg_catalog.count(*) FROM ");
             if capped {
@@ -168,8 +181,19 @@ pub(crate) fn render_stream(plan: &ReadPlan<'_>) -> Result<StreamStatements, Err
             let mut c = Writer::default();
             let mut next = 0;
             c.kw("SELECT pg_catalog.count(*) FROM ");
-            table.write(&mut c);
-            where_clause(&mut c, &table, plan, &mut next)?;
+            if plan.grouped() {
+                let whole = ReadPlan {
+                    limit: None,
+                    offset: 0,
+                    ..plan.clone()
+                };
+                c.kw("(");
+                page(&mut c, &table, &whole, &mut next)?;
+                c.kw(") AS ").ident(&GROUPS);
+            } else {
+                table.write(&mut c);
+                where_clause(&mut c, &table, plan, &mut next)?;
+            }
             Some(c.finish())
         }
         _ => None,
@@ -206,8 +230,46 @@ type WriteFrom<'a> = &'a dyn Fn(&mut Writer) -> Result<(), Error>;
 /// Writes join conditions, each after ` WHERE ` (the first) or ` AND `.
 type WriteJoin<'a> = &'a dyn Fn(&mut Writer, &mut bool) -> Result<(), Error>;
 
-/// A selected column: `field [CAST(… AS type)] AS "name"`.
-fn column(w: &mut Writer, source: &Source<'_>, c: &SelectColumn<'_>) -> Result<(), Error> {
+/// Numbers the items of a select list as they are written, with their commas.
+#[derive(Default)]
+struct Items {
+    count: usize,
+}
+
+impl Items {
+    /// Writes the separator before the next item; its 1-based position.
+    fn next(&mut self, w: &mut Writer) -> usize {
+        if self.count > 0 {
+            w.kw(", ");
+        }
+        self.count += 1;
+        self.count
+    }
+}
+
+/// `[CAST(]pg_catalog.<function>(<input>)[ AS type)]`.
+fn aggregate(
+    w: &mut Writer,
+    function: crate::request::Aggregate,
+    cast: Option<&str>,
+    input: &dyn Fn(&mut Writer) -> Result<(), Error>,
+) -> Result<(), Error> {
+    if cast.is_some() {
+        w.kw("CAST(");
+    }
+    w.kw("pg_catalog.").kw(function.name()).kw("(");
+    input(w)?;
+    w.kw(")");
+    if let Some(cast) = cast {
+        w.kw(" AS ");
+        sql_type(w, cast)?;
+        w.kw(")");
+    }
+    Ok(())
+}
+
+/// A selected column's value: `field` or `CAST(field AS type)`.
+fn column_value(w: &mut Writer, source: &Source<'_>, c: &SelectColumn<'_>) -> Result<(), Error> {
     if let Some(cast) = c.cast {
         w.kw("CAST(");
         field(w, source, c.field, c.column_type)?;
@@ -217,6 +279,12 @@ fn column(w: &mut Writer, source: &Source<'_>, c: &SelectColumn<'_>) -> Result<(
     } else {
         field(w, source, c.field, c.column_type)?;
     }
+    Ok(())
+}
+
+/// A selected column: `field [CAST(… AS type)] AS "name"`.
+fn column(w: &mut Writer, source: &Source<'_>, c: &SelectColumn<'_>) -> Result<(), Error> {
+    column_value(w, source, c)?;
     w.kw(" AS ")
         .ident(&Ident::new(c.alias.unwrap_or(c.field.output_name()))?);
     Ok(())
@@ -264,30 +332,42 @@ fn select_body(
         })
         .collect();
     w.kw("SELECT ");
-    let mut first = true;
-    let mut sep = |w: &mut Writer| {
-        if !first {
-            w.kw(", ");
-        }
-        first = false;
-    };
+    // With an aggregate, every other item is grouped by (its position), and
+    // embeds are jsonb, which has equality, as PostgREST's.
+    let grouped = plan.grouped();
+    let mut items = Items::default();
+    let mut group_by: Vec<usize> = Vec::new();
     for item in &plan.select {
         match item {
             Projection::Star => {
-                sep(w);
+                let at = items.next(w);
                 source.write(w);
                 w.kw(".*");
+                let columns = plan.table.columns.len().max(1);
+                group_by.extend(at..at + columns);
+                items.count += columns - 1;
             }
             Projection::Column(c) => {
-                sep(w);
+                group_by.push(items.next(w));
                 column(w, source, c)?;
+            }
+            Projection::Aggregate(a) => {
+                items.next(w);
+                aggregate(w, a.aggregate, a.cast, &|w| match &a.input {
+                    Some(c) => column_value(w, source, c),
+                    None => {
+                        w.kw("*");
+                        Ok(())
+                    }
+                })?;
+                w.kw(" AS ").ident(&Ident::new(a.name)?);
             }
             Projection::Embed(i) => {
                 let e = &plan.embeds[*i];
                 if e.hidden {
                     continue;
                 }
-                sep(w);
+                group_by.push(items.next(w));
                 if e.to_one() {
                     w.kw("pg_catalog.row_to_json(")
                         .alias(laterals[*i])
@@ -299,23 +379,36 @@ fn select_body(
                         .ident(&AGG)
                         .kw(", '[]')");
                 }
+                if grouped {
+                    w.kw("::jsonb");
+                }
                 w.kw(" AS ").ident(&Ident::new(e.name)?);
             }
             Projection::Spread(i) => {
                 let e = &plan.embeds[*i];
                 for name in output_names(&e.node) {
-                    let name = Ident::new(name)?;
-                    sep(w);
-                    if e.to_one() {
-                        w.alias(laterals[*i]).kw(".").ident(&name);
+                    let ident = Ident::new(name)?;
+                    let at = items.next(w);
+                    if let Some(h) = e.hoisted.iter().find(|h| h.name == name) {
+                        aggregate(w, h.aggregate, h.cast, &|w| {
+                            w.alias(laterals[*i]).kw(".").ident(&ident);
+                            Ok(())
+                        })?;
+                    } else if e.to_one() {
+                        group_by.push(at);
+                        w.alias(laterals[*i]).kw(".").ident(&ident);
                     } else {
+                        group_by.push(at);
                         w.kw("coalesce(")
                             .alias(laterals[*i])
                             .kw(".")
-                            .ident(&name)
+                            .ident(&ident)
                             .kw(", '[]')");
+                        if grouped {
+                            w.kw("::jsonb");
+                        }
                     }
-                    w.kw(" AS ").ident(&name);
+                    w.kw(" AS ").ident(&ident);
                 }
             }
         }
@@ -337,6 +430,15 @@ fn select_body(
         &mut Some((&plan.embeds, &mut *next)),
     )?;
     embed_filters(w, source, plan, next, &mut first_condition)?;
+    if grouped && !group_by.is_empty() {
+        w.kw(" GROUP BY ");
+        for (i, at) in group_by.into_iter().enumerate() {
+            if i > 0 {
+                w.kw(", ");
+            }
+            w.position(at);
+        }
+    }
     order_by(w, source, plan, &laterals)?;
     if let Some(limit) = plan.limit {
         w.kw(" LIMIT ").param(limit.to_string());
@@ -357,6 +459,7 @@ fn output_names<'a>(plan: &'a ReadPlan<'_>) -> Vec<&'a str> {
         match item {
             Projection::Star => names.extend(plan.table.columns.iter().map(|c| c.name.as_str())),
             Projection::Column(c) => names.push(c.alias.unwrap_or(c.field.output_name())),
+            Projection::Aggregate(a) => names.push(a.name),
             Projection::Embed(i) if !plan.embeds[*i].hidden => names.push(plan.embeds[*i].name),
             Projection::Embed(_) => {}
             Projection::Spread(i) => names.extend(output_names(&plan.embeds[*i].node)),

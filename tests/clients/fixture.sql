@@ -82,3 +82,15 @@ GRANT SELECT ON public.makers, public.gadgets, public.parts TO anon;
 GRANT SELECT, INSERT, UPDATE, DELETE ON public.kv, public.notes TO anon;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO authenticated, service_role;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO anon, authenticated, service_role;
+
+-- A media-type handler: what postgrest-js's geojson() asks for, for any relation.
+CREATE SCHEMA handlers;
+GRANT USAGE ON SCHEMA handlers TO anon, authenticated, service_role;
+CREATE DOMAIN public."application/geo+json" AS jsonb;
+CREATE FUNCTION handlers.geojson_step(state public."application/geo+json", next anyelement)
+RETURNS public."application/geo+json" LANGUAGE sql IMMUTABLE AS $$
+  SELECT jsonb_build_object('type', 'FeatureCollection', 'features',
+    coalesce(state -> 'features', '[]'::jsonb)
+      || jsonb_build_array(jsonb_build_object('type', 'Feature', 'geometry', NULL, 'properties', to_jsonb(next))))
+$$;
+CREATE AGGREGATE public.geojson_agg(anyelement) (stype = public."application/geo+json", sfunc = handlers.geojson_step);

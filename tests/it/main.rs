@@ -5,6 +5,7 @@
 
 #![allow(unreachable_pub, missing_docs)]
 
+mod aggregates;
 mod attacks;
 mod auth;
 mod clients;

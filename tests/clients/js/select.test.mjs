@@ -523,3 +523,42 @@ test('stripNulls() drops null members (array and single object)', async () => {
   const one = await anon.from('makers').select('*').eq('id', 3).single().stripNulls()
   expectResult(one, { status: 200, data: { id: 3, name: 'Initech' } })
 })
+
+test('aggregates: sum() and count() grouped by the other columns, and inside an embed', async () => {
+  const grouped = await anon
+    .from('gadgets')
+    .select('maker_id, total:price.sum(), count()')
+    .not('maker_id', 'is', null)
+    .order('maker_id')
+  expectResult(grouped, {
+    status: 200,
+    data: [
+      { maker_id: 1, total: 114.5, count: 2 },
+      { maker_id: 2, total: 42, count: 1 },
+      { maker_id: 3, total: 7.25, count: 1 },
+    ],
+  })
+  const embedded = await anon.from('makers').select('name, gadgets(count())').order('id')
+  expectResult(embedded, {
+    status: 200,
+    data: [
+      { name: 'Acme', gadgets: [{ count: 2 }] },
+      { name: 'Globex', gadgets: [{ count: 1 }] },
+      { name: 'Initech', gadgets: [{ count: 1 }] },
+    ],
+  })
+})
+
+test('geojson() is answered by the database\'s application/geo+json handler', async () => {
+  const res = await anon.from('makers').select('*').in('id', [1, 3]).order('id').geojson()
+  expectResult(res, {
+    status: 200,
+    data: {
+      type: 'FeatureCollection',
+      features: [
+        { type: 'Feature', geometry: null, properties: { id: 1, name: 'Acme', country: 'US' } },
+        { type: 'Feature', geometry: null, properties: { id: 3, name: 'Initech', country: null } },
+      ],
+    },
+  })
+})
