@@ -14,6 +14,7 @@
 //! | `PGRST_DB_SCHEMAS` | `public` |
 //! | `PGRST_DB_TX_END` | `commit`; `commit-allow-override` honours `Prefer: tx=rollback` |
 //! | `PGRST_DB_AGGREGATES_ENABLED` | `false`: `true` allows `sum()`, `avg()`, `min()`, `max()`, `count()` in `select` |
+//! | `PGRST_DB_PLAN_ENABLED` | `false`: `true` answers `Accept: application/vnd.pgrst.plan…` with the `EXPLAIN` (postgrest-js `.explain()`) |
 //! | `PGRST_DB_PRE_REQUEST` | unset: a function (`schema.name`) called in each request's transaction before its statement |
 //! | `PGRST_DB_EXTRA_SEARCH_PATH` | `public`: schemas after the exposed one on each request's `search_path` (Supabase: `public, extensions`) |
 //! | `PGRST_DB_ANON_ROLE` | unset: requests without a key get 401 |
@@ -286,6 +287,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if env("PGRST_DB_AGGREGATES_ENABLED").is_some_and(|v| v == "true") {
         builder = builder.aggregates(true);
+    }
+    if env("PGRST_DB_PLAN_ENABLED").is_some_and(|v| v == "true") {
+        builder = builder.plan_enabled(true);
     }
     if let Some(function) = env("PGRST_DB_PRE_REQUEST") {
         builder = builder.pre_request(function);

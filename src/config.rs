@@ -146,6 +146,24 @@ impl<T: MakeTls> RestServiceBuilder<T> {
         self
     }
 
+    /// PostgREST's `db-plan-enabled`: `Accept:
+    /// application/vnd.pgrst.plan[+json|+text]; for="…"; options=analyze|verbose|settings|buffers|wal`
+    /// answers a read's, write's or call's execution plan (`EXPLAIN`), as
+    /// postgrest-js's `.explain()` asks. The transaction always rolls back,
+    /// so a write explained with `analyze` changes nothing. Off by default,
+    /// as in PostgREST (plans show the schema and the data's size): the plan
+    /// types are then not available (406).
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: tower_postgrest::Pool) -> Result<(), tower_postgrest::Error> {
+    /// let rest = tower_postgrest::RestService::builder(pool).plan_enabled(true).build().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn plan_enabled(mut self, enabled: bool) -> Self {
+        self.settings.plan_enabled = enabled;
+        self
+    }
+
     /// PostgREST's `db-pre-request`: a function (`name` or `schema.name`,
     /// taking no arguments) called in every request's transaction after its
     /// context is set (role, claims, headers, …) and before its statement,
@@ -418,6 +436,8 @@ pub(crate) struct Config {
     pub(crate) pre_request: Option<String>,
     /// `db-aggregates-enabled`.
     pub(crate) aggregates: bool,
+    /// `db-plan-enabled`.
+    pub(crate) plan_enabled: bool,
 }
 
 /// The settings as the builder collected them, before [`Config::new`] checks them.
@@ -438,6 +458,7 @@ pub(crate) struct Settings {
     pub(crate) stream_above: Option<u64>,
     pub(crate) pre_request: Option<String>,
     pub(crate) aggregates: bool,
+    pub(crate) plan_enabled: bool,
 }
 
 impl Default for Settings {
@@ -458,6 +479,7 @@ impl Default for Settings {
             stream_above: Some(DEFAULT_STREAM_ABOVE),
             pre_request: None,
             aggregates: false,
+            plan_enabled: false,
         }
     }
 }
@@ -519,6 +541,7 @@ impl Config {
             server_timing: settings.server_timing,
             metrics: settings.metrics,
             aggregates: settings.aggregates,
+            plan_enabled: settings.plan_enabled,
             pre_request: settings
                 .pre_request
                 .as_deref()

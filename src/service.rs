@@ -452,6 +452,16 @@ impl<T: MakeTls> Shared<T> {
         role: &DbRole,
         stages: &Stages,
     ) -> Result<Response<RestBody>, Error> {
+        if let Some(explain) = &api.accepted.explain {
+            if matches!(
+                plan.kind,
+                PlanKind::Read(_) | PlanKind::Call(_) | PlanKind::Write(_)
+            ) {
+                return self
+                    .explain(plan, schema, parts, role, stages, explain)
+                    .await;
+            }
+        }
         let mut res = match &plan.kind {
             PlanKind::Options {
                 resource,
@@ -519,6 +529,58 @@ impl<T: MakeTls> Shared<T> {
         if self.config.names_profile(api.profile.as_deref()) {
             response::name_schema(&mut res, plan.schema);
         }
+        Ok(res)
+    }
+
+    /// The execution plan of `plan`'s statement, as `explain` asks.
+    async fn explain(
+        &self,
+        plan: &Plan<'_>,
+        schema: &Schema,
+        parts: &http::request::Parts,
+        role: &DbRole,
+        stages: &Stages,
+        explain: &request::Explain,
+    ) -> Result<Response<RestBody>, Error> {
+        let (stmt, media) = match &plan.kind {
+            PlanKind::Read(read) => (sql::render_read(read)?.main, read.media),
+            PlanKind::Call(call) => (sql::render_call(call)?, call.shape.media),
+            PlanKind::Write(write) => (sql::render_write(write)?, write.shape.media),
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::Internal,
+                    "Only reads, writes and calls have plans",
+                ));
+            }
+        };
+        let stmt = sql::explain(stmt, explain);
+        let claims = role.claims_json();
+        let (headers, cookies) = request::headers_json(&parts.headers);
+        let ctx = self.context(
+            plan, schema, parts, role, &claims, &headers, &cookies, stages,
+        );
+        let started = Instant::now();
+        let rows = db::run_explain(
+            &self.pool,
+            schema.generation,
+            &ctx,
+            &stmt,
+            plan.tx.read_only,
+        )
+        .await;
+        stages.add_transaction(started.elapsed());
+        let rows = rows?;
+        let body = rows
+            .iter()
+            .map(|r| r.as_ref())
+            .collect::<Vec<_>>()
+            .join(&b"\n"[..]);
+        let mut res = Response::new(RestBody::from(body));
+        res.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_str(&explain.content_type(media))
+                .unwrap_or(HeaderValue::from_static("text/plain")),
+        );
         Ok(res)
     }
 

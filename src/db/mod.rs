@@ -632,6 +632,57 @@ pub(crate) async fn run_read<T: MakeTls>(
     read_result(&rows)
 }
 
+/// Runs an `EXPLAIN` of a request's statement in its transaction (with its
+/// context and pre-request), which always rolls back: the plan's rows, one
+/// JSON document or the lines of the text form.
+pub(crate) async fn run_explain<T: MakeTls>(
+    pool: &Pool<T>,
+    generation: u64,
+    ctx: &RequestContext<'_>,
+    stmt: &sql::Statement,
+    read_only: bool,
+) -> Result<Vec<Bytes>, Error> {
+    let mut conn = pool.get().await.map_err(pool_error)?;
+    checked_out(&mut conn, generation, |conn| async move {
+        let client = &conn.client;
+        let ctx_params = ctx.values().map(TextParam);
+        let ctx_typed: Vec<(&(dyn ToSql + Sync), Type)> = ctx_params
+            .iter()
+            .map(|p| (p as &(dyn ToSql + Sync), Type::UNKNOWN))
+            .collect();
+        let params: Vec<TextParam<'_>> = stmt
+            .params
+            .iter()
+            .map(|p| TextParam(p.as_deref()))
+            .collect();
+        let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
+            .iter()
+            .map(|p| (p as &(dyn ToSql + Sync), Type::UNKNOWN))
+            .collect();
+        let begin = if read_only {
+            "BEGIN READ ONLY"
+        } else {
+            "BEGIN"
+        };
+        let (begun, set, pre, rows) = futures_util::join!(
+            client.batch_execute(begin),
+            client.query_typed(sql::CONTEXT_SQL, &ctx_typed),
+            pre_request(client, ctx.pre_request),
+            client.query_typed(&stmt.sql, &typed),
+        );
+        // Nothing a plan ran (EXPLAIN ANALYZE of a write) is kept.
+        conn.ended(&client.batch_execute("ROLLBACK").await);
+        begun.map_err(Error::from_pg)?;
+        set.map_err(Error::from_pg)?;
+        pre?;
+        rows.map_err(Error::from_pg)?
+            .iter()
+            .map(|row| Ok(row.bytes(0)?.unwrap_or_default()))
+            .collect()
+    })
+    .await
+}
+
 /// A read's result from the rows of its statement and, if any, its `EXPLAIN`.
 fn read_result(rows: &[impl Columns]) -> Result<ReadResult, Error> {
     let row = rows.first().ok_or_else(missing_row)?;

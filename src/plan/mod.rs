@@ -255,6 +255,14 @@ pub(crate) fn admit(req: &ApiRequest, schema: &Schema, config: &Config) -> Resul
     {
         return Err(req.accepted.unavailable());
     }
+    // A plan: only when enabled, and of a relation or a function.
+    if req.accepted.explain.is_some()
+        && (!config.plan_enabled
+            || matches!(req.target, Target::Root)
+            || req.action == Action::Options)
+    {
+        return Err(req.accepted.unavailable());
+    }
     Ok(match &req.target {
         Target::Root => {
             if config.openapi_mode == OpenApiMode::Disabled && req.action != Action::Options {

@@ -105,11 +105,59 @@ pub(crate) struct Offered {
     pub(crate) ty: String,
     /// `nulls=stripped`
     stripped: bool,
+    /// For `application/vnd.pgrst.plan`: its format, `for` and `options`.
+    explain: Option<Explain>,
+}
+
+/// `Accept: application/vnd.pgrst.plan[+json|+text]; for="…"; options=…`:
+/// the request's execution plan instead of its answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Explain {
+    /// `+json` (otherwise text).
+    pub(crate) json: bool,
+    /// The media type the plan is of (`for`, `application/json` by default), in lower case.
+    pub(crate) for_type: String,
+    /// EXPLAIN's options, from a fixed set, in PostgREST's order.
+    pub(crate) options: Vec<&'static str>,
+}
+
+impl Explain {
+    /// The options EXPLAIN may be given.
+    const OPTIONS: [&'static str; 5] = ["analyze", "verbose", "settings", "buffers", "wal"];
+
+    /// The plan's `Content-Type`, as PostgREST writes it.
+    pub(crate) fn content_type(&self, answer: MediaType) -> String {
+        let for_type = match answer {
+            MediaType::JsonStripped => "application/vnd.pgrst.array+json;nulls=stripped",
+            MediaType::SingularJson { stripped: false } => "application/vnd.pgrst.object+json",
+            MediaType::SingularJson { stripped: true } => {
+                "application/vnd.pgrst.object+json;nulls=stripped"
+            }
+            MediaType::Csv => "text/csv",
+            MediaType::NdJson => "application/x-ndjson",
+            _ => "application/json",
+        };
+        let format = if self.json { "json" } else { "text" };
+        let mut out = format!("application/vnd.pgrst.plan+{format}; for=\"{for_type}\"");
+        if !self.options.is_empty() {
+            out.push_str("; options=");
+            out.push_str(&self.options.join("|"));
+        }
+        out.push_str("; charset=utf-8");
+        out
+    }
 }
 
 impl Offered {
-    /// The media type this crate produces for it, if any.
+    /// The media type this crate produces for it, if any (for a plan, the
+    /// type the plan is of).
     pub(crate) fn builtin(&self) -> Option<MediaType> {
+        if let Some(explain) = &self.explain {
+            return ACCEPTABLE
+                .iter()
+                .find(|row| row.name == explain.for_type)
+                .map(|row| row.selects);
+        }
         ACCEPTABLE
             .iter()
             .find(|row| row.name == self.ty)
@@ -134,6 +182,8 @@ impl Offered {
 pub(crate) struct Accepted {
     pub(crate) offers: Vec<Offered>,
     pub(crate) builtin: Option<MediaType>,
+    /// The plan asked for, when the chosen type is a plan's.
+    pub(crate) explain: Option<Explain>,
 }
 
 impl Accepted {
@@ -166,13 +216,17 @@ pub(crate) fn accepted(headers: &HeaderMap) -> Result<Accepted, Error> {
             position: 0,
             ty: "*/*".to_owned(),
             stripped: false,
+            explain: None,
         });
     }
     offered.sort_by(|a, b| b.q.total_cmp(&a.q).then(a.position.cmp(&b.position)));
-    let builtin = offered.iter().find_map(Offered::builtin);
+    let chosen = offered.iter().find(|o| o.builtin().is_some());
+    let builtin = chosen.and_then(Offered::builtin);
+    let explain = chosen.and_then(|o| o.explain.clone());
     Ok(Accepted {
         offers: offered,
         builtin,
+        explain,
     })
 }
 
@@ -194,6 +248,8 @@ fn media_range(part: &str, position: usize) -> Option<Offered> {
     }
     let mut q = 1.0;
     let mut stripped = false;
+    let mut for_type = None;
+    let mut options = "";
     for p in params {
         if let Some((k, v)) = p.split_once('=') {
             let (k, v) = (k.trim(), v.trim());
@@ -201,14 +257,35 @@ fn media_range(part: &str, position: usize) -> Option<Offered> {
                 q = v.parse().unwrap_or(0.0);
             } else if k.eq_ignore_ascii_case("nulls") && v.eq_ignore_ascii_case("stripped") {
                 stripped = true;
+            } else if k.eq_ignore_ascii_case("for") {
+                for_type = Some(v.trim_matches('"').trim().to_ascii_lowercase());
+            } else if k.eq_ignore_ascii_case("options") {
+                options = v.trim_matches('"');
             }
         }
     }
+    let explain = match ty.as_str() {
+        "application/vnd.pgrst.plan"
+        | "application/vnd.pgrst.plan+text"
+        | "application/vnd.pgrst.plan+json" => {
+            let asked: Vec<&str> = options.split('|').map(str::trim).collect();
+            Some(Explain {
+                json: ty.ends_with("+json"),
+                for_type: for_type.unwrap_or_else(|| "application/json".to_owned()),
+                options: Explain::OPTIONS
+                    .into_iter()
+                    .filter(|o| asked.iter().any(|a| a.eq_ignore_ascii_case(o)))
+                    .collect(),
+            })
+        }
+        _ => None,
+    };
     (q > 0.0).then_some(Offered {
         q,
         position,
         ty,
         stripped,
+        explain,
     })
 }
 

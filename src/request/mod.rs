@@ -39,7 +39,7 @@ pub(crate) use cursor::MAX_NESTING;
 
 pub(crate) use filter::{CompareOp, Filter, IsValue, Operation};
 pub(crate) use logic::{BoolOp, Condition};
-pub(crate) use media::MediaType;
+pub(crate) use media::{Explain, MediaType};
 pub(crate) use order::OrderTerm;
 pub(crate) use prefer::{Count, Preferences, Resolution, Return, TxEnd};
 pub(crate) use select::{Aggregate, SelectItem};

@@ -101,6 +101,27 @@ pub(crate) fn render_pre_request(function: &str) -> Result<String, Error> {
     Ok(w.finish().sql)
 }
 
+/// `stmt` under `EXPLAIN (FORMAT JSON|TEXT, <options>)`, with its parameters.
+/// The options come from [`Explain`](crate::request::Explain)'s fixed set.
+pub(crate) fn explain(stmt: Statement, explain: &crate::request::Explain) -> Statement {
+    let mut sql = String::with_capacity(stmt.sql.len() + 64);
+    sql.push_str(if explain.json {
+        "EXPLAIN (FORMAT JSON"
+    } else {
+        "EXPLAIN (FORMAT TEXT"
+    });
+    for option in &explain.options {
+        sql.push_str(", ");
+        sql.push_str(&option.to_ascii_uppercase());
+    }
+    sql.push_str(") ");
+    sql.push_str(&stmt.sql);
+    Statement {
+        sql,
+        params: stmt.params,
+    }
+}
+
 /// The [`PRIVILEGES_SQL`] statement for schema `ns`, narrowed to `only` when given.
 pub(crate) fn render_privileges(ns: &str, only: Option<&str>) -> Statement {
     Statement {

@@ -30,7 +30,7 @@ export JWT_SECRET
 log=$(mktemp)
 env -u DATABASE_URL -u PGRST_DB_URI -u PGRST_DB_ANON_ROLE \
   PGRST_SERVER_PORT=0 PGRST_DEMO_EXTRA_SQL="$here/fixture.sql" RUST_LOG=warn \
-  PGRST_JWT_SECRET="$JWT_SECRET" PGRST_DB_TX_END=commit-allow-override PGRST_DB_AGGREGATES_ENABLED=true \
+  PGRST_JWT_SECRET="$JWT_SECRET" PGRST_DB_TX_END=commit-allow-override PGRST_DB_AGGREGATES_ENABLED=true PGRST_DB_PLAN_ENABLED=true \
   "$server" >"$log" 2>&1 &
 pid=$!
 cleanup() {

@@ -17,6 +17,7 @@ mod embed_disambiguation;
 mod embed_load;
 mod error_styles;
 mod errors;
+mod explain;
 mod faults;
 mod fuzz;
 mod grammar;

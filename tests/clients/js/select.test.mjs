@@ -1,5 +1,6 @@
 // Reads: select (columns, aliases, casts, JSON paths, embeds), order, limit,
 // range, single/maybeSingle, csv, counts and stripped nulls.
+import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { anon, err, expectResult } from './helpers.mjs'
 
@@ -561,4 +562,20 @@ test('geojson() is answered by the database\'s application/geo+json handler', as
       ],
     },
   })
+})
+
+test('explain() answers the plan, as text and as JSON with options', async () => {
+  const text = await anon.from('gadgets').select('id').eq('id', 1).explain()
+  assert.equal(text.status, 200, JSON.stringify(text.error))
+  assert.equal(typeof text.data, 'string')
+  assert.match(text.data, /cost=/)
+  const json = await anon
+    .from('gadgets')
+    .select('id, name')
+    .eq('id', 1)
+    .explain({ format: 'json', analyze: true, verbose: true })
+  assert.equal(json.status, 200, JSON.stringify(json.error))
+  assert.ok(Array.isArray(json.data))
+  assert.equal(json.data[0].Plan['Actual Rows'], 1)
+  assert.ok(Array.isArray(json.data[0].Plan.Output))
 })
