@@ -409,8 +409,9 @@ impl<T: MakeTls> Shared<T> {
         if let (Some(pre), false) = (stages.pre.get(), matches!(plan.kind, PlanKind::Call(_))) {
             response::apply_pre_request(&mut res, pre)?;
         }
-        if let Some(zone) = plan.timezone {
-            response::preference_applied(&mut res, &format!("timezone={zone}"));
+        // As PostgREST: the zone as the request named it.
+        if let (Some(_), Some(asked)) = (&plan.timezone, api.prefs.timezone.as_deref()) {
+            response::preference_applied(&mut res, &format!("timezone={asked}"));
         }
         if let (Some(started), Some(parsed), Some(planned)) = (started, parsed, planned) {
             let transaction = stages.transaction();
@@ -665,7 +666,7 @@ impl<T: MakeTls> Shared<T> {
             statement_timeout: self
                 .config
                 .statement_timeout(schema.role_timeouts.get(role.role()).map(String::as_str)),
-            timezone: plan.timezone,
+            timezone: plan.timezone.as_deref(),
             pre_request: self
                 .config
                 .pre_request

@@ -41,7 +41,7 @@ pub(crate) struct Plan<'r> {
     pub(crate) tx: Tx,
     pub(crate) checks: Checks,
     /// `Prefer: timezone`, in the database's spelling, when it knows the zone.
-    pub(crate) timezone: Option<&'r str>,
+    pub(crate) timezone: Option<std::borrow::Cow<'r, str>>,
 }
 
 /// The work of a [`Plan`].
@@ -438,12 +438,18 @@ pub(crate) fn plan<'r>(
 
 /// The zone of `Prefer: timezone`, if the database knows it: an unknown one
 /// is ignored, or 400 under `handling=strict` (as PostgREST).
-fn timezone<'r>(req: &ApiRequest, schema: &'r Schema) -> Result<Option<&'r str>, Error> {
+fn timezone<'r>(
+    req: &ApiRequest,
+    schema: &'r Schema,
+) -> Result<Option<std::borrow::Cow<'r, str>>, Error> {
     let Some(asked) = req.prefs.timezone.as_deref() else {
         return Ok(None);
     };
     match schema.timezone(asked) {
-        Some(zone) => Ok(Some(zone)),
+        Some(zone) => Ok(Some(std::borrow::Cow::Borrowed(zone))),
+        None if numeric_offset(asked).is_some() => {
+            Ok(numeric_offset(asked).map(std::borrow::Cow::Owned))
+        }
         None if req.prefs.strict => Err(Error::pgrst(
             codes::PGRST122,
             "Invalid preferences given with handling=strict",
@@ -451,6 +457,27 @@ fn timezone<'r>(req: &ApiRequest, schema: &'r Schema) -> Result<Option<&'r str>,
         .with_details(format!("Invalid preferences: timezone={asked}"))),
         None => Ok(None),
     }
+}
+
+/// A numeric offset from UTC, as PostgREST 16 takes them (`05:00`, `-4`,
+/// `+05:30`: east of UTC when positive, within ±14 hours), as a `timezone`
+/// setting PostgreSQL reads the same way: `INTERVAL '+05:30'`.
+fn numeric_offset(asked: &str) -> Option<String> {
+    let (sign, rest) = match asked.as_bytes().first()? {
+        b'+' => ('+', &asked[1..]),
+        b'-' => ('-', &asked[1..]),
+        _ => ('+', asked),
+    };
+    let (hours, minutes) = rest.split_once(':').unwrap_or((rest, "0"));
+    let digits = |s: &str| !s.is_empty() && s.len() <= 2 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(hours) || !digits(minutes) {
+        return None;
+    }
+    let (hours, minutes): (u32, u32) = (hours.parse().ok()?, minutes.parse().ok()?);
+    if minutes >= 60 || hours * 60 + minutes > 14 * 60 {
+        return None;
+    }
+    Some(format!("INTERVAL '{sign}{hours:02}:{minutes:02}'"))
 }
 
 /// The table or view `name` of the schema `ns`, or 404 with the closest name as a hint.

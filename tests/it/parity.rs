@@ -138,12 +138,10 @@ async fn prefer_timezone_renders_timestamps_in_the_zone_asked_for() {
     let ddl = "CREATE TABLE events (id int PRIMARY KEY, at timestamptz);
         INSERT INTO events VALUES (1, '2024-07-01 12:00:00+00');";
     let (svc, db) = scratch_with(ddl, |b| b.anon_role("anon")).await;
-    let rendered = |zone: &'static str| {
+    let rendered_after = |set: String| {
         let db = &db;
         async move {
-            db.batch_execute(&format!("SET timezone TO '{zone}'"))
-                .await
-                .unwrap();
+            db.batch_execute(&set).await.unwrap();
             let v = rows(
                 db,
                 "SELECT to_json('2024-07-01 12:00:00+00'::timestamptz) AS v",
@@ -154,6 +152,7 @@ async fn prefer_timezone_renders_timestamps_in_the_zone_asked_for() {
             v
         }
     };
+    let rendered = |zone: &'static str| rendered_after(format!("SET timezone TO '{zone}'"));
     let get_at = |prefer: &'static str| {
         let svc = svc.clone();
         async move {
@@ -164,10 +163,48 @@ async fn prefer_timezone_renders_timestamps_in_the_zone_asked_for() {
     let reply = get_at("timezone=america/los_angeles").await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.json()[0]["at"], rendered("America/Los_Angeles").await);
+    // Echoed as asked, as PostgREST does.
     assert_eq!(
         reply.header("preference-applied"),
-        "timezone=America/Los_Angeles"
+        "timezone=america/los_angeles"
     );
+
+    // Numeric offsets, as PostgREST 16: east of UTC when positive.
+    for (asked, interval) in [
+        ("05:30", "+05:30"),
+        ("-4", "-04:00"),
+        ("+14", "+14:00"),
+        ("-03:45", "-03:45"),
+    ] {
+        let reply = crate::support::send(
+            &svc,
+            "GET",
+            "/events?select=at",
+            &[("prefer", &format!("timezone={asked}"))],
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        let want = rendered_after(format!(
+            "SET TIME ZONE INTERVAL '{interval}' HOUR TO MINUTE"
+        ))
+        .await;
+        assert_eq!(reply.json()[0]["at"], want, "{asked}");
+        assert_eq!(
+            reply.header("preference-applied"),
+            format!("timezone={asked}")
+        );
+    }
+    // Out of range or malformed: not a zone.
+    for asked in ["15", "05:60", "5:5:5", "+", "1e3"] {
+        let reply = crate::support::send(
+            &svc,
+            "GET",
+            "/events?select=at",
+            &[("prefer", &format!("handling=strict, timezone={asked}"))],
+        )
+        .await;
+        assert_eq!(reply.status, 422, "{asked}: {}", reply.text);
+    }
 
     // Unknown: ignored (the session's zone), or 400 under handling=strict.
     let session = crate::support::get(&svc, "/events?select=at").await.json()[0]["at"].clone();

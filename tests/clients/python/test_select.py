@@ -582,3 +582,24 @@ def test_prefer_timezone_renders_timestamps_in_that_zone(anon, service):
     assert rows.data == [{"created": "2024-07-01T17:30:00+05:30"}]
     plain = anon.from_("notes").select("created").eq("id", note).execute()
     assert plain.data == [{"created": "2024-07-01T12:00:00+00:00"}]
+
+
+def test_aggregates_group_by_the_other_selected_columns(anon):
+    grouped = (
+        anon.from_("gadgets")
+        .select("maker_id, total:price.sum(), count()")
+        .not_.is_("maker_id", "null")
+        .order("maker_id")
+        .execute()
+    )
+    assert grouped.data == [
+        {"maker_id": 1, "total": 114.5, "count": 2},
+        {"maker_id": 2, "total": 42, "count": 1},
+        {"maker_id": 3, "total": 7.25, "count": 1},
+    ]
+    embedded = anon.from_("makers").select("name, gadgets(price.max())").order("id").execute()
+    assert embedded.data == [
+        {"name": "Acme", "gadgets": [{"max": 99.5}]},
+        {"name": "Globex", "gadgets": [{"max": 42}]},
+        {"name": "Initech", "gadgets": [{"max": 7.25}]},
+    ]
