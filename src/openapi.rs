@@ -143,6 +143,10 @@ fn table_paths(table: &Table, allow: Allow) -> Value {
         query("order", "e.g. `col.desc.nullslast`"),
         query("limit", "Rows to return"),
         query("offset", "Rows to skip"),
+        query(
+            "distinct",
+            "An extension: empty for SELECT DISTINCT, or columns for DISTINCT ON, e.g. `author_id`",
+        ),
         query("or", "A logic tree, e.g. `(a.eq.1,b.gt.2)`"),
         header("Range", "Rows to return, e.g. `0-19`"),
         header("Prefer", "`count=exact|planned|estimated`"),

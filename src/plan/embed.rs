@@ -98,6 +98,7 @@ fn embed_node<'r>(
         max_rows: None,
         embeds,
         handler: None,
+        distinct: None,
     }
 }
 
@@ -532,6 +533,7 @@ pub(super) fn apply_params<'r>(
                 node.limit = Some(max_rows.map_or(*n, |m| (*n).min(m)));
             }
             EmbeddedParam::Offset(n) => node.offset = *n,
+            EmbeddedParam::Distinct(columns) => node.distinct = Some(columns),
         }
     }
     // `rel.is.null` inside logic trees, at the root and in the embeds.

@@ -212,6 +212,9 @@ pub(crate) struct ReadPlan<'r> {
     /// The media-type handler of the database that builds the body
     /// ([`MediaType::Custom`]).
     pub(crate) handler: Option<&'r MediaHandler>,
+    /// `distinct=`: `SELECT DISTINCT` when empty, else `DISTINCT ON` these
+    /// columns, which then lead the `ORDER BY`.
+    pub(crate) distinct: Option<&'r [String]>,
 }
 
 impl ReadPlan<'_> {
@@ -593,6 +596,7 @@ fn plan_shape<'r>(
         max_rows,
         embeds,
         handler,
+        distinct: req.distinct.as_deref(),
     })
 }
 

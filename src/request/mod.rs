@@ -243,6 +243,9 @@ pub(crate) struct ApiRequest {
     pub(crate) range: Option<(i64, Option<i64>)>,
     /// `columns=a,b`: the columns a write takes from its body.
     pub(crate) columns: Option<Vec<String>>,
+    /// `distinct=` (all the selected columns, when empty) or `distinct=a,b`
+    /// (`DISTINCT ON`): an extension beyond PostgREST.
+    pub(crate) distinct: Option<Vec<String>>,
     /// `on_conflict=a,b`: the conflict target of an upsert.
     pub(crate) on_conflict: Option<Vec<String>>,
     /// The body of a POST, PUT or PATCH.
@@ -274,6 +277,7 @@ pub(crate) enum EmbeddedParam {
     Order(Vec<OrderTerm>),
     Limit(i64),
     Offset(i64),
+    Distinct(Vec<String>),
 }
 
 /// A syntax error in one query parameter, with where it happened and what was expected.
@@ -368,6 +372,7 @@ pub(crate) fn parse_query(
             None
         },
         columns: None,
+        distinct: None,
         on_conflict: None,
         payload: None,
         args: Vec::new(),
@@ -448,6 +453,7 @@ fn apply_param(
         "limit" => req.limit = Some(parse_count("limit", &value)?),
         "offset" => req.offset = Some(parse_count("offset", &value)?),
         "columns" => req.columns = Some(parse_names("columns parameter", &value)?),
+        "distinct" => req.distinct = Some(parse_distinct(&value)?),
         "on_conflict" => req.on_conflict = Some(parse_names("on_conflict parameter", &value)?),
         "or" | "and" | "not.or" | "not.and" => {
             let negated = key.starts_with("not.");
@@ -460,7 +466,7 @@ fn apply_param(
                 .push(logic::parse_logic(negated, op, &value)?);
         }
         _ => {
-            if let Some((path, last @ ("order" | "limit" | "offset" | "or" | "and"))) =
+            if let Some((path, last @ ("order" | "limit" | "offset" | "or" | "and" | "distinct"))) =
                 key.rsplit_once('.')
             {
                 let (path, negated) = match path.strip_suffix(".not") {
@@ -471,6 +477,7 @@ fn apply_param(
                     "order" => EmbeddedParam::Order(order::parse_order(&value)?),
                     "limit" => EmbeddedParam::Limit(parse_count("limit", &value)?),
                     "offset" => EmbeddedParam::Offset(parse_count("offset", &value)?),
+                    "distinct" => EmbeddedParam::Distinct(parse_distinct(&value)?),
                     _ => EmbeddedParam::Condition(logic::parse_logic(
                         negated,
                         if last == "or" {
@@ -526,6 +533,14 @@ fn parse_path_names(value: &str) -> Result<Vec<String>, ParseError> {
 }
 
 /// `names = name *( "," name )`, names plain or double-quoted.
+/// `distinct=` (empty: every selected column) or `distinct=a,b`.
+fn parse_distinct(value: &str) -> Result<Vec<String>, ParseError> {
+    if value.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    parse_names("distinct parameter", value)
+}
+
 fn parse_names(what: &'static str, value: &str) -> Result<Vec<String>, ParseError> {
     let mut cur = cursor::Cursor::new(value, what);
     let mut names = vec![cur.name()?];

@@ -231,6 +231,7 @@ fn query_strings() -> impl Strategy<Value = String> {
         "not",
         "columns",
         "on_conflict",
+        "distinct",
     ];
     let name = prop_oneof![
         "[a-z_][a-z0-9_]{0,8}"

@@ -3,7 +3,9 @@
 use super::rpc::SCALAR;
 use super::{Ident, Statement, Writer, array_literal};
 use crate::error::Error;
-use crate::plan::{EmbedPlan, PlannedCondition, PlannedFilter, Projection, ReadPlan, SelectColumn};
+use crate::plan::{
+    EmbedPlan, PlannedCondition, PlannedFilter, PlannedOrder, Projection, ReadPlan, SelectColumn,
+};
 use crate::request::{Count, Field, JsonOp, JsonStep, MediaType, Operation};
 use crate::schema::{HandlerTarget, MediaHandler};
 
@@ -297,8 +299,41 @@ fn order_by(
     plan: &ReadPlan<'_>,
     laterals: &[usize],
 ) -> Result<(), Error> {
-    for (i, o) in plan.order.iter().enumerate() {
-        w.kw(if i == 0 { " ORDER BY " } else { ", " });
+    let mut written = 0;
+    let mut next_term = |w: &mut Writer| {
+        w.kw(if written == 0 { " ORDER BY " } else { ", " });
+        written += 1;
+    };
+    // `DISTINCT ON` columns lead, as PostgreSQL requires: in the direction
+    // the request's own order gives them, ascending otherwise.
+    let distinct_on = plan.distinct.unwrap_or_default();
+    let on_column = |o: &PlannedOrder<'_>, c: &str| {
+        o.embed.is_none() && o.term.field.json_path.is_empty() && o.term.field.name == c
+    };
+    for c in distinct_on {
+        next_term(w);
+        match plan.order.iter().find(|o| on_column(o, c)) {
+            Some(o) => {
+                field(w, source, &o.term.field, o.column_type)?;
+                if let Some(d) = o.term.direction {
+                    w.kw(" ").kw(d.as_sql());
+                }
+                if let Some(n) = o.term.nulls {
+                    w.kw(" ").kw(n.as_sql());
+                }
+            }
+            None => {
+                source.write(w);
+                w.kw(".").ident(&Ident::new(c)?);
+            }
+        }
+    }
+    for o in plan
+        .order
+        .iter()
+        .filter(|o| !distinct_on.iter().any(|c| on_column(o, c)))
+    {
+        next_term(w);
         match o.embed {
             Some(e) => field(w, &Source::Alias(laterals[e]), &o.term.field, o.column_type)?,
             None => field(w, source, &o.term.field, o.column_type)?,
@@ -332,9 +367,28 @@ fn select_body(
         })
         .collect();
     w.kw("SELECT ");
+    match plan.distinct {
+        Some([]) => {
+            w.kw("DISTINCT ");
+        }
+        Some(columns) => {
+            w.kw("DISTINCT ON (");
+            for (i, c) in columns.iter().enumerate() {
+                if i > 0 {
+                    w.kw(", ");
+                }
+                source.write(w);
+                w.kw(".").ident(&Ident::new(c)?);
+            }
+            w.kw(") ");
+        }
+        None => {}
+    }
     // With an aggregate, every other item is grouped by (its position), and
     // embeds are jsonb, which has equality, as PostgREST's.
     let grouped = plan.grouped();
+    // Grouped or DISTINCT rows compare their embeds: as jsonb, which has equality.
+    let jsonb_embeds = grouped || matches!(plan.distinct, Some([]));
     let mut items = Items::default();
     let mut group_by: Vec<usize> = Vec::new();
     for item in &plan.select {
@@ -379,7 +433,7 @@ fn select_body(
                         .ident(&AGG)
                         .kw(", '[]')");
                 }
-                if grouped {
+                if jsonb_embeds {
                     w.kw("::jsonb");
                 }
                 w.kw(" AS ").ident(&Ident::new(e.name)?);
@@ -404,7 +458,7 @@ fn select_body(
                             .kw(".")
                             .ident(&ident)
                             .kw(", '[]')");
-                        if grouped {
+                        if jsonb_embeds {
                             w.kw("::jsonb");
                         }
                     }

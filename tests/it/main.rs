@@ -12,6 +12,7 @@ mod clients;
 mod connections;
 mod cors;
 mod demo;
+mod distinct;
 mod embed;
 mod embed_disambiguation;
 mod embed_load;
