@@ -18,10 +18,13 @@ pub(crate) enum WriteKind<'r> {
         /// PUT: the primary key values of the URL, which the body must carry.
         put_key: Vec<(&'r str, &'r str)>,
     },
-    /// `UPDATE … SET` the payload's columns `WHERE` the conditions.
+    /// `UPDATE … SET` the payload's columns `WHERE` the conditions; with a
+    /// `key` (a JSON array body: bulk PATCH by primary key, beyond PostgREST),
+    /// each row takes the values of the element whose key columns it matches.
     Update {
         columns: Vec<&'r str>,
         conditions: Vec<PlannedCondition<'r>>,
+        key: Vec<&'r str>,
     },
     /// `DELETE … WHERE` the conditions.
     Delete {
@@ -94,9 +97,13 @@ pub(crate) fn plan_write<'r>(
     let kind = match req.action {
         Action::Insert => plan_insert(req, table, payload_columns()?, &mut applied)?,
         Action::Upsert => plan_put(req, table, payload_columns()?)?,
-        Action::Update => WriteKind::Update {
-            columns: payload_columns()?,
-            conditions: mutation_conditions(req, table, config)?,
+        Action::Update => match payload.filter(|p| p.shape == crate::request::Shape::Array) {
+            Some(body) => plan_bulk_update(req, table, body, payload_columns()?)?,
+            None => WriteKind::Update {
+                columns: payload_columns()?,
+                conditions: mutation_conditions(req, table, config)?,
+                key: Vec::new(),
+            },
         },
         Action::Delete => WriteKind::Delete {
             conditions: mutation_conditions(req, table, config)?,
@@ -223,6 +230,56 @@ fn mutation_conditions<'r>(
         .iter()
         .map(|c| plan_condition(c, table))
         .collect())
+}
+
+/// A PATCH of a JSON array: each element names its row by the primary key
+/// and sets the rest of its values (`UPDATE … FROM` the elements `WHERE` the
+/// keys match, the request's filters on top). Every element has the same
+/// keys (the body parser checks), so one that lacks a key column means all do.
+fn plan_bulk_update<'r>(
+    req: &'r ApiRequest,
+    table: &'r Table,
+    body: &crate::request::Payload,
+    columns: Vec<&'r str>,
+) -> Result<WriteKind<'r>, Error> {
+    if table.primary_key.is_empty() {
+        return Err(Error::new(
+            ErrorKind::InvalidRequest,
+            format!(
+                "A PATCH of an array needs a primary key, and '{}' has none",
+                table.name
+            ),
+        )
+        .with_hint("Send one object, and filters for the rows it changes"));
+    }
+    if body.rows > 0 || !body.keys.is_empty() {
+        if let Some(missing) = table
+            .primary_key
+            .iter()
+            .find(|k| !columns.iter().any(|c| c == k))
+        {
+            return Err(Error::new(
+                ErrorKind::InvalidRequest,
+                format!("Element 0 of the PATCH body has no value for the key column '{missing}'"),
+            )
+            .with_details(format!(
+                "A PATCH of an array updates each row of '{}' named by its primary key ({})",
+                table.name,
+                table.primary_key.join(", ")
+            ))
+            .with_hint("Give every element the primary key of the row it changes"));
+        }
+    }
+    let key: Vec<&'r str> = table.primary_key.iter().map(String::as_str).collect();
+    Ok(WriteKind::Update {
+        columns: columns.into_iter().filter(|c| !key.contains(c)).collect(),
+        conditions: req
+            .conditions
+            .iter()
+            .map(|c| plan_condition(c, table))
+            .collect(),
+        key,
+    })
 }
 
 /// `PUT /t?pk=eq.v`: the filters are exactly the primary key, with `eq`.
@@ -570,11 +627,13 @@ mod tests {
         let WriteKind::Update {
             columns,
             conditions,
+            key,
         } = &w.kind
         else {
             panic!("an update: {:?}", w.kind)
         };
         assert_eq!(columns, &["name", "qty"]);
+        assert!(key.is_empty(), "one object: no bulk key");
         assert_eq!(
             condition_columns(conditions),
             [("id".to_owned(), Some("integer".to_owned()))]

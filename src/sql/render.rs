@@ -860,6 +860,15 @@ pub(super) fn conditions(
     conditions_after(w, table, conds, &mut first, &mut None)
 }
 
+/// One condition, outside any read (a write's filters).
+pub(super) fn condition_sql(
+    w: &mut Writer,
+    table: &Source<'_>,
+    c: &PlannedCondition<'_>,
+) -> Result<(), Error> {
+    condition(w, table, c, &mut None)
+}
+
 fn condition(
     w: &mut Writer,
     table: &Source<'_>,

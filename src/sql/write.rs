@@ -44,7 +44,8 @@ pub(crate) fn render_write(plan: &WritePlan<'_>) -> Result<Statement, Error> {
         WriteKind::Update {
             columns,
             conditions: conds,
-        } => update(&mut w, &table, plan, columns, conds)?,
+            key,
+        } => update(&mut w, &table, plan, columns, conds, key)?,
         WriteKind::Delete { conditions: conds } => {
             w.kw("DELETE FROM ");
             table.write(&mut w);
@@ -168,6 +169,7 @@ fn update(
     plan: &WritePlan<'_>,
     columns: &[&str],
     conds: &[PlannedCondition<'_>],
+    key: &[&str],
 ) -> Result<(), Error> {
     if columns.is_empty() {
         // Nothing to set: a no-op that still has the table's row type.
@@ -188,9 +190,26 @@ fn update(
             w.ident(&c).kw(" = ").ident(&BODY).kw(".").ident(&c);
         }
         w.kw(" FROM ");
-        payload_rows(w, table, plan, None)?;
+        // A bulk PATCH joins each element to its row by the key.
+        let bulk = (!key.is_empty()).then_some(Shape::Array);
+        payload_rows(w, table, plan, bulk)?;
         w.kw(" AS ").ident(&BODY);
-        conditions(w, table, conds)?;
+        let mut first = true;
+        for k in key {
+            w.kw(if first { " WHERE " } else { " AND " });
+            first = false;
+            let k = Ident::new(k)?;
+            table.write(w);
+            w.kw(".").ident(&k).kw(" = ").ident(&BODY).kw(".").ident(&k);
+        }
+        if first {
+            conditions(w, table, conds)?;
+        } else {
+            for c in conds {
+                w.kw(" AND ");
+                super::render::condition_sql(w, table, c)?;
+            }
+        }
         w.kw(" RETURNING ");
         table.write(w);
         w.kw(".*");

@@ -76,11 +76,7 @@ async fn distinct_in_embeds_and_over_embeds() {
     .await;
     assert_eq!(got, want);
     // DISTINCT over rows holding a to-one embed.
-    let got = ok(
-        &svc,
-        "/books?select=authors(name)&distinct=",
-    )
-    .await;
+    let got = ok(&svc, "/books?select=authors(name)&distinct=").await;
     let mut names: Vec<String> = got
         .as_array()
         .unwrap()
