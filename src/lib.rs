@@ -40,6 +40,9 @@ mod error;
 pub mod layer;
 mod openapi;
 mod plan;
+#[cfg(all(feature = "jwt", feature = "rustls"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "jwt", feature = "rustls"))))]
+pub mod projects;
 mod request;
 mod response;
 pub mod schema;

@@ -346,6 +346,12 @@ impl<T: MakeTls> RestService<T> {
         metrics::gauge!("pgrst_db_pool_waiting").set(state.statistics.pending_gets() as f64);
         metrics::counter!("pgrst_db_pool_timeouts_total").absolute(state.statistics.get_timed_out);
     }
+
+    /// The state of the primary pool (connections open and idle).
+    #[cfg_attr(not(all(feature = "jwt", feature = "rustls")), allow(dead_code))]
+    pub(crate) fn pool_state(&self) -> bb8::State {
+        self.shared.pool.state()
+    }
 }
 
 impl<T: MakeTls> Shared<T> {

@@ -78,6 +78,8 @@ pub struct ConnectionManager<T: MakeTlsConnect<Socket> = tokio_postgres::NoTls> 
     /// Where to open sockets for connections that run requests in one
     /// `Sync`, when the pool can (see [`from_config`](Self::from_config)).
     direct: Option<Arc<connect::Endpoint>>,
+    /// Connections open across pools: each holds a permit while it lives.
+    budget: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl<T: MakeTls> ConnectionManager<T> {
@@ -95,6 +97,7 @@ impl<T: MakeTls> ConnectionManager<T> {
             prepared: true,
             cache_size: STATEMENT_CACHE_SIZE,
             direct: None,
+            budget: None,
         }
     }
 
@@ -133,6 +136,7 @@ impl<T: MakeTls> ConnectionManager<T> {
             prepared: true,
             cache_size: STATEMENT_CACHE_SIZE,
             direct: direct.map(Arc::new),
+            budget: None,
         }
     }
 
@@ -216,6 +220,14 @@ impl<T: MakeTls> ConnectionManager<T> {
         Some((self.config.clone()?, self.tls.clone()?))
     }
 
+    /// Shares `budget` with other managers: each connection holds a permit
+    /// of it while it is open, and opening one waits for a permit.
+    #[cfg_attr(not(all(feature = "jwt", feature = "rustls")), allow(dead_code))]
+    pub(crate) fn budget(mut self, budget: Arc<tokio::sync::Semaphore>) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
     /// A `bb8` pool builder with the settings this crate wants: no extra
     /// round trip to test a connection on checkout (broken connections are
     /// detected without one), and a 10 s connection timeout.
@@ -281,6 +293,8 @@ pub struct Connection {
     generation: u64,
     /// The socket and statements of one-`Sync` reads, on connections the pool opened itself.
     direct: Option<direct::DirectState>,
+    /// Its place in a connection budget shared by several pools, if any.
+    _budget: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl fmt::Debug for Connection {
@@ -359,6 +373,12 @@ impl<T: MakeTls> bb8::ManageConnection for ConnectionManager<T> {
     type Error = tokio_postgres::Error;
 
     async fn connect(&self) -> Result<Connection, Self::Error> {
+        // A connection of a budget waits for its place first (bounded by the
+        // pool's connection timeout).
+        let budget = match &self.budget {
+            Some(budget) => Arc::clone(budget).acquire_owned().await.ok(),
+            None => None,
+        };
         // A connection the pool opened itself, or else tokio-postgres's own
         // (which reports any failure properly).
         let opened = match &self.direct {
@@ -407,6 +427,7 @@ impl<T: MakeTls> bb8::ManageConnection for ConnectionManager<T> {
             cache_size: self.cache_size,
             generation: 0,
             direct,
+            _budget: budget,
         })
     }
 
