@@ -146,6 +146,24 @@ impl<T: MakeTls> RestServiceBuilder<T> {
         self
     }
 
+    /// Batches (beyond PostgREST): `POST` to the API root with a JSON array
+    /// of operations (`{"method", "path", "headers"?, "body"?}`) runs them in
+    /// order, in one transaction, as the request's role, one round trip
+    /// each, and answers 200 with an array of `{"status", "headers",
+    /// "body"}`; the first that fails rolls them all back and is the answer,
+    /// its index in `details`. At most `operations` in a batch (default
+    /// 100); 0 turns batches off (`POST /` is then 405, as in PostgREST).
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: tower_postgrest::Pool) -> Result<(), tower_postgrest::Error> {
+    /// let rest = tower_postgrest::RestService::builder(pool).batch_limit(20).build().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn batch_limit(mut self, operations: usize) -> Self {
+        self.settings.batch_limit = operations;
+        self
+    }
+
     /// PostgREST's `db-plan-enabled`: `Accept:
     /// application/vnd.pgrst.plan[+json|+text]; for="…"; options=analyze|verbose|settings|buffers|wal`
     /// answers a read's, write's or call's execution plan (`EXPLAIN`), as
@@ -438,6 +456,8 @@ pub(crate) struct Config {
     pub(crate) aggregates: bool,
     /// `db-plan-enabled`.
     pub(crate) plan_enabled: bool,
+    /// The most operations in a batch (`POST /`); 0 turns batches off.
+    pub(crate) batch_limit: usize,
 }
 
 /// The settings as the builder collected them, before [`Config::new`] checks them.
@@ -459,6 +479,7 @@ pub(crate) struct Settings {
     pub(crate) pre_request: Option<String>,
     pub(crate) aggregates: bool,
     pub(crate) plan_enabled: bool,
+    pub(crate) batch_limit: usize,
 }
 
 impl Default for Settings {
@@ -480,6 +501,7 @@ impl Default for Settings {
             pre_request: None,
             aggregates: false,
             plan_enabled: false,
+            batch_limit: 100,
         }
     }
 }
@@ -542,6 +564,7 @@ impl Config {
             metrics: settings.metrics,
             aggregates: settings.aggregates,
             plan_enabled: settings.plan_enabled,
+            batch_limit: settings.batch_limit,
             pre_request: settings
                 .pre_request
                 .as_deref()

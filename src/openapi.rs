@@ -193,7 +193,10 @@ fn table_paths(table: &Table, allow: Allow) -> Value {
             json!({
                 "tags": tags,
                 "parameters": filters,
-                "requestBody": {"content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}")}}}},
+                "requestBody": {"description": "An object for every filtered row, or (an extension) an array whose elements each name their row by its primary key", "content": {"application/json": {"schema": {"oneOf": [
+                    {"$ref": format!("#/components/schemas/{name}")},
+                    {"type": "array", "items": {"$ref": format!("#/components/schemas/{name}")}}
+                ]}}}},
                 "responses": {"204": {"description": "Updated"}, "200": rows_response(name), "default": error_response()}
             }),
         );
@@ -263,7 +266,25 @@ pub(crate) fn document(
     let mut paths = Map::new();
     paths.insert(
         "/".into(),
-        json!({"get": {"summary": "This description", "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/openapi+json": {"schema": {}}}}}}}),
+        json!({
+            "get": {"summary": "This description", "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/openapi+json": {"schema": {}}}}}},
+            "post": {
+                "summary": "A batch (an extension): operations run in order in one transaction; the first failure undoes them all",
+                "requestBody": {"content": {"application/json": {"schema": {"type": "array", "items": {
+                    "type": "object", "required": ["method", "path"], "additionalProperties": false,
+                    "properties": {
+                        "method": {"type": "string"}, "path": {"type": "string", "description": "e.g. /table?id=eq.1"},
+                        "headers": {"type": "object", "additionalProperties": {"type": "string"}}, "body": {}
+                    }
+                }}}}},
+                "responses": {
+                    "200": {"description": "Each operation's answer", "content": {"application/json": {"schema": {"type": "array", "items": {
+                        "type": "object", "properties": {"status": {"type": "integer"}, "headers": {"type": "object"}, "body": {}}
+                    }}}}},
+                    "default": error_response()
+                }
+            }
+        }),
     );
     let mut schemas = Map::new();
     schemas.insert(

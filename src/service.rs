@@ -373,6 +373,15 @@ impl<T: MakeTls> Shared<T> {
             self.config.anon_role.as_ref(),
         )?
         .ok_or_else(anonymous_disabled)?;
+        // A batch: `POST` to the root with a JSON array of operations.
+        if parts.method == http::Method::POST
+            && matches!(parts.uri.path(), "/" | "")
+            && self.config.batch_limit > 0
+        {
+            let schema = self.snapshot(&parts);
+            let role = role.into_owned();
+            return self.batch(parts, body, role, schema).await;
+        }
         let route = request::route(&parts.method, parts.uri.path())?;
         let schema = self.snapshot(&parts);
         let has_body = route.action.has_body();
@@ -772,5 +781,260 @@ impl<T: MakeTls> Shared<T> {
         span.record("rows", result.rows());
         check(&result)?;
         Ok(result)
+    }
+}
+
+/// One operation of a batch (`POST /` with a JSON array of them).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Operation {
+    method: String,
+    path: String,
+    #[serde(default)]
+    headers: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    body: Option<serde_json::Value>,
+}
+
+/// A batch operation's failure, with its index in the details.
+fn in_batch(e: Error, index: usize, op: &Operation) -> Error {
+    let what = format!("Operation {index} of the batch ({} {})", op.method, op.path);
+    let details = match e.details() {
+        Some(d) => format!("{what}: {d}"),
+        None => what,
+    };
+    e.with_details(details)
+}
+
+fn invalid_operation(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidRequest, message)
+}
+
+impl<T: MakeTls> Shared<T> {
+    /// A batch (beyond PostgREST): the operations of the body run in order,
+    /// in one transaction, as the request's role; the first that fails rolls
+    /// them all back and is the answer, its index in `details`.
+    async fn batch<B>(
+        &self,
+        parts: http::request::Parts,
+        body: B,
+        role: DbRole,
+        schema: Arc<Schema>,
+    ) -> Result<Response<RestBody>, Error>
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<crate::error::BoxError>,
+    {
+        let bytes = crate::body::collect(body, self.config.body_limit).await?;
+        let ops: Vec<Operation> = serde_json::from_slice(&bytes).map_err(|e| {
+            invalid_operation("A batch is a JSON array of operations")
+                .with_details(e.to_string())
+                .with_hint(r#"Each operation is {"method": "POST", "path": "/table", "headers": {…}, "body": …}"#)
+        })?;
+        if ops.is_empty() {
+            return Err(invalid_operation("A batch needs at least one operation"));
+        }
+        if ops.len() > self.config.batch_limit {
+            return Err(invalid_operation(format!(
+                "The batch has {} operations, more than the limit of {}",
+                ops.len(),
+                self.config.batch_limit
+            )));
+        }
+        let mut session = db::Session::open(&self.pool, schema.generation).await?;
+        let mut answers = Vec::with_capacity(ops.len());
+        for (i, op) in ops.iter().enumerate() {
+            match self
+                .batch_operation(op, &parts, &role, &schema, &mut session)
+                .await
+            {
+                Ok(answer) => answers.push(answer),
+                Err(e) => {
+                    session.rollback().await;
+                    return Err(in_batch(e, i, op));
+                }
+            }
+        }
+        session.commit().await?;
+        let body = serde_json::to_vec(&answers).map_err(|e| {
+            Error::new(ErrorKind::Internal, "Could not write the batch's answer").with_source(e)
+        })?;
+        let mut res = Response::new(RestBody::from(body));
+        res.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        Ok(res)
+    }
+
+    /// One operation of a batch, run in `session`: its answer as
+    /// `{"status", "headers", "body"}`.
+    async fn batch_operation(
+        &self,
+        op: &Operation,
+        outer: &http::request::Parts,
+        role: &DbRole,
+        schema: &Schema,
+        session: &mut db::Session<'_, T>,
+    ) -> Result<serde_json::Value, Error> {
+        let method = http::Method::from_bytes(op.method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| invalid_operation(format!("{:?} is not an HTTP method", op.method)))?;
+        if !op.path.starts_with('/') {
+            return Err(invalid_operation("An operation's path starts with /"));
+        }
+        let uri: http::Uri = op
+            .path
+            .parse()
+            .map_err(|_| invalid_operation("An operation's path is not a valid URI path"))?;
+        // The batch's headers (credentials, profiles), then the operation's own.
+        let mut headers = outer.headers.clone();
+        for name in [
+            http::header::CONTENT_LENGTH,
+            http::header::CONTENT_TYPE,
+            http::header::ACCEPT,
+            http::header::HeaderName::from_static("prefer"),
+        ] {
+            headers.remove(name);
+        }
+        for (name, value) in &op.headers {
+            let name = http::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| invalid_operation(format!("{name:?} is not a header name")))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| invalid_operation(format!("The {name} header is not valid")))?;
+            headers.insert(name, value);
+        }
+        if !headers.contains_key(http::header::CONTENT_TYPE) {
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+        }
+        let (mut parts, ()) = Request::builder()
+            .method(method.clone())
+            .uri(uri.clone())
+            .body(())
+            .map_err(|_| invalid_operation("The operation is not a valid request"))?
+            .into_parts();
+        parts.headers = headers;
+        let route = request::route(&parts.method, parts.uri.path())?;
+        if matches!(route.target, request::Target::Root) {
+            return Err(invalid_operation(
+                "A batch operation names a table, a view or a function",
+            ));
+        }
+        let has_body = route.action.has_body();
+        let mut api = request::parse_query(route, parts.uri.query(), &parts.headers)?;
+        plan::admit(&api, schema, &self.config)?;
+        if api.accepted.explain.is_some() {
+            return Err(invalid_operation("Plans are not available in a batch"));
+        }
+        if has_body {
+            let json = parts
+                .headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|ct| ct.contains("json"));
+            let body = match &op.body {
+                None => bytes::Bytes::new(),
+                Some(serde_json::Value::String(text)) if !json => bytes::Bytes::from(text.clone()),
+                Some(value) => bytes::Bytes::from(serde_json::to_vec(value).unwrap_or_default()),
+            };
+            api.attach_body(&parts.headers, body)?;
+        }
+        let plan = plan::plan(&api, schema, &self.config)?;
+        let stages = Stages::default();
+        let claims = role.claims_json();
+        let (json_headers, cookies) = request::headers_json(&parts.headers);
+        let ctx = self.context(
+            &plan,
+            schema,
+            &parts,
+            role,
+            &claims,
+            &json_headers,
+            &cookies,
+            &stages,
+        );
+        let checks = plan.checks;
+        let mut res = match &plan.kind {
+            PlanKind::Read(read) => {
+                let stmts = sql::render_read(read)?;
+                let mut all = vec![&stmts.main];
+                all.extend(stmts.explain.as_ref());
+                let rows = session.run(&ctx, &all).await?;
+                let result = db::read_result_of(&rows)?;
+                checks.verify(
+                    plan::Counted::rows(&result),
+                    plan::Counted::affected(&result),
+                )?;
+                response::read(read, result, &parts.uri)?
+            }
+            PlanKind::Write(write) => {
+                let stmt = sql::render_write(write)?;
+                let rows = session.run(&ctx, &[&stmt]).await?;
+                let result: db::WriteResult = db::result_of(&rows)?;
+                checks.verify(
+                    plan::Counted::rows(&result),
+                    plan::Counted::affected(&result),
+                )?;
+                response::write(write, api.action, result)?
+            }
+            PlanKind::Call(call) => {
+                let stmt = sql::render_call(call)?;
+                let rows = session.run(&ctx, &[&stmt]).await?;
+                let result: db::CallResult = db::result_of(&rows)?;
+                checks.verify(
+                    plan::Counted::rows(&result),
+                    plan::Counted::affected(&result),
+                )?;
+                response::call(call, result)?
+            }
+            _ => {
+                return Err(invalid_operation(
+                    "A batch operation reads, writes or calls a function",
+                ));
+            }
+        };
+        if let (Some(pre), false) = (stages.pre.get(), matches!(plan.kind, PlanKind::Call(_))) {
+            response::apply_pre_request(&mut res, pre)?;
+        }
+        let (res_parts, body) = res.into_parts();
+        let bytes = http_body_util::BodyExt::collect(body)
+            .await
+            .map(http_body_util::Collected::to_bytes)
+            .unwrap_or_default();
+        let mut headers = serde_json::Map::new();
+        for (name, value) in &res_parts.headers {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            match headers.get_mut(name.as_str()) {
+                Some(serde_json::Value::String(v)) => {
+                    v.push_str(", ");
+                    v.push_str(&value);
+                }
+                _ => {
+                    headers.insert(name.as_str().to_owned(), serde_json::Value::String(value));
+                }
+            }
+        }
+        let is_json = res_parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.contains("json"));
+        let body = if bytes.is_empty() {
+            serde_json::Value::Null
+        } else if is_json {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+            })
+        } else {
+            serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned())
+        };
+        Ok(serde_json::json!({
+            "status": res_parts.status.as_u16(),
+            "headers": headers,
+            "body": body,
+        }))
     }
 }

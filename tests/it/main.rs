@@ -8,6 +8,7 @@
 mod aggregates;
 mod attacks;
 mod auth;
+mod batch;
 mod bulk_patch;
 mod clients;
 mod connections;
