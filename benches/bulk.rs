@@ -38,7 +38,11 @@ fn main() {
              GRANT anon TO authenticator;
              CREATE TABLE items (id int PRIMARY KEY, price numeric NOT NULL, stock int NOT NULL);
              INSERT INTO items SELECT i, i, 0 FROM generate_series(1, {ROWS}) AS i;
-             GRANT SELECT, UPDATE ON items TO anon;"
+             GRANT SELECT, UPDATE ON items TO anon;
+             CREATE TABLE authors (id serial PRIMARY KEY, name text NOT NULL);
+             CREATE TABLE books (id serial PRIMARY KEY, author_id int NOT NULL REFERENCES authors, title text NOT NULL);
+             GRANT SELECT, INSERT ON authors, books TO anon;
+             GRANT USAGE ON SEQUENCE authors_id_seq, books_id_seq TO anon;"
         ),
     )
     .unwrap();
@@ -101,6 +105,64 @@ fn main() {
     bulk();
     singles();
 
+    // 1 parent × 100 children: one nested insert, or the parent then the children.
+    let post = |uri: &'static str, prefer: &'static str, body: String| {
+        let rest = rest.clone();
+        async move {
+            let req = http::Request::post(uri)
+                .header("content-type", "application/json")
+                .header("prefer", prefer)
+                .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+                .unwrap();
+            let res = rest.oneshot(req).await.unwrap();
+            assert_eq!(res.status(), 201);
+            res.into_body().collect().await.unwrap().to_bytes()
+        }
+    };
+    let children = |author: Option<i64>| -> Vec<String> {
+        (0..100)
+            .map(|i| match author {
+                Some(a) => format!(r#"{{"author_id":{a},"title":"book {i}"}}"#),
+                None => format!(r#"{{"title":"book {i}"}}"#),
+            })
+            .collect()
+    };
+    let nested = || {
+        rt.block_on(post(
+            "/authors",
+            "return=minimal",
+            format!(
+                r#"{{"name":"nested","books":[{}]}}"#,
+                children(None).join(",")
+            ),
+        ));
+    };
+    let two_requests = || {
+        rt.block_on(async {
+            let parent = post(
+                "/authors",
+                "return=representation",
+                r#"{"name":"two"}"#.into(),
+            )
+            .await;
+            let parent: serde_json::Value = serde_json::from_slice(&parent).unwrap();
+            let id = parent[0]["id"].as_i64().unwrap();
+            post(
+                "/books",
+                "return=minimal",
+                format!("[{}]", children(Some(id)).join(",")),
+            )
+            .await;
+        })
+    };
+    nested();
+    two_requests();
+
+    let mut group = criterion.benchmark_group("insert_1_parent_100_children");
+    group.bench_function("nested_insert", |b| b.iter(nested));
+    group.bench_function("two_requests", |b| b.iter(two_requests));
+    group.finish();
+
     let mut group = criterion.benchmark_group("patch_1000_rows");
     group.bench_function("bulk_patch", |b| b.iter(bulk));
     group.bench_function("single_patches", |b| b.iter(singles));
@@ -115,6 +177,25 @@ fn main() {
             serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
         estimates["median"]["point_estimate"].as_f64()
     };
+    let median_of = |group: &str, name: &str| -> Option<f64> {
+        let dir = std::env::var("CARGO_TARGET_DIR")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").to_owned());
+        let path = format!("{dir}/criterion/{group}/{name}/new/estimates.json");
+        let estimates: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+        estimates["median"]["point_estimate"].as_f64()
+    };
+    if let (Some(nested), Some(two)) = (
+        median_of("insert_1_parent_100_children", "nested_insert"),
+        median_of("insert_1_parent_100_children", "two_requests"),
+    ) {
+        println!(
+            "1 parent × 100 children: one nested insert {:.2} ms, two requests {:.2} ms; two/nested = {:.2}",
+            nested / 1e6,
+            two / 1e6,
+            two / nested
+        );
+    }
     if let (Some(bulk), Some(singles)) = (median("bulk_patch"), median("single_patches")) {
         println!(
             "1,000 rows: one bulk PATCH {:.1} ms, 1,000 PATCHes {:.1} ms; singles/bulk = {:.1}",

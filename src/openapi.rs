@@ -166,6 +166,7 @@ fn table_paths(table: &Table, allow: Allow) -> Value {
         item.insert("get".into(), get);
     }
     let body = json!({
+        "description": "Rows to insert; a key that names a relationship instead of a column inserts the related rows too (a nested insert, an extension)",
         "content": {"application/json": {"schema": {"oneOf": [
             {"$ref": format!("#/components/schemas/{name}")},
             {"type": "array", "items": {"$ref": format!("#/components/schemas/{name}")}}

@@ -404,6 +404,9 @@ impl<T: MakeTls> Shared<T> {
                 Err(e) => return Err(e),
             }
         }
+        if self.is_nested_insert(&api, &schema) {
+            return self.nested_insert(&api, &parts, &role, &schema).await;
+        }
         let span = tracing::Span::current();
         span.record("role", role.role());
         match &api.target {
@@ -1036,5 +1039,430 @@ impl<T: MakeTls> Shared<T> {
             "headers": headers,
             "body": body,
         }))
+    }
+}
+
+/// A row of a nested insert: a JSON object.
+type JsonRow = serde_json::Map<String, serde_json::Value>;
+
+/// How a key of a nested insert's object relates its table to another.
+enum Nested<'s> {
+    /// The table holds the key: the other row goes in first, its key into this row.
+    Parent(&'s crate::schema::Relationship),
+    /// The other table holds the key: its rows go in after, taking this row's.
+    Children(&'s crate::schema::Relationship),
+    /// Through a junction: the other rows, then a junction row for each.
+    Linked(&'s crate::schema::Relationship),
+}
+
+/// A value for a PostgREST `in.(…)` list: double-quoted, as its grammar allows.
+fn in_list_value(value: &serde_json::Value) -> String {
+    let text = match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+impl<T: MakeTls> Shared<T> {
+    /// Whether a POST's body names relationships of its table (and not its
+    /// columns): then it is a nested insert (beyond PostgREST).
+    fn is_nested_insert(&self, api: &request::ApiRequest, schema: &Schema) -> bool {
+        let (request::Action::Insert, request::Target::Relation(name), Some(payload)) =
+            (api.action, &api.target, api.payload.as_ref())
+        else {
+            return false;
+        };
+        if payload.csv || api.columns.is_some() {
+            return false;
+        }
+        let Ok(ns) = self.config.exposed(api.profile.as_deref()) else {
+            return false;
+        };
+        let Some(table) = schema.table(ns.name, name) else {
+            return false;
+        };
+        payload.keys.iter().any(|k| {
+            table.column(k).is_none()
+                && plan::relationship(schema, &self.config, table, k, None).is_ok()
+        })
+    }
+
+    /// A nested insert: the rows of the body and, for each key that names a
+    /// relationship, the related rows (parents first, then the rows, then
+    /// children and many-to-many links), at any depth, one statement per
+    /// table and level, in one transaction; then the representation, read
+    /// with the request's `select`.
+    async fn nested_insert(
+        &self,
+        api: &request::ApiRequest,
+        parts: &http::request::Parts,
+        role: &DbRole,
+        schema: &Schema,
+    ) -> Result<Response<RestBody>, Error> {
+        let ns = self.config.exposed(api.profile.as_deref())?;
+        let request::Target::Relation(name) = &api.target else {
+            return Err(invalid_operation("A nested insert is a POST to a table"));
+        };
+        let table = schema
+            .table(ns.name, name)
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, "The table went missing"))?;
+        let payload = api
+            .payload
+            .as_ref()
+            .ok_or_else(|| invalid_operation("A nested insert needs a body"))?;
+        let rows: Vec<JsonRow> = match serde_json::from_str::<serde_json::Value>(&payload.json) {
+            Ok(serde_json::Value::Object(row)) => vec![row],
+            Ok(serde_json::Value::Array(items)) => items
+                .into_iter()
+                .map(|item| match item {
+                    serde_json::Value::Object(row) => Ok(row),
+                    _ => Err(invalid_operation("Each element of the body is an object")),
+                })
+                .collect::<Result<_, _>>()?,
+            _ => {
+                return Err(invalid_operation(
+                    "The body is an object or an array of objects",
+                ));
+            }
+        };
+        let plan = plan::plan_context(api, schema, &self.config)?;
+        let stages = Stages::default();
+        let claims = role.claims_json();
+        let (json_headers, cookies) = request::headers_json(&parts.headers);
+        let ctx = self.context(
+            &plan,
+            schema,
+            parts,
+            role,
+            &claims,
+            &json_headers,
+            &cookies,
+            &stages,
+        );
+        let mut session = db::Session::open(&self.pool, schema.generation).await?;
+        let outcome = async {
+            let inserted = self
+                .insert_tree(&mut session, &ctx, schema, table, rows)
+                .await?;
+            let representation = api.prefs.return_ == Some(request::Return::Representation);
+            let body = if representation {
+                Some(
+                    self.read_inserted(&mut session, api, parts, role, schema, table, &inserted)
+                        .await?,
+                )
+            } else {
+                None
+            };
+            Ok::<_, Error>((inserted.len(), body))
+        }
+        .await;
+        let (count, body) = match outcome {
+            Ok(done) => done,
+            Err(e) => {
+                session.rollback().await;
+                return Err(e);
+            }
+        };
+        session.commit().await?;
+        let mut res = Response::new(match body {
+            Some(body) => RestBody::from(body),
+            None => RestBody::empty(),
+        });
+        *res.status_mut() = http::StatusCode::CREATED;
+        let headers = res.headers_mut();
+        if let Some(r) = api.prefs.return_ {
+            headers.insert("preference-applied", HeaderValue::from_static(r.as_str()));
+            if r == request::Return::Representation {
+                headers.insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json; charset=utf-8"),
+                );
+            }
+        }
+        if let Ok(range) = HeaderValue::from_str(&format!("*/{count}")) {
+            headers.insert(http::header::CONTENT_RANGE, range);
+        }
+        Ok(res)
+    }
+
+    /// Inserts `rows` into `table` with their related rows; the rows as inserted.
+    fn insert_tree<'a>(
+        &'a self,
+        session: &'a mut db::Session<'_, T>,
+        ctx: &'a RequestContext<'a>,
+        schema: &'a Schema,
+        table: &'a crate::schema::Table,
+        mut rows: Vec<JsonRow>,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<JsonRow>, Error>> + Send + 'a>> {
+        Box::pin(async move {
+            if rows.is_empty() {
+                return Ok(Vec::new());
+            }
+            // What each key is: a column, or a relationship.
+            let mut keys: Vec<String> = Vec::new();
+            for row in &rows {
+                for k in row.keys() {
+                    if !keys.contains(k) {
+                        keys.push(k.clone());
+                    }
+                }
+            }
+            let mut columns: Vec<String> = Vec::new();
+            let mut related: Vec<(String, Nested<'a>)> = Vec::new();
+            for key in keys {
+                if table.column(&key).is_some() {
+                    columns.push(key);
+                    continue;
+                }
+                let rel = plan::relationship(schema, &self.config, table, &key, None)
+                    .map_err(|_| {
+                        Error::pgrst(
+                            crate::error::codes::PGRST204,
+                            format!(
+                                "Could not find the '{key}' column or relationship of '{}' in the schema cache",
+                                table.name
+                            ),
+                        )
+                    })?;
+                let holds_key = schema.foreign_keys.iter().any(|fk| {
+                    fk.name == rel.constraint && fk.schema == rel.schema && fk.table == rel.table
+                });
+                let kind = match rel.cardinality {
+                    crate::schema::Cardinality::ManyToMany => Nested::Linked(rel),
+                    crate::schema::Cardinality::ManyToOne => Nested::Parent(rel),
+                    crate::schema::Cardinality::OneToOne if holds_key => Nested::Parent(rel),
+                    _ => Nested::Children(rel),
+                };
+                related.push((key, kind));
+            }
+            let target_of = |rel: &crate::schema::Relationship| {
+                schema
+                    .table(&rel.foreign_schema, &rel.foreign_table)
+                    .ok_or_else(|| Error::new(ErrorKind::NotFound, "A related table went missing"))
+            };
+            // Parents first: their keys go into these rows.
+            for (key, kind) in &related {
+                let Nested::Parent(rel) = kind else { continue };
+                let mut owners = Vec::new();
+                let mut parents = Vec::new();
+                for (i, row) in rows.iter_mut().enumerate() {
+                    match row.remove(key) {
+                        Some(serde_json::Value::Object(parent)) => {
+                            owners.push(i);
+                            parents.push(parent);
+                        }
+                        Some(serde_json::Value::Null) | None => {}
+                        Some(_) => {
+                            return Err(invalid_operation(format!(
+                                "'{key}' is a to-one relationship: its value is an object"
+                            )));
+                        }
+                    }
+                }
+                let inserted = self
+                    .insert_tree(session, ctx, schema, target_of(rel)?, parents)
+                    .await?;
+                for (i, parent) in owners.into_iter().zip(inserted) {
+                    for (column, foreign) in &rel.columns {
+                        let value = parent.get(foreign).cloned().unwrap_or_default();
+                        rows[i].insert(column.clone(), value);
+                        if !columns.contains(column) {
+                            columns.push(column.clone());
+                        }
+                    }
+                }
+            }
+            // The rows themselves, without their related keys.
+            let mut later: Vec<Vec<(String, serde_json::Value)>> = vec![Vec::new(); rows.len()];
+            for (i, row) in rows.iter_mut().enumerate() {
+                for (key, kind) in &related {
+                    if matches!(kind, Nested::Parent(_)) {
+                        continue;
+                    }
+                    if let Some(value) = row.remove(key) {
+                        later[i].push((key.clone(), value));
+                    }
+                }
+            }
+            if columns.is_empty() {
+                return Err(invalid_operation(format!(
+                    "A row of '{}' in a nested insert needs at least one column",
+                    table.name
+                )));
+            }
+            let names: Vec<&str> = columns.iter().map(String::as_str).collect();
+            let body = serde_json::to_string(&rows).unwrap_or_else(|_| "[]".to_owned());
+            let stmt = sql::render_rows_insert(table, &names, body)?;
+            let answer = session.run(ctx, &[&stmt]).await?;
+            let text: String = answer
+                .first()
+                .and_then(|row| row.try_get::<_, String>(0).ok())
+                .unwrap_or_else(|| "[]".to_owned());
+            let inserted: Vec<JsonRow> = serde_json::from_str(&text).map_err(|e| {
+                Error::new(ErrorKind::Internal, "Could not read the inserted rows").with_source(e)
+            })?;
+            if inserted.len() != rows.len() {
+                return Err(Error::new(
+                    ErrorKind::Internal,
+                    "The insert answered another number of rows",
+                ));
+            }
+            // Then children and links, taking these rows' keys.
+            for (key, kind) in &related {
+                let (rel, linked) = match kind {
+                    Nested::Parent(_) => continue,
+                    Nested::Children(rel) => (*rel, false),
+                    Nested::Linked(rel) => (*rel, true),
+                };
+                let mut owners = Vec::new();
+                let mut children = Vec::new();
+                for (i, pending) in later.iter_mut().enumerate() {
+                    let Some(pos) = pending.iter().position(|(k, _)| k == key) else {
+                        continue;
+                    };
+                    let (_, value) = pending.swap_remove(pos);
+                    let items = match value {
+                        serde_json::Value::Array(items) => items,
+                        serde_json::Value::Object(one) => vec![serde_json::Value::Object(one)],
+                        serde_json::Value::Null => Vec::new(),
+                        _ => {
+                            return Err(invalid_operation(format!(
+                                "'{key}' is a to-many relationship: its value is an array of objects"
+                            )));
+                        }
+                    };
+                    for item in items {
+                        let serde_json::Value::Object(mut child) = item else {
+                            return Err(invalid_operation(format!(
+                                "'{key}' is a to-many relationship: its value is an array of objects"
+                            )));
+                        };
+                        if !linked {
+                            for (column, foreign) in &rel.columns {
+                                let value = inserted[i].get(column).cloned().unwrap_or_default();
+                                child.insert(foreign.clone(), value);
+                            }
+                        }
+                        owners.push(i);
+                        children.push(child);
+                    }
+                }
+                let done = self
+                    .insert_tree(session, ctx, schema, target_of(rel)?, children)
+                    .await?;
+                if let (true, Some(junction)) = (linked, &rel.junction) {
+                    let links: Vec<JsonRow> = owners
+                        .iter()
+                        .zip(&done)
+                        .map(|(&i, child)| {
+                            let mut link = JsonRow::new();
+                            for (source, column) in &junction.source_columns {
+                                link.insert(
+                                    column.clone(),
+                                    inserted[i].get(source).cloned().unwrap_or_default(),
+                                );
+                            }
+                            for (column, target) in &junction.target_columns {
+                                link.insert(
+                                    column.clone(),
+                                    child.get(target).cloned().unwrap_or_default(),
+                                );
+                            }
+                            link
+                        })
+                        .collect();
+                    let junction_table = schema
+                        .table(&junction.schema, &junction.table)
+                        .ok_or_else(|| {
+                            Error::new(ErrorKind::NotFound, "A junction went missing")
+                        })?;
+                    self.insert_tree(session, ctx, schema, junction_table, links)
+                        .await?;
+                }
+            }
+            Ok(inserted)
+        })
+    }
+
+    /// The representation of the rows a nested insert made: a read of them by
+    /// primary key with the request's `select`, in the same transaction.
+    #[allow(clippy::too_many_arguments)]
+    async fn read_inserted(
+        &self,
+        session: &mut db::Session<'_, T>,
+        api: &request::ApiRequest,
+        parts: &http::request::Parts,
+        role: &DbRole,
+        schema: &Schema,
+        table: &crate::schema::Table,
+        inserted: &[JsonRow],
+    ) -> Result<bytes::Bytes, Error> {
+        if table.primary_key.is_empty() {
+            return Err(invalid_operation(format!(
+                "The representation of a nested insert into '{}' needs its primary key",
+                table.name
+            )));
+        }
+        let select = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+            .find(|(k, _)| k == "select")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| "*".to_owned());
+        let query = {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query.append_pair("select", &select);
+            if let [key] = table.primary_key.as_slice() {
+                let values: Vec<String> = inserted
+                    .iter()
+                    .map(|row| in_list_value(row.get(key).unwrap_or(&serde_json::Value::Null)))
+                    .collect();
+                query.append_pair(key, &format!("in.({})", values.join(",")));
+            } else {
+                let rows: Vec<String> = inserted
+                    .iter()
+                    .map(|row| {
+                        let terms: Vec<String> = table
+                            .primary_key
+                            .iter()
+                            .map(|k| {
+                                format!(
+                                    "{k}.eq.{}",
+                                    in_list_value(row.get(k).unwrap_or(&serde_json::Value::Null))
+                                )
+                            })
+                            .collect();
+                        format!("and({})", terms.join(","))
+                    })
+                    .collect();
+                query.append_pair("or", &format!("({})", rows.join(",")));
+            }
+            query.finish()
+        };
+        let path = parts.uri.path().to_owned();
+        let route = request::route(&http::Method::GET, &path)?;
+        let mut headers = parts.headers.clone();
+        headers.remove(http::header::CONTENT_TYPE);
+        let read_api = request::parse_query(route, Some(&query), &headers)?;
+        let _ = api;
+        let plan = plan::plan(&read_api, schema, &self.config)?;
+        let PlanKind::Read(read) = &plan.kind else {
+            return Err(Error::new(ErrorKind::Internal, "Not a read"));
+        };
+        let stages = Stages::default();
+        let claims = role.claims_json();
+        let (json_headers, cookies) = request::headers_json(&headers);
+        let ctx = self.context(
+            &plan,
+            schema,
+            parts,
+            role,
+            &claims,
+            &json_headers,
+            &cookies,
+            &stages,
+        );
+        let stmts = sql::render_read(read)?;
+        let rows = session.run(&ctx, &[&stmts.main]).await?;
+        Ok(db::read_result_of(&rows)?.body)
     }
 }

@@ -236,7 +236,7 @@ pub(super) fn plan_select<'r>(
 /// The relationship `relation!hint` names from `table`, by PostgREST's rules
 /// (its `findRel`). Only relationships to (and through) the exposed schemas
 /// count, whatever else the schema cache holds.
-fn resolve<'r>(
+pub(crate) fn resolve<'r>(
     schema: &'r Schema,
     config: &Config,
     table: &Table,

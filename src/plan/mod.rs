@@ -19,6 +19,7 @@ use crate::request::{
 use crate::schema::{HandlerTarget, MediaHandler, Schema, Table, Volatility};
 
 mod embed;
+pub(crate) use embed::resolve as relationship;
 mod privileges;
 mod rpc;
 #[cfg(test)]
@@ -435,6 +436,28 @@ pub(crate) fn plan<'r>(
         kind,
         tx,
         checks,
+        timezone: timezone(req, schema)?,
+    })
+}
+
+/// What a request's transaction needs to know of it (its schema and time
+/// zone) when its statements are not planned here (a nested insert's).
+pub(crate) fn plan_context<'r>(
+    req: &'r ApiRequest,
+    schema: &'r Schema,
+    config: &'r Config,
+) -> Result<Plan<'r>, Error> {
+    Ok(Plan {
+        schema: config.exposed(req.profile.as_deref())?,
+        kind: PlanKind::Describe {
+            headers_only: true,
+            privileges: false,
+        },
+        tx: Tx {
+            read_only: false,
+            end: TxEnd::Commit,
+        },
+        checks: Checks::default(),
         timezone: timezone(req, schema)?,
     })
 }

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 
 pub(crate) use render::{StreamStatements, render_read, render_stream};
 pub(crate) use rpc::render_call;
-pub(crate) use write::render_write;
+pub(crate) use write::{render_rows_insert, render_write};
 
 use crate::error::{Error, ErrorKind};
 

@@ -92,6 +92,42 @@ pub(crate) fn render_write(plan: &WritePlan<'_>) -> Result<Statement, Error> {
     Ok(w.finish())
 }
 
+/// A plain insert of `rows` (a JSON array of objects) into `table`, taking
+/// `columns`: one row of the inserted rows as a JSON array, in insertion
+/// order (a nested insert's step).
+pub(crate) fn render_rows_insert(
+    table: &crate::schema::Table,
+    columns: &[&str],
+    rows: String,
+) -> Result<Statement, Error> {
+    let source = Source::table(table)?;
+    let mut w = Writer::default();
+    w.kw("WITH ").ident(&SOURCE).kw(" AS (INSERT INTO ");
+    source.write(&mut w);
+    w.kw(" (");
+    idents(&mut w, columns)?;
+    w.kw(") SELECT ");
+    for (i, c) in columns.iter().enumerate() {
+        if i > 0 {
+            w.kw(", ");
+        }
+        w.ident(&BODY).kw(".").ident(&Ident::new(c)?);
+    }
+    w.kw(" FROM pg_catalog.json_populate_recordset(NULL::");
+    source.write(&mut w);
+    w.kw(", ")
+        .param(rows)
+        .kw("::json) AS ")
+        .ident(&BODY)
+        .kw(" RETURNING ");
+    source.write(&mut w);
+    w.kw(".*) SELECT coalesce(pg_catalog.json_agg(")
+        .ident(&SOURCE)
+        .kw("), '[]')::text FROM ")
+        .ident(&SOURCE);
+    Ok(w.finish())
+}
+
 /// `INSERT … SELECT … FROM` the payload, with PUT's key filter and `ON CONFLICT`;
 /// whether the statement counts the rows it inserted (an upsert that merges).
 fn insert(

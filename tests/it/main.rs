@@ -26,6 +26,7 @@ mod fuzz;
 mod grammar;
 mod hostile;
 mod media_handlers;
+mod nested_insert;
 mod operations;
 mod parity;
 mod pre_request;
