@@ -14,13 +14,20 @@ server=${SERVER_BIN:-$root/target/debug/examples/server}
 if [ ! -x "$server" ]; then
   (cd "$root" && cargo build --quiet --example server)
 fi
-if [ "$what" != python ] && [ ! -d "$here/js/node_modules" ]; then
+# Installed packages are reused only while they match the lockfile and requirements.
+stamp() { sha256sum "$1" | cut -d' ' -f1; }
+lock=$(stamp "$here/js/package-lock.json")
+if [ "$what" != python ] && [ "$(cat "$here/js/node_modules/.lock-stamp" 2>/dev/null)" != "$lock" ]; then
   (cd "$here/js" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$lock" >"$here/js/node_modules/.lock-stamp"
 fi
 venv=$root/target/clients-venv
-if [ "$what" != js ] && [ ! -x "$venv/bin/pytest" ]; then
+reqs=$(stamp "$here/python/requirements.txt")
+if [ "$what" != js ] && { [ ! -x "$venv/bin/pytest" ] || [ "$(cat "$venv/.requirements-stamp" 2>/dev/null)" != "$reqs" ]; }; then
+  rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/python/requirements.txt"
+  echo "$reqs" >"$venv/.requirements-stamp"
 fi
 
 # A secret of this run's own, for the server and for minting user tokens.
