@@ -1023,8 +1023,24 @@ mod tests {
         assert!(JwtAuthLayer::secret("short").is_err());
         assert!(JwtAuthLayer::secret(SECRET).is_ok());
         assert!(JwtAuthLayer::secret_base64("c2hvcnQ=").is_err());
+        // The base64 secret is the decoded bytes: a token signed with them verifies.
         let b64 = base64::engine::general_purpose::STANDARD.encode(SECRET);
-        assert!(JwtAuthLayer::secret_base64(&b64).is_ok());
+        let layer = JwtAuthLayer::secret_base64(&b64).unwrap();
+        let claims = layer
+            .config
+            .verify(&token(
+                serde_json::json!({"role": "x", "exp": 4_000_000_000u64}),
+            ))
+            .expect("signed with the decoded secret");
+        assert_eq!(claims.get("role").and_then(|v| v.as_str()), Some("x"));
+        // …and the base64 text itself is not the key.
+        let as_text = JwtAuthLayer::secret(&b64).unwrap();
+        assert!(
+            as_text
+                .config
+                .verify(&token(serde_json::json!({"role": "x"})))
+                .is_err()
+        );
         assert!(JwtAuthLayer::jwks("{\"keys\": []}").is_err());
     }
 

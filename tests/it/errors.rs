@@ -35,29 +35,85 @@ async fn invalid_paths_are_404() {
 #[tokio::test]
 async fn malformed_requests_are_422() {
     let svc = service().await;
-    for uri in [
-        "/items?id=eqq.1",
-        "/items?id=1",
-        "/items?id=in.(1,2",
-        "/items?id=in.(",
-        "/items?id=in.1,2",
-        "/items?active=is.maybe",
-        "/items?select=id,",
-        "/items?select=id::",
-        "/items?select=name(",
-        "/items?order=id.ascending",
-        "/items?order=id.asc.desc",
-        "/items?limit=ten",
-        "/items?offset=-1",
-        "/items?id=eq(any).1",
-    ] {
+    // PostgREST's parse messages (its parser's position and expectation),
+    // and the database's own for a value only it can judge.
+    let cases: [(&str, &str, Option<&str>); 14] = [
+        (
+            "/items?id=eqq.1",
+            r#""failed to parse filter (eqq.1)" (line 1, column 3)"#,
+            Some(r#"unexpected "q" expecting operator (eq, gt, ...)"#),
+        ),
+        (
+            "/items?id=1",
+            r#""failed to parse filter (1)" (line 1, column 1)"#,
+            Some(r#"unexpected "1" expecting "not" or operator (eq, gt, ...)"#),
+        ),
+        (
+            "/items?id=in.(1,2",
+            r#""failed to parse filter (in.(1,2)" (line 1, column 8)"#,
+            Some(r#"unexpected end of input expecting "," or ")""#),
+        ),
+        (
+            "/items?id=in.(",
+            r#""failed to parse filter (in.()" (line 1, column 5)"#,
+            Some(r#"unexpected end of input expecting "," or ")""#),
+        ),
+        (
+            "/items?id=in.1,2",
+            r#""failed to parse filter (in.1,2)" (line 1, column 4)"#,
+            Some(r#"unexpected "1" expecting "(""#),
+        ),
+        (
+            "/items?active=is.maybe",
+            r#""failed to parse filter (is.maybe)" (line 1, column 4)"#,
+            Some(r#"unexpected "m" expecting isVal: (null, not_null, true, false, unknown)"#),
+        ),
+        (
+            "/items?select=id,",
+            r#""failed to parse select parameter (id,)" (line 1, column 4)"#,
+            Some("unexpected end of input expecting a name"),
+        ),
+        (
+            "/items?select=id::",
+            r#""failed to parse select parameter (id::)" (line 1, column 5)"#,
+            Some("unexpected end of input expecting a type name"),
+        ),
+        (
+            "/items?select=name(",
+            r#""failed to parse select parameter (name()" (line 1, column 6)"#,
+            Some("unexpected end of input expecting a name"),
+        ),
+        (
+            "/items?order=id.ascending",
+            r#""failed to parse order (id.ascending)" (line 1, column 4)"#,
+            Some(r#"unexpected "a" expecting "asc", "desc", "nullsfirst" or "nullslast""#),
+        ),
+        (
+            "/items?order=id.asc.desc",
+            r#""failed to parse order (id.asc.desc)" (line 1, column 8)"#,
+            Some(r#"unexpected "d" expecting "asc", "desc", "nullsfirst" or "nullslast""#),
+        ),
+        (
+            "/items?limit=ten",
+            r#""limit" must be a non-negative integer, got "ten""#,
+            None,
+        ),
+        (
+            "/items?offset=-1",
+            r#""offset" must be a non-negative integer, got "-1""#,
+            None,
+        ),
+        (
+            "/items?id=eq(any).1",
+            r#"malformed array literal: "1""#,
+            Some(r#"Array value must start with "{" or dimension information."#),
+        ),
+    ];
+    for (uri, message, details) in cases {
         let reply = get(&svc, uri).await;
         let body = reply.error(422, "invalid_request");
-        assert!(
-            body["message"].as_str().unwrap().len() > 10,
-            "{uri}: {}",
-            reply.text
-        );
+        assert_eq!(body["message"], message, "{uri}");
+        assert_eq!(body["details"].as_str(), details, "{uri}");
     }
 }
 
