@@ -411,3 +411,53 @@ async fn reads_writes_and_reloads_on_one_connection_keep_their_answers_apart() {
     assert_eq!(logged, written as i64);
     assert!(read > 0 && written > 0 && reloads > 5);
 }
+
+/// The snapshot layer's snapshot is the one a request uses: a service built
+/// on an older cache answers with the layer's newer one, and without the
+/// layer does not know the table.
+#[tokio::test]
+async fn the_snapshot_layer_decides_what_a_request_sees() {
+    use tower::ServiceBuilder;
+    let admin = crate::support::admin().await;
+    let ns = format!("snap_{}", std::process::id());
+    admin
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {ns} CASCADE; CREATE SCHEMA {ns}; GRANT USAGE ON SCHEMA {ns} TO anon;"
+        ))
+        .await
+        .unwrap();
+    let pool = crate::support::pool().await;
+    let old = tower_postgrest::SchemaCache::load(pool.clone(), [ns.as_str()])
+        .await
+        .unwrap();
+    admin
+        .batch_execute(&format!(
+            "CREATE TABLE {ns}.later (id int PRIMARY KEY); INSERT INTO {ns}.later VALUES (7);
+             GRANT SELECT ON {ns}.later TO anon;"
+        ))
+        .await
+        .unwrap();
+    let new = tower_postgrest::SchemaCache::load(pool.clone(), [ns.as_str()])
+        .await
+        .unwrap();
+    let service = tower_postgrest::RestService::builder(pool)
+        .schemas([ns.as_str()])
+        .schema_cache(old)
+        .anon_role("anon")
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        get(&service, "/later").await.status,
+        404,
+        "the old cache has no such table"
+    );
+    let layered = ServiceBuilder::new()
+        .layer(tower_postgrest::layer::SchemaSnapshotLayer::new(new))
+        .service(service);
+    assert_eq!(get(&layered, "/later?select=id").await.ids(), vec![7]);
+    admin
+        .batch_execute(&format!("DROP SCHEMA {ns} CASCADE"))
+        .await
+        .unwrap();
+}
