@@ -136,17 +136,46 @@ async fn stops_running(db: &tokio_postgres::Client, pattern: &str) {
     }
 }
 
+/// Waits up to 10 s for another session to be running a query `LIKE pattern`.
+async fn starts_running(db: &tokio_postgres::Client, pattern: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let running = db
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' \
+                 AND query LIKE $1 AND pid <> pg_backend_pid()",
+                &[&pattern],
+            )
+            .await
+            .unwrap()
+            .get::<_, i64>(0);
+        if running > 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a query like {pattern} never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_client_that_goes_away_cancels_its_query() {
     let (svc, db) = scratch_with(SLEEPY, |b| b.anon_role("anon")).await;
     let marker = format!("{}", std::process::id() * 7 + 3);
     let body = format!(r#"{{"s": 30.{marker}}}"#);
-    let abandoned = tokio::time::timeout(
-        Duration::from_millis(500),
-        send_body(&svc, "POST", "/rpc/slow_write", &[JSON], body),
-    )
-    .await;
-    assert!(abandoned.is_err(), "the request should still be running");
+    let request = {
+        let svc = svc.clone();
+        tokio::spawn(async move { send_body(&svc, "POST", "/rpc/slow_write", &[JSON], body).await })
+    };
+    // The call is running in the database when its client goes away.
+    starts_running(&db, "%slow_write%").await;
+    assert!(
+        !request.is_finished(),
+        "the request should still be running"
+    );
+    request.abort();
     // The database stops working on it.
     stops_running(&db, "%slow_write%").await;
     // And its write is rolled back.
@@ -386,9 +415,13 @@ async fn a_slow_read_times_out_and_its_connection_serves_again() {
 async fn a_client_that_goes_away_cancels_its_read() {
     let (svc, db) = scratch_with(SLOW_READ, |b| b.anon_role("anon")).await;
     let schema = svc.schema_cache().snapshot().schemas[0].clone();
-    let abandoned =
-        tokio::time::timeout(Duration::from_millis(500), get(&svc, "/t?select=id,slow")).await;
-    assert!(abandoned.is_err(), "the read should still be running");
+    let request = {
+        let svc = svc.clone();
+        tokio::spawn(async move { get(&svc, "/t?select=id,slow").await })
+    };
+    starts_running(&db, &format!("%{schema}%slow%")).await;
+    assert!(!request.is_finished(), "the read should still be running");
+    request.abort();
     stops_running(&db, &format!("%{schema}%slow%")).await;
     assert_eq!(get(&svc, "/t?select=id").await.ids(), vec![1]);
 }
