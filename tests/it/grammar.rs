@@ -240,6 +240,18 @@ async fn csv_is_postgres_text_rendering() {
         "7,\"back\\\\slash (x)\",7,t,{7}",
     );
     assert_eq!(reply.text, expected);
+    // The oracle: PostgreSQL's record text of the same rows, without the parentheses.
+    let db = crate::support::admin().await;
+    let lines: String = db
+        .query_one(
+            "SELECT string_agg(substr(t::text, 2, length(t::text) - 2), E'\\n' ORDER BY t.id)
+             FROM (SELECT id, body, n, flag, arr FROM texts) AS t",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(reply.text, format!("id,body,n,flag,arr\n{lines}"));
 
     let reply = send(&svc, "GET", "/texts?id=eq.0", &[("accept", "text/csv")]).await;
     assert_eq!(reply.text, "\n");
