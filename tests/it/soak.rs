@@ -1,6 +1,8 @@
 //! Nothing lost under load: 32 clients mixing inserts, upserts, updates,
 //! deletes and reads for a bounded time; every client keeps the state it was
-//! acknowledged, and the table must equal their union exactly.
+//! acknowledged, and the table must equal their union exactly. They also
+//! contend on the same four rows (an increment through a function): the
+//! counters must equal the increments acknowledged, none lost.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -10,6 +12,8 @@ use crate::support::{get, rows, scratch, send, send_body};
 const JSON: (&str, &str) = ("content-type", "application/json");
 const CLIENTS: i64 = 32;
 const RUN_FOR: Duration = Duration::from_secs(8);
+/// Requests the run must at least make, or it says nothing about load.
+const MIN_REQUESTS: u64 = 32 * 20;
 
 /// A small deterministic generator per client.
 struct Lcg(u64);
@@ -26,9 +30,14 @@ impl Lcg {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_writes_from_32_clients_lose_nothing() {
-    let (svc, db) =
-        scratch("CREATE TABLE soak (key int PRIMARY KEY, owner int NOT NULL, value int NOT NULL);")
-            .await;
+    let (svc, db) = scratch(
+        "CREATE TABLE soak (key int PRIMARY KEY, owner int NOT NULL, value int NOT NULL);
+             CREATE TABLE hot (k int PRIMARY KEY, n int NOT NULL);
+             INSERT INTO hot SELECT k, 0 FROM generate_series(0, 3) AS k;
+             CREATE FUNCTION bump(k int) RETURNS int LANGUAGE sql VOLATILE AS
+               'UPDATE hot SET n = n + 1 WHERE hot.k = bump.k RETURNING n';",
+    )
+    .await;
     let deadline = Instant::now() + RUN_FOR;
     let mut tasks = Vec::new();
     for client in 0..CLIENTS {
@@ -36,12 +45,13 @@ async fn mixed_writes_from_32_clients_lose_nothing() {
         tasks.push(tokio::spawn(async move {
             let mut rng = Lcg(client as u64 + 1);
             let mut mine: BTreeMap<i64, i64> = BTreeMap::new();
+            let mut bumps = [0i64; 4];
             let (mut requests, mut errors) = (0u64, Vec::new());
             while Instant::now() < deadline {
                 let key = client * 1000 + rng.next(50);
                 let value = rng.next(1_000_000);
                 let present = mine.contains_key(&key);
-                let op = rng.next(5);
+                let op = rng.next(6);
                 requests += 1;
                 let outcome = match (op, present) {
                     (0, false) => {
@@ -104,6 +114,19 @@ async fn mixed_writes_from_32_clients_lose_nothing() {
                             })
                             .ok_or(r)
                     }
+                    (5, _) => {
+                        // Every client on the same four rows.
+                        let k = rng.next(4);
+                        let r = send_body(
+                            &svc,
+                            "POST",
+                            "/rpc/bump",
+                            &[JSON],
+                            format!(r#"{{"k":{k}}}"#),
+                        )
+                        .await;
+                        (r.status == 200).then(|| bumps[k as usize] += 1).ok_or(r)
+                    }
                     _ => {
                         let r = get(&svc, &format!("/soak?select=value&key=eq.{key}")).await;
                         let expected = match mine.get(&key) {
@@ -119,13 +142,17 @@ async fn mixed_writes_from_32_clients_lose_nothing() {
                     errors.push(format!("{} {}", reply.status, reply.text));
                 }
             }
-            (mine, requests, errors)
+            (mine, bumps, requests, errors)
         }));
     }
     let mut expected: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
     let (mut requests, mut errors) = (0, Vec::new());
+    let mut bumped = [0i64; 4];
     for (client, task) in tasks.into_iter().enumerate() {
-        let (mine, n, errs) = task.await.unwrap();
+        let (mine, bumps, n, errs) = task.await.unwrap();
+        for (total, b) in bumped.iter_mut().zip(bumps) {
+            *total += b;
+        }
         requests += n;
         errors.extend(errs);
         expected.extend(mine.into_iter().map(|(k, v)| (k, (client as i64, v))));
@@ -144,6 +171,18 @@ async fn mixed_writes_from_32_clients_lose_nothing() {
         )
         .collect();
     assert_eq!(actual, serde_json::Value::Array(expected));
+    let hot = rows(&db, "SELECT n FROM hot ORDER BY k").await;
+    let bumped: Vec<serde_json::Value> =
+        bumped.iter().map(|n| serde_json::json!({"n": n})).collect();
+    assert_eq!(
+        hot,
+        serde_json::Value::Array(bumped),
+        "contended increments lost"
+    );
+    assert!(
+        requests >= MIN_REQUESTS,
+        "only {requests} requests in {RUN_FOR:?}: not a load"
+    );
     eprintln!(
         "soak: {requests} requests from {CLIENTS} clients in {RUN_FOR:?}, 0 errors, final state exact"
     );
