@@ -1045,6 +1045,33 @@ mod tests {
     }
 
     #[test]
+    fn cache_size_bounds_the_verified_tokens_and_zero_turns_the_cache_off() {
+        let layer = JwtAuthLayer::secret(SECRET).unwrap().cache_size(2);
+        for role in ["a", "b", "c"] {
+            layer
+                .config
+                .verify(&token(serde_json::json!({"role": role})))
+                .unwrap();
+        }
+        let kept = |l: &JwtAuthLayer| l.config.cache.as_ref().map(|c| c.lock().unwrap().map.len());
+        assert_eq!(kept(&layer), Some(2));
+        let off = JwtAuthLayer::secret(SECRET).unwrap().cache_size(0);
+        off.config
+            .verify(&token(serde_json::json!({"role": "a"})))
+            .unwrap();
+        assert_eq!(kept(&off), None);
+        let default = JwtAuthLayer::secret(SECRET).unwrap();
+        assert_eq!(
+            default
+                .config
+                .cache
+                .as_ref()
+                .map(|c| c.lock().unwrap().capacity),
+            Some(DEFAULT_CACHE_SIZE)
+        );
+    }
+
+    #[test]
     fn the_cache_is_bounded() {
         let mut cache = Cache {
             capacity: 2,

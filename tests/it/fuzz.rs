@@ -243,3 +243,81 @@ mod bodies {
         }
     }
 }
+
+/// Hostile names where a write or a call takes them: body keys, `columns=`,
+/// `on_conflict=` and function argument names. Each is a 4xx (an unknown
+/// column or argument), never a 5xx, and the database is as it was: the
+/// canary table and its row are still there.
+#[test]
+fn hostile_names_in_writes_and_calls_change_nothing() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (svc, db) = rt.block_on(scratch(
+        "CREATE TABLE items (id int PRIMARY KEY, name text);
+         CREATE TABLE canary (id int PRIMARY KEY); INSERT INTO canary VALUES (1);
+         CREATE FUNCTION echo(x int) RETURNS int LANGUAGE sql AS 'SELECT x';",
+    ));
+    let name = prop_oneof![
+        Just("id\"; DROP TABLE canary; --".to_owned()),
+        Just("x' OR '1'='1".to_owned()),
+        Just("a\\\"b".to_owned()),
+        Just("\"".to_owned()),
+        Just("name\" text); DROP TABLE canary; --".to_owned()),
+        "[ -~]{1,24}".prop_filter("not a real name", |n| !["id", "name", "x"]
+            .contains(&n.as_str())),
+        "\\PC{1,12}".prop_filter("not a real name", |n| !["id", "name", "x"]
+            .contains(&n.as_str())),
+    ];
+    let mut runner = TestRunner::new(Config {
+        cases: 120,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&(name, 0..4usize), |(name, how)| {
+            let key = serde_json::to_string(&name).unwrap();
+            let q = encoded(name.as_bytes());
+            let (method, uri, body) = match how {
+                0 => (
+                    "POST",
+                    "/items".to_owned(),
+                    format!(r#"{{"id": 5, {key}: 1}}"#),
+                ),
+                1 => (
+                    "POST",
+                    format!("/items?columns={q}"),
+                    r#"{"id": 5}"#.to_owned(),
+                ),
+                2 => (
+                    "POST",
+                    format!("/items?on_conflict={q}"),
+                    r#"{"id": 5, "name": "n"}"#.to_owned(),
+                ),
+                _ => ("POST", "/rpc/echo".to_owned(), format!(r#"{{{key}: 1}}"#)),
+            };
+            let reply = rt.block_on(send_body(
+                &svc,
+                method,
+                &uri,
+                &[
+                    ("content-type", "application/json"),
+                    ("prefer", "resolution=merge-duplicates"),
+                ],
+                body,
+            ));
+            prop_assert!(
+                reply.status.is_client_error(),
+                "{method} {uri} ({name:?}): {} {}",
+                reply.status,
+                reply.text
+            );
+            let canary = rt.block_on(crate::support::rows(&db, "SELECT id FROM canary"));
+            prop_assert_eq!(canary, serde_json::json!([{"id": 1}]));
+            let items = rt.block_on(crate::support::rows(&db, "SELECT count(*) AS n FROM items"));
+            prop_assert_eq!(items, serde_json::json!([{"n": 0}]));
+            Ok(())
+        })
+        .unwrap();
+}

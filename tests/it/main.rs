@@ -31,6 +31,7 @@ mod operations;
 mod parity;
 mod pre_request;
 mod profiles;
+mod promises;
 mod read;
 mod round_trips;
 mod rpc;

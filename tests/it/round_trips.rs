@@ -249,3 +249,57 @@ async fn a_pre_request_goes_in_the_same_round_trip() {
         );
     }
 }
+
+/// Writes and calls are one round trip too, once their statements are
+/// prepared, on both paths; and what they did is in the database.
+#[tokio::test]
+async fn a_write_and_a_call_are_one_round_trip_each() {
+    for direct in [true, false] {
+        let turns = Arc::new(Turns::default());
+        let port = proxy(Arc::clone(&turns)).await;
+        let manager = if direct {
+            tower_postgrest::ConnectionManager::from_config(proxied(port), tokio_postgres::NoTls)
+        } else {
+            tower_postgrest::ConnectionManager::new(bb8_postgres::PostgresConnectionManager::new(
+                proxied(port),
+                tokio_postgres::NoTls,
+            ))
+        };
+        let (svc, db) = crate::support::scratch_on(
+            crate::support::one_connection(manager).await,
+            "CREATE TABLE w (id int PRIMARY KEY, n int NOT NULL);
+             CREATE FUNCTION add(a int, b int) RETURNS int LANGUAGE sql AS 'SELECT a + b';",
+            |b| b.anon_role("anon"),
+        )
+        .await;
+        let count = |turns: &Turns| turns.0.load(Ordering::SeqCst);
+        let json = ("content-type", "application/json");
+        for id in 0..4 {
+            let before = count(&turns);
+            let reply = crate::support::send_body(
+                &svc,
+                "POST",
+                "/w",
+                &[json],
+                format!(r#"{{"id": {id}, "n": {id}}}"#),
+            )
+            .await;
+            assert_eq!(reply.status, 201, "{}", reply.text);
+            let write_turns = count(&turns) - before;
+            let before = count(&turns);
+            let reply =
+                crate::support::send_body(&svc, "POST", "/rpc/add", &[json], r#"{"a": 2, "b": 3}"#)
+                    .await;
+            assert_eq!(reply.json(), 5);
+            let call_turns = count(&turns) - before;
+            // The first of each prepares its statement.
+            if id > 0 {
+                assert_eq!((write_turns, call_turns), (1, 1), "direct: {direct}");
+            }
+        }
+        assert_eq!(
+            crate::support::rows(&db, "SELECT id, n FROM w ORDER BY id").await,
+            serde_json::json!([{"id": 0, "n": 0}, {"id": 1, "n": 1}, {"id": 2, "n": 2}, {"id": 3, "n": 3}])
+        );
+    }
+}
