@@ -39,6 +39,7 @@ mod safety;
 mod schema;
 mod secrets;
 mod session;
+mod shapes;
 mod soak;
 mod streaming;
 mod support;
