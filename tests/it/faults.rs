@@ -22,14 +22,15 @@ async fn statement_timeouts_are_504_and_roll_back() {
     })
     .await;
     let started = Instant::now();
-    let reply = send_body(&svc, "POST", "/rpc/slow_write", &[JSON], r#"{"s": 5}"#).await;
+    let reply = send_body(&svc, "POST", "/rpc/slow_write", &[JSON], r#"{"s": 30}"#).await;
     let body = reply.error(504, "timeout");
     assert_eq!(
         body["message"],
         "canceling statement due to statement timeout"
     );
+    // Far less than the 30 s the call would take, however loaded the machine.
     assert!(
-        started.elapsed() < Duration::from_secs(3),
+        started.elapsed() < Duration::from_secs(15),
         "{:?}",
         started.elapsed()
     );
@@ -87,9 +88,9 @@ async fn a_role_s_own_statement_timeout_applies_unless_the_service_s_is_stricter
         .await
         .unwrap();
         svc.schema_cache().reload().await.unwrap();
-        let (status, took) = sleep_as(&svc, &role, 3.0).await;
+        let (status, took) = sleep_as(&svc, &role, 30.0).await;
         assert_eq!(status, 504, "service timeout {timeout:?}");
-        assert!(took < Duration::from_secs(2), "{took:?}");
+        assert!(took < Duration::from_secs(15), "{took:?}");
         // anon has no such setting.
         let (status, _) = sleep_as(&svc, "anon", 0.3).await;
         assert_eq!(status, 200);
@@ -107,9 +108,9 @@ async fn a_role_s_own_statement_timeout_applies_unless_the_service_s_is_stricter
     ))
     .await
     .unwrap();
-    let (status, took) = sleep_as(&svc, &lax, 3.0).await;
+    let (status, took) = sleep_as(&svc, &lax, 30.0).await;
     assert_eq!(status, 504);
-    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert!(took < Duration::from_secs(15), "{took:?}");
 }
 
 /// Waits up to 5 s for no other session to be running a query `LIKE pattern`.
@@ -239,7 +240,7 @@ async fn an_exhausted_pool_is_503_then_serves_again() {
     reply.error(503, "unavailable");
     assert!(reply.headers.contains_key("retry-after"));
     assert!(
-        waited >= Duration::from_millis(250) && waited < Duration::from_secs(2),
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(10),
         "{waited:?}"
     );
     assert_eq!(slow.await.unwrap().text, "1");
@@ -271,7 +272,7 @@ async fn the_database_going_away_is_503_and_the_service_recovers() {
         reply.error(503, "unavailable");
         assert!(reply.headers.contains_key("retry-after"));
         assert!(
-            started.elapsed() < Duration::from_secs(2),
+            started.elapsed() < Duration::from_secs(10),
             "{:?}",
             started.elapsed()
         );
