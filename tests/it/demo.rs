@@ -495,3 +495,107 @@ fn the_demo_s_throwaway_keys_are_short_lived_and_its_own() {
     assert_eq!(status, 200);
     stop(child);
 }
+
+/// The demo's `PGRST_*` settings each do what its table says, in one run:
+/// max rows, PostgREST's error codes, OpenAPI off, the filter limit, the
+/// statement timeout, a pre-request function, aggregates, plans, the API-key
+/// gate and the JWT cookie.
+#[test]
+fn the_demo_s_settings_take_effect() {
+    let extra = std::env::temp_dir().join(format!("demo-settings-{}.sql", std::process::id()));
+    std::fs::write(
+        &extra,
+        "CREATE FUNCTION public.gate() RETURNS void LANGUAGE plpgsql AS $$
+         BEGIN
+           IF current_setting('request.headers', true)::json->>'x-block' = 'yes' THEN
+             RAISE SQLSTATE 'PGRST' USING message = '{\"code\":\"P402\",\"message\":\"Blocked\"}',
+               detail = '{\"status\":402,\"headers\":{}}';
+           END IF;
+         END $$;
+         CREATE FUNCTION public.nap() RETURNS int LANGUAGE sql AS 'SELECT 1 FROM pg_sleep(5)';
+         GRANT EXECUTE ON FUNCTION public.gate(), public.nap() TO anon, authenticated, service_role;",
+    )
+    .unwrap();
+    let extra_path = extra.display().to_string();
+    let mut started = start_demo(&[
+        ("DATABASE_URL", None),
+        ("PGRST_DB_URI", None),
+        ("PGRST_JWT_SECRET", None),
+        ("PGRST_DEMO_EXTRA_SQL", Some(&extra_path)),
+        ("PGRST_DB_MAX_ROWS", Some("2")),
+        ("PGRST_ERROR_STYLE", Some("postgrest")),
+        ("PGRST_OPENAPI_MODE", Some("disabled")),
+        ("PGRST_DB_MAX_FILTERS", Some("1")),
+        ("PGRST_DB_STATEMENT_TIMEOUT", Some("300")),
+        ("PGRST_DB_PRE_REQUEST", Some("public.gate")),
+        ("PGRST_DB_AGGREGATES_ENABLED", Some("true")),
+        ("PGRST_DB_PLAN_ENABLED", Some("true")),
+        ("PGRST_API_KEY_REQUIRED", Some("true")),
+        ("PGRST_JWT_COOKIE", Some("sb-access-token")),
+    ]);
+    let base = started
+        .said("Serving the REST API at http://")
+        .expect("the demo says where it serves");
+    let addr = base.split('/').next().unwrap().to_owned();
+    let anon = started.said("anon key: ").expect("an anon key");
+    let key = [("apikey", anon.as_str())];
+    let get = |path: &str, headers: &[(&str, &str)]| {
+        http(&addr, "GET", &format!("/rest/v1{path}"), headers, "")
+    };
+    // The API-key gate: nothing without an apikey, even with a token in the cookie.
+    let cookie = format!("sb-access-token={anon}");
+    let (status, body) = get("/books", &[("cookie", &cookie)]);
+    assert_eq!(status, 401, "{body}");
+    // The cookie carries the token when no header does: the apikey alone is anon too.
+    let (status, body) = get(
+        "/books?select=id",
+        &[("apikey", &anon), ("cookie", &cookie)],
+    );
+    assert_eq!(status, 200, "{body}");
+    // At most two rows.
+    let rows: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 2, "{body}");
+    // PostgREST's error codes.
+    let (status, body) = get("/nope", &key);
+    assert_eq!(status, 404, "{body}");
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        error["code"].as_str().unwrap().starts_with("PGRST"),
+        "{body}"
+    );
+    // OpenAPI off.
+    let (status, body) = get("/", &key);
+    assert_eq!(status, 404, "{body}");
+    // One filter at most.
+    let (status, body) = get("/books?id=gt.0&id=lt.100", &key);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("filters"), "{body}");
+    // The statement timeout.
+    let (status, body) = http(&addr, "POST", "/rest/v1/rpc/nap", &key, "");
+    assert!(matches!(status, 500 | 504), "{status}: {body}");
+    assert!(body.contains("statement timeout"), "{body}");
+    // The pre-request function.
+    let (status, body) = get("/books?select=id", &[("apikey", &anon), ("x-block", "yes")]);
+    assert_eq!(status, 402, "{body}");
+    // Aggregates and plans.
+    let (status, body) = get("/books?select=count()", &key);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"count\""), "{body}");
+    let (status, body) = get(
+        "/books?select=id",
+        &[
+            ("apikey", &anon),
+            ("accept", "application/vnd.pgrst.plan+json"),
+        ],
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Total Cost"), "{body}");
+    // Stopped as an orchestrator would: it removes its throwaway cluster.
+    Command::new("kill")
+        .args(["-TERM", &started.child.id().to_string()])
+        .status()
+        .unwrap();
+    let exit = started.child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+    let _ = std::fs::remove_file(extra);
+}

@@ -250,7 +250,30 @@ fn server_timing_request_ids_health_metrics_and_a_graceful_shutdown() {
             )
         })
     };
-    std::thread::sleep(Duration::from_millis(500));
+    // The call is running in the database before the signal.
+    let url = c.url("postgres", "postgres");
+    rt.block_on(async {
+        let (db, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let running: i64 = db
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%sleepy%' AND pid <> pg_backend_pid()",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if running > 0 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the slow call never started");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
     let started = Instant::now();
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
