@@ -9,6 +9,8 @@
 
 #[path = "../tests/support/cluster.rs"]
 mod cluster;
+#[path = "support/medians.rs"]
+mod medians;
 
 use std::time::Duration;
 
@@ -169,27 +171,12 @@ fn main() {
     group.finish();
     criterion.final_summary();
     // `cargo test --benches` runs each benchmark once to check it: no medians then.
-    let measured = std::env::args().any(|a| a == "--bench");
-    if !measured {
+    if !medians::measured() {
         return;
     }
 
-    let median = |name: &str| -> Option<f64> {
-        let dir = std::env::var("CARGO_TARGET_DIR")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").to_owned());
-        let path = format!("{dir}/criterion/patch_1000_rows/{name}/new/estimates.json");
-        let estimates: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-        estimates["median"]["point_estimate"].as_f64()
-    };
-    let median_of = |group: &str, name: &str| -> Option<f64> {
-        let dir = std::env::var("CARGO_TARGET_DIR")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").to_owned());
-        let path = format!("{dir}/criterion/{group}/{name}/new/estimates.json");
-        let estimates: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-        estimates["median"]["point_estimate"].as_f64()
-    };
+    let median = |name: &str| medians::median("patch_1000_rows", name);
+    let median_of = medians::median;
     if let (Some(nested), Some(two)) = (
         median_of("insert_1_parent_100_children", "nested_insert"),
         median_of("insert_1_parent_100_children", "two_requests"),

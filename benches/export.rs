@@ -9,6 +9,8 @@
 
 #[path = "../tests/support/cluster.rs"]
 mod cluster;
+#[path = "support/medians.rs"]
+mod medians;
 
 use std::time::Duration;
 
@@ -112,19 +114,11 @@ fn main() {
     group.finish();
     criterion.final_summary();
     // `cargo test --benches` runs each benchmark once to check it: no medians then.
-    let measured = std::env::args().any(|a| a == "--bench");
-    if !measured {
+    if !medians::measured() {
         return;
     }
 
-    let median = |name: &str| -> Option<f64> {
-        let dir = std::env::var("CARGO_TARGET_DIR")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").to_owned());
-        let path = format!("{dir}/criterion/export_300k/{name}/new/estimates.json");
-        let estimates: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-        estimates["median"]["point_estimate"].as_f64()
-    };
+    let median = |name: &str| medians::median("export_300k", name);
     if let (Some(copy), Some(api)) = (median("copy_to_stdout"), median("api_ndjson")) {
         println!(
             "300k-row export: COPY {:.0} ms, API NDJSON {:.0} ms; copy/api = {:.2} (1.00 = as fast as COPY)",

@@ -10,6 +10,8 @@
 
 #[path = "../tests/support/cluster.rs"]
 mod cluster;
+#[path = "support/medians.rs"]
+mod medians;
 #[path = "../tests/support/stack.rs"]
 mod stack;
 
@@ -104,19 +106,11 @@ fn main() {
     group.finish();
     criterion.final_summary();
     // `cargo test --benches` runs each benchmark once to check it: no medians then.
-    let measured = std::env::args().any(|a| a == "--bench");
-    if !measured {
+    if !medians::measured() {
         return;
     }
 
-    let median = |name: &str| -> Option<f64> {
-        let dir = std::env::var("CARGO_TARGET_DIR")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").to_owned());
-        let path = format!("{dir}/criterion/one_hot_project/{name}/new/estimates.json");
-        let estimates: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
-        estimates["median"]["point_estimate"].as_f64()
-    };
+    let median = |name: &str| medians::median("one_hot_project", name);
     if let (Some(bare), Some(projects)) = (median("bare_rest_service"), median("through_projects"))
     {
         println!(

@@ -129,18 +129,7 @@ pub(crate) fn read(
             _ => Some(counted().max(result.planned.unwrap_or(0))),
         },
     };
-    if let Some(total) = total {
-        if plan.offset > total {
-            return Err(
-                Error::pgrst(codes::PGRST103, "Requested range not satisfiable")
-                    .with_details(format!(
-                        "An offset of {} was requested, but there are only {total} rows.",
-                        plan.offset
-                    ))
-                    .with_header(header::CONTENT_RANGE, header_value(&format!("*/{total}"))),
-            );
-        }
-    }
+    check_offset(plan, total)?;
     let body = if plan.headers_only {
         RestBody::empty()
     } else {
@@ -155,6 +144,22 @@ pub(crate) fn read(
     ))
 }
 
+/// 416 when the page starts past the last of `total` rows.
+fn check_offset(plan: &ReadPlan<'_>, total: Option<i64>) -> Result<(), Error> {
+    match total {
+        Some(total) if plan.offset > total => Err(Error::pgrst(
+            codes::PGRST103,
+            "Requested range not satisfiable",
+        )
+        .with_details(format!(
+            "An offset of {} was requested, but there are only {total} rows.",
+            plan.offset
+        ))
+        .with_header(header::CONTENT_RANGE, header_value(&format!("*/{total}")))),
+        _ => Ok(()),
+    }
+}
+
 /// The response of a streamed read: [`read`]'s, with a `Content-Range` only
 /// when the page's rows are known (they all came in the first batch, or a
 /// count says how many there are).
@@ -164,18 +169,7 @@ pub(crate) fn read_streamed(
     uri: &http::Uri,
 ) -> Result<Response<RestBody>, Error> {
     let total = streamed.total;
-    if let Some(total) = total {
-        if plan.offset > total {
-            return Err(
-                Error::pgrst(codes::PGRST103, "Requested range not satisfiable")
-                    .with_details(format!(
-                        "An offset of {} was requested, but there are only {total} rows.",
-                        plan.offset
-                    ))
-                    .with_header(header::CONTENT_RANGE, header_value(&format!("*/{total}"))),
-            );
-        }
-    }
+    check_offset(plan, total)?;
     let page_total = streamed.page_total.or_else(|| {
         total.map(|t| {
             let left = t.saturating_sub(plan.offset).max(0);

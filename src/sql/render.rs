@@ -80,14 +80,9 @@ pub(crate) fn render_read(plan: &ReadPlan<'_>) -> Result<ReadStatements, Error> 
     match plan.count {
         // Grouped by aggregates: the total is the number of groups.
         Some(Count::Exact | Count::Estimated) if plan.total_needs_query() && plan.grouped() => {
-            let whole = ReadPlan {
-                limit: None,
-                offset: 0,
-                ..plan.clone()
-            };
-            w.kw("(SELECT pg_catalog.count(*) FROM (");
-            page(&mut w, &table, &whole, &mut next)?;
-            w.kw(") AS ").ident(&GROUPS).kw(")");
+            w.kw("(SELECT pg_catalog.count(*) FROM ");
+            groups(&mut w, &table, plan, &mut next)?;
+            w.kw(")");
         }
         Some(Count::Exact | Count::Estimated) if plan.total_needs_query() || capped => {
             w.kw("(SELECT pg_catalog.count(*) FROM ");
@@ -184,14 +179,7 @@ pub(crate) fn render_stream(plan: &ReadPlan<'_>) -> Result<StreamStatements, Err
             let mut next = 0;
             c.kw("SELECT pg_catalog.count(*) FROM ");
             if plan.grouped() {
-                let whole = ReadPlan {
-                    limit: None,
-                    offset: 0,
-                    ..plan.clone()
-                };
-                c.kw("(");
-                page(&mut c, &table, &whole, &mut next)?;
-                c.kw(") AS ").ident(&GROUPS);
+                groups(&mut c, &table, plan, &mut next)?;
             } else {
                 table.write(&mut c);
                 where_clause(&mut c, &table, plan, &mut next)?;
@@ -204,6 +192,25 @@ pub(crate) fn render_stream(plan: &ReadPlan<'_>) -> Result<StreamStatements, Err
         rows: w.finish(),
         count,
     })
+}
+
+/// Every group of an aggregate read, without its page's bounds, for their
+/// count: `(SELECT … GROUP BY …) AS "pgrst_groups"`.
+fn groups(
+    w: &mut Writer,
+    table: &Source<'_>,
+    plan: &ReadPlan<'_>,
+    next: &mut usize,
+) -> Result<(), Error> {
+    let whole = ReadPlan {
+        limit: None,
+        offset: 0,
+        ..plan.clone()
+    };
+    w.kw("(");
+    page(w, table, &whole, next)?;
+    w.kw(") AS ").ident(&GROUPS);
+    Ok(())
 }
 
 /// The page: `SELECT <projection> FROM <source> <embeds> [WHERE …] [ORDER BY …] [LIMIT …] [OFFSET …]`.
