@@ -113,11 +113,12 @@ async fn a_role_s_own_statement_timeout_applies_unless_the_service_s_is_stricter
     assert!(took < Duration::from_secs(15), "{took:?}");
 }
 
-/// Waits up to 5 s for no other session to be running a query `LIKE pattern`.
-async fn stops_running(db: &tokio_postgres::Client, pattern: &str) {
-    let deadline = Instant::now() + Duration::from_secs(5);
+/// Waits up to `seconds` for other sessions to be running a query `LIKE
+/// pattern` (`running`) or none to be (`!running`).
+async fn until_running(db: &tokio_postgres::Client, pattern: &str, running: bool, seconds: u64) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
     loop {
-        let running = db
+        let count = db
             .query_one(
                 "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' \
                  AND query LIKE $1 AND pid <> pg_backend_pid()",
@@ -126,39 +127,30 @@ async fn stops_running(db: &tokio_postgres::Client, pattern: &str) {
             .await
             .unwrap()
             .get::<_, i64>(0);
-        if running == 0 {
+        if (count > 0) == running {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "a query like {pattern} is still running"
+            "a query like {pattern} is {}",
+            if running {
+                "not running"
+            } else {
+                "still running"
+            }
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Waits up to 5 s for no other session to be running a query `LIKE pattern`.
+async fn stops_running(db: &tokio_postgres::Client, pattern: &str) {
+    until_running(db, pattern, false, 5).await;
 }
 
 /// Waits up to 10 s for another session to be running a query `LIKE pattern`.
 async fn starts_running(db: &tokio_postgres::Client, pattern: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let running = db
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' \
-                 AND query LIKE $1 AND pid <> pg_backend_pid()",
-                &[&pattern],
-            )
-            .await
-            .unwrap()
-            .get::<_, i64>(0);
-        if running > 0 {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "a query like {pattern} never started"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_running(db, pattern, true, 10).await;
 }
 
 #[tokio::test]
