@@ -60,7 +60,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secret = match std::env::var("JWT_SECRET") {
         Ok(secret) => secret,
         // Nobody else knows it: only anonymous requests get in.
-        Err(_) if db.cluster.is_some() => format!("{:x}", rand_seed()?),
+        Err(_) if db.cluster.is_some() => format!("{:032x}", rand_seed()?),
         Err(_) => return Err(
             "JWT_SECRET is not set: with DATABASE_URL, give the secret your tokens are signed with"
                 .into(),

@@ -296,7 +296,7 @@ fn start_example(name: &str) -> (std::process::Child, String) {
         .env("PORT", "0")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -307,9 +307,19 @@ fn start_example(name: &str) -> (std::process::Child, String) {
                     break url.to_owned();
                 }
             }
-            _ => panic!("{name} exited before serving"),
+            _ => {
+                let mut why = String::new();
+                if let Some(mut err) = child.stderr.take() {
+                    let _ = err.read_to_string(&mut why);
+                }
+                panic!("{name} exited before serving: {why}");
+            }
         }
     };
+    // Its errors, if any, are not needed from here on.
+    if let Some(err) = child.stderr.take() {
+        std::thread::spawn(move || std::io::copy(&mut { err }, &mut std::io::sink()));
+    }
     // Keep reading: a closed pipe would fail the example's next `println!`.
     std::thread::spawn(move || lines.for_each(drop));
     (child, base)
