@@ -459,7 +459,7 @@ fn admin_app(
             axum::routing::get(move || {
                 let rest = ready.clone();
                 async move {
-                    match rest.ready(std::time::Duration::from_secs(2)).await {
+                    match rest.probe(std::time::Duration::from_secs(2)).await {
                         Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
                         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")),
                     }

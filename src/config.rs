@@ -638,6 +638,18 @@ impl Config {
     pub(crate) fn names_profile(&self, profile: Option<&str>) -> bool {
         self.schemas.len() > 1 || profile.is_some()
     }
+
+    /// Fails unless `snapshot` describes every exposed schema.
+    pub(crate) fn covered_by(&self, snapshot: &crate::schema::Schema) -> Result<(), Error> {
+        match self.schemas.iter().find(|s| !snapshot.schemas.contains(s)) {
+            None => Ok(()),
+            Some(missing) => Err(Error::new(
+                crate::error::ErrorKind::Internal,
+                format!("The schema cache does not cover the exposed schema \"{missing}\""),
+            )
+            .with_hint("Load the cache with every schema the service exposes")),
+        }
+    }
 }
 
 /// A `statement_timeout` setting in milliseconds, as PostgreSQL reads it: a

@@ -37,6 +37,8 @@ mod body;
 mod config;
 mod db;
 mod error;
+mod exec;
+mod health;
 pub mod layer;
 mod openapi;
 mod plan;
@@ -53,10 +55,10 @@ pub use body::RestBody;
 pub use config::{Limits, OpenApiMode};
 pub use db::{Connection, ConnectionManager, MakeTls, Pool};
 pub use error::{BoxError, Error, ErrorKind, ErrorMapper, PostgRest, Powabase};
+pub use exec::ReadFrom;
 pub use schema::SchemaCache;
 pub use service::{
-    DEFAULT_BODY_LIMIT, DEFAULT_STREAM_ABOVE, ReadFrom, ResponseFuture, RestService,
-    RestServiceBuilder,
+    DEFAULT_BODY_LIMIT, DEFAULT_STREAM_ABOVE, ResponseFuture, RestService, RestServiceBuilder,
 };
 
 /// Internals exposed for benchmarks and property tests only; not a stable API.
@@ -91,15 +93,21 @@ pub mod __private {
         body: Option<bytes::Bytes>,
         max_rows: Option<u64>,
     ) -> Result<Statement, crate::Error> {
-        let req = parse(route(method, path)?, Some(query), headers, body)?;
-        match plan(&req, schema, config(max_rows)?)?.kind {
+        let config = config(max_rows)?;
+        let (mut req, _) = crate::plan::head(method, path, Some(query), headers, schema, config)?;
+        if let Some(body) = body {
+            req.attach_body(headers, body)?;
+        }
+        match plan(&req, schema, config)?.kind {
             PlanKind::Read(plan) => crate::sql::render_read(&plan).map(|s| s.main),
             PlanKind::Write(plan) => crate::sql::render_write(&plan),
             PlanKind::Call(plan) => crate::sql::render_call(&plan),
-            PlanKind::Describe { .. } | PlanKind::Options { .. } => Err(crate::Error::new(
-                crate::ErrorKind::InvalidRequest,
-                "This request runs no statement",
-            )),
+            PlanKind::Nested(_) | PlanKind::Describe { .. } | PlanKind::Options { .. } => {
+                Err(crate::Error::new(
+                    crate::ErrorKind::InvalidRequest,
+                    "This request runs no single statement",
+                ))
+            }
         }
     }
 

@@ -12,6 +12,7 @@ use tokio_postgres::types::{Format, FromSql, IsNull, ToSql, Type, to_sql_checked
 use tokio_postgres::{Client, Socket, Statement};
 
 use crate::error::{BoxError, Error, ErrorKind};
+use crate::plan::Tx;
 use crate::request::TxEnd;
 use crate::sql;
 
@@ -738,34 +739,17 @@ impl<'p, T: MakeTls> Session<'p, T> {
         Ok(rows)
     }
 
-    /// Commits what ran, and resets the session for the next request.
-    pub(crate) async fn commit(mut self) -> Result<(), Error> {
-        let ended = if self.begun {
-            finish(&self.conn.client, TxEnd::Commit).await
-        } else {
-            Ok(())
+    /// Ends the transaction as `end` says (a commit resets the session for
+    /// the next request; a rollback undoes what ran).
+    pub(crate) async fn end(mut self, end: TxEnd) -> Result<(), Error> {
+        let ended = match (self.begun, end) {
+            (false, _) => Ok(()),
+            (true, end) => finish(&self.conn.client, end).await,
         };
         self.conn.ended(&ended);
         self.guard.armed = false;
         ended.map_err(Error::from_pg)
     }
-
-    /// Undoes what ran.
-    pub(crate) async fn rollback(mut self) {
-        let ended = self.conn.client.batch_execute("ROLLBACK").await;
-        self.conn.ended(&ended);
-        self.guard.armed = false;
-    }
-}
-
-/// A statement's result from its one row.
-pub(crate) fn result_of<R: FromRow>(rows: &[tokio_postgres::Row]) -> Result<R, Error> {
-    R::from_row(rows.first().ok_or_else(missing_row)?)
-}
-
-/// A read's result from the rows of its statement (and its `EXPLAIN`).
-pub(crate) fn read_result_of(rows: &[tokio_postgres::Row]) -> Result<ReadResult, Error> {
-    read_result(rows)
 }
 
 /// Runs an `EXPLAIN` of a request's statement in its transaction (with its
@@ -1362,13 +1346,6 @@ async fn finish_run(
     }
 }
 
-/// How a request's transaction runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Tx {
-    pub(crate) read_only: bool,
-    pub(crate) end: TxEnd,
-}
-
 /// Sees the result before the transaction ends; an error rolls it back.
 pub(crate) type Check<'a, R> = &'a (dyn Fn(&R) -> Result<(), Error> + Sync);
 
@@ -1383,6 +1360,9 @@ pub(crate) trait Outcome: Sized + Send {
         tx: Tx,
         check: Option<Check<'a, Self>>,
     ) -> impl std::future::Future<Output = Result<Self, Error>> + Send + 'a;
+
+    /// The result from the rows of its statements, run in a [`Session`].
+    fn from_rows(rows: &[tokio_postgres::Row]) -> Result<Self, Error>;
 }
 
 impl Outcome for ReadResult {
@@ -1395,6 +1375,10 @@ impl Outcome for ReadResult {
         _check: Option<Check<'a, Self>>,
     ) -> impl std::future::Future<Output = Result<Self, Error>> + Send + 'a {
         run_read(pool, generation, ctx, stmts)
+    }
+
+    fn from_rows(rows: &[tokio_postgres::Row]) -> Result<Self, Error> {
+        read_result(rows)
     }
 }
 
@@ -1412,11 +1396,37 @@ macro_rules! one_row_outcome {
             ) -> impl std::future::Future<Output = Result<Self, Error>> + Send + 'a {
                 run_one(pool, generation, tx.read_only, ctx, stmts, tx.end, check)
             }
+
+            fn from_rows(rows: &[tokio_postgres::Row]) -> Result<Self, Error> {
+                Self::from_row(rows.first().ok_or_else(missing_row)?)
+            }
         }
     )*};
 }
 
 one_row_outcome!(CallResult, WriteResult);
+
+impl crate::plan::Counted for ReadResult {
+    fn rows(&self) -> i64 {
+        self.page_total
+    }
+}
+
+impl crate::plan::Counted for CallResult {
+    fn rows(&self) -> i64 {
+        self.page_total
+    }
+}
+
+impl crate::plan::Counted for WriteResult {
+    fn rows(&self) -> i64 {
+        self.page_total
+    }
+
+    fn affected(&self) -> i64 {
+        self.affected
+    }
+}
 
 /// Runs a request's statements.
 pub(crate) async fn run<'a, T: MakeTls, R: Outcome>(

@@ -10,7 +10,6 @@
 //! row type) work, and an unknown column is PostgreSQL's own 42703 error.
 
 use crate::config::{Config, Exposed, Limits, OpenApiMode};
-use crate::db::Tx;
 use crate::error::{Error, codes};
 use crate::request::{
     Action, Aggregate, ApiRequest, BoolOp, Condition, Count, EmbeddedParam, Field, Filter,
@@ -20,6 +19,10 @@ use crate::schema::{HandlerTarget, MediaHandler, Schema, Table, Volatility};
 
 mod embed;
 pub(crate) use embed::resolve as relationship;
+mod nested;
+pub(crate) use nested::{
+    InsertNode, JsonRow, NestedPlan, Side, key_conditions, read_back, related_rows,
+};
 mod privileges;
 mod rpc;
 #[cfg(test)]
@@ -45,12 +48,22 @@ pub(crate) struct Plan<'r> {
     pub(crate) timezone: Option<std::borrow::Cow<'r, str>>,
 }
 
+/// How a request's transaction runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Tx {
+    pub(crate) read_only: bool,
+    pub(crate) end: TxEnd,
+}
+
 /// The work of a [`Plan`].
 #[derive(Clone, Debug)]
 pub(crate) enum PlanKind<'r> {
     Read(ReadPlan<'r>),
     Write(WritePlan<'r>),
     Call(CallPlan<'r>),
+    /// A POST whose objects name relationships (beyond PostgREST): several
+    /// statements in one transaction, each level's keys feeding the next.
+    Nested(NestedPlan<'r>),
     /// The OpenAPI description of the schema; `headers_only` for HEAD.
     Describe {
         headers_only: bool,
@@ -246,6 +259,23 @@ pub(crate) enum Admitted {
     UnknownFunction,
 }
 
+/// The steps of every request before its body is read: the route, the
+/// query string and headers parsed, and what they name [`admit`]ted. The
+/// service, a batch's operations and the benches all begin here.
+pub(crate) fn head(
+    method: &http::Method,
+    path: &str,
+    query: Option<&str>,
+    headers: &http::HeaderMap,
+    schema: &Schema,
+    config: &Config,
+) -> Result<(ApiRequest, Admitted), Error> {
+    let route = crate::request::route(method, path)?;
+    let req = crate::request::parse_query(route, query, headers)?;
+    let admitted = admit(&req, schema, config)?;
+    Ok((req, admitted))
+}
+
 /// Checks what can be checked before the body is read; see [`Admitted`].
 pub(crate) fn admit(req: &ApiRequest, schema: &Schema, config: &Config) -> Result<Admitted, Error> {
     let ns = config.exposed(req.profile.as_deref())?;
@@ -416,6 +446,18 @@ pub(crate) fn plan<'r>(
                     ..Checks::default()
                 };
                 (PlanKind::Read(read_plan), read, checks)
+            } else if nested::is_nested(req, schema, config, table) {
+                let nested = nested::plan_nested(req, table, schema, config)?;
+                let tx = Tx {
+                    read_only: false,
+                    end: nested.write.tx_end,
+                };
+                let checks = Checks {
+                    singular: nested.write.shape.media.is_singular(),
+                    max_affected: nested.write.max_affected,
+                    put_key: false,
+                };
+                (PlanKind::Nested(nested), tx, checks)
             } else {
                 let write = write::plan_write(req, table, schema, config)?;
                 let tx = Tx {
@@ -436,28 +478,6 @@ pub(crate) fn plan<'r>(
         kind,
         tx,
         checks,
-        timezone: timezone(req, schema)?,
-    })
-}
-
-/// What a request's transaction needs to know of it (its schema and time
-/// zone) when its statements are not planned here (a nested insert's).
-pub(crate) fn plan_context<'r>(
-    req: &'r ApiRequest,
-    schema: &'r Schema,
-    config: &'r Config,
-) -> Result<Plan<'r>, Error> {
-    Ok(Plan {
-        schema: config.exposed(req.profile.as_deref())?,
-        kind: PlanKind::Describe {
-            headers_only: true,
-            privileges: false,
-        },
-        tx: Tx {
-            read_only: false,
-            end: TxEnd::Commit,
-        },
-        checks: Checks::default(),
         timezone: timezone(req, schema)?,
     })
 }
@@ -735,28 +755,6 @@ pub(crate) trait Counted {
     /// Rows changed.
     fn affected(&self) -> i64 {
         self.rows()
-    }
-}
-
-impl Counted for crate::db::ReadResult {
-    fn rows(&self) -> i64 {
-        self.page_total
-    }
-}
-
-impl Counted for crate::db::CallResult {
-    fn rows(&self) -> i64 {
-        self.page_total
-    }
-}
-
-impl Counted for crate::db::WriteResult {
-    fn rows(&self) -> i64 {
-        self.page_total
-    }
-
-    fn affected(&self) -> i64 {
-        self.affected
     }
 }
 

@@ -56,6 +56,66 @@ impl WritePlan<'_> {
     }
 }
 
+/// What a write's preferences decide beyond its kind.
+pub(super) struct WritePrefs {
+    pub(super) return_: Return,
+    pub(super) max_affected: Option<i64>,
+    pub(super) tx_end: TxEnd,
+}
+
+/// `return=`, `count=`, `handling=strict` with `max-affected`, and `tx=`:
+/// what they decide, each applied one pushed to `applied` in PostgREST's order.
+pub(super) fn write_prefs(
+    req: &ApiRequest,
+    config: &Config,
+    applied: &mut Vec<String>,
+) -> WritePrefs {
+    let return_ = return_and_count(req, applied);
+    WritePrefs {
+        return_,
+        ..strict_and_tx(req, config, applied)
+    }
+}
+
+/// `return=` and `count=`: the return asked for (or the default).
+fn return_and_count(req: &ApiRequest, applied: &mut Vec<String>) -> Return {
+    let prefs = &req.prefs;
+    if let Some(r) = prefs.return_ {
+        applied.push(r.as_str().into());
+    }
+    if let Some(c) = prefs.count {
+        applied.push(c.as_str().into());
+    }
+    prefs.return_.unwrap_or_default()
+}
+
+/// `handling=strict` with `max-affected` (PATCH and DELETE only), and `tx=`.
+fn strict_and_tx(req: &ApiRequest, config: &Config, applied: &mut Vec<String>) -> WritePrefs {
+    let prefs = &req.prefs;
+    let mut max_affected = None;
+    if prefs.strict {
+        applied.push("handling=strict".into());
+        if let Some(n) = prefs.max_affected {
+            if matches!(req.action, Action::Update | Action::Delete) {
+                max_affected = Some(n);
+                applied.push(format!("max-affected={n}"));
+            }
+        }
+    }
+    let tx_end = match prefs.tx {
+        Some(tx) if config.tx_override => {
+            applied.push(tx.as_str().into());
+            tx
+        }
+        _ => TxEnd::Commit,
+    };
+    WritePrefs {
+        return_: prefs.return_.unwrap_or_default(),
+        max_affected,
+        tx_end,
+    }
+}
+
 fn missing_column(table: &Table, column: &str) -> Error {
     Error::pgrst(
         codes::PGRST204,
@@ -83,13 +143,7 @@ pub(crate) fn plan_write<'r>(
     shape.max_rows = None;
     let prefs = &req.prefs;
     let mut applied: Vec<String> = Vec::new();
-    let return_ = prefs.return_.unwrap_or_default();
-    if let Some(r) = prefs.return_ {
-        applied.push(r.as_str().into());
-    }
-    if let Some(c) = req.prefs.count {
-        applied.push(c.as_str().into());
-    }
+    let return_ = return_and_count(req, &mut applied);
 
     let payload = req.payload.as_ref();
     let payload_columns = || payload_columns(req, table);
@@ -127,23 +181,11 @@ pub(crate) fn plan_write<'r>(
             }
         }
     }
-    let mut max_affected = None;
-    if prefs.strict {
-        applied.push("handling=strict".into());
-        if let Some(n) = prefs.max_affected {
-            if matches!(req.action, Action::Update | Action::Delete) {
-                max_affected = Some(n);
-                applied.push(format!("max-affected={n}"));
-            }
-        }
-    }
-    let tx_end = match prefs.tx {
-        Some(tx) if config.tx_override => {
-            applied.push(tx.as_str().into());
-            tx
-        }
-        _ => TxEnd::Commit,
-    };
+    let WritePrefs {
+        max_affected,
+        tx_end,
+        ..
+    } = strict_and_tx(req, config, &mut applied);
     if req.action.has_body() && payload.is_none() {
         return Err(Error::pgrst(codes::PGRST102, "Empty or invalid json"));
     }
@@ -352,7 +394,7 @@ mod tests {
     use super::super::testing::{config_of, plan_of, plan_with, req, request, write};
     use super::*;
     use crate::config::Settings;
-    use crate::db::Tx;
+    use crate::plan::Tx;
     use crate::request::Count;
 
     fn put(target: &str, body: &str) -> Result<(), Error> {

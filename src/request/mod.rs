@@ -2,6 +2,7 @@
 //!
 //! Pure functions, no I/O and no schema: everything here is testable on its own.
 
+mod batch;
 mod body;
 mod context;
 mod cursor;
@@ -33,6 +34,7 @@ use std::fmt;
 
 use http::{HeaderMap, Method};
 
+pub(crate) use batch::{Operation as BatchOperation, parse_batch};
 pub(crate) use body::{Payload, Shape};
 pub(crate) use context::headers_json;
 pub(crate) use cursor::MAX_NESTING;
@@ -41,7 +43,7 @@ pub(crate) use filter::{CompareOp, Filter, IsValue, Operation};
 pub(crate) use logic::{BoolOp, Condition};
 pub(crate) use media::{Explain, MediaType};
 pub(crate) use order::OrderTerm;
-pub(crate) use prefer::{Count, Preferences, Resolution, Return, TxEnd};
+pub(crate) use prefer::{Count, Preferences, Resolution, Return, TxEnd, parse_prefer};
 pub(crate) use select::{Aggregate, SelectItem};
 
 use crate::error::{Error, ErrorKind, codes};

@@ -27,6 +27,7 @@ mod grammar;
 mod hostile;
 mod media_handlers;
 mod nested_insert;
+mod one_road;
 mod operations;
 mod parity;
 mod pre_request;

@@ -16,6 +16,9 @@ use crate::plan::{Allow, CallPlan, Privileges, ReadPlan, Resource, Returns, Writ
 use crate::request::{Action, Count, MediaType, Return};
 use crate::schema::Schema;
 
+mod batch;
+pub(crate) use batch::{batch, batch_entry};
+
 static VARY: HeaderValue = HeaderValue::from_static("Accept, Prefer, Range");
 const PREFERENCE_APPLIED: HeaderName = HeaderName::from_static("preference-applied");
 
@@ -492,6 +495,78 @@ const QUERY_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPH
     .remove(b'_')
     .remove(b'.')
     .remove(b'~');
+
+/// What every planned response gets last: `Content-Profile` when the
+/// service names its schema (`profile`), what the `db-pre-request`
+/// function set (a call's own statement has read it already, with what the
+/// function set), and `Preference-Applied: timezone=…` as the request
+/// named the zone.
+pub(crate) fn finish(
+    res: &mut Response<RestBody>,
+    plan: &crate::plan::Plan<'_>,
+    req: &crate::request::ApiRequest,
+    pre: Option<&crate::db::PreAnswer>,
+    profile: bool,
+) -> Result<(), Error> {
+    if profile {
+        name_schema(res, plan.schema);
+    }
+    if let (Some(pre), false) = (pre, matches!(plan.kind, crate::plan::PlanKind::Call(_))) {
+        apply_pre_request(res, pre)?;
+    }
+    if let (Some(_), Some(asked)) = (&plan.timezone, req.prefs.timezone.as_deref()) {
+        preference_applied(res, &format!("timezone={asked}"));
+    }
+    Ok(())
+}
+
+/// The plan of a statement (`Accept: application/vnd.pgrst.plan`): its rows,
+/// one JSON document or the lines of the text form.
+pub(crate) fn explain(rows: &[Bytes], content_type: &str) -> Response<RestBody> {
+    let body = rows
+        .iter()
+        .map(|r| r.as_ref())
+        .collect::<Vec<_>>()
+        .join(&b"\n"[..]);
+    let mut res = Response::new(RestBody::from(body));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("text/plain")),
+    );
+    res
+}
+
+/// `Server-Timing`: PostgREST's names, `dur` in milliseconds. `at` holds
+/// the time since the request began when it was parsed, when it was planned,
+/// the time spent in the database, and the time now; `jwt` the time the
+/// token took to verify, when a layer did.
+pub(crate) fn server_timing(
+    res: &mut Response<RestBody>,
+    jwt: Option<std::time::Duration>,
+    at: [std::time::Duration; 4],
+) {
+    use std::fmt::Write;
+    let [parsed, planned, transaction, now] = at;
+    let response = now.saturating_sub(planned).saturating_sub(transaction);
+    let all = [
+        ("jwt", jwt.unwrap_or_default()),
+        ("parse", parsed),
+        ("plan", planned.saturating_sub(parsed)),
+        ("transaction", transaction),
+        ("response", response),
+    ];
+    let entries = if jwt.is_some() { &all[..] } else { &all[1..] };
+    let mut value = String::with_capacity(96);
+    for (name, d) in entries {
+        if !value.is_empty() {
+            value.push_str(", ");
+        }
+        let _ = write!(value, "{name};dur={:.1}", d.as_secs_f64() * 1000.0);
+    }
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        res.headers_mut().insert("server-timing", value);
+    }
+}
 
 #[cfg(test)]
 mod tests {
