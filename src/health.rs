@@ -7,20 +7,6 @@ use crate::db::{self, MakeTls};
 use crate::error::{Error, ErrorKind};
 use crate::service::RestService;
 
-/// A method as a metrics label (a fixed set, so the labels stay few).
-pub(crate) fn metrics_method(method: &http::Method) -> &'static str {
-    match *method {
-        http::Method::GET => "GET",
-        http::Method::HEAD => "HEAD",
-        http::Method::POST => "POST",
-        http::Method::PATCH => "PATCH",
-        http::Method::PUT => "PUT",
-        http::Method::DELETE => "DELETE",
-        http::Method::OPTIONS => "OPTIONS",
-        _ => "OTHER",
-    }
-}
-
 impl<T: MakeTls> RestService<T> {
     /// Whether the service can serve: its schema cache is loaded (always,
     /// once built) and a connection can be had and answers, within
@@ -76,17 +62,4 @@ impl<T: MakeTls> RestService<T> {
     pub(crate) fn pool_state(&self) -> bb8::State {
         self.shared.pool.state()
     }
-}
-
-/// Counts and times one answered request through the [`metrics`] facade.
-pub(crate) fn record_request(
-    started: std::time::Instant,
-    method: &'static str,
-    status: http::StatusCode,
-) {
-    let status = status.as_u16().to_string();
-    metrics::counter!("pgrst_http_requests_total", "method" => method, "status" => status)
-        .increment(1);
-    metrics::histogram!("pgrst_http_request_duration_seconds", "method" => method)
-        .record(started.elapsed().as_secs_f64());
 }

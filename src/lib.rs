@@ -39,6 +39,7 @@ mod db;
 mod error;
 mod exec;
 mod health;
+mod metrics;
 pub mod layer;
 mod openapi;
 mod plan;

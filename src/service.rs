@@ -152,7 +152,7 @@ where
         let measured = shared
             .config
             .metrics
-            .then(|| (Instant::now(), crate::health::metrics_method(req.method())));
+            .then(|| (Instant::now(), crate::metrics::metrics_method(req.method())));
         ResponseFuture {
             inner: Box::pin(
                 async move {
@@ -167,7 +167,7 @@ where
                     };
                     tracing::Span::current().record("status", res.status().as_u16());
                     if let Some((started, method)) = measured {
-                        crate::health::record_request(started, method, res.status());
+                        crate::metrics::record_request(started, method, res.status());
                     }
                     Ok(res)
                 }

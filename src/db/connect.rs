@@ -24,11 +24,6 @@ use tokio_postgres::{Client, Connection, NoTls};
 
 use super::wire::{Io, Wire};
 
-/// The TLS stream over a TCP socket.
-#[cfg(feature = "rustls")]
-pub(crate) type TlsStream =
-    <tokio_postgres_rustls::MakeRustlsConnect as MakeTlsConnect<TcpStream>>::Stream;
-
 /// The TLS connector the pool can drive itself.
 #[cfg(feature = "rustls")]
 pub(crate) type Tls = tokio_postgres_rustls::MakeRustlsConnect;

@@ -11,7 +11,7 @@
 //! transaction with two statements fewer and one flush instead of four.
 //!
 //! tokio-postgres cannot send that, so the pool opens the sockets itself
-//! (TLS included: see [`connect`](super::connect)) and hands tokio-postgres a
+//! (TLS included, opened where the pool connects) and hands tokio-postgres a
 //! [`Wire`]: the plaintext stream behind a lock, with a switch.
 //! While a request holds the connection it turns the switch, and
 //! tokio-postgres's connection task sees a socket that is never ready. The
@@ -34,12 +34,19 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 
+/// The TLS stream over a TCP socket.
+#[cfg(feature = "rustls")]
+pub(crate) type TlsStream =
+    <tokio_postgres_rustls::MakeRustlsConnect as tokio_postgres::tls::MakeTlsConnect<
+        tokio::net::TcpStream,
+    >>::Stream;
+
 /// A TCP or Unix-domain socket to PostgreSQL, or TLS over TCP.
 pub(crate) enum Io {
     Tcp(TcpStream),
     Unix(UnixStream),
     #[cfg(feature = "rustls")]
-    Tls(Box<super::connect::TlsStream>),
+    Tls(Box<TlsStream>),
 }
 
 impl std::fmt::Debug for Io {

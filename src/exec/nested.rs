@@ -10,7 +10,7 @@ use std::pin::Pin;
 use super::{Caller, Executor, Place};
 use crate::db::{self, MakeTls, RequestContext, WriteResult};
 use crate::error::{Error, ErrorKind};
-use crate::plan::{self, InsertNode, JsonRow, NestedPlan, Plan, Side};
+use crate::plan::{self, InsertNode, JsonRow, Link, NestedPlan, Plan, Side};
 use crate::request::{self, Return};
 use crate::sql;
 
@@ -130,85 +130,108 @@ fn insert<'a, T: MakeTls>(
                 }
             }
         }
-        let table = node.table;
-        let columns: Vec<&str> = table
-            .columns
-            .iter()
-            .filter(|c| rows.iter().any(|r| r.contains_key(&c.name)))
-            .map(|c| c.name.as_str())
-            .collect();
-        if columns.is_empty() {
-            return Err(Error::new(
-                ErrorKind::InvalidRequest,
-                format!(
-                    "A row of '{}' in a nested insert needs at least one column",
-                    table.name
-                ),
-            ));
-        }
-        let body = serde_json::to_string(&rows).unwrap_or_else(|_| "[]".to_owned());
-        let stmt = sql::render_rows_insert(table, &columns, body)?;
-        let answer = session.run(ctx, &[&stmt]).await?;
-        let text: String = answer
-            .first()
-            .and_then(|row| row.try_get::<_, String>(0).ok())
-            .unwrap_or_else(|| "[]".to_owned());
-        let inserted: Vec<JsonRow> = serde_json::from_str(&text).map_err(|e| {
-            Error::new(ErrorKind::Internal, "Could not read the inserted rows").with_source(e)
-        })?;
-        if inserted.len() != rows.len() {
-            return Err(Error::new(
-                ErrorKind::Internal,
-                "The insert answered another number of rows",
-            ));
-        }
+        let inserted = insert_rows(session, ctx, node.table, &rows).await?;
         // Then children and links, taking these rows' keys.
         for link in node.links.iter().filter(|l| !l.side.first()) {
-            let mut owners = Vec::new();
-            let mut children = Vec::new();
-            for (i, pending) in later.iter().enumerate() {
-                let one = std::slice::from_ref(pending);
-                for mut child in plan::related_rows(one, &link.key, false)? {
-                    if let Side::Children = link.side {
-                        for (column, foreign) in &link.rel.columns {
-                            let value = inserted[i].get(column).cloned().unwrap_or_default();
-                            child.insert(foreign.clone(), value);
-                        }
-                    }
-                    owners.push(i);
-                    children.push(child);
-                }
-            }
-            let done = insert(session, ctx, &link.node, children).await?;
-            if let (Side::Linked(junction_table), Some(junction)) = (&link.side, &link.rel.junction)
-            {
-                let links: Vec<JsonRow> = owners
-                    .iter()
-                    .zip(&done)
-                    .map(|(&i, child)| {
-                        let mut link = JsonRow::new();
-                        for (source, column) in &junction.source_columns {
-                            link.insert(
-                                column.clone(),
-                                inserted[i].get(source).cloned().unwrap_or_default(),
-                            );
-                        }
-                        for (column, target) in &junction.target_columns {
-                            link.insert(
-                                column.clone(),
-                                child.get(target).cloned().unwrap_or_default(),
-                            );
-                        }
-                        link
-                    })
-                    .collect();
-                let junction_node = InsertNode {
-                    table: junction_table,
-                    links: Vec::new(),
-                };
-                insert(session, ctx, &junction_node, links).await?;
-            }
+            insert_children(session, ctx, link, &later, &inserted).await?;
         }
         Ok(inserted)
     })
+}
+
+/// One statement: `rows` into `table`, with the columns they name.
+async fn insert_rows<T: MakeTls>(
+    session: &mut db::Session<'_, T>,
+    ctx: &RequestContext<'_>,
+    table: &crate::schema::Table,
+    rows: &[JsonRow],
+) -> Result<Vec<JsonRow>, Error> {
+    let columns: Vec<&str> = table
+        .columns
+        .iter()
+        .filter(|c| rows.iter().any(|r| r.contains_key(&c.name)))
+        .map(|c| c.name.as_str())
+        .collect();
+    if columns.is_empty() {
+        return Err(Error::new(
+            ErrorKind::InvalidRequest,
+            format!(
+                "A row of '{}' in a nested insert needs at least one column",
+                table.name
+            ),
+        ));
+    }
+    let body = serde_json::to_string(rows).unwrap_or_else(|_| "[]".to_owned());
+    let stmt = sql::render_rows_insert(table, &columns, body)?;
+    let answer = session.run(ctx, &[&stmt]).await?;
+    let text: String = answer
+        .first()
+        .and_then(|row| row.try_get::<_, String>(0).ok())
+        .unwrap_or_else(|| "[]".to_owned());
+    let inserted: Vec<JsonRow> = serde_json::from_str(&text).map_err(|e| {
+        Error::new(ErrorKind::Internal, "Could not read the inserted rows").with_source(e)
+    })?;
+    if inserted.len() != rows.len() {
+        return Err(Error::new(
+            ErrorKind::Internal,
+            "The insert answered another number of rows",
+        ));
+    }
+    Ok(inserted)
+}
+
+/// The rows `link` names in each of `pending` (the keys the inserted rows
+/// held back), with the key of their row in `inserted`; for a many-to-many
+/// link, a junction row for each.
+async fn insert_children<'a, T: MakeTls>(
+    session: &mut db::Session<'_, T>,
+    ctx: &'a RequestContext<'a>,
+    link: &'a Link<'a>,
+    pending: &[JsonRow],
+    inserted: &[JsonRow],
+) -> Result<(), Error> {
+    let mut owners = Vec::new();
+    let mut children = Vec::new();
+    for (i, held) in pending.iter().enumerate() {
+        for mut child in plan::related_rows(std::slice::from_ref(held), &link.key, false)? {
+            if let Side::Children = link.side {
+                for (column, foreign) in &link.rel.columns {
+                    let value = inserted[i].get(column).cloned().unwrap_or_default();
+                    child.insert(foreign.clone(), value);
+                }
+            }
+            owners.push(i);
+            children.push(child);
+        }
+    }
+    let done = insert(session, ctx, &link.node, children).await?;
+    let (Side::Linked(junction_table), Some(junction)) = (&link.side, &link.rel.junction) else {
+        return Ok(());
+    };
+    let copy = |row: &JsonRow, pairs: &[(String, String)], from_first: bool| {
+        pairs
+            .iter()
+            .map(|(a, b)| {
+                let (from, to) = if from_first { (a, b) } else { (b, a) };
+                (to.clone(), row.get(from).cloned().unwrap_or_default())
+            })
+            .collect::<Vec<_>>()
+    };
+    let links: Vec<JsonRow> = owners
+        .iter()
+        .zip(&done)
+        .map(|(&i, child)| {
+            let mut row: JsonRow = copy(&inserted[i], &junction.source_columns, true)
+                .into_iter()
+                .collect();
+            row.extend(copy(child, &junction.target_columns, false));
+            row
+        })
+        .collect();
+    let junction_node = InsertNode {
+        table: junction_table,
+        links: Vec::new(),
+    };
+    insert(session, ctx, &junction_node, links).await?;
+    Ok(())
 }

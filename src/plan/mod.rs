@@ -21,7 +21,7 @@ mod embed;
 pub(crate) use embed::resolve as relationship;
 mod nested;
 pub(crate) use nested::{
-    InsertNode, JsonRow, NestedPlan, Side, key_conditions, read_back, related_rows,
+    InsertNode, JsonRow, Link, NestedPlan, Side, key_conditions, read_back, related_rows,
 };
 mod privileges;
 mod rpc;

@@ -19,6 +19,9 @@ pub(crate) use write::{render_rows_insert, render_write};
 
 use crate::error::{Error, ErrorKind};
 
+/// The column of a function's scalar result, which reads and calls both name.
+pub(crate) const SCALAR: Ident<'static> = Ident::fixed("pgrst_scalar");
+
 /// The context statement's text, with `$extra` settings at the end.
 macro_rules! context_sql {
     ($extra:literal) => {

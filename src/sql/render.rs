@@ -1,7 +1,6 @@
 //! Rendering plans as SQL.
 
-use super::rpc::SCALAR;
-use super::{Ident, Statement, Writer, array_literal};
+use super::{Ident, SCALAR, Statement, Writer, array_literal};
 use crate::error::Error;
 use crate::plan::{
     EmbedPlan, PlannedCondition, PlannedFilter, PlannedOrder, Projection, ReadPlan, SelectColumn,

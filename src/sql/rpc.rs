@@ -1,7 +1,7 @@
 //! Rendering function calls.
 
 use super::render::{PAGE, Source, body, conditions, page};
-use super::{CatalogType, Ident, Statement, Writer};
+use super::{CatalogType, Ident, SCALAR, Statement, Writer};
 use crate::error::Error;
 use crate::plan::{CallArgs, CallPlan, Returns};
 use crate::request::MediaType;
@@ -12,8 +12,6 @@ const SOURCE: Ident<'static> = Ident::fixed("pgrst_source");
 const ARGS: Ident<'static> = Ident::fixed("pgrst_args");
 /// The call in `FROM`.
 const CALL: Ident<'static> = Ident::fixed("pgrst_call");
-/// The column of a scalar result.
-pub(super) const SCALAR: Ident<'static> = Ident::fixed("pgrst_scalar");
 
 /// A call: one row of `(total bigint, page_total bigint, body text,
 /// response_headers text, response_status text)`.
