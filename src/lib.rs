@@ -39,8 +39,8 @@ mod db;
 mod error;
 mod exec;
 mod health;
-mod metrics;
 pub mod layer;
+mod metrics;
 mod openapi;
 mod plan;
 #[cfg(all(feature = "jwt", feature = "rustls"))]

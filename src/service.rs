@@ -227,7 +227,15 @@ impl<T: MakeTls> Shared<T> {
             && self.config.batch_limit > 0
         {
             let bytes = crate::body::collect(body, self.config.body_limit).await?;
-            return exec.batch(&parts, &bytes, &role, &schema).await;
+            let stages = Stages::default();
+            let mut res = exec.batch(&parts, &bytes, &role, &schema, &stages).await?;
+            if let Some(started) = started {
+                let jwt = parts.extensions.get::<JwtTiming>().map(|t| t.0);
+                let zero = std::time::Duration::ZERO;
+                let at = [zero, zero, stages.transaction(), started.elapsed()];
+                response::server_timing(&mut res, jwt, at);
+            }
+            return Ok(res);
         }
         let (mut api, admitted) = tracing::debug_span!("parse").in_scope(|| {
             plan::head(

@@ -23,6 +23,7 @@ impl<T: MakeTls> Executor<'_, T> {
         body: &[u8],
         role: &DbRole,
         schema: &Schema,
+        stages: &Stages,
     ) -> Result<Response<RestBody>, Error> {
         let ops = request::parse_batch(body, self.config.batch_limit)?;
         // `Prefer: tx=` on the batch ends the batch's transaction.
@@ -30,6 +31,7 @@ impl<T: MakeTls> Executor<'_, T> {
             Ok(Some(tx)) if self.config.tx_override => Some(tx),
             _ => None,
         };
+        let started = std::time::Instant::now();
         let mut session = db::Session::open(self.pool, schema.generation).await?;
         let mut answers = Vec::with_capacity(ops.len());
         for (i, op) in ops.iter().enumerate() {
@@ -41,7 +43,9 @@ impl<T: MakeTls> Executor<'_, T> {
                 }
             }
         }
-        session.end(end.unwrap_or(TxEnd::Commit)).await?;
+        let ended = session.end(end.unwrap_or(TxEnd::Commit)).await;
+        stages.add_transaction(started.elapsed());
+        ended?;
         response::batch(&answers, end)
     }
 

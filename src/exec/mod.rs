@@ -31,7 +31,7 @@
 //! | `Content-Range` and counts | applies | applies | applies | applies | — | applies (as an insert) | per operation |
 //! | read-pool routing and fallback | applies | applies | primary | read-only calls | read-only plans | primary | primary |
 //! | anonymous status rule | applies | applies | applies | applies | applies | applies | applies |
-//! | Server-Timing | applies | applies | applies | applies | applies | applies | the batch as a whole |
+//! | Server-Timing | applies | applies | applies | applies | applies | applies | the batch as a whole (its transaction and the rest) |
 //! | metrics | applies | applies | applies | applies | applies | applies | the batch as a whole |
 //! | media-type handlers | applies | never streams | — | applies | — | — | applies per operation |
 
@@ -103,7 +103,8 @@ pub(crate) struct Stages {
 }
 
 impl Stages {
-    fn add_transaction(&self, d: Duration) {
+    /// Adds `d` to the time spent in the database.
+    pub(crate) fn add_transaction(&self, d: Duration) {
         let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         self.transaction.fetch_add(nanos, Ordering::Relaxed);
     }

@@ -419,3 +419,37 @@ async fn read_pool_fallback_applies_to_streamed_reads_and_plans() {
     );
     assert_eq!(planned_settings(&svc, &[]).await, Value::Null);
 }
+
+#[tokio::test]
+async fn server_timing_applies_to_a_batch_as_a_whole_and_to_a_nested_insert() {
+    let (svc, _db) = library(|b| b.server_timing(true)).await;
+    let batch = send_body(
+        &svc,
+        "POST",
+        "/",
+        &[JSON],
+        json!([{"method": "GET", "path": "/authors"}]).to_string(),
+    )
+    .await;
+    assert_eq!(batch.status, 200, "{}", batch.text);
+    let timing = batch.header("server-timing");
+    assert!(
+        timing.starts_with("parse;dur=0.0, plan;dur=0.0, transaction;dur=")
+            && timing.contains(", response;dur="),
+        "{timing}"
+    );
+    let nested = send_body(
+        &svc,
+        "POST",
+        "/authors",
+        &[JSON],
+        author_with_books("A").to_string(),
+    )
+    .await;
+    assert_eq!(nested.status, 201, "{}", nested.text);
+    assert!(
+        nested.header("server-timing").contains("transaction;dur="),
+        "{:?}",
+        nested.headers
+    );
+}
