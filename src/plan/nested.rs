@@ -11,8 +11,8 @@
 //! ([`WritePlan::shape`]), narrowed to the inserted rows by primary key at run
 //! time.
 
-use super::write::{WriteKind, WritePlan, write_prefs};
-use super::{ReadPlan, over_limit, plan_shape};
+use super::write::{WriteKind, WritePlan, write_prefs, write_shape};
+use super::{ReadPlan, over_limit};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, codes};
 use crate::request::{ApiRequest, BoolOp, CompareOp, Condition, Field, Filter, Operation};
@@ -114,12 +114,7 @@ pub(crate) fn plan_nested<'r>(
     };
     let mut paths = 0;
     let root = node(schema, config, table, &rows, 1, &mut paths)?;
-    let mut shape = plan_shape(req, table, schema, config, None)?;
-    shape.conditions.clear();
-    shape.limit = None;
-    shape.offset = 0;
-    shape.count = None;
-    shape.max_rows = None;
+    let shape = write_shape(req, table, schema, config)?;
     let mut applied = Vec::new();
     let prefs = write_prefs(req, config, &mut applied);
     let columns = root_columns(table, &rows);

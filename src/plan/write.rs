@@ -126,6 +126,24 @@ fn missing_column(table: &Table, column: &str) -> Error {
     )
 }
 
+/// The representation of a write: the request's read shape of every row
+/// written, with no paging.
+pub(super) fn write_shape<'r>(
+    req: &'r ApiRequest,
+    table: &'r Table,
+    schema: &'r crate::schema::Schema,
+    config: &Config,
+) -> Result<ReadPlan<'r>, Error> {
+    let mut shape = plan_shape(req, table, schema, config, None)?;
+    // Root filters select the rows a PATCH or DELETE changes; the representation is those rows.
+    shape.conditions.clear();
+    shape.limit = None;
+    shape.offset = 0;
+    shape.count = None;
+    shape.max_rows = None;
+    Ok(shape)
+}
+
 /// Plans a write on `table`.
 pub(crate) fn plan_write<'r>(
     req: &'r ApiRequest,
@@ -133,14 +151,7 @@ pub(crate) fn plan_write<'r>(
     schema: &'r crate::schema::Schema,
     config: &Config,
 ) -> Result<WritePlan<'r>, Error> {
-    let mut shape = plan_shape(req, table, schema, config, None)?;
-    // Root filters select the rows a PATCH or DELETE changes; the representation is those rows.
-    shape.conditions.clear();
-    // The representation of a write is every affected row: no paging.
-    shape.limit = None;
-    shape.offset = 0;
-    shape.count = None;
-    shape.max_rows = None;
+    let shape = write_shape(req, table, schema, config)?;
     let prefs = &req.prefs;
     let mut applied: Vec<String> = Vec::new();
     let return_ = return_and_count(req, &mut applied);
