@@ -32,7 +32,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -42,16 +41,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use base64::Engine as _;
-use http::{HeaderValue, Request, Response, header};
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use http::{Request, Response};
+
+use jsonwebtoken::{Algorithm, DecodingKey};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::keys::{Key, KeySet, config_error, invalid_token, parse_jwks, verify_signature};
+use super::token::{Cache, cookie_of, token_of};
 use super::{Claims, ResponseFuture};
 use crate::body::RestBody;
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 
 /// Clock skew allowed on `exp`, `nbf` and `iat`, as PostgREST allows.
 const LEEWAY_SECS: u64 = 30;
@@ -59,39 +60,30 @@ const LEEWAY_SECS: u64 = 30;
 /// Verified tokens kept by default (PostgREST's `jwt-cache-max-entries`).
 const DEFAULT_CACHE_SIZE: usize = 1000;
 
-/// Key material: which keys verify which algorithms.
-#[derive(Clone)]
-pub(super) struct Key {
-    pub(super) kid: Option<String>,
-    algorithms: Vec<Algorithm>,
-    key: DecodingKey,
-}
-
-/// The keys that verify tokens, as one version: a fixed set, or the latest
-/// document of a JWKS URL.
-pub(super) struct KeySet {
-    pub(super) keys: Vec<Key>,
-    /// Changes whenever the keys do; a cached verification made under another
-    /// generation is not trusted.
-    pub(super) generation: u64,
-}
-
 /// The current [`KeySet`], and where a new one comes from.
 pub(super) struct Keys {
-    pub(super) current: ArcSwap<KeySet>,
+    current: Arc<ArcSwap<KeySet>>,
     #[cfg(feature = "jwks-url")]
-    pub(super) remote: Option<super::jwks::Remote>,
+    remote: Option<Arc<super::jwks::Remote>>,
 }
 
 impl Keys {
     fn fixed(keys: Vec<Key>) -> Self {
         Self {
-            current: ArcSwap::from_pointee(KeySet {
+            current: Arc::new(ArcSwap::from_pointee(KeySet {
                 keys,
                 generation: 0,
-            }),
+            })),
             #[cfg(feature = "jwks-url")]
             remote: None,
+        }
+    }
+
+    #[cfg(feature = "jwks-url")]
+    fn remote(remote: Arc<super::jwks::Remote>) -> Self {
+        Self {
+            current: Arc::clone(&remote.keys),
+            remote: Some(remote),
         }
     }
 }
@@ -109,45 +101,6 @@ struct Config {
     cookie: Option<String>,
 }
 
-/// A bounded map from token to its signature-verified claims, evicting the oldest.
-#[derive(Default)]
-struct Cache {
-    capacity: usize,
-    /// Claims, and the key generation that verified them.
-    map: HashMap<String, (Claims, u64)>,
-    order: VecDeque<String>,
-}
-
-impl Cache {
-    /// The claims of `token` if it was verified by keys of `generation`.
-    fn get(&self, token: &str, generation: u64) -> Option<Claims> {
-        match self.map.get(token) {
-            Some((claims, g)) if *g == generation => Some(claims.clone()),
-            _ => None,
-        }
-    }
-
-    fn insert(&mut self, token: &str, claims: Claims, generation: u64) {
-        if let Some(entry) = self.map.get_mut(token) {
-            *entry = (claims, generation);
-            return;
-        }
-        if self.capacity == 0 {
-            return;
-        }
-        while self.map.len() >= self.capacity {
-            match self.order.pop_front() {
-                Some(old) => {
-                    self.map.remove(&old);
-                }
-                None => break,
-            }
-        }
-        self.order.push_back(token.to_owned());
-        self.map.insert(token.to_owned(), (claims, generation));
-    }
-}
-
 /// The layer of [`JwtAuth`]; see the [module docs](self).
 #[derive(Clone)]
 pub struct JwtAuthLayer {
@@ -163,10 +116,6 @@ impl fmt::Debug for JwtAuthLayer {
     }
 }
 
-pub(super) fn config_error(message: impl Into<String>) -> Error {
-    Error::new(ErrorKind::Internal, message)
-}
-
 impl JwtAuthLayer {
     fn from_keys(keys: Vec<Key>) -> Self {
         Self::from_key_source(Arc::new(Keys::fixed(keys)))
@@ -177,10 +126,7 @@ impl JwtAuthLayer {
             config: Arc::new(Config {
                 keys,
                 audience: None,
-                cache: Some(Mutex::new(Cache {
-                    capacity: DEFAULT_CACHE_SIZE,
-                    ..Cache::default()
-                })),
+                cache: Some(Mutex::new(Cache::new(DEFAULT_CACHE_SIZE))),
                 timing: false,
                 require_apikey: false,
                 cookie: None,
@@ -292,7 +238,9 @@ impl JwtAuthLayer {
     #[cfg(feature = "jwks-url")]
     #[cfg_attr(docsrs, doc(cfg(feature = "jwks-url")))]
     pub async fn jwks_url(url: &str) -> Result<Self, Error> {
-        super::jwks::connect(url).await.map(Self::from_key_source)
+        super::jwks::connect(url)
+            .await
+            .map(|remote| Self::from_key_source(Arc::new(Keys::remote(remote))))
     }
 
     /// How often keys from [`jwks_url`](Self::jwks_url) are read again
@@ -401,12 +349,7 @@ impl JwtAuthLayer {
     /// Expiry is still checked on every request.
     #[must_use]
     pub fn cache_size(mut self, entries: usize) -> Self {
-        self.config_mut().cache = (entries > 0).then(|| {
-            Mutex::new(Cache {
-                capacity: entries,
-                ..Cache::default()
-            })
-        });
+        self.config_mut().cache = (entries > 0).then(|| Mutex::new(Cache::new(entries)));
         self
     }
 
@@ -417,10 +360,9 @@ impl JwtAuthLayer {
                 keys: Arc::clone(&c.keys),
                 audience: c.audience.clone(),
                 cache: c.cache.as_ref().map(|m| {
-                    Mutex::new(Cache {
-                        capacity: m.lock().map(|c| c.capacity).unwrap_or(DEFAULT_CACHE_SIZE),
-                        ..Cache::default()
-                    })
+                    Mutex::new(Cache::new(
+                        m.lock().map(|c| c.capacity).unwrap_or(DEFAULT_CACHE_SIZE),
+                    ))
                 }),
                 timing: c.timing,
                 require_apikey: c.require_apikey,
@@ -474,154 +416,6 @@ impl<S> JwtAuth<S> {
     }
 }
 
-/// The keys of a JWK, or of a JWKS document (`{"keys": [...]}`); keys of an
-/// algorithm this crate does not verify are left out.
-pub(super) fn parse_jwks(json: &str) -> Result<Vec<Key>, Error> {
-    let set: JwkSet = if json.contains("\"keys\"") {
-        serde_json::from_str(json)
-    } else {
-        serde_json::from_str(json).map(|jwk| JwkSet { keys: vec![jwk] })
-    }
-    .map_err(|e| config_error("Invalid JWK or JWKS document").with_source(e))?;
-    let mut keys = Vec::new();
-    for jwk in &set.keys {
-        let key = DecodingKey::from_jwk(jwk)
-            .map_err(|e| config_error("Unsupported JWK").with_source(e))?;
-        let algorithms = match jwk.common.key_algorithm {
-            Some(alg) => match alg.to_string().parse::<Algorithm>() {
-                Ok(a) => vec![a],
-                Err(_) => continue,
-            },
-            None => match &jwk.algorithm {
-                jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => {
-                    vec![Algorithm::RS256, Algorithm::RS384, Algorithm::RS512]
-                }
-                jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(_) => {
-                    vec![Algorithm::ES256, Algorithm::ES384]
-                }
-                jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_) => {
-                    vec![Algorithm::HS256, Algorithm::HS384, Algorithm::HS512]
-                }
-                _ => vec![Algorithm::EdDSA],
-            },
-        };
-        keys.push(Key {
-            kid: jwk.common.key_id.clone(),
-            algorithms,
-            key,
-        });
-    }
-    Ok(keys)
-}
-
-/// Checks `token`'s signature against `keys` (its `kid` picks the key; without
-/// one, each key of its algorithm is tried) and returns its claims.
-fn verify_signature(
-    keys: &[Key],
-    token: &str,
-) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
-    let parts = token.split('.').count();
-    if parts != 3 {
-        return Err(invalid_token(
-            "PGRST301",
-            &format!("Expected 3 parts in JWT; got {parts}"),
-        ));
-    }
-    let header = jsonwebtoken::decode_header(token)
-        .map_err(|_| invalid_token("PGRST301", "Wrong or unsupported encoding algorithm"))?;
-    let candidates: Vec<&Key> = keys
-        .iter()
-        .filter(|k| k.algorithms.contains(&header.alg))
-        .filter(|k| match (&header.kid, &k.kid) {
-            (Some(want), Some(have)) => want == have,
-            _ => true,
-        })
-        .collect();
-    let no_key = || {
-        invalid_token("PGRST301", "No suitable key or wrong key type")
-            .with_details("None of the keys was able to decode the JWT")
-    };
-    if candidates.is_empty() {
-        return Err(no_key());
-    }
-    let mut validation = Validation::new(header.alg);
-    // Claims are checked by `check_claims`, with PostgREST's rules.
-    validation.required_spec_claims = HashSet::new();
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    for key in candidates {
-        if let Ok(data) = jsonwebtoken::decode::<serde_json::Value>(token, &key.key, &validation) {
-            return match data.claims {
-                serde_json::Value::Object(map) => Ok(map),
-                _ => Err(invalid_token(
-                    "PGRST303",
-                    "The JWT claims are not a JSON object",
-                )),
-            };
-        }
-    }
-    Err(no_key())
-}
-
-/// A 401 in PostgREST's words, with `WWW-Authenticate: Bearer error="invalid_token", …`.
-fn invalid_token(code: &'static str, message: &str) -> Error {
-    let described = format!(
-        "Bearer error=\"invalid_token\", error_description=\"{}\"",
-        message.replace('"', "'")
-    );
-    Error::new(ErrorKind::Unauthorized, message)
-        .with_postgrest_code(code)
-        .with_header(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_str(&described).unwrap_or(HeaderValue::from_static("Bearer")),
-        )
-}
-
-/// The value of the cookie `name` (the first, if sent twice), if not empty.
-fn cookie_of<'r, B>(req: &'r Request<B>, name: &str) -> Option<&'r str> {
-    req.headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim().trim_matches('"'))
-        .filter(|v| !v.is_empty())
-}
-
-/// The token of a request: `Authorization: Bearer …` first, else `apikey`.
-fn token_of<B>(req: &Request<B>) -> Result<Option<&str>, Error> {
-    if let Some(value) = req.headers().get(header::AUTHORIZATION) {
-        let value = value
-            .to_str()
-            .map_err(|_| invalid_token("PGRST301", "The Authorization header is not valid text"))?;
-        let mut parts = value.splitn(2, ' ');
-        let scheme = parts.next().unwrap_or("");
-        if scheme.eq_ignore_ascii_case("bearer") {
-            let token = parts.next().unwrap_or("").trim();
-            if token.is_empty() {
-                return Err(invalid_token(
-                    "PGRST301",
-                    "Empty JWT is sent in Authorization header",
-                ));
-            }
-            return Ok(Some(token));
-        }
-    }
-    match req.headers().get("apikey") {
-        Some(v) => {
-            let token = v
-                .to_str()
-                .map_err(|_| invalid_token("PGRST301", "The apikey header is not valid text"))?
-                .trim();
-            Ok((!token.is_empty()).then_some(token))
-        }
-        None => Ok(None),
-    }
-}
-
 impl Config {
     /// The request's `apikey`, present and verified as one of the keys.
     fn check_apikey<B>(&self, req: &Request<B>) -> Result<(), Error> {
@@ -658,7 +452,14 @@ impl Config {
         match self.verify(token) {
             Ok(claims) => Verdict::Pass(Some(claims)),
             #[cfg(feature = "jwks-url")]
-            Err(_) if may_refetch && super::jwks::wants_refetch(&self.keys, token) => {
+            Err(_)
+                if may_refetch
+                    && self
+                        .keys
+                        .remote
+                        .as_ref()
+                        .is_some_and(|r| super::jwks::wants_refetch(r, token)) =>
+            {
                 Verdict::Refetch
             }
             Err(e) => Verdict::Reject(e),
@@ -786,10 +587,14 @@ where
                 // The ready service goes with the request; its clone stays.
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
-                let keys = Arc::clone(&self.config.keys);
+                let remote = self.config.keys.remote.clone();
                 AuthFuture {
                     state: AuthState::Refetch {
-                        wait: Box::pin(async move { super::jwks::refetch(&keys).await }),
+                        wait: Box::pin(async move {
+                            if let Some(remote) = remote {
+                                super::jwks::refetch(&remote).await;
+                            }
+                        }),
                         inner: Some(inner),
                         req: Some(req),
                         config: Arc::clone(&self.config),
@@ -1053,7 +858,7 @@ mod tests {
                 .verify(&token(serde_json::json!({"role": role})))
                 .unwrap();
         }
-        let kept = |l: &JwtAuthLayer| l.config.cache.as_ref().map(|c| c.lock().unwrap().map.len());
+        let kept = |l: &JwtAuthLayer| l.config.cache.as_ref().map(|c| c.lock().unwrap().len());
         assert_eq!(kept(&layer), Some(2));
         let off = JwtAuthLayer::secret(SECRET).unwrap().cache_size(0);
         off.config
@@ -1073,21 +878,18 @@ mod tests {
 
     #[test]
     fn the_cache_is_bounded() {
-        let mut cache = Cache {
-            capacity: 2,
-            ..Cache::default()
-        };
+        let mut cache = Cache::new(2);
         let claims = Claims::default();
         for t in ["a", "b", "c"] {
             cache.insert(t, claims.clone(), 0);
         }
         assert!(cache.get("a", 0).is_none());
         assert!(cache.get("b", 0).is_some() && cache.get("c", 0).is_some());
-        assert_eq!(cache.map.len(), 2);
+        assert_eq!(cache.len(), 2);
         // What other keys verified is not trusted.
         assert!(cache.get("b", 1).is_none());
         cache.insert("b", claims, 1);
         assert!(cache.get("b", 1).is_some() && cache.get("b", 0).is_none());
-        assert_eq!(cache.map.len(), 2);
+        assert_eq!(cache.len(), 2);
     }
 }

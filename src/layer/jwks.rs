@@ -32,7 +32,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::Notify;
 
-use super::auth::{KeySet, Keys, config_error, parse_jwks};
+use super::keys::{KeySet, config_error, parse_jwks};
 use crate::error::Error;
 
 /// The longest a fetch (answer and body) may take.
@@ -48,8 +48,11 @@ const SHORTEST_MAX_AGE: Duration = Duration::from_secs(1);
 
 type HttpsClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
-/// Where the keys come from, and when they were last asked for.
+/// Keys from a URL: the latest set, where it comes from, and when it was
+/// last asked for.
 pub(super) struct Remote {
+    /// The latest key set read.
+    pub(super) keys: Arc<ArcSwap<KeySet>>,
     url: Uri,
     client: HttpsClient,
     refresh_ms: AtomicU64,
@@ -126,7 +129,7 @@ fn checked_url(url: &str) -> Result<Uri, Error> {
 
 /// Reads the key set at `url` and starts refreshing it in the background
 /// (a task that ends when the last layer or service holding the keys is dropped).
-pub(super) async fn connect(url: &str) -> Result<Arc<Keys>, Error> {
+pub(super) async fn connect(url: &str) -> Result<Arc<Remote>, Error> {
     let url = checked_url(url)?;
     let builder = hyper_rustls::HttpsConnectorBuilder::new();
     let builder = if url.scheme_str() == Some("https") {
@@ -146,41 +149,34 @@ pub(super) async fn connect(url: &str) -> Result<Arc<Keys>, Error> {
     let connector = builder.https_or_http().enable_http1().build();
     let client = Client::builder(TokioExecutor::new()).build(connector);
     let interval_changed = Arc::new(Notify::new());
-    let keys = Arc::new(Keys {
-        current: ArcSwap::from_pointee(KeySet {
+    let remote = Arc::new(Remote {
+        keys: Arc::new(ArcSwap::from_pointee(KeySet {
             keys: Vec::new(),
             generation: 0,
-        }),
-        remote: Some(Remote {
-            url,
-            client,
-            refresh_ms: AtomicU64::new(DEFAULT_REFRESH.as_millis() as u64),
-            min_refetch_ms: AtomicU64::new(DEFAULT_MIN_REFETCH.as_millis() as u64),
-            max_age_ms: AtomicU64::new(0),
-            last_fetch_ms: AtomicU64::new(0),
-            epoch: Instant::now(),
-            interval_changed: Arc::clone(&interval_changed),
-            state: tokio::sync::Mutex::new(Validators::default()),
-        }),
+        })),
+        url,
+        client,
+        refresh_ms: AtomicU64::new(DEFAULT_REFRESH.as_millis() as u64),
+        min_refetch_ms: AtomicU64::new(DEFAULT_MIN_REFETCH.as_millis() as u64),
+        max_age_ms: AtomicU64::new(0),
+        last_fetch_ms: AtomicU64::new(0),
+        epoch: Instant::now(),
+        interval_changed: Arc::clone(&interval_changed),
+        state: tokio::sync::Mutex::new(Validators::default()),
     });
-    let remote = keys.remote.as_ref().expect("just set");
-    fetch(&keys, remote, &mut *remote.state.lock().await).await?;
-    if keys.current.load().keys.is_empty() {
+    fetch(&remote, &mut *remote.state.lock().await).await?;
+    if remote.keys.load().keys.is_empty() {
         return Err(fetch_error("The JWKS document has no usable key"));
     }
-    tokio::spawn(refresh(Arc::downgrade(&keys), interval_changed));
-    Ok(keys)
+    tokio::spawn(refresh(Arc::downgrade(&remote), interval_changed));
+    Ok(remote)
 }
 
 /// Reads the document again whenever it is due, for as long as anyone holds the keys.
-async fn refresh(keys: Weak<Keys>, interval_changed: Arc<Notify>) {
+async fn refresh(remote: Weak<Remote>, interval_changed: Arc<Notify>) {
     loop {
-        let due_in = match keys.upgrade() {
-            Some(keys) => match &keys.remote {
-                Some(remote) => remote.next_refresh_in(),
-                None => return,
-            },
-            None => return,
+        let Some(due_in) = remote.upgrade().map(|r| r.next_refresh_in()) else {
+            return;
         };
         if !due_in.is_zero() {
             tokio::select! {
@@ -189,12 +185,13 @@ async fn refresh(keys: Weak<Keys>, interval_changed: Arc<Notify>) {
             }
             continue;
         }
-        let Some(keys) = keys.upgrade() else { return };
-        let Some(remote) = &keys.remote else { return };
+        let Some(remote) = remote.upgrade() else {
+            return;
+        };
         let mut state = remote.state.lock().await;
         // Another fetch (for an unknown `kid`) may have come first.
         if remote.next_refresh_in().is_zero() {
-            if let Err(e) = fetch(&keys, remote, &mut state).await {
+            if let Err(e) = fetch(&remote, &mut state).await {
                 tracing::warn!(url = %remote.url, error = %e, "JWKS refresh failed; the current keys stay");
             }
         }
@@ -202,15 +199,12 @@ async fn refresh(keys: Weak<Keys>, interval_changed: Arc<Notify>) {
 }
 
 /// Whether `token` names a key the current set lacks and a fetch may be made for it now.
-pub(super) fn wants_refetch(keys: &Keys, token: &str) -> bool {
-    let Some(remote) = &keys.remote else {
-        return false;
-    };
+pub(super) fn wants_refetch(remote: &Remote, token: &str) -> bool {
     let Some(kid) = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid) else {
         return false;
     };
-    let known = keys
-        .current
+    let known = remote
+        .keys
         .load()
         .keys
         .iter()
@@ -222,20 +216,19 @@ pub(super) fn wants_refetch(keys: &Keys, token: &str) -> bool {
 
 /// Fetches the keys for a token whose `kid` is unknown, unless another
 /// request has just done so.
-pub(super) async fn refetch(keys: &Keys) {
-    let Some(remote) = &keys.remote else { return };
+pub(super) async fn refetch(remote: &Remote) {
     let mut state = remote.state.lock().await;
     let limit = Duration::from_millis(remote.min_refetch_ms.load(Ordering::Acquire));
     if remote.since_last_fetch() < limit {
         return;
     }
-    if let Err(e) = fetch(keys, remote, &mut state).await {
+    if let Err(e) = fetch(remote, &mut state).await {
         tracing::warn!(url = %remote.url, error = %e, "JWKS fetch for an unknown kid failed");
     }
 }
 
 /// One conditional GET of the document; a changed document replaces the keys.
-async fn fetch(keys: &Keys, remote: &Remote, state: &mut Validators) -> Result<(), Error> {
+async fn fetch(remote: &Remote, state: &mut Validators) -> Result<(), Error> {
     let started = u64::try_from(remote.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
     remote.last_fetch_ms.store(started, Ordering::Release);
     let mut req = Request::get(remote.url.clone()).header(
@@ -284,8 +277,8 @@ async fn fetch(keys: &Keys, remote: &Remote, state: &mut Validators) -> Result<(
         let text = std::str::from_utf8(&body)
             .map_err(|e| fetch_error("The JWKS document is not UTF-8").with_source(e))?;
         let parsed = parse_jwks(text)?;
-        let generation = keys.current.load().generation + 1;
-        keys.current.store(Arc::new(KeySet {
+        let generation = remote.keys.load().generation + 1;
+        remote.keys.store(Arc::new(KeySet {
             keys: parsed,
             generation,
         }));

@@ -26,8 +26,12 @@ pub mod cors;
 pub mod error;
 #[cfg(feature = "jwks-url")]
 mod jwks;
+#[cfg(feature = "jwt")]
+mod keys;
 pub mod role;
 pub mod schema_cache;
+#[cfg(feature = "jwt")]
+mod token;
 
 use std::future::Future;
 use std::pin::Pin;
