@@ -12,6 +12,7 @@ use postgres_protocol::message::backend::Message;
 use postgres_protocol::message::frontend;
 
 use super::RequestContext;
+use super::codec::{Columns, missing_column, missing_row};
 use super::wire::{Direct, Wire};
 use crate::error::{DbFields, Error, ErrorKind};
 use crate::sql;
@@ -230,7 +231,7 @@ pub(crate) async fn run(
                 }
                 let slot = rows.get_mut(executed - before).ok_or_else(unexpected)?;
                 if slot.is_some() {
-                    return Err(super::missing_row());
+                    return Err(missing_row());
                 }
                 *slot = Some(values);
             }
@@ -258,7 +259,7 @@ pub(crate) async fn run(
         return Err(e);
     }
     rows.into_iter()
-        .map(|row| row.ok_or_else(super::missing_row))
+        .map(|row| row.ok_or_else(missing_row))
         .collect()
 }
 
@@ -338,4 +339,37 @@ fn io_error(e: std::io::Error) -> Error {
         .with_details("The database is unavailable; try again later")
         .with_postgrest_code("PGRST001")
         .with_source(e)
+}
+
+impl Columns for Row {
+    fn int(&self, i: usize) -> Result<Option<i64>, Error> {
+        text(self, i)?
+            .map(|text| {
+                text.parse().map_err(|_| {
+                    Error::new(ErrorKind::Internal, "The database sent a malformed count")
+                })
+            })
+            .transpose()
+    }
+
+    fn bytes(&self, i: usize) -> Result<Option<Bytes>, Error> {
+        self.get(i).cloned().ok_or_else(missing_column)
+    }
+
+    fn string(&self, i: usize) -> Result<Option<String>, Error> {
+        Ok(text(self, i)?.map(str::to_owned))
+    }
+}
+
+/// Column `i` of a direct row as UTF-8.
+fn text(row: &Row, i: usize) -> Result<Option<&str>, Error> {
+    let value = row.get(i).ok_or_else(missing_column)?;
+    value
+        .as_deref()
+        .map(|v| {
+            std::str::from_utf8(v).map_err(|e| {
+                Error::new(ErrorKind::Internal, "The database sent invalid UTF-8").with_source(e)
+            })
+        })
+        .transpose()
 }

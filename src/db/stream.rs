@@ -26,12 +26,13 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 use tokio_postgres::types::{ToSql, Type};
 
-use super::{
-    CancelOnDrop, Connection, ConnectionManager, MakeTls, Pool, RawText, RequestContext, TextParam,
-    TxEnd, finish, pool_error,
-};
+use super::codec::{RawText, TextParam, missing_row};
+use super::context::{RequestContext, pre_request};
+use super::pool::{Connection, ConnectionManager, MakeTls, Pool, pool_error};
+use super::run::{CancelOnDrop, finish};
 use crate::body::RestBody;
 use crate::error::Error;
+use crate::request::TxEnd;
 use crate::sql::{self, StreamStatements};
 
 /// The cursor's name; one per transaction, closed by its end.
@@ -236,7 +237,7 @@ async fn first_batch(
     let (begin, set, pre, count, declared, rows) = futures_util::join!(
         client.batch_execute("BEGIN READ ONLY"),
         client.query_typed(sql::CONTEXT_SQL, &ctx_typed),
-        super::pre_request(client, ctx.pre_request),
+        pre_request(client, ctx.pre_request),
         count,
         client.query_typed(&declare, &row_typed),
         client.query_typed(&fetch, &[]),
@@ -247,7 +248,7 @@ async fn first_batch(
     let total = match count {
         Some(rows) => {
             let rows = rows.map_err(Error::from_pg)?;
-            let row = rows.first().ok_or_else(super::missing_row)?;
+            let row = rows.first().ok_or_else(missing_row)?;
             Some(row.try_get::<_, i64>(0).map_err(Error::from_pg)?)
         }
         None => None,
