@@ -269,51 +269,8 @@ async fn run_on(
     let in_transaction = cached.is_none();
     let prepared = match cached {
         Some(prepared) => prepared,
-        None => {
-            // First use on this connection: prepare inside the transaction, as the request's role.
-            let client = &conn.client;
-            let missing: Vec<&str> = stmts
-                .iter()
-                .map(|s| s.sql.as_str())
-                .filter(|s| conn.cached(s).is_none())
-                .collect();
-            let (begin, set, pre, fresh) = futures_util::join!(
-                client.batch_execute(begin_sql),
-                client.query_one(&context, &ctx_refs),
-                pre_request(client, ctx.pre_request),
-                futures_util::future::join_all(missing.iter().map(|s| client.prepare(s))),
-            );
-            let fresh = begin
-                .and(set.map(drop))
-                .map_err(Error::from_pg)
-                .and(pre)
-                .and_then(|()| {
-                    fresh
-                        .into_iter()
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(Error::from_pg)
-                });
-            let fresh = match fresh {
-                Ok(fresh) => fresh,
-                Err(e) => {
-                    conn.ended(&client.batch_execute("ROLLBACK").await);
-                    return Err(e);
-                }
-            };
-            for (sql, stmt) in missing.into_iter().zip(fresh) {
-                conn.remember(sql, stmt);
-            }
-            match stmts.iter().map(|s| conn.cached(&s.sql)).collect() {
-                Some(prepared) => prepared,
-                None => {
-                    conn.ended(&conn.client.batch_execute("ROLLBACK").await);
-                    return Err(Error::new(
-                        ErrorKind::Internal,
-                        "A prepared statement went missing",
-                    ));
-                }
-            }
-        }
+        // First use on this connection: prepare inside the transaction, as the request's role.
+        None => prepare_begun(conn, stmts, begin_sql, &context, &ctx_refs, ctx.pre_request).await?,
     };
     let client = &conn.client;
     let runs = one_or_two(prepared.len(), |i| {
@@ -344,6 +301,62 @@ async fn run_on(
             .map_err(Error::from_pg)
     });
     finish_run(conn, ending, outcome, ended, decide).await
+}
+
+/// Begins the transaction with its context and pre-request, and prepares
+/// the statements of `stmts` this connection has not prepared yet, in one
+/// round trip: parsing checks privileges as the request's role. Rolls back on
+/// failure.
+async fn prepare_begun(
+    conn: &mut Connection,
+    stmts: &[&sql::Statement],
+    begin_sql: &str,
+    context: &Statement,
+    ctx_refs: &[&(dyn ToSql + Sync); 9],
+    pre: Option<PreRequest<'_>>,
+) -> Result<Vec<Statement>, Error> {
+    let client = &conn.client;
+    let missing: Vec<&str> = stmts
+        .iter()
+        .map(|s| s.sql.as_str())
+        .filter(|s| conn.cached(s).is_none())
+        .collect();
+    let (begin, set, pre, fresh) = futures_util::join!(
+        client.batch_execute(begin_sql),
+        client.query_one(context, ctx_refs),
+        pre_request(client, pre),
+        futures_util::future::join_all(missing.iter().map(|s| client.prepare(s))),
+    );
+    let fresh = begin
+        .and(set.map(drop))
+        .map_err(Error::from_pg)
+        .and(pre)
+        .and_then(|()| {
+            fresh
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(Error::from_pg)
+        });
+    let fresh = match fresh {
+        Ok(fresh) => fresh,
+        Err(e) => {
+            conn.ended(&client.batch_execute("ROLLBACK").await);
+            return Err(e);
+        }
+    };
+    for (sql, stmt) in missing.into_iter().zip(fresh) {
+        conn.remember(sql, stmt);
+    }
+    match stmts.iter().map(|s| conn.cached(&s.sql)).collect() {
+        Some(prepared) => Ok(prepared),
+        None => {
+            conn.ended(&conn.client.batch_execute("ROLLBACK").await);
+            Err(Error::new(
+                ErrorKind::Internal,
+                "A prepared statement went missing",
+            ))
+        }
+    }
 }
 
 /// `query(0)`, and `query(1)` for a request of two statements (a read and

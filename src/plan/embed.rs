@@ -130,12 +130,7 @@ pub(super) fn plan_select<'r>(
                 field: Some(field),
                 cast,
                 aggregate: None,
-            } => select.push(Projection::Column(SelectColumn {
-                field,
-                alias: alias.as_deref(),
-                cast: cast.as_deref(),
-                column_type: table.column(&field.name).map(|c| c.resolved_type()),
-            })),
+            } => select.push(Projection::Column(column(field, alias, cast, table))),
             SelectItem::Column {
                 alias,
                 field,
@@ -148,12 +143,9 @@ pub(super) fn plan_select<'r>(
                 };
                 select.push(Projection::Aggregate(AggregateColumn {
                     aggregate: function,
-                    input: field.as_ref().map(|field| SelectColumn {
-                        field,
-                        alias: None,
-                        cast: cast.as_deref(),
-                        column_type: table.column(&field.name).map(|c| c.resolved_type()),
-                    }),
+                    input: field
+                        .as_ref()
+                        .map(|field| column(field, &None, cast, table)),
                     cast: result_cast,
                     name: alias.as_deref().unwrap_or(function.name()),
                 }));
@@ -171,38 +163,10 @@ pub(super) fn plan_select<'r>(
                     .table(&rel.foreign_schema, &rel.foreign_table)
                     .ok_or_else(|| no_relationship(schema, config, table, relation, hint))?;
                 let (mut child_select, child_embeds) = plan_select(inner, target, schema, config)?;
-                // Aggregates in a to-one spread are the parent's: the child
-                // answers their input, the parent aggregates it.
-                let mut hoisted = Vec::new();
-                if *spread {
-                    for item in &mut child_select {
-                        let Projection::Aggregate(a) = item else {
-                            continue;
-                        };
-                        if !rel.cardinality.is_to_one() {
-                            return Err(Error::pgrst(
-                                codes::PGRST100,
-                                "Aggregates are not supported inside to-many spreads",
-                            ));
-                        }
-                        let Some(input) = &a.input else {
-                            return Err(Error::pgrst(
-                                codes::PGRST100,
-                                "count() of the rows is not supported inside a spread",
-                            )
-                            .with_hint("Count a column of it instead: col.count()"));
-                        };
-                        hoisted.push(Hoisted {
-                            name: a.name,
-                            aggregate: a.aggregate,
-                            cast: a.cast,
-                        });
-                        *item = Projection::Column(SelectColumn {
-                            alias: Some(a.name),
-                            ..input.clone()
-                        });
-                    }
-                }
+                let hoisted = match spread {
+                    true => hoist(&mut child_select, rel)?,
+                    false => Vec::new(),
+                };
                 let node = embed_node(target, child_select, child_embeds, rel, config);
                 if *spread && alias.is_some() {
                     return Err(Error::pgrst(
@@ -231,6 +195,59 @@ pub(super) fn plan_select<'r>(
         }
     }
     Ok((select, embeds))
+}
+
+/// A selected column of `table`, with its type when the table has it.
+fn column<'r>(
+    field: &'r crate::request::Field,
+    alias: &'r Option<String>,
+    cast: &'r Option<String>,
+    table: &'r Table,
+) -> SelectColumn<'r> {
+    SelectColumn {
+        field,
+        alias: alias.as_deref(),
+        cast: cast.as_deref(),
+        column_type: table.column(&field.name).map(|c| c.resolved_type()),
+    }
+}
+
+/// Aggregates in a to-one spread are the parent's: the child answers
+/// their input (each aggregate becomes its input column, named as the
+/// aggregate), and the parent aggregates what this returns.
+fn hoist<'r>(
+    child_select: &mut [Projection<'r>],
+    rel: &Relationship,
+) -> Result<Vec<Hoisted<'r>>, Error> {
+    let mut hoisted = Vec::new();
+    for item in child_select {
+        let Projection::Aggregate(a) = item else {
+            continue;
+        };
+        if !rel.cardinality.is_to_one() {
+            return Err(Error::pgrst(
+                codes::PGRST100,
+                "Aggregates are not supported inside to-many spreads",
+            ));
+        }
+        let Some(input) = &a.input else {
+            return Err(Error::pgrst(
+                codes::PGRST100,
+                "count() of the rows is not supported inside a spread",
+            )
+            .with_hint("Count a column of it instead: col.count()"));
+        };
+        hoisted.push(Hoisted {
+            name: a.name,
+            aggregate: a.aggregate,
+            cast: a.cast,
+        });
+        *item = Projection::Column(SelectColumn {
+            alias: Some(a.name),
+            ..input.clone()
+        });
+    }
+    Ok(hoisted)
 }
 
 /// The relationship `relation!hint` names from `table`, by PostgREST's rules

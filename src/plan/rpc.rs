@@ -93,51 +93,7 @@ pub(crate) fn plan_call<'r>(
     let (json, first_of_array, keys) =
         call_arguments(req, by_get, config.body_limit.saturating_mul(4))?;
 
-    let candidates: Vec<&Function> = schema
-        .functions
-        .iter()
-        .filter(|f| f.schema == ns && f.name == name)
-        .collect();
-    let named: Vec<&Function> = candidates
-        .iter()
-        .copied()
-        .filter(|f| f.args.iter().all(|a| !a.name.is_empty()))
-        .filter(|f| {
-            keys.iter().all(|k| f.args.iter().any(|a| &a.name == k))
-                && f.args
-                    .iter()
-                    .all(|a| a.has_default || keys.contains(&a.name))
-        })
-        .collect();
-    let (function, args) = match named.as_slice() {
-        [f] => (
-            *f,
-            CallArgs::Named(f.args.iter().filter(|a| keys.contains(&a.name)).collect()),
-        ),
-        [_, _, ..] => {
-            let list: Vec<String> = named.iter().map(|f| signature(f)).collect();
-            return Err(Error::pgrst(codes::PGRST203,
-                format!(
-                    "Could not choose the best candidate function between: {}",
-                    list.join(", ")
-                ),
-            )
-            .with_hint("Try renaming the parameters or the function itself in the database so function overloading can be resolved")
-            );
-        }
-        [] => {
-            let json_arg = candidates.iter().find_map(|f| match f.args.as_slice() {
-                [a] if !by_get && (a.data_type == "json" || a.data_type == "jsonb") => {
-                    Some((*f, a))
-                }
-                _ => None,
-            });
-            match json_arg {
-                Some((f, a)) => (f, CallArgs::SingleJson(a)),
-                None => return Err(not_found(schema, ns, name, &keys, by_get)),
-            }
-        }
-    };
+    let (function, args) = choose(schema, ns, name, &keys, by_get)?;
 
     let returns = if function.return_type == "void" {
         Returns::Void
@@ -172,13 +128,7 @@ pub(crate) fn plan_call<'r>(
     if let Some(n) = max_affected {
         applied.push(format!("max-affected={n}"));
     }
-    let tx_end = match prefs.tx {
-        Some(tx) if config.tx_override => {
-            applied.push(tx.as_str().to_owned());
-            tx
-        }
-        _ => TxEnd::Commit,
-    };
+    let tx_end = super::write::tx_end(req, config, &mut applied);
     Ok(CallPlan {
         function,
         args,
@@ -190,6 +140,64 @@ pub(crate) fn plan_call<'r>(
         tx_end,
         max_affected,
         applied,
+    })
+}
+
+/// The function a call names: the one overload whose named arguments are
+/// the keys given (each other argument having a default), or a function of
+/// one JSON argument that takes the whole body; 300 when several fit, 404
+/// when none does.
+fn choose<'r>(
+    schema: &'r Schema,
+    ns: &str,
+    name: &str,
+    keys: &[String],
+    by_get: bool,
+) -> Result<(&'r Function, CallArgs<'r>), Error> {
+    let candidates: Vec<&Function> = schema
+        .functions
+        .iter()
+        .filter(|f| f.schema == ns && f.name == name)
+        .collect();
+    let named: Vec<&Function> = candidates
+        .iter()
+        .copied()
+        .filter(|f| f.args.iter().all(|a| !a.name.is_empty()))
+        .filter(|f| {
+            keys.iter().all(|k| f.args.iter().any(|a| &a.name == k))
+                && f.args
+                    .iter()
+                    .all(|a| a.has_default || keys.contains(&a.name))
+        })
+        .collect();
+    Ok(match named.as_slice() {
+        [f] => (
+            *f,
+            CallArgs::Named(f.args.iter().filter(|a| keys.contains(&a.name)).collect()),
+        ),
+        [_, _, ..] => {
+            let list: Vec<String> = named.iter().map(|f| signature(f)).collect();
+            return Err(Error::pgrst(codes::PGRST203,
+                format!(
+                    "Could not choose the best candidate function between: {}",
+                    list.join(", ")
+                ),
+            )
+            .with_hint("Try renaming the parameters or the function itself in the database so function overloading can be resolved")
+            );
+        }
+        [] => {
+            let json_arg = candidates.iter().find_map(|f| match f.args.as_slice() {
+                [a] if !by_get && (a.data_type == "json" || a.data_type == "jsonb") => {
+                    Some((*f, a))
+                }
+                _ => None,
+            });
+            match json_arg {
+                Some((f, a)) => (f, CallArgs::SingleJson(a)),
+                None => return Err(not_found(schema, ns, name, keys, by_get)),
+            }
+        }
     })
 }
 

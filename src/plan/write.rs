@@ -89,6 +89,17 @@ fn return_and_count(req: &ApiRequest, applied: &mut Vec<String>) -> Return {
     prefs.return_.unwrap_or_default()
 }
 
+/// `Prefer: tx=`, honoured when the service allows it (and then applied).
+pub(super) fn tx_end(req: &ApiRequest, config: &Config, applied: &mut Vec<String>) -> TxEnd {
+    match req.prefs.tx {
+        Some(tx) if config.tx_override => {
+            applied.push(tx.as_str().into());
+            tx
+        }
+        _ => TxEnd::Commit,
+    }
+}
+
 /// `handling=strict` with `max-affected` (PATCH and DELETE only), and `tx=`.
 fn strict_and_tx(req: &ApiRequest, config: &Config, applied: &mut Vec<String>) -> WritePrefs {
     let prefs = &req.prefs;
@@ -102,13 +113,7 @@ fn strict_and_tx(req: &ApiRequest, config: &Config, applied: &mut Vec<String>) -
             }
         }
     }
-    let tx_end = match prefs.tx {
-        Some(tx) if config.tx_override => {
-            applied.push(tx.as_str().into());
-            tx
-        }
-        _ => TxEnd::Commit,
-    };
+    let tx_end = tx_end(req, config, applied);
     WritePrefs {
         return_: prefs.return_.unwrap_or_default(),
         max_affected,
