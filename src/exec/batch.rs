@@ -27,8 +27,8 @@ impl<T: MakeTls> Executor<'_, T> {
     ) -> Result<Response<RestBody>, Error> {
         let ops = request::parse_batch(body, self.config.batch_limit)?;
         // `Prefer: tx=` on the batch ends the batch's transaction.
-        let end = match request::parse_prefer(&outer.headers).map(|p| p.tx) {
-            Ok(Some(tx)) if self.config.tx_override => Some(tx),
+        let end = match request::parse_prefer(&outer.headers)?.tx {
+            Some(tx) if self.config.tx_override => Some(tx),
             _ => None,
         };
         let started = std::time::Instant::now();

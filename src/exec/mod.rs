@@ -15,23 +15,24 @@
 //!
 //! # Every rule × every kind
 //!
-//! Each cell applies, or is refused with a clear 4xx, and has a test in
-//! `tests/it/one_road.rs` (named after the row and column).
+//! Each cell applies, or is refused with a clear 4xx, or cannot arise (—).
+//! `tests/it/rules.rs` has one test per row, asserting each of its cells;
+//! `tests/it/one_road.rs` has the cells the side roads used to get wrong.
 //!
-//! | rule | read | streamed read | write | call | explain | nested insert | batch |
+//! | rule | read | streamed read | write | call | plan (EXPLAIN) | nested insert | batch |
 //! |---|---|---|---|---|---|---|---|
-//! | `Prefer: tx=rollback\|commit` | applies (nothing to undo) | applies | applies | applies | always rolls back | applies | applies to the whole batch; an operation's own `tx=` is refused (400) |
-//! | `handling=strict` | applies | applies | applies | applies | applies | applies | applies per operation |
-//! | `max-affected` | not a write (ignored as PostgREST) | ignored | applies | applies | — | ignored (an insert, as PostgREST) | applies per operation |
-//! | single-object media type | applies (406) | never streams | applies (406, rolled back) | applies | applies to the plan's media | applies (406, rolled back) | applies per operation |
-//! | shape limits | applies | applies | applies | applies | applies | applies (depth, relationship paths) | applies per operation |
+//! | `Prefer: tx=` | applies (and is echoed) | applies | applies | applies | always rolls back | applies | the batch's own `tx=` ends it; an operation's is refused |
+//! | `handling=strict` | applies | applies | applies | applies | applies | applies | applies, to the batch and each operation |
+//! | `max-affected` | not bounded (as PostgREST) | not bounded | PATCH and DELETE | applies | — | not bounded (an insert) | applies per operation |
+//! | single-object media type | applies (406) | never streams (406) | applies (406, rolled back) | applies | plans for it (`for=`) | applies (406, rolled back) | applies per operation |
+//! | shape limits | applies | applies | applies | applies | applies | depth and relationship paths, before any statement | applies per operation |
 //! | statement timeout | applies | applies | applies | applies | applies | applies | applies per statement |
 //! | pre-request | applies | applies | applies | applies | applies | applies | applies per operation |
-//! | `Preference-Applied` | applies | applies | applies | applies | — | applies | per operation |
-//! | `Content-Range` and counts | applies | applies | applies | applies | — | applies (as an insert) | per operation |
-//! | read-pool routing and fallback | applies | applies | primary | read-only calls | read-only plans | primary | primary |
-//! | anonymous status rule | applies | applies | applies | applies | applies | applies | applies |
-//! | Server-Timing | applies | applies | applies | applies | applies | applies | the batch as a whole (its transaction and the rest) |
+//! | `Preference-Applied` | applies | applies | applies | applies | — | applies | per operation (and `tx=` on the batch) |
+//! | `Content-Range` and counts | applies | applies | applies | applies | — | as an insert's | per operation |
+//! | read pool, primary fallback | read pool | read pool | primary | read pool when not volatile | read pool when read-only | primary | primary |
+//! | anonymous status (PostgREST dialect) | applies | applies | applies | applies | applies | applies | applies |
+//! | Server-Timing | applies | applies | applies | applies | applies | applies | the batch as a whole |
 //! | metrics | applies | applies | applies | applies | applies | applies | the batch as a whole |
 //! | media-type handlers | applies | never streams | — | applies | — | — | applies per operation |
 

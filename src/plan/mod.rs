@@ -43,6 +43,9 @@ pub(crate) struct Plan<'r> {
     pub(crate) kind: PlanKind<'r>,
     /// How its transaction runs, for the kinds that run one.
     pub(crate) tx: Tx,
+    /// A read's honoured `tx=`, echoed in `Preference-Applied` (the other
+    /// kinds list it with their own applied preferences).
+    pub(crate) echo_tx: bool,
     pub(crate) checks: Checks,
     /// `Prefer: timezone`, in the database's spelling, when it knows the zone.
     pub(crate) timezone: Option<std::borrow::Cow<'r, str>>,
@@ -399,9 +402,11 @@ pub(crate) fn plan<'r>(
 ) -> Result<Plan<'r>, Error> {
     admit(req, schema, config)?;
     let ns = config.exposed(req.profile.as_deref())?;
+    // A read ends as `tx=` asks too (it has nothing to undo), and says so.
+    let mut read_applied = Vec::new();
     let read = Tx {
         read_only: true,
-        end: TxEnd::Commit,
+        end: write::tx_end(req, config, &mut read_applied),
     };
     let follow = config.openapi_mode != OpenApiMode::IgnorePrivileges;
     let (kind, tx, checks) = match (&req.target, req.action) {
@@ -475,6 +480,7 @@ pub(crate) fn plan<'r>(
     };
     Ok(Plan {
         schema: ns,
+        echo_tx: matches!(kind, PlanKind::Read(_)) && !read_applied.is_empty(),
         kind,
         tx,
         checks,

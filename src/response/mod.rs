@@ -514,6 +514,9 @@ pub(crate) fn finish(
     if let (Some(pre), false) = (pre, matches!(plan.kind, crate::plan::PlanKind::Call(_))) {
         apply_pre_request(res, pre)?;
     }
+    if plan.echo_tx {
+        preference_applied(res, plan.tx.end.as_str());
+    }
     if let (Some(_), Some(asked)) = (&plan.timezone, req.prefs.timezone.as_deref()) {
         preference_applied(res, &format!("timezone={asked}"));
     }

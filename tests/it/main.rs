@@ -36,6 +36,7 @@ mod promises;
 mod read;
 mod round_trips;
 mod rpc;
+mod rules;
 mod safety;
 mod schema;
 mod secrets;

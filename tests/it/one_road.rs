@@ -329,7 +329,7 @@ async fn explain_is_refused_inside_a_batch() {
 /// A pool on the test database whose sessions plan with `random_page_cost`
 /// 7, so a plan with `settings` and a read of the `setting` view say which
 /// pool ran them.
-async fn marked_pool() -> tower_postgrest::Pool {
+pub(crate) async fn marked_pool() -> tower_postgrest::Pool {
     let mut config: tokio_postgres::Config = database().url.parse().unwrap();
     config.options("-c random_page_cost=7");
     let manager = ConnectionManager::from_config(config, tokio_postgres::NoTls);
