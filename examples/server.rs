@@ -278,7 +278,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .limits(limits()?);
     match env("PGRST_DB_TX_END").as_deref() {
         None | Some("commit") => {}
-        Some("commit-allow-override") => builder = builder.allow_tx_override(true),
+        Some("commit-allow-override") => builder = builder.tx_override(true),
         Some(other) => {
             return Err(
                 format!("PGRST_DB_TX_END={other:?}: use commit or commit-allow-override").into(),
@@ -289,7 +289,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         builder = builder.aggregates(true);
     }
     if env("PGRST_DB_PLAN_ENABLED").is_some_and(|v| v == "true") {
-        builder = builder.plan_enabled(true);
+        builder = builder.plans(true);
     }
     if let Some(function) = env("PGRST_DB_PRE_REQUEST") {
         builder = builder.pre_request(function);

@@ -93,16 +93,17 @@ impl<T: MakeTls> RestServiceBuilder<T> {
         self
     }
 
-    /// The most rows any read returns (PostgREST's `db-max-rows`).
+    /// The most rows any read returns (PostgREST's `db-max-rows`): sets
+    /// [`Limits::max_rows`].
     pub fn max_rows(mut self, max_rows: u64) -> Self {
-        self.settings.max_rows = Some(max_rows);
+        self.settings.limits.max_rows = Some(max_rows);
         self
     }
 
     /// The largest request body accepted, in bytes (default [`DEFAULT_BODY_LIMIT`]);
-    /// larger ones get 413.
+    /// larger ones get 413: sets [`Limits::body`].
     pub fn body_limit(mut self, bytes: usize) -> Self {
-        self.settings.body_limit = bytes;
+        self.settings.limits.body = bytes;
         self
     }
 
@@ -141,8 +142,8 @@ impl<T: MakeTls> RestServiceBuilder<T> {
     /// let rest = tower_postgrest::RestService::builder(pool).aggregates(true).build().await?;
     /// # Ok(()) }
     /// ```
-    pub fn aggregates(mut self, enabled: bool) -> Self {
-        self.settings.aggregates = enabled;
+    pub fn aggregates(mut self, on: bool) -> Self {
+        self.settings.aggregates = on;
         self
     }
 
@@ -160,7 +161,7 @@ impl<T: MakeTls> RestServiceBuilder<T> {
     /// # Ok(()) }
     /// ```
     pub fn batch_limit(mut self, operations: usize) -> Self {
-        self.settings.batch_limit = operations;
+        self.settings.limits.batch_operations = operations;
         self
     }
 
@@ -174,12 +175,21 @@ impl<T: MakeTls> RestServiceBuilder<T> {
     ///
     /// ```no_run
     /// # async fn demo(pool: tower_postgrest::Pool) -> Result<(), tower_postgrest::Error> {
-    /// let rest = tower_postgrest::RestService::builder(pool).plan_enabled(true).build().await?;
+    /// let rest = tower_postgrest::RestService::builder(pool).plans(true).build().await?;
     /// # Ok(()) }
     /// ```
-    pub fn plan_enabled(mut self, enabled: bool) -> Self {
-        self.settings.plan_enabled = enabled;
+    pub fn plans(mut self, on: bool) -> Self {
+        self.settings.plan_enabled = on;
         self
+    }
+
+    /// The former name of [`plans`](Self::plans).
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `plans`, as the other switches are named"
+    )]
+    pub fn plan_enabled(self, on: bool) -> Self {
+        self.plans(on)
     }
 
     /// PostgREST's `db-pre-request`: a function (`name` or `schema.name`,
@@ -205,17 +215,47 @@ impl<T: MakeTls> RestServiceBuilder<T> {
 
     /// Refuses PATCH and DELETE without any filter (422) instead of letting them
     /// affect every row, as PostgREST does. Off by default.
-    pub fn require_filter_on_mutation(mut self, require: bool) -> Self {
-        self.settings.require_filter = require;
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: tower_postgrest::Pool) -> Result<(), tower_postgrest::Error> {
+    /// let rest = tower_postgrest::RestService::builder(pool).require_filter(true).build().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn require_filter(mut self, on: bool) -> Self {
+        self.settings.require_filter = on;
         self
+    }
+
+    /// The former name of [`require_filter`](Self::require_filter).
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `require_filter`, as the other switches are named"
+    )]
+    pub fn require_filter_on_mutation(self, on: bool) -> Self {
+        self.require_filter(on)
     }
 
     /// Honours `Prefer: tx=commit|rollback` (PostgREST's `db-tx-end =
     /// commit-allow-override`): a request may ask for its transaction to be
     /// rolled back, to try a write without keeping it. Off by default.
-    pub fn allow_tx_override(mut self, allow: bool) -> Self {
-        self.settings.tx_override = allow;
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: tower_postgrest::Pool) -> Result<(), tower_postgrest::Error> {
+    /// let rest = tower_postgrest::RestService::builder(pool).tx_override(true).build().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn tx_override(mut self, on: bool) -> Self {
+        self.settings.tx_override = on;
         self
+    }
+
+    /// The former name of [`tx_override`](Self::tx_override).
+    #[deprecated(
+        since = "0.1.0",
+        note = "renamed `tx_override`, as the other switches are named"
+    )]
+    pub fn allow_tx_override(self, on: bool) -> Self {
+        self.tx_override(on)
     }
 
     /// A `statement_timeout` for every request's transaction (504 when it
@@ -379,36 +419,102 @@ impl std::str::FromStr for OpenApiMode {
     }
 }
 
-/// Limits on the shape of a request: what one request may ask PostgreSQL to
-/// do. A request past any of them is refused with a 400 naming the limit,
-/// before its body is read and before the database is asked anything.
+/// Every limit of a service: what one request may ask of it and of
+/// PostgreSQL. A request past any of them is refused with an error naming
+/// the limit, and the shape limits before its body is read or the database
+/// is asked anything.
 ///
-/// The defaults are ten times what the supabase clients' test suites and
-/// this crate's embedding tests use (at most 3 embeds in a request, 3 levels
-/// deep, 7 select items, 3 filters), and keep what PostgreSQL spends on the
-/// largest request they allow to about 70 MB and 0.1 s (`BENCHMARKS.md`;
-/// 400 sibling embeds took 3.4 GB and 7 s).
+/// The shape limits' defaults are ten times what the supabase clients' test
+/// suites and this crate's embedding tests use (at most 3 embeds in a
+/// request, 3 levels deep, 7 select items, 3 filters), and keep what
+/// PostgreSQL spends on the largest request they allow to about 70 MB and
+/// 0.1 s (`BENCHMARKS.md`; 400 sibling embeds took 3.4 GB and 7 s).
+///
+/// New limits may be added: build one from [`Limits::default`] and its setters.
 ///
 /// ```
 /// use tower_postgrest::Limits;
 ///
-/// let strict = Limits { max_depth: 3, ..Limits::default() };
+/// let strict = Limits::default().max_depth(3).body(1 << 20);
+/// assert_eq!(strict.max_depth, 3);
 /// assert_eq!(strict.max_embeds, Limits::default().max_embeds);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Embedded resources in the whole request (`PGRST_DB_MAX_EMBEDS`); default 32.
+    /// A nested insert's relationship paths count as embeds.
     pub max_embeds: usize,
     /// Embedded resources in one select list, i.e. siblings (`PGRST_DB_MAX_EMBEDS_PER_LEVEL`); default 16.
     pub max_embeds_per_level: usize,
     /// How deep embeds nest (`PGRST_DB_MAX_EMBED_DEPTH`); default 8, and
-    /// never more than the grammar's 32.
+    /// never more than the grammar's 32. A nested insert's levels count too.
     pub max_depth: usize,
     /// Items in one select list (`PGRST_DB_MAX_SELECT_ITEMS`); default 200.
     pub max_select_items: usize,
     /// Filters in the whole request, counting each one inside `or`/`and`
     /// trees and on embeds (`PGRST_DB_MAX_FILTERS`); default 200.
     pub max_filters: usize,
+    /// The largest request body, in bytes (413 past it; `PGRST_SERVER_MAX_BODY`);
+    /// default [`DEFAULT_BODY_LIMIT`].
+    pub body: usize,
+    /// The most rows any read returns (PostgREST's `db-max-rows`,
+    /// `PGRST_DB_MAX_ROWS`); default none.
+    pub max_rows: Option<u64>,
+    /// The most operations in a batch (`PGRST_BATCH_LIMIT`); default 100, and
+    /// 0 turns batches off.
+    pub batch_operations: usize,
+}
+
+/// Setters, one a limit.
+impl Limits {
+    /// Sets [`max_embeds`](Self::max_embeds).
+    pub fn max_embeds(mut self, n: usize) -> Self {
+        self.max_embeds = n;
+        self
+    }
+
+    /// Sets [`max_embeds_per_level`](Self::max_embeds_per_level).
+    pub fn max_embeds_per_level(mut self, n: usize) -> Self {
+        self.max_embeds_per_level = n;
+        self
+    }
+
+    /// Sets [`max_depth`](Self::max_depth).
+    pub fn max_depth(mut self, n: usize) -> Self {
+        self.max_depth = n;
+        self
+    }
+
+    /// Sets [`max_select_items`](Self::max_select_items).
+    pub fn max_select_items(mut self, n: usize) -> Self {
+        self.max_select_items = n;
+        self
+    }
+
+    /// Sets [`max_filters`](Self::max_filters).
+    pub fn max_filters(mut self, n: usize) -> Self {
+        self.max_filters = n;
+        self
+    }
+
+    /// Sets [`body`](Self::body).
+    pub fn body(mut self, bytes: usize) -> Self {
+        self.body = bytes;
+        self
+    }
+
+    /// Sets [`max_rows`](Self::max_rows).
+    pub fn max_rows(mut self, rows: Option<u64>) -> Self {
+        self.max_rows = rows;
+        self
+    }
+
+    /// Sets [`batch_operations`](Self::batch_operations).
+    pub fn batch_operations(mut self, n: usize) -> Self {
+        self.batch_operations = n;
+        self
+    }
 }
 
 impl Default for Limits {
@@ -419,6 +525,9 @@ impl Default for Limits {
             max_depth: 8,
             max_select_items: 200,
             max_filters: 200,
+            body: DEFAULT_BODY_LIMIT,
+            max_rows: None,
+            batch_operations: 100,
         }
     }
 }
@@ -465,10 +574,8 @@ pub(crate) struct Config {
 pub(crate) struct Settings {
     pub(crate) schemas: Vec<String>,
     pub(crate) anon_role: Option<String>,
-    pub(crate) max_rows: Option<u64>,
     pub(crate) require_filter: bool,
     pub(crate) tx_override: bool,
-    pub(crate) body_limit: usize,
     pub(crate) statement_timeout: Option<Duration>,
     pub(crate) openapi_mode: OpenApiMode,
     pub(crate) limits: Limits,
@@ -479,7 +586,6 @@ pub(crate) struct Settings {
     pub(crate) pre_request: Option<String>,
     pub(crate) aggregates: bool,
     pub(crate) plan_enabled: bool,
-    pub(crate) batch_limit: usize,
 }
 
 impl Default for Settings {
@@ -487,10 +593,8 @@ impl Default for Settings {
         Self {
             schemas: vec!["public".to_owned()],
             anon_role: None,
-            max_rows: None,
             require_filter: false,
             tx_override: false,
-            body_limit: DEFAULT_BODY_LIMIT,
             statement_timeout: None,
             openapi_mode: OpenApiMode::default(),
             limits: Limits::default(),
@@ -501,7 +605,6 @@ impl Default for Settings {
             pre_request: None,
             aggregates: false,
             plan_enabled: false,
-            batch_limit: 100,
         }
     }
 }
@@ -550,11 +653,12 @@ impl Config {
             schemas: settings.schemas,
             anon_role: settings.anon_role.map(DbRole::new),
             max_rows: settings
+                .limits
                 .max_rows
                 .map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
             require_filter: settings.require_filter,
             tx_override: settings.tx_override,
-            body_limit: settings.body_limit,
+            body_limit: settings.limits.body,
             statement_timeout: settings.statement_timeout.map(|t| {
                 let ms = u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1);
                 (format!("{ms}ms"), ms)
@@ -564,7 +668,7 @@ impl Config {
             metrics: settings.metrics,
             aggregates: settings.aggregates,
             plan_enabled: settings.plan_enabled,
-            batch_limit: settings.batch_limit,
+            batch_limit: settings.limits.batch_operations,
             pre_request: settings
                 .pre_request
                 .as_deref()
@@ -682,7 +786,7 @@ impl Config {
     pub(crate) fn for_tests(schemas: &[&str], max_rows: Option<u64>) -> Self {
         Self::new(Settings {
             schemas: schemas.iter().map(|s| (*s).to_owned()).collect(),
-            max_rows,
+            limits: Limits::default().max_rows(max_rows),
             ..Settings::default()
         })
         .expect("the default settings are valid")
@@ -726,7 +830,7 @@ mod tests {
     #[test]
     fn conversions_saturate() {
         let config = Config::new(Settings {
-            max_rows: Some(u64::MAX),
+            limits: Limits::default().max_rows(Some(u64::MAX)),
             statement_timeout: Some(Duration::from_micros(10)),
             ..Settings::default()
         })

@@ -139,7 +139,7 @@ pub mod __private {
             return Ok(config);
         }
         let config: &'static Config = Box::leak(Box::new(Config::new(crate::config::Settings {
-            max_rows,
+            limits: crate::Limits::default().max_rows(max_rows),
             ..Default::default()
         })?));
         configs.push((max_rows, config));

@@ -663,7 +663,7 @@ mod tests {
 
     fn max_rows(n: u64) -> Config {
         config_of(Settings {
-            max_rows: Some(n),
+            limits: crate::config::Limits::default().max_rows(Some(n)),
             ..Settings::default()
         })
     }

@@ -929,7 +929,7 @@ mod tests {
     #[test]
     fn the_representation_of_a_write_is_not_paged() {
         let config = config_of(Settings {
-            max_rows: Some(2),
+            limits: crate::config::Limits::default().max_rows(Some(2)),
             ..Settings::default()
         });
         let r = req(

@@ -12,7 +12,7 @@ CREATE FUNCTION all_projects() RETURNS SETOF projects LANGUAGE sql STABLE AS 'SE
 ";
 
 async fn service(enabled: bool) -> (tower_postgrest::RestService, tokio_postgres::Client) {
-    scratch_with(SETUP, |b| b.anon_role("anon").plan_enabled(enabled)).await
+    scratch_with(SETUP, |b| b.anon_role("anon").plans(enabled)).await
 }
 
 fn total_cost(plan: &Value) -> f64 {

@@ -46,7 +46,7 @@ fn author_with_books(name: &str) -> Value {
 
 #[tokio::test]
 async fn tx_rollback_applies_to_a_nested_insert() {
-    let (svc, db) = library(|b| b.allow_tx_override(true)).await;
+    let (svc, db) = library(|b| b.tx_override(true)).await;
     let reply = send_body(
         &svc,
         "POST",
@@ -172,10 +172,7 @@ async fn content_range_of_a_nested_insert_is_an_inserts() {
 
 #[tokio::test]
 async fn shape_limits_apply_to_a_nested_insert_before_any_statement() {
-    let limits = tower_postgrest::Limits {
-        max_depth: 1,
-        ..Default::default()
-    };
+    let limits = tower_postgrest::Limits::default().max_depth(1);
     let (svc, db) = library(|b| b.limits(limits)).await;
     let deep = json!({"name": "A", "books": [{"title": "B", "chapters": [{"title": "C"}]}]});
     let reply = send_body(&svc, "POST", "/authors", &[JSON], deep.to_string()).await;
@@ -193,10 +190,7 @@ async fn shape_limits_apply_to_a_nested_insert_before_any_statement() {
     .await;
     assert_eq!(reply.status, 201, "{}", reply.text);
 
-    let limits = tower_postgrest::Limits {
-        max_embeds: 1,
-        ..Default::default()
-    };
+    let limits = tower_postgrest::Limits::default().max_embeds(1);
     let (svc, db) = library(|b| b.limits(limits)).await;
     let reply = send_body(&svc, "POST", "/authors", &[JSON], deep.to_string()).await;
     let error = reply.error(422, "invalid_request");
@@ -266,7 +260,7 @@ async fn a_nested_insert_runs_inside_a_batch_and_rolls_back_with_it() {
 
 #[tokio::test]
 async fn tx_rollback_applies_to_a_batch_and_not_to_its_operations() {
-    let (svc, db) = library(|b| b.allow_tx_override(true)).await;
+    let (svc, db) = library(|b| b.tx_override(true)).await;
     let ops = json!([{"method": "POST", "path": "/authors", "body": {"name": "A"}},
                      {"method": "GET", "path": "/authors?select=name"}]);
     let reply = send_body(
@@ -318,7 +312,7 @@ async fn max_affected_and_the_single_object_rule_apply_inside_a_batch() {
 
 #[tokio::test]
 async fn explain_is_refused_inside_a_batch() {
-    let (svc, _db) = library(|b| b.plan_enabled(true)).await;
+    let (svc, _db) = library(|b| b.plans(true)).await;
     let ops = json!([{"method": "GET", "path": "/authors",
                       "headers": {"Accept": "application/vnd.pgrst.plan+json"}}]);
     let reply = send_body(&svc, "POST", "/", &[JSON], ops.to_string()).await;
@@ -385,7 +379,7 @@ async fn planned_settings(svc: &RestService, pin: &[(&str, &str)]) -> Value {
 #[tokio::test]
 async fn read_pool_routing_applies_to_streamed_reads_and_plans() {
     let marked = marked_pool().await;
-    let (svc, _db) = library(|b| b.plan_enabled(true).read_pool(marked)).await;
+    let (svc, _db) = library(|b| b.plans(true).read_pool(marked)).await;
     assert_eq!(
         streamed_setting(&svc, &[]).await,
         json!({"random_page_cost": "7"}),
@@ -411,7 +405,7 @@ async fn read_pool_routing_applies_to_streamed_reads_and_plans() {
 #[tokio::test]
 async fn read_pool_fallback_applies_to_streamed_reads_and_plans() {
     let away = away_pool().await;
-    let (svc, _db) = library(|b| b.plan_enabled(true).read_pool(away)).await;
+    let (svc, _db) = library(|b| b.plans(true).read_pool(away)).await;
     assert_eq!(
         streamed_setting(&svc, &[]).await,
         json!({"random_page_cost": "4"}),

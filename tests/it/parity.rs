@@ -84,7 +84,7 @@ async fn rpc_honours_max_affected_and_tx_rollback() {
     let ddl = "CREATE TABLE notes (id serial PRIMARY KEY, body text);
         CREATE FUNCTION add_notes(n int) RETURNS SETOF notes LANGUAGE sql VOLATILE AS
           $$ INSERT INTO notes (body) SELECT 'note ' || i FROM generate_series(1, n) i RETURNING * $$;";
-    let (svc, db) = scratch_with(ddl, |b| b.anon_role("anon").allow_tx_override(true)).await;
+    let (svc, db) = scratch_with(ddl, |b| b.anon_role("anon").tx_override(true)).await;
     let count =
         || async { rows(&db, "SELECT count(*)::int AS n FROM notes").await[0]["n"].clone() };
     let call = |n: i32, prefer: &'static str| {

@@ -47,7 +47,7 @@ const PLAN: (&str, &str) = ("accept", "application/vnd.pgrst.plan+json");
 async fn library(
     f: impl FnOnce(RestServiceBuilder) -> RestServiceBuilder,
 ) -> (RestService, tokio_postgres::Client) {
-    let (svc, db) = scratch_with(LIBRARY, |b| f(b.anon_role("anon").plan_enabled(true))).await;
+    let (svc, db) = scratch_with(LIBRARY, |b| f(b.anon_role("anon").plans(true))).await;
     db.batch_execute("REVOKE ALL ON secrets FROM anon; REVOKE EXECUTE ON FUNCTION secret_count() FROM PUBLIC, anon")
         .await
         .unwrap();
@@ -139,7 +139,7 @@ fn applied(reply: &Reply) -> &str {
 
 #[tokio::test]
 async fn tx_rollback() {
-    let (svc, db) = library(|b| b.allow_tx_override(true)).await;
+    let (svc, db) = library(|b| b.tx_override(true)).await;
     let before = authors(&db).await;
     let k = Kinds::new(&svc, &[("prefer", "tx=rollback")]);
     let read = k.read("/authors?select=name").await;
@@ -334,10 +334,7 @@ async fn the_single_object_media_type() {
 
 #[tokio::test]
 async fn shape_limits() {
-    let limits = tower_postgrest::Limits {
-        max_embeds: 1,
-        ..Default::default()
-    };
+    let limits = tower_postgrest::Limits::default().max_embeds(1);
     let (svc, db) = library(|b| b.limits(limits)).await;
     let before = authors(&db).await;
     let two = "select=name,b1:books(title),b2:books(title)";

@@ -365,13 +365,14 @@ async fn the_shape_of_a_request_is_limited() {
         "CREATE TABLE a (id int PRIMARY KEY, a_id int REFERENCES a);
          INSERT INTO a VALUES (1, NULL), (2, 1);",
         |b| {
-            b.anon_role("anon").limits(Limits {
-                max_embeds: 6,
-                max_embeds_per_level: 3,
-                max_depth: 2,
-                max_select_items: 5,
-                max_filters: 4,
-            })
+            b.anon_role("anon").limits(
+                Limits::default()
+                    .max_embeds(6)
+                    .max_embeds_per_level(3)
+                    .max_depth(2)
+                    .max_select_items(5)
+                    .max_filters(4),
+            )
         },
     )
     .await;

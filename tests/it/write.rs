@@ -547,10 +547,7 @@ async fn patch_and_delete() {
 
 #[tokio::test]
 async fn require_filter_on_mutation_refuses_unfiltered_writes() {
-    let (svc, db) = scratch_with(BOOKS, |b| {
-        b.anon_role("anon").require_filter_on_mutation(true)
-    })
-    .await;
+    let (svc, db) = scratch_with(BOOKS, |b| b.anon_role("anon").require_filter(true)).await;
     db.batch_execute("INSERT INTO books (title) VALUES ('A'), ('B')")
         .await
         .unwrap();
@@ -628,7 +625,7 @@ async fn singular_writes_roll_back_unless_one_row() {
 
 #[tokio::test]
 async fn tx_rollback_and_max_affected() {
-    let (svc, db) = scratch_with(BOOKS, |b| b.anon_role("anon").allow_tx_override(true)).await;
+    let (svc, db) = scratch_with(BOOKS, |b| b.anon_role("anon").tx_override(true)).await;
     db.batch_execute("INSERT INTO books (title) VALUES ('A'), ('B'), ('C')")
         .await
         .unwrap();
@@ -836,7 +833,7 @@ async fn deferred_constraints_fail_the_write_at_commit_and_at_rollback() {
          CREATE TABLE children (id int PRIMARY KEY,
            parent int REFERENCES parents DEFERRABLE INITIALLY DEFERRED);
          INSERT INTO parents VALUES (1);",
-        |b| b.anon_role("anon").allow_tx_override(true),
+        |b| b.anon_role("anon").tx_override(true),
     )
     .await;
     for prefer in ["return=minimal", "tx=rollback"] {
