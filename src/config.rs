@@ -357,15 +357,15 @@ impl<T: MakeTls> RestServiceBuilder<T> {
         self
     }
 
-    /// Limits on the shape of a request, which bound what PostgreSQL is asked
-    /// to do; see [`Limits`] for the defaults.
+    /// Every limit at once (replacing what `body_limit`, `max_rows` and
+    /// `batch_limit` set before); see [`Limits`] for the defaults.
     ///
     /// ```no_run
     /// # async fn demo(pool: tower_postgrest::Pool) -> Result<(), tower_postgrest::Error> {
     /// use tower_postgrest::{Limits, RestService};
     ///
     /// let rest = RestService::builder(pool)
-    ///     .limits(Limits { max_embeds: 20, ..Limits::default() })
+    ///     .limits(Limits::default().max_embeds(20))
     ///     .build()
     ///     .await?;
     /// # Ok(()) }
