@@ -39,7 +39,7 @@
 //! | `PGRST_DB_PREPARED_STATEMENTS` | `true`; `false` behind a transaction pooler (PgBouncer before 1.21, Supavisor in transaction mode): unnamed statements only |
 //! | `PGRST_DEMO_EXTRA_SQL` | unset: an SQL file to load after the demo data (throwaway database only) |
 //! | `PGRST_OPENAPI_MODE` | `follow-privileges` (or `ignore-privileges`, `disabled`) |
-//! | `PGRST_DB_MAX_EMBEDS`, `PGRST_DB_MAX_EMBEDS_PER_LEVEL`, `PGRST_DB_MAX_EMBED_DEPTH`, `PGRST_DB_MAX_SELECT_ITEMS`, `PGRST_DB_MAX_FILTERS` | [`Limits::default`] |
+//! | `PGRST_DB_MAX_EMBEDS`, `PGRST_DB_MAX_EMBEDS_PER_LEVEL`, `PGRST_DB_MAX_EMBED_DEPTH`, `PGRST_DB_MAX_SELECT_ITEMS`, `PGRST_DB_MAX_FILTERS`, `PGRST_DB_MAX_JSON_PATH` | [`Limits::default`] |
 //! | `PGRST_SERVER_TIMING_ENABLED` | `false`: `true` adds `Server-Timing` (`jwt`, `parse`, `plan`, `transaction`, `response`) |
 //! | `PGRST_ADMIN_SERVER_PORT` | unset: on this port, `/live`, `/ready` and `/metrics` (Prometheus text) |
 //! | `PGRST_LOG_LEVEL` | `info` (`crit`, `error`, `warn`, `info`, `debug`; `RUST_LOG` wins) |
@@ -88,6 +88,7 @@ fn limits() -> Result<Limits, String> {
         ("PGRST_DB_MAX_EMBED_DEPTH", &mut limits.max_depth),
         ("PGRST_DB_MAX_SELECT_ITEMS", &mut limits.max_select_items),
         ("PGRST_DB_MAX_FILTERS", &mut limits.max_filters),
+        ("PGRST_DB_MAX_JSON_PATH", &mut limits.max_json_path),
     ] {
         if let Some(n) = env_parse(name)? {
             *field = n;

@@ -35,9 +35,18 @@ enum Inner {
     Full(Full<Bytes>),
     Stream {
         first: Option<Bytes>,
-        rest: tokio::sync::mpsc::Receiver<Result<Bytes, Error>>,
+        rest: tokio::sync::mpsc::Receiver<StreamItem>,
+        /// The producer said the document is whole.
+        done: bool,
     },
 }
+
+/// What the producer of a streamed body sends: a chunk (`Ok(Some)`), the
+/// end of a whole document (`Ok(None)`), or a failure. A producer that goes
+/// away without saying the document is whole (it gave up on a client that
+/// stopped reading, say) ends the body with an error, so the response is cut
+/// off rather than ended as if complete.
+pub(crate) type StreamItem = Result<Option<Bytes>, Error>;
 
 impl Default for Inner {
     fn default() -> Self {
@@ -52,13 +61,11 @@ impl RestBody {
     }
 
     /// A body of `first`, then what `rest` sends until it closes.
-    pub(crate) fn stream(
-        first: Bytes,
-        rest: tokio::sync::mpsc::Receiver<Result<Bytes, Error>>,
-    ) -> Self {
+    pub(crate) fn stream(first: Bytes, rest: tokio::sync::mpsc::Receiver<StreamItem>) -> Self {
         Self(Inner::Stream {
             first: Some(first),
             rest,
+            done: false,
         })
     }
 }
@@ -81,12 +88,25 @@ impl Body for RestBody {
             Inner::Full(full) => Pin::new(full)
                 .poll_frame(cx)
                 .map_err(|never| match never {}),
-            Inner::Stream { first, rest } => {
+            Inner::Stream { first, rest, done } => {
                 if let Some(first) = first.take() {
                     return Poll::Ready(Some(Ok(Frame::data(first))));
                 }
-                rest.poll_recv(cx)
-                    .map(|next| next.map(|chunk| chunk.map(Frame::data)))
+                if *done {
+                    return Poll::Ready(None);
+                }
+                rest.poll_recv(cx).map(|next| match next {
+                    Some(Ok(Some(chunk))) => Some(Ok(Frame::data(chunk))),
+                    Some(Ok(None)) => {
+                        *done = true;
+                        None
+                    }
+                    Some(Err(e)) => Some(Err(e)),
+                    None => Some(Err(Error::new(
+                        ErrorKind::Internal,
+                        "The streamed response was cut short",
+                    ))),
+                })
             }
         }
     }
@@ -94,7 +114,7 @@ impl Body for RestBody {
     fn is_end_stream(&self) -> bool {
         match &self.0 {
             Inner::Full(full) => full.is_end_stream(),
-            Inner::Stream { .. } => false,
+            Inner::Stream { done, .. } => *done,
         }
     }
 

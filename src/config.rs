@@ -455,6 +455,10 @@ pub struct Limits {
     /// Filters in the whole request, counting each one inside `or`/`and`
     /// trees and on embeds (`PGRST_DB_MAX_FILTERS`); default 200.
     pub max_filters: usize,
+    /// Steps in one JSON path (`col->a->b` has two) anywhere in the request:
+    /// select, filters, order (`PGRST_DB_MAX_JSON_PATH`); default 64. Past
+    /// a few thousand PostgreSQL's own stack gives out.
+    pub max_json_path: usize,
     /// The largest request body, in bytes (413 past it; `PGRST_SERVER_MAX_BODY`);
     /// default [`DEFAULT_BODY_LIMIT`].
     pub body: usize,
@@ -464,6 +468,20 @@ pub struct Limits {
     /// The most operations in a batch (`PGRST_BATCH_LIMIT`); default 100, and
     /// 0 turns batches off.
     pub batch_operations: usize,
+    /// The largest answer of a batch, its operations' answers together, in
+    /// bytes (`PGRST_BATCH_MAX_ANSWER`); default [`DEFAULT_BODY_LIMIT`]. Past
+    /// it the batch rolls back and answers 413.
+    pub batch_answer: usize,
+    /// How long a streamed response waits for its client to take the next
+    /// chunk before it gives up, rolls back and returns its connection
+    /// (`PGRST_SERVER_SEND_TIMEOUT`, in seconds); default 30 s.
+    pub send_timeout: Duration,
+    /// The share of the pool's connections, in percent, that streamed reads
+    /// may hold at once (`PGRST_DB_POOL_STREAM_SHARE`); default 50, at least
+    /// one connection. A read that would stream past it waits for a stream
+    /// to end (up to the pool's connection timeout, then 503); requests that
+    /// do not stream never wait for streams.
+    pub stream_share: u8,
 }
 
 /// Setters, one a limit.
@@ -498,6 +516,12 @@ impl Limits {
         self
     }
 
+    /// Sets [`max_json_path`](Self::max_json_path).
+    pub fn max_json_path(mut self, steps: usize) -> Self {
+        self.max_json_path = steps;
+        self
+    }
+
     /// Sets [`body`](Self::body).
     pub fn body(mut self, bytes: usize) -> Self {
         self.body = bytes;
@@ -515,6 +539,24 @@ impl Limits {
         self.batch_operations = n;
         self
     }
+
+    /// Sets [`batch_answer`](Self::batch_answer).
+    pub fn batch_answer(mut self, bytes: usize) -> Self {
+        self.batch_answer = bytes;
+        self
+    }
+
+    /// Sets [`send_timeout`](Self::send_timeout).
+    pub fn send_timeout(mut self, timeout: Duration) -> Self {
+        self.send_timeout = timeout;
+        self
+    }
+
+    /// Sets [`stream_share`](Self::stream_share) (at most 100).
+    pub fn stream_share(mut self, percent: u8) -> Self {
+        self.stream_share = percent.min(100);
+        self
+    }
 }
 
 impl Default for Limits {
@@ -525,9 +567,13 @@ impl Default for Limits {
             max_depth: 8,
             max_select_items: 200,
             max_filters: 200,
+            max_json_path: 64,
             body: DEFAULT_BODY_LIMIT,
             max_rows: None,
             batch_operations: 100,
+            batch_answer: DEFAULT_BODY_LIMIT,
+            send_timeout: Duration::from_secs(30),
+            stream_share: 50,
         }
     }
 }
@@ -707,6 +753,14 @@ impl Config {
                 _ => Some(role),
             },
         }
+    }
+
+    /// [`statement_timeout`](Self::statement_timeout) in milliseconds, when
+    /// it is one: what a batch's whole transaction may take.
+    pub(crate) fn statement_timeout_ms(&self, role: Option<&str>) -> Option<u64> {
+        self.statement_timeout(role)
+            .and_then(timeout_ms)
+            .filter(|ms| *ms > 0)
     }
 
     /// The exposed schemas, the default first.

@@ -152,6 +152,21 @@ pub mod __private {
     /// timeout and time zone (NULL keeps the session's).
     pub const CONTEXT_SQL: &str = crate::sql::CONTEXT_SQL;
 
+    /// The role a pooled connection's session is in between requests (what
+    /// `current_user` says outside any request's transaction): the login
+    /// role, unless a request left another behind.
+    pub async fn session_role<T: crate::MakeTls>(
+        pool: &crate::Pool<T>,
+    ) -> Result<String, crate::Error> {
+        let conn = pool.get().await.map_err(crate::db::pool_error)?;
+        let row = conn
+            .client
+            .query_one("SELECT current_user::text", &[])
+            .await
+            .map_err(crate::Error::from_pg)?;
+        Ok(row.get(0))
+    }
+
     /// The SQL text and the parameters of a statement.
     pub fn parts(stmt: &Statement) -> (&str, &[Option<String>]) {
         (&stmt.sql, &stmt.params)

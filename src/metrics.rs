@@ -27,3 +27,8 @@ pub(crate) fn record_request(
     metrics::histogram!("pgrst_http_request_duration_seconds", "method" => method)
         .record(started.elapsed().as_secs_f64());
 }
+
+/// Counts a streamed read given up on because its client took no data in time.
+pub(crate) fn stream_given_up() {
+    metrics::counter!("pgrst_stream_send_timeouts_total").increment(1);
+}

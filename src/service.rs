@@ -20,7 +20,7 @@ use crate::config::{Config, Settings};
 pub use crate::config::{DEFAULT_BODY_LIMIT, DEFAULT_STREAM_ABOVE};
 use crate::db::{MakeTls, Pool};
 use crate::error::{Error, ErrorMapper, Powabase};
-use crate::exec::{Caller, Executor, Place, Stages};
+use crate::exec::{Caller, Executor, Place, ReadPool, Stages};
 use crate::layer::{ClaimPath, JwtTiming, anonymous_disabled, choose_role};
 use crate::plan::{self, Admitted};
 use crate::request;
@@ -75,7 +75,9 @@ impl<T: MakeTls> fmt::Debug for RestService<T> {
 
 pub(crate) struct Shared<T: MakeTls> {
     pub(crate) pool: Pool<T>,
-    read_pool: Option<Pool<T>>,
+    read_pool: Option<Arc<ReadPool<T>>>,
+    /// Places for streamed reads: a share of the pool's connections.
+    streams: Arc<tokio::sync::Semaphore>,
     cache: SchemaCache,
     config: Config,
     errors: Arc<dyn ErrorMapper>,
@@ -111,10 +113,13 @@ impl<T: MakeTls> RestServiceBuilder<T> {
             None => SchemaCache::load(self.pool.clone(), config.schemas().iter().cloned()).await?,
         };
         config.covered_by(&cache.snapshot())?;
+        let share = usize::from(config.limits.stream_share);
+        let places = (self.pool.config().max_size as usize * share / 100).max(1);
         Ok(RestService {
             shared: Arc::new(Shared {
+                streams: Arc::new(tokio::sync::Semaphore::new(places)),
                 pool: self.pool,
-                read_pool: self.read_pool,
+                read_pool: self.read_pool.map(ReadPool::new),
                 cache,
                 config,
                 errors: self.errors,
@@ -219,6 +224,7 @@ impl<T: MakeTls> Shared<T> {
         let exec = Executor {
             pool: &self.pool,
             read_pool: self.read_pool.as_ref(),
+            streams: &self.streams,
             config: &self.config,
         };
         // A batch: `POST` to the root with a JSON array of operations.
@@ -226,6 +232,7 @@ impl<T: MakeTls> Shared<T> {
             && matches!(parts.uri.path(), "/" | "")
             && self.config.batch_limit > 0
         {
+            request::check_batch_media(&parts.headers)?;
             let bytes = crate::body::collect(body, self.config.body_limit).await?;
             let stages = Stages::default();
             let mut res = exec.batch(&parts, &bytes, &role, &schema, &stages).await?;

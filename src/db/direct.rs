@@ -39,19 +39,19 @@ pub(crate) struct DirectState {
     /// Whether statements are prepared by name and kept; otherwise each is
     /// parsed unnamed on every request.
     named: bool,
-    /// Whether [`RESET`] is prepared.
-    reset: bool,
+    /// Which of [`RESETS`] are prepared.
+    reset: [bool; 2],
     /// Statements kept before the cache starts over.
     capacity: usize,
 }
 
-/// The name of the statement that ends every exchange: what a request set
-/// for its session (`set_config(…, false)` or `SET` in a function, trigger or
+/// The statements that end every exchange, by name: what a request set for
+/// its session (`set_config(…, false)` or `SET` in a function, trigger or
 /// computed column: custom settings, `timezone`, `search_path`, …) goes back
-/// to the connection's defaults before the next request. A request that
-/// fails never gets there, and needs not: its transaction's settings roll
-/// back with it.
-const RESET: (&str, &str) = ("tpg_reset", "RESET ALL");
+/// to the connection's defaults before the next request, and so does a
+/// `SET ROLE`, which `RESET ALL` leaves alone. A request that fails never
+/// gets there, and needs not: its transaction's settings roll back with it.
+const RESETS: [(&str, &str); 2] = [("tpg_reset", "RESET ALL"), ("tpg_reset_role", "RESET ROLE")];
 
 impl DirectState {
     pub(crate) fn new(wire: Wire, named: bool, capacity: usize) -> Self {
@@ -62,7 +62,7 @@ impl DirectState {
             next: 0,
             to_close: Vec::new(),
             named,
-            reset: false,
+            reset: [false; 2],
             capacity,
         }
     }
@@ -83,8 +83,8 @@ enum Parsed<'a> {
     Statement(&'a str),
     /// An unnamed statement, kept nowhere.
     Unnamed,
-    /// [`RESET`].
-    Reset,
+    /// One of [`RESETS`], by its index.
+    Reset(usize),
 }
 
 /// One row: each column's value in text format, or `None` for NULL.
@@ -164,17 +164,18 @@ pub(crate) async fn run(
         bind(&name, values, &mut out)?;
         parsing.push((Parsed::Statement(&stmt.sql), name));
     }
-    let (reset, reset_sql) = RESET;
-    if !state.named {
-        frontend::parse("", reset_sql, None, &mut out).map_err(protocol)?;
-        parsing.push((Parsed::Unnamed, String::new()));
-        bind("", [], &mut out)?;
-    } else {
-        if !state.reset {
-            frontend::parse(reset, reset_sql, None, &mut out).map_err(protocol)?;
-            parsing.push((Parsed::Reset, reset.to_owned()));
+    for (i, (reset, reset_sql)) in RESETS.into_iter().enumerate() {
+        if !state.named {
+            frontend::parse("", reset_sql, None, &mut out).map_err(protocol)?;
+            parsing.push((Parsed::Unnamed, String::new()));
+            bind("", [], &mut out)?;
+        } else {
+            if !state.reset[i] {
+                frontend::parse(reset, reset_sql, None, &mut out).map_err(protocol)?;
+                parsing.push((Parsed::Reset(i), reset.to_owned()));
+            }
+            bind(reset, [], &mut out)?;
         }
-        bind(reset, [], &mut out)?;
     }
     frontend::sync(&mut out);
 
@@ -208,7 +209,7 @@ pub(crate) async fn run(
                     Parsed::Context(which) => state.contexts[*which] = true,
                     Parsed::Statement(sql) => remember(state, sql, name),
                     Parsed::Unnamed => {}
-                    Parsed::Reset => state.reset = true,
+                    Parsed::Reset(i) => state.reset[*i] = true,
                 }
                 parsed += 1;
             }

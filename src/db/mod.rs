@@ -24,4 +24,4 @@ pub(crate) use pool::pool_error;
 pub use pool::{Connection, ConnectionManager, MakeTls, Pool};
 pub(crate) use run::{Check, Outcome, run, run_explain};
 pub(crate) use session::Session;
-pub(crate) use stream::{FIRST_BATCH, Shape, Streamed, stream_read};
+pub(crate) use stream::{FIRST_BATCH, Shape, StreamBounds, Streamed, stream_read};

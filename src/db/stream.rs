@@ -30,7 +30,7 @@ use super::codec::{RawText, TextParam, missing_row};
 use super::context::{RequestContext, pre_request};
 use super::pool::{Connection, ConnectionManager, MakeTls, Pool, pool_error};
 use super::run::{CancelOnDrop, finish};
-use crate::body::RestBody;
+use crate::body::{RestBody, StreamItem};
 use crate::error::Error;
 use crate::request::TxEnd;
 use crate::sql::{self, StreamStatements};
@@ -153,6 +153,7 @@ pub(crate) async fn stream_read<T: MakeTls>(
     ctx: &RequestContext<'_>,
     stmts: &StreamStatements,
     shape: Shape,
+    bounds: &mut StreamBounds,
 ) -> Result<Streamed, Error> {
     let mut conn = pool.get_owned().await.map_err(pool_error)?;
     conn.sync_generation(generation);
@@ -195,7 +196,11 @@ pub(crate) async fn stream_read<T: MakeTls>(
     drop(rows);
     guard.armed = false;
     let (sender, receiver) = mpsc::channel(AHEAD);
-    tokio::spawn(produce(conn, renderer, sender));
+    let bounds = StreamBounds {
+        permit: bounds.permit.take(),
+        send_timeout: bounds.send_timeout,
+    };
+    tokio::spawn(produce(conn, renderer, sender, bounds));
     Ok(Streamed {
         total,
         page_total: None,
@@ -264,11 +269,23 @@ fn text_params(stmt: &sql::Statement) -> Vec<TextParam<'_>> {
         .collect()
 }
 
-/// Fetches and sends the rest of the rows, then ends the transaction.
+/// What one streamed read may hold: its place among the streams (given
+/// back when the stream ends), and how long its client may leave a chunk
+/// untaken before the stream is given up.
+pub(crate) struct StreamBounds {
+    pub(crate) permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    pub(crate) send_timeout: std::time::Duration,
+}
+
+/// Fetches and sends the rest of the rows, then ends the transaction. A
+/// client that takes no chunk for `bounds.send_timeout` is given up on: the
+/// transaction rolls back (closing the cursor), the connection goes back to
+/// the pool, and the body ends cut short.
 async fn produce(
     mut conn: bb8::PooledConnection<'static, ConnectionManager<impl MakeTls>>,
     mut renderer: Renderer,
-    sender: mpsc::Sender<Result<Bytes, Error>>,
+    sender: mpsc::Sender<StreamItem>,
+    bounds: StreamBounds,
 ) {
     let conn: &mut Connection = &mut conn;
     let mut guard = CancelOnDrop {
@@ -276,6 +293,8 @@ async fn produce(
         abandoned: std::sync::Arc::clone(&conn.abandoned),
         armed: true,
     };
+    let _permit = bounds.permit;
+    let send = |item: StreamItem| tokio::time::timeout(bounds.send_timeout, sender.send(item));
     let mut batch = FIRST_BATCH;
     loop {
         let fetch = fetch_sql(batch);
@@ -285,28 +304,22 @@ async fn produce(
             // (the armed guard does, and retires the connection).
             () = sender.closed() => return,
         };
-        let rows = match rows {
-            Ok(rows) => rows,
+        let chunk = rows.map_err(Error::from_pg).and_then(|rows| {
+            Ok((
+                rows.len() < batch,
+                renderer.chunk(&rows, rows.len() < batch)?,
+            ))
+        });
+        let (last, chunk) = match chunk {
+            Ok(done) => done,
             Err(e) => {
-                let e = Error::from_pg(e);
                 tracing::warn!(error = %e, "a streamed read failed after its first rows");
                 conn.ended(&conn.client.batch_execute("ROLLBACK").await);
                 guard.armed = false;
-                let _ = sender.send(Err(e)).await;
+                let _ = send(Err(e)).await;
                 return;
             }
         };
-        let last = rows.len() < batch;
-        let chunk = match renderer.chunk(&rows, last) {
-            Ok(chunk) => chunk,
-            Err(e) => {
-                conn.ended(&conn.client.batch_execute("ROLLBACK").await);
-                guard.armed = false;
-                let _ = sender.send(Err(e)).await;
-                return;
-            }
-        };
-        drop(rows);
         batch = if chunk.len() > CHUNK_BYTES {
             (batch / 2).max(MIN_BATCH)
         } else if chunk.len() < CHUNK_BYTES / 4 {
@@ -314,11 +327,24 @@ async fn produce(
         } else {
             batch
         };
-        if sender.send(Ok(chunk)).await.is_err() {
+        match send(Ok(Some(chunk))).await {
+            Ok(Ok(())) => {}
             // The client went away between batches: nothing runs; end the transaction.
-            conn.ended(&conn.client.batch_execute("ROLLBACK").await);
-            guard.armed = false;
-            return;
+            Ok(Err(_)) => {
+                conn.ended(&conn.client.batch_execute("ROLLBACK").await);
+                guard.armed = false;
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    timeout_ms = bounds.send_timeout.as_millis() as u64,
+                    "a streamed read's client took no data in time; the stream is given up"
+                );
+                crate::metrics::stream_given_up();
+                conn.ended(&conn.client.batch_execute("ROLLBACK").await);
+                guard.armed = false;
+                return;
+            }
         }
         if last {
             let ended = finish(&conn.client, TxEnd::Commit).await;
@@ -327,6 +353,8 @@ async fn produce(
             if let Err(e) = ended {
                 tracing::warn!(error = %e, "a streamed read's commit failed");
             }
+            // Whole: the body ends as a complete document.
+            let _ = send(Ok(None)).await;
             return;
         }
     }

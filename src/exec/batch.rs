@@ -31,22 +31,64 @@ impl<T: MakeTls> Executor<'_, T> {
             Some(tx) if self.config.tx_override => Some(tx),
             _ => None,
         };
+        // The batch's whole transaction is bounded by the statement timeout:
+        // past it, the future is dropped, which cancels what runs and
+        // retires the connection.
+        let deadline = self
+            .config
+            .statement_timeout_ms(schema.role_timeouts.get(role.role()).map(String::as_str))
+            .map(std::time::Duration::from_millis);
         let started = std::time::Instant::now();
+        let run = self.operations(&ops, outer, role, schema, end);
+        let answers = match deadline {
+            Some(deadline) => tokio::time::timeout(deadline, run).await.unwrap_or_else(|_| {
+                Err(Error::new(
+                    ErrorKind::Timeout,
+                    "canceling statement due to statement timeout",
+                )
+                .with_details(format!(
+                    "The batch took more than the statement timeout of {} ms, all of its operations together",
+                    deadline.as_millis()
+                )))
+            }),
+            None => run.await,
+        };
+        stages.add_transaction(started.elapsed());
+        response::batch(&answers?, end)
+    }
+
+    /// The operations, in one session ended as `end` says (commit by
+    /// default), their answers together at most `batch_answer` bytes.
+    async fn operations(
+        &self,
+        ops: &[BatchOperation],
+        outer: &http::request::Parts,
+        role: &DbRole,
+        schema: &Schema,
+        end: Option<TxEnd>,
+    ) -> Result<Vec<serde_json::Value>, Error> {
         let mut session = db::Session::open(self.pool, schema.generation).await?;
         let mut answers = Vec::with_capacity(ops.len());
+        let mut size = 0usize;
+        let limit = self.config.limits.batch_answer;
         for (i, op) in ops.iter().enumerate() {
-            match self.operation(op, outer, role, schema, &mut session).await {
-                Ok(res) => answers.push(response::batch_entry(res).await),
+            let answer = match self.operation(op, outer, role, schema, &mut session).await {
+                Ok(res) => response::batch_entry(res, limit.saturating_sub(size)).await,
+                Err(e) => Err(e),
+            };
+            match answer {
+                Ok((answer, bytes)) => {
+                    size += bytes;
+                    answers.push(answer);
+                }
                 Err(e) => {
                     session.end(TxEnd::Rollback).await.ok();
                     return Err(op.failed(i, e));
                 }
             }
         }
-        let ended = session.end(end.unwrap_or(TxEnd::Commit)).await;
-        stages.add_transaction(started.elapsed());
-        ended?;
-        response::batch(&answers, end)
+        session.end(end.unwrap_or(TxEnd::Commit)).await?;
+        Ok(answers)
     }
 
     /// One operation, planned and run in the batch's `session`.

@@ -38,6 +38,9 @@
 
 mod batch;
 mod nested;
+mod replica;
+
+pub(crate) use replica::ReadPool;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -119,7 +122,9 @@ impl Stages {
 /// The pools and settings plans run with.
 pub(crate) struct Executor<'s, T: MakeTls> {
     pub(crate) pool: &'s Pool<T>,
-    pub(crate) read_pool: Option<&'s Pool<T>>,
+    pub(crate) read_pool: Option<&'s std::sync::Arc<ReadPool<T>>>,
+    /// Places for streamed reads: a share of the pool.
+    pub(crate) streams: &'s std::sync::Arc<tokio::sync::Semaphore>,
     pub(crate) config: &'s Config,
 }
 
@@ -267,10 +272,24 @@ impl<T: MakeTls> Executor<'_, T> {
             .is_some_and(|a| a.role() == caller.role.role())
     }
 
-    /// The read pool, for a read-only transaction the caller lets read from a replica.
+    /// The read pool, for a read-only transaction the caller lets read from
+    /// a replica, unless it is down.
     fn replica(&self, read_only: bool, caller: &Caller<'_>) -> Option<&Pool<T>> {
         self.read_pool
             .filter(|_| read_only && ReadFrom::of(caller.parts) == ReadFrom::Replica)
+            .and_then(|r| r.usable())
+    }
+
+    /// Whether `result` of the read pool means it failed (then it is marked
+    /// down, and the primary serves the request).
+    fn replica_failed<R>(&self, result: &Result<R, Error>) -> bool {
+        match (result, self.read_pool) {
+            (Err(e), Some(read_pool)) if e.kind() == ErrorKind::Unavailable => {
+                read_pool.failed(e);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Runs `plan`'s statements (one transaction, or in the batch's), checks
@@ -315,13 +334,14 @@ impl<T: MakeTls> Executor<'_, T> {
                 }
                 Place::Own => match self.replica(plan.tx.read_only, caller) {
                     Some(read_pool) => {
-                        match db::run(read_pool, generation, &ctx, stmts, plan.tx, decide).await {
-                            // A read has no effect to undo: the primary can serve it.
-                            Err(e) if e.kind() == ErrorKind::Unavailable => {
-                                tracing::warn!(error = %e, "the read pool failed; reading from the primary");
+                        let read =
+                            db::run(read_pool, generation, &ctx, stmts, plan.tx, decide).await;
+                        // A read has no effect to undo: the primary can serve it.
+                        match self.replica_failed(&read) {
+                            true => {
                                 db::run(self.pool, generation, &ctx, stmts, plan.tx, decide).await
                             }
-                            other => other,
+                            false => read,
                         }
                     }
                     None => db::run(self.pool, generation, &ctx, stmts, plan.tx, decide).await,
@@ -362,6 +382,26 @@ impl<T: MakeTls> Executor<'_, T> {
         (large && !bounded).then_some(shape)
     }
 
+    /// A place among the streamed reads: at most a share of the pool streams
+    /// at once, so that streams never hold every connection. Waits for one
+    /// as long as the pool would wait for a connection, then 503.
+    async fn stream_place(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Error> {
+        let timeout = self.pool.config().connection_timeout;
+        match tokio::time::timeout(timeout, std::sync::Arc::clone(self.streams).acquire_owned())
+            .await
+        {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(
+                Error::new(ErrorKind::Unavailable, "Too many streamed reads at once")
+                    .with_details(format!(
+                        "At most {}% of the pool's connections serve streamed reads at once",
+                        self.config.limits.stream_share
+                    ))
+                    .with_hint("Try again later, or read in pages (limit and offset)"),
+            ),
+        }
+    }
+
     /// Runs a streamed read, from the read pool when it may (the primary
     /// when the read pool fails).
     async fn stream(
@@ -377,16 +417,19 @@ impl<T: MakeTls> Executor<'_, T> {
         let ctx = self.context(plan, caller, &claims, &headers, &cookies);
         let generation = caller.schema.generation;
         let started = Instant::now();
+        let mut bounds = db::StreamBounds {
+            permit: Some(self.stream_place().await?),
+            send_timeout: self.config.limits.send_timeout,
+        };
         let result = async {
             if let Some(read_pool) = self.replica(plan.tx.read_only, caller) {
-                match db::stream_read(read_pool, generation, &ctx, &stmts, shape).await {
-                    Err(e) if e.kind() == ErrorKind::Unavailable => {
-                        tracing::warn!(error = %e, "the read pool failed; reading from the primary");
-                    }
-                    other => return other,
+                let read =
+                    db::stream_read(read_pool, generation, &ctx, &stmts, shape, &mut bounds).await;
+                if !self.replica_failed(&read) {
+                    return read;
                 }
             }
-            db::stream_read(self.pool, generation, &ctx, &stmts, shape).await
+            db::stream_read(self.pool, generation, &ctx, &stmts, shape, &mut bounds).await
         }
         .instrument(tracing::debug_span!("transaction", streamed = true))
         .await;
@@ -424,11 +467,9 @@ impl<T: MakeTls> Executor<'_, T> {
         let started = Instant::now();
         let rows = async {
             if let Some(read_pool) = self.replica(read_only, caller) {
-                match db::run_explain(read_pool, generation, &ctx, &stmt, read_only).await {
-                    Err(e) if e.kind() == ErrorKind::Unavailable => {
-                        tracing::warn!(error = %e, "the read pool failed; planning on the primary");
-                    }
-                    other => return other,
+                let planned = db::run_explain(read_pool, generation, &ctx, &stmt, read_only).await;
+                if !self.replica_failed(&planned) {
+                    return planned;
                 }
             }
             db::run_explain(self.pool, generation, &ctx, &stmt, read_only).await

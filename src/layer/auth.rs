@@ -49,7 +49,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::keys::{Key, KeySet, config_error, invalid_token, parse_jwks, verify_signature};
-use super::token::{Cache, cookie_of, token_of};
+use super::token::{Cache, cookie_allowed, cookie_of, token_of};
 use super::{Claims, ResponseFuture};
 use crate::body::RestBody;
 use crate::error::Error;
@@ -99,6 +99,8 @@ struct Config {
     require_apikey: bool,
     /// The cookie that carries the token when no header does.
     cookie: Option<String>,
+    /// Other origins whose pages may use the cookie token.
+    cookie_origins: Vec<String>,
 }
 
 /// The layer of [`JwtAuth`]; see the [module docs](self).
@@ -130,6 +132,7 @@ impl JwtAuthLayer {
                 timing: false,
                 require_apikey: false,
                 cookie: None,
+                cookie_origins: Vec::new(),
             }),
         }
     }
@@ -334,6 +337,18 @@ impl JwtAuthLayer {
     /// in a cookie; `PGRST_JWT_COOKIE` in the demo). The headers win when
     /// both are present. The token is never logged.
     ///
+    /// A browser sends cookies with requests other sites make, so a cookie
+    /// token is honoured only on requests no other site can make without
+    /// the server's consent (a CORS preflight): `GET`, `HEAD` and `OPTIONS`
+    /// (which read, and whose answers the browser keeps from the other
+    /// site), `PUT`, `PATCH` and `DELETE` (always preflighted), and a `POST`
+    /// whose `Content-Type` is not one a form can send (JSON, say). A `POST`
+    /// of `text/plain`, a form or multipart, or of no type at all, is 403
+    /// with a cookie token (the same request with `Authorization: Bearer`
+    /// is not). And when the request names its `Origin`, that origin must
+    /// be the server's own (its `Host`) or one of
+    /// [`cookie_origins`](Self::cookie_origins).
+    ///
     /// ```
     /// let auth = tower_postgrest::layer::JwtAuthLayer::secret("a secret of at least 32 characters!!")
     ///     .unwrap()
@@ -342,6 +357,22 @@ impl JwtAuthLayer {
     #[must_use]
     pub fn cookie(mut self, name: impl Into<String>) -> Self {
         self.config_mut().cookie = Some(name.into());
+        self
+    }
+
+    /// Other origins whose pages may use the cookie token
+    /// ([`cookie`](Self::cookie)), as `scheme://host[:port]`: those the CORS
+    /// layer allows (`PGRST_SERVER_CORS_ALLOWED_ORIGINS` in the demo).
+    ///
+    /// ```
+    /// let auth = tower_postgrest::layer::JwtAuthLayer::secret("a secret of at least 32 characters!!")
+    ///     .unwrap()
+    ///     .cookie("sb-access-token")
+    ///     .cookie_origins(["https://app.example.com"]);
+    /// ```
+    #[must_use]
+    pub fn cookie_origins(mut self, origins: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.config_mut().cookie_origins = origins.into_iter().map(Into::into).collect();
         self
     }
 
@@ -367,6 +398,7 @@ impl JwtAuthLayer {
                 timing: c.timing,
                 require_apikey: c.require_apikey,
                 cookie: c.cookie.clone(),
+                cookie_origins: c.cookie_origins.clone(),
             });
         }
         Arc::get_mut(&mut self.config).expect("just made unique")
@@ -441,12 +473,15 @@ impl Config {
     fn verdict<B>(&self, req: &Request<B>, may_refetch: bool) -> Verdict {
         #[cfg(not(feature = "jwks-url"))]
         let _ = may_refetch;
-        let token = match token_of(req).map(|t| match (t, &self.cookie) {
-            (None, Some(name)) => cookie_of(req, name),
-            (t, _) => t,
-        }) {
+        let token = match token_of(req) {
             Ok(Some(token)) => token,
-            Ok(None) => return Verdict::Pass(None),
+            Ok(None) => match self.cookie.as_deref().and_then(|name| cookie_of(req, name)) {
+                Some(token) => match cookie_allowed(req, &self.cookie_origins) {
+                    Ok(()) => token,
+                    Err(e) => return Verdict::Reject(e),
+                },
+                None => return Verdict::Pass(None),
+            },
             Err(e) => return Verdict::Reject(e),
         };
         match self.verify(token) {

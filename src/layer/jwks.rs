@@ -276,7 +276,19 @@ async fn fetch(remote: &Remote, state: &mut Validators) -> Result<(), Error> {
     if body != state.document {
         let text = std::str::from_utf8(&body)
             .map_err(|e| fetch_error("The JWKS document is not UTF-8").with_source(e))?;
-        let parsed = parse_jwks(text)?;
+        // A key published at a URL is public: a shared secret there would
+        // let anyone who reads it sign tokens. Only asymmetric keys count.
+        let (secrets, parsed): (Vec<_>, Vec<_>) = parse_jwks(text)?
+            .into_iter()
+            .partition(|k| k.is_shared_secret());
+        if !secrets.is_empty() {
+            tracing::warn!(url = %remote.url, ignored = secrets.len(), "the JWKS URL publishes shared-secret (oct) keys; they are ignored");
+        }
+        if parsed.is_empty() {
+            return Err(fetch_error("The JWKS document has no usable key").with_details(
+                "A JWKS URL may publish asymmetric keys only (RSA, EC, OKP); shared secrets (oct) are ignored",
+            ));
+        }
         let generation = remote.keys.load().generation + 1;
         remote.keys.store(Arc::new(KeySet {
             keys: parsed,

@@ -17,6 +17,16 @@ pub(super) struct Key {
     pub(super) key: DecodingKey,
 }
 
+impl Key {
+    /// Whether the key is a shared secret (an HMAC key, a JWK of type
+    /// `oct`): whoever can read it can sign with it.
+    pub(super) fn is_shared_secret(&self) -> bool {
+        self.algorithms
+            .iter()
+            .any(|a| matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512))
+    }
+}
+
 /// The keys that verify tokens, as one version: a fixed set, or the latest
 /// document of a JWKS URL.
 pub(super) struct KeySet {

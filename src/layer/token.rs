@@ -3,11 +3,11 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use http::{Request, header};
+use http::{Method, Request, header};
 
 use super::Claims;
 use super::keys::invalid_token;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 /// A bounded map from token to its signature-verified claims, evicting the oldest.
 #[derive(Default)]
@@ -104,4 +104,78 @@ pub(super) fn token_of<B>(req: &Request<B>) -> Result<Option<&str>, Error> {
         }
         None => Ok(None),
     }
+}
+
+/// Whether a token from a cookie may be used for `req`: only on requests
+/// another site cannot make without a CORS preflight (see
+/// [`JwtAuthLayer::cookie`](super::JwtAuthLayer::cookie)), and, when the
+/// request names its `Origin`, from the server's own origin or one of
+/// `origins`.
+///
+/// The attack: a page on another site sends `fetch(api, {method: "POST",
+/// mode: "no-cors", credentials: "include", body: "[…]"})`, or submits a
+/// form; the browser adds the cookie and sends the request without asking
+/// the server first. Its answer is hidden from the page, but what it
+/// wrote stays written.
+pub(super) fn cookie_allowed<B>(req: &Request<B>, origins: &[String]) -> Result<(), Error> {
+    let refused = |why: &str| {
+        Error::new(
+            ErrorKind::Forbidden,
+            format!("The token from the cookie is not accepted {why}"),
+        )
+        .with_hint("Send the token in the Authorization header, or send JSON")
+    };
+    // Methods a page can use without a preflight.
+    let simple_method = matches!(*req.method(), Method::POST);
+    if simple_method {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            });
+        let form_type = match content_type.as_deref() {
+            None | Some("") => true,
+            Some(t) => matches!(
+                t,
+                "text/plain" | "application/x-www-form-urlencoded" | "multipart/form-data"
+            ),
+        };
+        if form_type {
+            return Err(refused(
+                "on a POST another site could send (no Content-Type, text/plain, a form or multipart)",
+            ));
+        }
+    }
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or("null").trim();
+    if origins
+        .iter()
+        .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    {
+        return Ok(());
+    }
+    // The server's own origin: the host the request was sent to.
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
+    let own = match (origin.split_once("://"), host) {
+        (Some((_, origin_host)), Some(host)) => origin_host.eq_ignore_ascii_case(host),
+        _ => false,
+    };
+    if own {
+        return Ok(());
+    }
+    Err(refused(
+        "from another site's page (its Origin is neither this server nor an allowed one)",
+    ))
 }

@@ -251,7 +251,7 @@ impl ReadPlan<'_> {
 
 /// Whether a request whose query and headers are parsed may go on to read
 /// its body: what it names exists (404 otherwise) and its shape is within
-/// [`Limits`] (400 otherwise). [`plan`] checks the same again.
+/// [`Limits`] (400 otherwise).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Admitted {
     /// Go on.
@@ -341,7 +341,54 @@ fn check_limits(req: &ApiRequest, limits: &Limits) -> Result<(), Error> {
                 _ => 0,
             })
             .sum::<usize>();
-    over_limit("filters", filters, limits.max_filters, "max_filters")
+    over_limit("filters", filters, limits.max_filters, "max_filters")?;
+    over_limit(
+        "steps in one JSON path",
+        longest_json_path(req),
+        limits.max_json_path,
+        "max_json_path",
+    )
+}
+
+/// The most steps of any JSON path in the request: in `select` (embeds
+/// included), filters and logic trees, `order`, and embedded parameters.
+fn longest_json_path(req: &ApiRequest) -> usize {
+    fn select(items: &[SelectItem]) -> usize {
+        items
+            .iter()
+            .map(|item| match item {
+                SelectItem::Column { field: Some(f), .. } => f.json_path.len(),
+                SelectItem::Embed { select: inner, .. } => select(inner),
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+    fn condition(c: &Condition) -> usize {
+        match c {
+            Condition::Filter(f) => f.field.json_path.len(),
+            Condition::Group { children, .. } => children.iter().map(condition).max().unwrap_or(0),
+        }
+    }
+    fn order(terms: &[OrderTerm]) -> usize {
+        terms
+            .iter()
+            .map(|t| t.field.json_path.len())
+            .max()
+            .unwrap_or(0)
+    }
+    let embedded = req.embedded.iter().map(|e| match &e.param {
+        EmbeddedParam::Condition(c) => condition(c),
+        EmbeddedParam::Order(terms) => order(terms),
+        _ => 0,
+    });
+    req.conditions
+        .iter()
+        .map(condition)
+        .chain(embedded)
+        .chain([select(&req.select), order(&req.order)])
+        .max()
+        .unwrap_or(0)
 }
 
 /// Counts the embeds of one select list and checks it and its embeds' lists.
@@ -394,13 +441,13 @@ fn over_limit(what: &str, count: usize, max: usize, name: &str) -> Result<(), Er
     .with_hint("Ask for less in one request, or have the server's limit raised"))
 }
 
-/// Plans a request.
+/// Plans a request that [`head`] admitted (every caller parses through it;
+/// the checks it made are not made again).
 pub(crate) fn plan<'r>(
     req: &'r ApiRequest,
     schema: &'r Schema,
     config: &'r Config,
 ) -> Result<Plan<'r>, Error> {
-    admit(req, schema, config)?;
     let ns = config.exposed(req.profile.as_deref())?;
     // A read ends as `tx=` asks too (it has nothing to undo), and says so.
     let mut read_applied = Vec::new();
@@ -858,6 +905,7 @@ mod tests {
     fn paged(target: &str, headers: &[(&str, &str)], max_rows: Option<u64>) -> (i64, Option<i64>) {
         let req = request(Method::GET, target, headers, None).unwrap();
         let config = Config::for_tests(&["public"], max_rows);
+        admit(&req, testing::schema(), &config).unwrap();
         let plan = plan(&req, testing::schema(), &config).unwrap();
         let read = read(&plan);
         assert_eq!(read.max_rows, max_rows.map(|m| m as i64));
@@ -954,6 +1002,7 @@ mod tests {
         )
         .unwrap();
         let config = Config::for_tests(&["public"], Some(2));
+        admit(&req, testing::schema(), &config).unwrap();
         let p = plan(&req, testing::schema(), &config).unwrap();
         let PlanKind::Call(call) = &p.kind else {
             panic!("a call")

@@ -67,6 +67,7 @@ pub(crate) fn request(
 
 /// Plans `req` against the fixture schema with the default settings.
 pub(crate) fn plan_of(req: &ApiRequest) -> Result<Plan<'_>, Error> {
+    super::admit(req, schema(), config())?;
     plan(req, schema(), config())
 }
 

@@ -23,6 +23,31 @@ fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::InvalidRequest, message)
 }
 
+/// A batch is sent as `application/json`, whatever else a table takes: a
+/// page on another site can send `text/plain` or a form without asking the
+/// server first, and a batch does anything any of its operations does.
+/// Checked before the body is read.
+pub(crate) fn check_batch_media(headers: &http::HeaderMap) -> Result<(), Error> {
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    match media.as_deref() {
+        Some("application/json") => Ok(()),
+        other => Err(invalid(format!(
+            "Content-Type not acceptable: {}",
+            other.unwrap_or("none")
+        ))
+        .with_hint("A batch is sent as application/json")),
+    }
+}
+
 /// The operations of a batch's body: at least one, at most `limit`.
 pub(crate) fn parse_batch(body: &[u8], limit: usize) -> Result<Vec<Operation>, Error> {
     let ops: Vec<Operation> = serde_json::from_slice(body).map_err(|e| {

@@ -6,16 +6,40 @@ use http::header::{self, HeaderValue};
 
 use super::preference_applied;
 use crate::body::RestBody;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 /// One operation's answer in a batch's: `{"status", "headers", "body"}`,
-/// the body as JSON when it is JSON, else as a string.
-pub(crate) async fn batch_entry(res: Response<RestBody>) -> serde_json::Value {
+/// the body as JSON when it is JSON, else as a string; and the bytes of its
+/// body. A body of more than `room` bytes is not read: the batch's answer
+/// would pass its limit (413).
+pub(crate) async fn batch_entry(
+    res: Response<RestBody>,
+    room: usize,
+) -> Result<(serde_json::Value, usize), Error> {
     let (parts, body) = res.into_parts();
-    let bytes = http_body_util::BodyExt::collect(body)
+    let too_large = || {
+        Error::new(
+            ErrorKind::PayloadTooLarge,
+            "The batch's answer is larger than the limit",
+        )
+        .with_details(format!(
+            "Its operations' answers together may take {} bytes more at this operation",
+            room
+        ))
+        .with_hint("Ask for less in each operation (select, limit), or send fewer operations")
+    };
+    let bytes = match http_body_util::BodyExt::collect(http_body_util::Limited::new(body, room))
         .await
-        .map(http_body_util::Collected::to_bytes)
-        .unwrap_or_default();
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
+        Err(e) => {
+            return Err(
+                Error::new(ErrorKind::Internal, "Could not read an operation's answer")
+                    .with_source(e),
+            );
+        }
+    };
     let mut headers = serde_json::Map::new();
     for (name, value) in &parts.headers {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
@@ -42,11 +66,12 @@ pub(crate) async fn batch_entry(res: Response<RestBody>) -> serde_json::Value {
     } else {
         text()
     };
-    serde_json::json!({
+    let answer = serde_json::json!({
         "status": parts.status.as_u16(),
         "headers": headers,
         "body": body,
-    })
+    });
+    Ok((answer, bytes.len()))
 }
 
 /// A batch's answer: its operations' answers in order, and

@@ -927,3 +927,157 @@ async fn a_jwks_url_must_answer_with_keys_and_be_https_elsewhere() {
         .unwrap_err();
     assert_eq!(e.message(), "The JWKS URL did not answer");
 }
+
+/// The attack: a JWKS URL that publishes a shared secret (`oct`) lets
+/// anyone who reads the URL sign tokens. Such keys are ignored (with a
+/// warning), a document with nothing else is refused at start, and a token
+/// signed with the published secret is 401 beside an RSA key that verifies.
+#[tokio::test]
+async fn a_jwks_url_never_trusts_a_published_shared_secret() {
+    use base64::Engine as _;
+    let oct = |kid: &str| {
+        json!({"kty": "oct", "kid": kid, "alg": "HS256",
+               "k": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(SECRET)})
+    };
+    let server = JwksServer::start(json!([oct("shared")]), None).await;
+    let e = JwtAuthLayer::jwks_url(&server.url).await.unwrap_err();
+    assert_eq!(e.message(), "The JWKS document has no usable key");
+
+    let server = JwksServer::start(
+        json!([oct("shared"), rsa_jwk("rsa_public.pem", "rsa")]),
+        None,
+    )
+    .await;
+    let auth = JwtAuthLayer::jwks_url(&server.url).await.unwrap();
+    let (api, _db) = stack(false, auth).await;
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some("shared".to_owned());
+    let forged = jsonwebtoken::encode(
+        &header,
+        &json!({"role": "authenticated", "sub": ALICE, "exp": now() + 600}),
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap();
+    let reply = send(
+        &api,
+        "GET",
+        "/notes?select=body",
+        &[("authorization", &bearer(&forged))],
+    )
+    .await;
+    reply.error(401, "unauthorized");
+    let genuine = alice_rs256("rsa_private.pem", "rsa");
+    until_status(&api, &genuine, 200, Duration::ZERO).await;
+}
+
+/// The attack on cookie tokens: a page on another site makes the browser
+/// send a request with the cookie, without a preflight (`fetch(api,
+/// {method: "POST", mode: "no-cors", credentials: "include", body})` or a
+/// form). Each such request is refused before it reaches the database,
+/// and nothing is written; the same requests with the token in
+/// `Authorization` (which no other site can add) still work, and so do the
+/// cookie's own safe uses.
+#[tokio::test]
+async fn a_cookie_token_is_refused_on_requests_another_site_can_send() {
+    let auth = JwtAuthLayer::secret(SECRET)
+        .unwrap()
+        .cookie("sb-access-token")
+        .cookie_origins(["https://app.example.com"]);
+    let (svc, db) = stack(true, auth).await;
+    let alice = user(ALICE);
+    let cookie = format!("sb-access-token={alice}");
+    let note = format!(r#"{{"owner": "{ALICE}", "body": "forged"}}"#);
+    let batch = format!(r#"[{{"method": "POST", "path": "/notes", "body": {note}}}]"#);
+    let count = || async { rows(&db, "SELECT count(*) AS n FROM notes").await[0]["n"].clone() };
+    let before = count().await;
+    for (path, content_type, body) in [
+        ("/notes", Some("text/plain"), note.as_str()),
+        (
+            "/notes",
+            Some("application/x-www-form-urlencoded"),
+            "owner=x&body=forged",
+        ),
+        ("/notes", Some("multipart/form-data; boundary=x"), "--x--"),
+        ("/notes", None, note.as_str()),
+        ("/", Some("text/plain"), batch.as_str()),
+        ("/rpc/anything", Some("text/plain;charset=UTF-8"), "{}"),
+    ] {
+        let mut headers = vec![("cookie", cookie.as_str())];
+        headers.extend(content_type.map(|t| ("content-type", t)));
+        let reply = send_body(&svc, "POST", path, &headers, body.to_owned()).await;
+        let e = reply.error(403, "rls_denied");
+        assert!(
+            e["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("The token from the cookie is not accepted"),
+            "{path} {content_type:?}: {}",
+            reply.text
+        );
+    }
+    // A JSON POST from another site's page (its Origin) is refused too.
+    let json = ("content-type", "application/json");
+    let reply = send_body(
+        &svc,
+        "POST",
+        "/notes",
+        &[
+            ("cookie", &cookie),
+            json,
+            ("origin", "https://evil.example"),
+        ],
+        note.clone(),
+    )
+    .await;
+    reply.error(403, "rls_denied");
+    assert_eq!(count().await, before, "nothing was written");
+
+    // The same requests with the token in a header work.
+    let bearer_alice = bearer(&alice);
+    let reply = send_body(
+        &svc,
+        "POST",
+        "/notes",
+        &[
+            ("authorization", &bearer_alice),
+            ("content-type", "text/plain"),
+        ],
+        note.clone(),
+    )
+    .await;
+    // text/plain is not a body format a table takes: refused by the parser, not for credentials.
+    assert_eq!(reply.status, 422, "{}", reply.text);
+    let reply = send_body(
+        &svc,
+        "POST",
+        "/notes",
+        &[
+            ("authorization", &bearer_alice),
+            json,
+            ("origin", "https://evil.example"),
+        ],
+        note.clone(),
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    // The cookie from the server's own page, an allowed origin, or no origin.
+    for origin in [
+        None,
+        Some("http://localhost"),
+        Some("https://app.example.com"),
+    ] {
+        let mut headers = vec![("cookie", cookie.as_str()), json, ("host", "localhost")];
+        headers.extend(origin.map(|o| ("origin", o)));
+        let reply = send_body(&svc, "POST", "/notes", &headers, note.clone()).await;
+        assert_eq!(reply.status, 201, "{origin:?}: {}", reply.text);
+    }
+    // A read with the cookie: its answer is for this server's pages (CORS keeps it from others).
+    let reply = send(
+        &svc,
+        "GET",
+        "/notes?select=body&order=id&limit=1",
+        &[("cookie", &cookie)],
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+}

@@ -132,10 +132,16 @@ async fn the_root_describes_the_api_in_openapi_3_1() {
     assert!(doc["paths"].get("/secrets").is_none());
     // POST / is a batch (an extension: PostgREST answers 405); an empty one is refused.
     assert!(doc["paths"]["/"]["post"].is_object());
-    let empty = send(&svc, "POST", "/", &[]).await;
+    let empty = send(&svc, "POST", "/", &[("content-type", "application/json")]).await;
     assert_eq!(
         empty.error(422, "invalid_request")["message"],
         "A batch is a JSON array of operations"
+    );
+    // A batch is JSON, always (a page on another site can send text/plain).
+    let plain = send(&svc, "POST", "/", &[("content-type", "text/plain")]).await;
+    assert_eq!(
+        plain.error(422, "invalid_request")["message"],
+        "Content-Type not acceptable: text/plain"
     );
     send(&svc, "PUT", "/", &[])
         .await

@@ -9,6 +9,7 @@ mod aggregates;
 mod attacks;
 mod auth;
 mod batch;
+mod bounds;
 mod bulk_patch;
 mod clients;
 mod connections;

@@ -194,8 +194,9 @@ async fn a_get_on_a_socket_the_pool_opened_is_one_round_trip_and_one_sync() {
     let port = proxy(Arc::clone(&turns)).await;
     let manager =
         tower_postgrest::ConnectionManager::from_config(proxied(port), tokio_postgres::NoTls);
-    // Executes: the context, the statement, and the session's `RESET ALL`.
-    reads_through(turns, manager, 1, 1, 3).await;
+    // Executes: the context, the statement, and the session's `RESET ALL`
+    // and `RESET ROLE`.
+    reads_through(turns, manager, 1, 1, 4).await;
 }
 
 #[tokio::test]
@@ -240,8 +241,8 @@ async fn a_pre_request_goes_in_the_same_round_trip() {
             "direct: {direct}"
         );
         // One more Execute than without a pre-request: context, pre-request,
-        // statement (and, direct, the reset).
-        let want = if direct { 4 } else { 3 };
+        // statement (and, direct, the two resets: `RESET ALL`, `RESET ROLE`).
+        let want = if direct { 5 } else { 3 };
         assert_eq!(
             turns.1.load(Ordering::SeqCst) - executes,
             want,

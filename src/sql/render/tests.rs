@@ -58,6 +58,7 @@ fn render_with(
     let schema = schema();
     let req = parse(route(&Method::GET, "/films")?, Some(query), headers, None)?;
     let config = Config::for_tests(&["api"], max_rows);
+    crate::plan::admit(&req, &schema, &config)?;
     match plan(&req, &schema, &config)?.kind {
         PlanKind::Read(plan) => render_read(&plan).map(|s| s.main),
         other => unreachable!("GET of a table plans a read: {other:?}"),
@@ -177,6 +178,7 @@ fn counts() {
     )
     .unwrap();
     let config = Config::for_tests(&["api"], Some(100));
+    crate::plan::admit(&req, &schema, &config).unwrap();
     let PlanKind::Read(plan) = plan(&req, &schema, &config).unwrap().kind else {
         panic!("GET plans a read")
     };
