@@ -103,9 +103,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "Serving the REST API at http://{}/rest/v1",
         listener.local_addr()?
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(demo_db::shutdown_signal())
-        .await?;
+    demo_db::raise_open_files();
+    demo_db::serve(listener, app, demo_db::shutdown_signal()).await?;
     drop(db);
     Ok(())
 }

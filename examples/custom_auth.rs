@@ -117,9 +117,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("Serving the REST API at {base}");
     println!("  curl -H 'x-api-key: demo-api-key' '{base}/reviews'");
     println!("  curl -H 'Cookie: session=demo-session' '{base}/reviews'");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(demo_db::shutdown_signal())
-        .await?;
+    demo_db::raise_open_files();
+    demo_db::serve(listener, router, demo_db::shutdown_signal()).await?;
     drop(demo);
     Ok(())
 }

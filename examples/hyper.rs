@@ -39,7 +39,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 let (stream, _) = accepted?;
                 // The service is cheap to clone: one per connection.
                 let service = TowerToHyperService::new(rest.clone());
-                let builder = auto::Builder::new(TokioExecutor::new());
+                let mut builder = auto::Builder::new(TokioExecutor::new()).http1_only();
+                // Headers within a bound, and idle connections closed after it.
+                builder
+                    .http1()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(demo_db::header_timeout());
                 let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {

@@ -215,9 +215,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let app = axum::Router::new().nest_service("/rest/v1", projects);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(demo_db::shutdown_signal())
-        .await?;
+    demo_db::raise_open_files();
+    demo_db::serve(listener, app, demo_db::shutdown_signal()).await?;
     drop(cluster);
     Ok(())
 }

@@ -45,6 +45,11 @@
 //! | `PGRST_LOG_LEVEL` | `info` (`crit`, `error`, `warn`, `info`, `debug`; `RUST_LOG` wins) |
 //! | `PGRST_LOG_FORMAT` | `text`; `json` for one JSON object per line |
 //! | `PGRST_SERVER_SHUTDOWN_TIMEOUT` | `30`: seconds requests in flight get after SIGTERM or Ctrl-C |
+//! | `PGRST_SERVER_HEADER_TIMEOUT` | `30`: seconds a connection may take to send a request's headers, and stay idle between requests |
+//! | `PGRST_SERVER_SEND_TIMEOUT` | `30`: seconds a streamed response waits for its client to take more, then gives up and frees its connection |
+//! | `PGRST_DB_POOL_STREAM_SHARE` | `50`: the percent of the pool streamed reads may hold at once |
+//! | `PGRST_SERVER_MAX_BODY` | 16 MiB: the largest request body, in bytes |
+//! | `PGRST_BATCH_LIMIT`, `PGRST_BATCH_MAX_ANSWER` | `100` operations, 16 MiB of answers: the bounds of a batch (`PGRST_BATCH_LIMIT=0` turns batches off) |
 //! | `PGRST_DB_STATEMENT_TIMEOUT` | milliseconds; `10000` when no role has an `ALTER ROLE … SET statement_timeout`, else unset (a role's stricter setting always wins) |
 //!
 //! With its throwaway database (and only then) it prints an anon key and a
@@ -89,10 +94,19 @@ fn limits() -> Result<Limits, String> {
         ("PGRST_DB_MAX_SELECT_ITEMS", &mut limits.max_select_items),
         ("PGRST_DB_MAX_FILTERS", &mut limits.max_filters),
         ("PGRST_DB_MAX_JSON_PATH", &mut limits.max_json_path),
+        ("PGRST_SERVER_MAX_BODY", &mut limits.body),
+        ("PGRST_BATCH_LIMIT", &mut limits.batch_operations),
+        ("PGRST_BATCH_MAX_ANSWER", &mut limits.batch_answer),
     ] {
         if let Some(n) = env_parse(name)? {
             *field = n;
         }
+    }
+    if let Some(secs) = env_parse::<u64>("PGRST_SERVER_SEND_TIMEOUT")? {
+        limits.send_timeout = std::time::Duration::from_secs(secs);
+    }
+    if let Some(percent) = env_parse::<u8>("PGRST_DB_POOL_STREAM_SHARE")? {
+        limits = limits.stream_share(percent);
     }
     Ok(limits)
 }
@@ -370,6 +384,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             axum::routing::get(|| async { "tower-postgrest demo: the API is at /rest/v1\n" }),
         )
         .nest_service("/rest/v1", api);
+    demo_db::raise_open_files();
     let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await?;
     let base = format!("http://{}/rest/v1", listener.local_addr()?);
     println!("\nServing the REST API at {base}");
@@ -380,7 +395,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             admin.local_addr()?
         );
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(admin, app).await {
+            if let Err(e) = demo_db::serve(admin, app, std::future::pending()).await {
                 tracing::error!(error = %e, "the admin server stopped");
             }
         });
@@ -424,12 +439,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let grace =
         std::time::Duration::from_secs(env_parse("PGRST_SERVER_SHUTDOWN_TIMEOUT")?.unwrap_or(30));
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let serve = demo_db::serve(listener, app, async move {
         shutdown_signal().await;
         println!("Shutting down: finishing the requests in flight…");
         let _ = stopping.send(());
     });
-    let mut serve = std::pin::pin!(serve.into_future());
+    let mut serve = std::pin::pin!(serve);
     tokio::select! {
         served = &mut serve => served?,
         () = async {

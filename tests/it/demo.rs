@@ -542,6 +542,7 @@ fn the_demo_s_settings_take_effect() {
         ("PGRST_DB_PLAN_ENABLED", Some("true")),
         ("PGRST_API_KEY_REQUIRED", Some("true")),
         ("PGRST_JWT_COOKIE", Some("sb-access-token")),
+        ("PGRST_SERVER_HEADER_TIMEOUT", Some("1")),
     ]);
     let base = started
         .said("Serving the REST API at http://")
@@ -600,6 +601,36 @@ fn the_demo_s_settings_take_effect() {
     );
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("Total Cost"), "{body}");
+    // A connection that never finishes its headers is closed after the
+    // header timeout (it was kept forever), and so is an idle one.
+    for sent in ["GET /rest/v1/books HTTP/1.1\r\nHost: demo\r\n", ""] {
+        let mut half = std::net::TcpStream::connect(&addr).unwrap();
+        half.write_all(sent.as_bytes()).unwrap();
+        half.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let started = Instant::now();
+        let mut buf = [0u8; 512];
+        let closed = loop {
+            match half.read(&mut buf) {
+                Ok(0) => break true,
+                // An answer (408) before the close is fine.
+                Ok(_) => continue,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut =>
+                {
+                    break false;
+                }
+                Err(_) => break true,
+            }
+        };
+        assert!(closed, "{sent:?}: still open after {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    }
     // Stopped as an orchestrator would: it removes its throwaway cluster.
     Command::new("kill")
         .args(["-TERM", &started.child.id().to_string()])
