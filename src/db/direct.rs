@@ -39,19 +39,13 @@ pub(crate) struct DirectState {
     /// Whether statements are prepared by name and kept; otherwise each is
     /// parsed unnamed on every request.
     named: bool,
-    /// Which of [`RESETS`] are prepared.
+    /// Which of the resets (`sql::session::RESETS`) are prepared: what a
+    /// request set for its session goes back to the connection's defaults
+    /// before the next request, `SET ROLE` included.
     reset: [bool; 2],
     /// Statements kept before the cache starts over.
     capacity: usize,
 }
-
-/// The statements that end every exchange, by name: what a request set for
-/// its session (`set_config(…, false)` or `SET` in a function, trigger or
-/// computed column: custom settings, `timezone`, `search_path`, …) goes back
-/// to the connection's defaults before the next request, and so does a
-/// `SET ROLE`, which `RESET ALL` leaves alone. A request that fails never
-/// gets there, and needs not: its transaction's settings roll back with it.
-const RESETS: [(&str, &str); 2] = [("tpg_reset", "RESET ALL"), ("tpg_reset_role", "RESET ROLE")];
 
 impl DirectState {
     pub(crate) fn new(wire: Wire, named: bool, capacity: usize) -> Self {
@@ -83,7 +77,7 @@ enum Parsed<'a> {
     Statement(&'a str),
     /// An unnamed statement, kept nowhere.
     Unnamed,
-    /// One of [`RESETS`], by its index.
+    /// One of the resets, by its index.
     Reset(usize),
 }
 
@@ -164,7 +158,7 @@ pub(crate) async fn run(
         bind(&name, values, &mut out)?;
         parsing.push((Parsed::Statement(&stmt.sql), name));
     }
-    for (i, (reset, reset_sql)) in RESETS.into_iter().enumerate() {
+    for (i, (reset, reset_sql)) in crate::sql::session::RESETS.into_iter().enumerate() {
         if !state.named {
             frontend::parse("", reset_sql, None, &mut out).map_err(protocol)?;
             parsing.push((Parsed::Unnamed, String::new()));

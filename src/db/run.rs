@@ -84,11 +84,7 @@ pub(crate) async fn run_explain<T: MakeTls>(
             .iter()
             .map(|p| (p as &(dyn ToSql + Sync), Type::UNKNOWN))
             .collect();
-        let begin = if read_only {
-            "BEGIN READ ONLY"
-        } else {
-            "BEGIN"
-        };
+        let begin = sql::session::begin(read_only);
         let (begun, set, pre, rows) = futures_util::join!(
             client.batch_execute(begin),
             client.query_typed(sql::CONTEXT_SQL, &ctx_typed),
@@ -96,7 +92,7 @@ pub(crate) async fn run_explain<T: MakeTls>(
             client.query_typed(&stmt.sql, &typed),
         );
         // Nothing a plan ran (EXPLAIN ANALYZE of a write) is kept.
-        conn.ended(&client.batch_execute("ROLLBACK").await);
+        conn.ended(&client.batch_execute(sql::session::ROLLBACK).await);
         begun.map_err(Error::from_pg)?;
         set.map_err(Error::from_pg)?;
         pre?;
@@ -180,12 +176,12 @@ pub(super) async fn finish(client: &Client, ending: TxEnd) -> Result<(), tokio_p
     match ending {
         // What the request set for its session goes back to the connection's
         // defaults with the commit (a rollback undoes it by itself).
-        TxEnd::Commit => client.batch_execute("COMMIT; RESET ALL; RESET ROLE").await,
+        TxEnd::Commit => client.batch_execute(sql::session::COMMIT_AND_RESET).await,
         TxEnd::Rollback => {
             // Two messages: the ROLLBACK runs even when the check fails.
             let (check, rollback) = futures_util::join!(
-                client.batch_execute("SET CONSTRAINTS ALL IMMEDIATE"),
-                client.batch_execute("ROLLBACK"),
+                client.batch_execute(sql::session::CHECK_DEFERRED),
+                client.batch_execute(sql::session::ROLLBACK),
             );
             check.and(rollback)
         }
@@ -245,11 +241,7 @@ async fn run_on(
         .iter()
         .map(|ps| ps.iter().map(|p| p as _).collect())
         .collect();
-    let begin_sql = if read_only {
-        "BEGIN READ ONLY"
-    } else {
-        "BEGIN"
-    };
+    let begin_sql = sql::session::begin(read_only);
     let Some(context) = conn.context.clone() else {
         return run_unnamed(
             conn,
@@ -340,7 +332,7 @@ async fn prepare_begun(
     let fresh = match fresh {
         Ok(fresh) => fresh,
         Err(e) => {
-            conn.ended(&client.batch_execute("ROLLBACK").await);
+            conn.ended(&client.batch_execute(sql::session::ROLLBACK).await);
             return Err(e);
         }
     };
@@ -350,7 +342,7 @@ async fn prepare_begun(
     match stmts.iter().map(|s| conn.cached(&s.sql)).collect() {
         Some(prepared) => Ok(prepared),
         None => {
-            conn.ended(&conn.client.batch_execute("ROLLBACK").await);
+            conn.ended(&conn.client.batch_execute(sql::session::ROLLBACK).await);
             Err(Error::new(
                 ErrorKind::Internal,
                 "A prepared statement went missing",
@@ -483,7 +475,7 @@ async fn finish_run(
             Ok(rows)
         }
         (Err(e), None, _) => {
-            conn.ended(&client.batch_execute("ROLLBACK").await);
+            conn.ended(&client.batch_execute(sql::session::ROLLBACK).await);
             Err(e)
         }
         (Ok(rows), None, Some(decide)) => match decide(&rows) {
@@ -494,7 +486,7 @@ async fn finish_run(
                 Ok(rows)
             }
             Err(e) => {
-                conn.ended(&client.batch_execute("ROLLBACK").await);
+                conn.ended(&client.batch_execute(sql::session::ROLLBACK).await);
                 Err(e)
             }
         },

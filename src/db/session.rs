@@ -66,7 +66,7 @@ impl<'p, T: MakeTls> Session<'p, T> {
             })
             .collect();
         let begin = futures_util::future::OptionFuture::from(
-            (!self.begun).then(|| client.batch_execute("BEGIN")),
+            (!self.begun).then(|| client.batch_execute(sql::session::begin(false))),
         );
         let runs = futures_util::future::join_all(
             stmts

@@ -35,8 +35,6 @@ use crate::error::Error;
 use crate::request::TxEnd;
 use crate::sql::{self, StreamStatements};
 
-/// The cursor's name; one per transaction, closed by its end.
-const CURSOR: &str = "pgrst_stream";
 /// Rows in the first batch, which also decides whether a read streams at all.
 pub(crate) const FIRST_BATCH: usize = 1000;
 /// Bounds of later batches, which grow or shrink to keep a chunk near [`CHUNK_BYTES`].
@@ -143,7 +141,7 @@ pub(crate) struct Streamed {
 }
 
 fn fetch_sql(rows: usize) -> String {
-    format!("FETCH {rows} FROM {CURSOR}")
+    sql::session::fetch(rows)
 }
 
 /// Runs a read through a cursor; see the [module docs](self).
@@ -166,7 +164,7 @@ pub(crate) async fn stream_read<T: MakeTls>(
     let (total, rows) = match first {
         Ok(first) => first,
         Err(e) => {
-            conn.ended(&conn.client.batch_execute("ROLLBACK").await);
+            conn.ended(&conn.client.batch_execute(sql::session::ROLLBACK).await);
             guard.armed = false;
             return Err(e);
         }
@@ -177,7 +175,7 @@ pub(crate) async fn stream_read<T: MakeTls>(
     let chunk = match chunk {
         Ok(chunk) => chunk,
         Err(e) => {
-            conn.ended(&conn.client.batch_execute("ROLLBACK").await);
+            conn.ended(&conn.client.batch_execute(sql::session::ROLLBACK).await);
             guard.armed = false;
             return Err(e);
         }
@@ -231,7 +229,7 @@ async fn first_batch(
         .iter()
         .map(|p| (p as &(dyn ToSql + Sync), Type::UNKNOWN))
         .collect();
-    let declare = format!("DECLARE {CURSOR} NO SCROLL CURSOR FOR {}", stmts.rows.sql);
+    let declare = sql::session::declare_cursor(&stmts.rows.sql);
     let fetch = fetch_sql(FIRST_BATCH);
     let count = futures_util::future::OptionFuture::from(
         stmts
@@ -240,7 +238,7 @@ async fn first_batch(
             .map(|c| client.query_typed(&c.sql, &count_typed)),
     );
     let (begin, set, pre, count, declared, rows) = futures_util::join!(
-        client.batch_execute("BEGIN READ ONLY"),
+        client.batch_execute(sql::session::begin(true)),
         client.query_typed(sql::CONTEXT_SQL, &ctx_typed),
         pre_request(client, ctx.pre_request),
         count,
@@ -314,7 +312,7 @@ async fn produce(
             Ok(done) => done,
             Err(e) => {
                 tracing::warn!(error = %e, "a streamed read failed after its first rows");
-                conn.ended(&conn.client.batch_execute("ROLLBACK").await);
+                conn.ended(&conn.client.batch_execute(sql::session::ROLLBACK).await);
                 guard.armed = false;
                 let _ = send(Err(e)).await;
                 return;
@@ -331,7 +329,7 @@ async fn produce(
             Ok(Ok(())) => {}
             // The client went away between batches: nothing runs; end the transaction.
             Ok(Err(_)) => {
-                conn.ended(&conn.client.batch_execute("ROLLBACK").await);
+                conn.ended(&conn.client.batch_execute(sql::session::ROLLBACK).await);
                 guard.armed = false;
                 return;
             }
@@ -341,7 +339,7 @@ async fn produce(
                     "a streamed read's client took no data in time; the stream is given up"
                 );
                 crate::metrics::stream_given_up();
-                conn.ended(&conn.client.batch_execute("ROLLBACK").await);
+                conn.ended(&conn.client.batch_execute(sql::session::ROLLBACK).await);
                 guard.armed = false;
                 return;
             }

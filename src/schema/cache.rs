@@ -285,26 +285,11 @@ async fn catalog_fingerprint(
     schemas: &[String],
 ) -> Result<String, Error> {
     use tokio_postgres::types::{ToSql, Type};
-    const FINGERPRINT: &str = "
-SELECT pg_catalog.md5(coalesce(pg_catalog.string_agg(x, ',' ORDER BY x), '')) FROM (
-  SELECT c.oid::text || c.relname || c.relkind::text || a.attname || a.atttypid::text
-  FROM pg_catalog.pg_class c
-  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-  WHERE n.nspname = ANY ($1::text[]) AND c.relkind IN ('r', 'v', 'm', 'f', 'p')
-  UNION ALL
-  SELECT p.oid::text || p.proname || p.proargtypes::text || p.prorettype::text || p.provolatile::text
-  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-  WHERE n.nspname = ANY ($1::text[])
-  UNION ALL
-  SELECT k.oid::text || k.conname
-  FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_namespace n ON n.oid = k.connamespace
-  WHERE k.contype IN ('f', 'p', 'u') AND n.nspname = ANY ($1::text[])
-) s(x)";
+
     let schemas = schemas.to_vec();
     let params: [(&(dyn ToSql + Sync), Type); 1] = [(&schemas, Type::TEXT_ARRAY)];
     let rows = client
-        .query_typed(FINGERPRINT, &params)
+        .query_typed(crate::sql::catalog::FINGERPRINT, &params)
         .await
         .map_err(Error::from_pg)?;
     rows.first()
@@ -371,8 +356,7 @@ async fn listen_forever<T: MakeTls>(
                         }
                     }
                 });
-                let mut listen = String::from("LISTEN ");
-                crate::sql::push_quoted(&mut listen, &channel);
+                let listen = crate::sql::catalog::listen(&channel);
                 if let Err(e) = client.batch_execute(&listen).await {
                     tracing::warn!(error = %e, "could not LISTEN for schema reloads");
                     driver.abort();

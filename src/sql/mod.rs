@@ -7,8 +7,10 @@
 //! types), which only the schema cache can make. Nothing from a request can
 //! reach the SQL text any other way.
 
+pub(crate) mod catalog;
 mod render;
 mod rpc;
+pub(crate) mod session;
 mod write;
 
 use std::fmt::Write as _;
