@@ -71,7 +71,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rest = RestService::builder(pool).anon_role("anon").build().await?;
     let api = ServiceBuilder::new()
         .layer(JwtAuthLayer::secret(&secret)?)
-        .layer(SetRoleLayer::new().anon_role("anon"))
+        .layer(SetRoleLayer::new())
         .service(rest);
 
     let app = axum::Router::new()

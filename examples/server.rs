@@ -220,9 +220,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(path) = env("PGRST_JWT_ROLE_CLAIM_KEY") {
         roles = roles.claim_path(ClaimPath::parse(&path)?);
     }
-    if let Some(anon) = &anon_role {
-        roles = roles.anon_role(anon.clone());
-    }
 
     // A database: the one given, or a throwaway cluster with the demo data.
     let mut extra = Vec::new();

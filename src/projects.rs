@@ -461,10 +461,8 @@ impl<R: ProjectResolver> Inner<R> {
             (true, Some((db, tls))) => Some(rest.schema_cache().listen(db, tls)),
             _ => None,
         };
-        let mut roles = SetRoleLayer::new();
-        if let Some(anon) = &config.anon_role {
-            roles = roles.anon_role(anon.clone());
-        }
+        // The service's anonymous role is the one that applies.
+        let roles = SetRoleLayer::new();
         let stack = tower_layer::Layer::layer(
             &config.auth,
             tower_layer::Layer::layer(&roles, rest.clone()),

@@ -356,7 +356,12 @@ pub(crate) fn choose_role<'a>(
     let Some(claims) = extensions.get::<Claims>() else {
         return Ok(anon.map(Cow::Borrowed));
     };
-    let role = match (resolver.resolve(claims)?, anon) {
+    // A layer found no role in the claims: the anonymous role, with them.
+    let named = match extensions.get::<NoRoleClaim>() {
+        Some(NoRoleClaim) => None,
+        None => resolver.resolve(claims)?,
+    };
+    let role = match (named, anon) {
         (Some(role), _) => role,
         (None, Some(anon)) => anon.role.clone(),
         (None, None) => return Err(anonymous_disabled()),
@@ -416,13 +421,34 @@ impl SetRoleLayer {
         self
     }
 
-    /// The role of requests whose token names none, and of requests without a token.
+    /// The role of requests whose token names none, and of requests
+    /// without a token, decided here rather than by the service behind.
+    /// Without it, such requests go on with their claims and the service's
+    /// [`anon_role`](crate::RestServiceBuilder::anon_role) applies: one place
+    /// for the anonymous role. Only for an inner service that is not a
+    /// [`RestService`](crate::RestService).
+    #[deprecated(
+        since = "0.1.0",
+        note = "the service's anon_role applies to requests this layer finds no role for"
+    )]
     #[must_use]
     pub fn anon_role(mut self, role: impl Into<String>) -> Self {
         self.anon = Some(DbRole::new(role));
         self
     }
+
+    /// Whether `req` carries claims that name no role by this layer's rule.
+    fn names_no_role<B>(&self, req: &Request<B>) -> bool {
+        req.extensions()
+            .get::<Claims>()
+            .is_some_and(|c| matches!(self.resolver.resolve(c), Ok(None)))
+    }
 }
+
+/// Set by [`SetRole`] on a request whose claims name no role when it has
+/// no anonymous role of its own: the service's anonymous role applies.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NoRoleClaim;
 
 impl<S> Layer<S> for SetRoleLayer {
     type Service = SetRole<S>;
@@ -484,6 +510,11 @@ where
                     req.extensions_mut().insert(role);
                 }
                 Ok(None) => {}
+                // The token names no role and this layer has no anonymous
+                // role: the service's decides (it is the one place for it).
+                Err(_) if self.layer.anon.is_none() && self.layer.names_no_role(&req) => {
+                    req.extensions_mut().insert(NoRoleClaim);
+                }
                 Err(e) => return ResponseFuture::reject(e.to_response()),
             }
         }

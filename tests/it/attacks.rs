@@ -23,7 +23,7 @@ async fn stack(auth: JwtAuthLayer) -> (impl Stack, tokio_postgres::Client) {
     (
         ServiceBuilder::new()
             .layer(auth)
-            .layer(SetRoleLayer::new().anon_role("anon"))
+            .layer(SetRoleLayer::new())
             .service(svc),
         db,
     )

@@ -81,11 +81,8 @@ fn service_key() -> String {
 /// The stack the demo server builds: JWT auth, role switching, the service.
 async fn stack(anon: bool, auth: JwtAuthLayer) -> (impl Stack, tokio_postgres::Client) {
     let (svc, db) = scratch_with(NOTES, |b| if anon { b.anon_role("anon") } else { b }).await;
-    let roles = if anon {
-        SetRoleLayer::new().anon_role("anon")
-    } else {
-        SetRoleLayer::new()
-    };
+    // The service's anonymous role (or none) is the one that applies.
+    let roles = SetRoleLayer::new();
     (
         ServiceBuilder::new().layer(auth).layer(roles).service(svc),
         db,

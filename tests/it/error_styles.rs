@@ -25,7 +25,7 @@ async fn stack(postgrest: bool) -> impl Stack {
             ErrorMappingLayer::powabase()
         })
         .layer(JwtAuthLayer::secret(SECRET).unwrap())
-        .layer(SetRoleLayer::new().anon_role("anon"))
+        .layer(SetRoleLayer::new())
         .service(rest)
 }
 

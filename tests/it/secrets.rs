@@ -79,7 +79,7 @@ async fn no_secret_reaches_a_body_or_a_log_line() {
     let api = ServiceBuilder::new()
         .layer(ErrorMappingLayer::powabase())
         .layer(JwtAuthLayer::secret(SECRET).unwrap())
-        .layer(SetRoleLayer::new().anon_role("web"))
+        .layer(SetRoleLayer::new())
         .service(rest);
 
     let exp = 4_000_000_000u64;

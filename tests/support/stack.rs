@@ -28,7 +28,7 @@ pub fn one_connection_stack(
         .unwrap();
     let stack = ServiceBuilder::new()
         .layer(JwtAuthLayer::secret(SECRET).unwrap())
-        .layer(SetRoleLayer::new().anon_role("anon"))
+        .layer(SetRoleLayer::new())
         .service(rest.clone());
     (rest, stack)
 }
