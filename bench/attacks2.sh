@@ -80,7 +80,7 @@ python3 - "$base" "$anon" <<'PY' &
 import socket, sys, time
 from urllib.parse import urlparse
 base, key = sys.argv[1], sys.argv[2]
-u = urlparse("http://" + base)
+u = urlparse(base)
 socks = []
 for _ in range(10):
     s = socket.create_connection((u.hostname, u.port))
@@ -110,7 +110,7 @@ start PGRST_SERVER_HEADER_TIMEOUT=5
 python3 - "$base" <<'PY' >"$work/half"
 import socket, sys, time
 from urllib.parse import urlparse
-u = urlparse("http://" + sys.argv[1])
+u = urlparse(sys.argv[1])
 socks = []
 for i in range(200):
     s = socket.create_connection((u.hostname, u.port))

@@ -38,6 +38,7 @@ mod config;
 mod db;
 mod error;
 mod exec;
+mod future;
 mod health;
 pub mod layer;
 mod metrics;

@@ -4,11 +4,9 @@
 
 use std::convert::Infallible;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::{Request, Response};
 use tower_service::Service;
@@ -21,15 +19,12 @@ pub use crate::config::{DEFAULT_BODY_LIMIT, DEFAULT_STREAM_ABOVE};
 use crate::db::{MakeTls, Pool};
 use crate::error::{Error, ErrorMapper, Powabase};
 use crate::exec::{Caller, Executor, Place, ReadPool, Stages};
+pub use crate::future::ResponseFuture;
 use crate::layer::{ClaimPath, JwtTiming, anonymous_disabled, choose_role};
 use crate::plan::{self, Admitted};
 use crate::request;
 use crate::response;
 use crate::schema::{Schema, SchemaCache};
-
-/// How much of the body of a call to a function of no known name is read,
-/// to name its arguments in the 404 as PostgREST does.
-const UNKNOWN_FUNCTION_BODY: usize = 64 * 1024;
 
 /// The PostgREST API over one database, as a `tower::Service`.
 ///
@@ -182,25 +177,6 @@ where
     }
 }
 
-/// The future of [`RestService`]: one allocation per request.
-pub struct ResponseFuture {
-    inner: Pin<Box<dyn Future<Output = Result<Response<RestBody>, Infallible>> + Send>>,
-}
-
-impl Future for ResponseFuture {
-    type Output = Result<Response<RestBody>, Infallible>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
-    }
-}
-
-impl fmt::Debug for ResponseFuture {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
-    }
-}
-
 impl<T: MakeTls> Shared<T> {
     /// One request, in the order that makes a refused request cheap: the
     /// role (401), the route, the query string and headers, the relation or
@@ -227,40 +203,61 @@ impl<T: MakeTls> Shared<T> {
             streams: &self.streams,
             config: &self.config,
         };
+        let stages = Stages::default();
         // A batch: `POST` to the root with a JSON array of operations.
-        if parts.method == http::Method::POST
+        let batch = parts.method == http::Method::POST
             && matches!(parts.uri.path(), "/" | "")
-            && self.config.batch_limit > 0
-        {
+            && self.config.batch_limit > 0;
+        let (mut res, parsed, planned) = if batch {
             request::check_batch_media(&parts.headers)?;
             let bytes = crate::body::collect(body, self.config.body_limit).await?;
-            let stages = Stages::default();
-            let mut res = exec.batch(&parts, &bytes, &role, &schema, &stages).await?;
-            if let Some(started) = started {
-                let jwt = parts.extensions.get::<JwtTiming>().map(|t| t.0);
-                let zero = std::time::Duration::ZERO;
-                let at = [zero, zero, stages.transaction(), started.elapsed()];
-                response::server_timing(&mut res, jwt, at);
-            }
-            return Ok(res);
+            let res = exec.batch(&parts, &bytes, &role, &schema, &stages).await?;
+            (res, Duration::ZERO, Duration::ZERO)
+        } else {
+            let caller = Caller {
+                parts: &parts,
+                role: &role,
+                schema: &schema,
+                stages: &stages,
+            };
+            self.one(&exec, &caller, body, started).await?
+        };
+        if let Some(started) = started {
+            let jwt = parts.extensions.get::<JwtTiming>().map(|t| t.0);
+            let at = [parsed, planned, stages.transaction(), started.elapsed()];
+            response::server_timing(&mut res, jwt, at);
         }
+        Ok(res)
+    }
+
+    /// One request that is not a batch: its head, its body, its plan, run;
+    /// and when it was parsed and planned, from `started`.
+    async fn one<B>(
+        &self,
+        exec: &Executor<'_, T>,
+        caller: &Caller<'_>,
+        body: B,
+        started: Option<Instant>,
+    ) -> Result<(Response<RestBody>, Duration, Duration), Error>
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<crate::error::BoxError>,
+    {
+        let (parts, schema) = (caller.parts, caller.schema);
         let (mut api, admitted) = tracing::debug_span!("parse").in_scope(|| {
+            let (method, uri) = (&parts.method, &parts.uri);
             plan::head(
-                &parts.method,
-                parts.uri.path(),
-                parts.uri.query(),
+                method,
+                uri.path(),
+                uri.query(),
                 &parts.headers,
-                &schema,
+                schema,
                 &self.config,
             )
         })?;
         if api.action.has_body() {
-            let limit = match admitted {
-                Admitted::Found => self.config.body_limit,
-                // Enough to name the arguments in the 404, no more.
-                Admitted::UnknownFunction => UNKNOWN_FUNCTION_BODY.min(self.config.body_limit),
-            };
-            match crate::body::collect(body, limit).await {
+            match crate::body::collect(body, admitted.body_limit(&self.config)).await {
                 Ok(body) => api.attach_body(&parts.headers, body)?,
                 Err(e) if admitted == Admitted::UnknownFunction => {
                     return Err(plan::unknown_function(&api, &self.config).unwrap_or(e));
@@ -269,28 +266,17 @@ impl<T: MakeTls> Shared<T> {
             }
         }
         let span = tracing::Span::current();
-        span.record("role", role.role());
+        span.record("role", caller.role.role());
         if let request::Target::Relation(name) | request::Target::Function(name) = &api.target {
             span.record("relation", name.as_str());
         }
-        let parsed = started.map(|t| t.elapsed());
+        let since = || started.map_or(Duration::ZERO, |t| t.elapsed());
+        let parsed = since();
         let plan =
-            tracing::debug_span!("plan").in_scope(|| plan::plan(&api, &schema, &self.config))?;
-        let planned = started.map(|t| t.elapsed());
-        let stages = Stages::default();
-        let caller = Caller {
-            parts: &parts,
-            role: &role,
-            schema: &schema,
-            stages: &stages,
-        };
-        let mut res = exec.execute(&plan, &api, &caller, Place::Own).await?;
-        if let (Some(started), Some(parsed), Some(planned)) = (started, parsed, planned) {
-            let jwt = parts.extensions.get::<JwtTiming>().map(|t| t.0);
-            let stages = [parsed, planned, stages.transaction(), started.elapsed()];
-            response::server_timing(&mut res, jwt, stages);
-        }
-        Ok(res)
+            tracing::debug_span!("plan").in_scope(|| plan::plan(&api, schema, &self.config))?;
+        let planned = since();
+        let res = exec.execute(&plan, &api, caller, Place::Own).await?;
+        Ok((res, parsed, planned))
     }
 
     /// The schema snapshot of a request: the one a layer pinned, or the cache's current one.

@@ -279,6 +279,21 @@ pub(crate) fn head(
     Ok((req, admitted))
 }
 
+/// How much of the body of a call to a function of no known name is read,
+/// to name its arguments in the 404 as PostgREST does.
+const UNKNOWN_FUNCTION_BODY: usize = 64 * 1024;
+
+impl Admitted {
+    /// How much of the body may be read.
+    pub(crate) fn body_limit(self, config: &Config) -> usize {
+        match self {
+            Self::Found => config.body_limit,
+            // Enough to name the arguments in the 404, no more.
+            Self::UnknownFunction => UNKNOWN_FUNCTION_BODY.min(config.body_limit),
+        }
+    }
+}
+
 /// Checks what can be checked before the body is read; see [`Admitted`].
 pub(crate) fn admit(req: &ApiRequest, schema: &Schema, config: &Config) -> Result<Admitted, Error> {
     let ns = config.exposed(req.profile.as_deref())?;
