@@ -24,7 +24,7 @@
 //! | `PGRST_JWT_SECRET` | required with `DATABASE_URL`; a random one for the throwaway database (a JWK or JWKS document works too) |
 //! | `PGRST_JWT_SECRET_IS_BASE64` | `false` |
 //! | `PGRST_API_KEY_REQUIRED` | `false`: `true` refuses (401) a request without an `apikey` that verifies, as Supabase's gateway |
-//! | `PGRST_JWT_JWKS_URL` | unset: keys from this JWKS URL (https, or http to a loopback host) instead of `PGRST_JWT_SECRET`, kept fresh |
+//! | `PGRST_JWT_JWKS_URL` | unset: keys from this JWKS URL (https, or http to a loopback host), kept fresh, beside `PGRST_JWT_SECRET` when that is set too: tokens signed by either verify |
 //! | `PGRST_JWT_JWKS_REFRESH` | `300`: seconds between reads of `PGRST_JWT_JWKS_URL` (sooner when its `max-age` says so) |
 //! | `PGRST_JWT_COOKIE` | unset: the cookie that carries the token when no header does |
 //! | `PGRST_JWT_AUD` | unset: `aud` is not checked |
@@ -197,15 +197,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let base64 = env("PGRST_JWT_SECRET_IS_BASE64").is_some_and(|v| v == "true");
-    let mut auth = if let Some(url) = &jwks_url {
-        let refresh: u64 = env_parse("PGRST_JWT_JWKS_REFRESH")?.unwrap_or(300);
-        JwtAuthLayer::jwks_url(url)
-            .await?
-            .jwks_refresh(std::time::Duration::from_secs(refresh))
-    } else if base64 {
+    let fixed = if base64 {
         JwtAuthLayer::secret_base64(&secret)?
     } else {
         JwtAuthLayer::secret(&secret)?
+    };
+    // Both sources at once: the secret (when one is given, or the throwaway
+    // database's, which signs the keys printed below) and the URL's keys.
+    let keep_secret = throwaway || env("PGRST_JWT_SECRET").is_some();
+    let mut auth = match &jwks_url {
+        Some(url) => {
+            let refresh: u64 = env_parse("PGRST_JWT_JWKS_REFRESH")?.unwrap_or(300);
+            let auth = match keep_secret {
+                true => fixed.and_jwks_url(url).await?,
+                false => JwtAuthLayer::jwks_url(url).await?,
+            };
+            auth.jwks_refresh(std::time::Duration::from_secs(refresh))
+        }
+        None => fixed,
     };
     if let Some(aud) = env("PGRST_JWT_AUD") {
         auth = auth.audience(aud);

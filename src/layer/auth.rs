@@ -60,11 +60,15 @@ const LEEWAY_SECS: u64 = 30;
 /// Verified tokens kept by default (PostgREST's `jwt-cache-max-entries`).
 const DEFAULT_CACHE_SIZE: usize = 1000;
 
-/// The current [`KeySet`], and where a new one comes from.
+/// The current [`KeySet`], where a new one comes from, and fixed keys that
+/// verify beside a URL's (a project moving from a shared secret to the
+/// asymmetric keys it publishes trusts both for a while).
 pub(super) struct Keys {
     current: Arc<ArcSwap<KeySet>>,
     #[cfg(feature = "jwks-url")]
     remote: Option<Arc<super::jwks::Remote>>,
+    /// Fixed keys kept beside a URL's; empty otherwise.
+    beside: Vec<Key>,
 }
 
 impl Keys {
@@ -76,14 +80,16 @@ impl Keys {
             })),
             #[cfg(feature = "jwks-url")]
             remote: None,
+            beside: Vec::new(),
         }
     }
 
     #[cfg(feature = "jwks-url")]
-    fn remote(remote: Arc<super::jwks::Remote>) -> Self {
+    fn remote(remote: Arc<super::jwks::Remote>, beside: Vec<Key>) -> Self {
         Self {
             current: Arc::clone(&remote.keys),
             remote: Some(remote),
+            beside,
         }
     }
 }
@@ -243,7 +249,34 @@ impl JwtAuthLayer {
     pub async fn jwks_url(url: &str) -> Result<Self, Error> {
         super::jwks::connect(url)
             .await
-            .map(|remote| Self::from_key_source(Arc::new(Keys::remote(remote))))
+            .map(|remote| Self::from_key_source(Arc::new(Keys::remote(remote, Vec::new()))))
+    }
+
+    /// Adds the keys of a JWKS URL (see [`jwks_url`](Self::jwks_url)) to
+    /// this layer's own (a secret, a PEM key, a JWK or JWKS document):
+    /// tokens signed by either verify. The URL's keys rotate as they do
+    /// alone; this layer's stay as they are. For a project that keeps its
+    /// legacy shared secret while it moves to the asymmetric keys it
+    /// publishes.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), tower_postgrest::Error> {
+    /// use tower_postgrest::layer::JwtAuthLayer;
+    ///
+    /// let auth = JwtAuthLayer::secret("the legacy secret of at least 32 characters")?
+    ///     .and_jwks_url("https://example.com/auth/v1/.well-known/jwks.json")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "jwks-url")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwks-url")))]
+    pub async fn and_jwks_url(mut self, url: &str) -> Result<Self, Error> {
+        let remote = super::jwks::connect(url).await?;
+        let mine = &self.config.keys;
+        let mut beside = mine.current.load().keys.clone();
+        beside.extend(mine.beside.iter().cloned());
+        self.config_mut().keys = Arc::new(Keys::remote(remote, beside));
+        Ok(self)
     }
 
     /// How often keys from [`jwks_url`](Self::jwks_url) are read again
@@ -511,7 +544,13 @@ impl Config {
         let claims = match cached {
             Some(claims) => claims,
             None => {
-                let claims = Claims::new(verify_signature(&set.keys, token)?);
+                let verified = match verify_signature(&set.keys, token) {
+                    Err(e) if !self.keys.beside.is_empty() => {
+                        verify_signature(&self.keys.beside, token).map_err(|_| e)
+                    }
+                    other => other,
+                };
+                let claims = Claims::new(verified?);
                 if let Some(cache) = &self.cache {
                     if let Ok(mut cache) = cache.lock() {
                         cache.insert(token, claims.clone(), set.generation);

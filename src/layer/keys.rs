@@ -20,6 +20,7 @@ pub(super) struct Key {
 impl Key {
     /// Whether the key is a shared secret (an HMAC key, a JWK of type
     /// `oct`): whoever can read it can sign with it.
+    #[cfg(feature = "jwks-url")]
     pub(super) fn is_shared_secret(&self) -> bool {
         self.algorithms
             .iter()

@@ -1078,3 +1078,34 @@ async fn a_cookie_token_is_refused_on_requests_another_site_can_send() {
     .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
 }
+
+/// Both key sources at once: a project's legacy shared secret and the
+/// asymmetric keys it publishes. Tokens signed by either verify; rotating
+/// the URL's keys leaves the secret's tokens alone.
+#[tokio::test]
+async fn a_secret_and_a_jwks_url_verify_together() {
+    let server = JwksServer::start(json!([rsa_jwk("rsa_public.pem", "current")]), None).await;
+    let auth = JwtAuthLayer::secret(SECRET)
+        .unwrap()
+        .and_jwks_url(&server.url)
+        .await
+        .unwrap()
+        .jwks_min_refetch(Duration::ZERO);
+    let (api, _db) = stack(false, auth).await;
+    let legacy = bearer(&user(ALICE));
+    let published = alice_rs256("rsa_private.pem", "current");
+    until_status(&api, &legacy, 200, Duration::ZERO).await;
+    until_status(&api, &published, 200, Duration::ZERO).await;
+    // The provider rotates: the old key is gone, a new one comes.
+    server.publish(json!([rsa_jwk("rsa_other_public.pem", "next")]));
+    let next = alice_rs256("rsa_other_private.pem", "next");
+    until_status(&api, &next, 200, Duration::from_secs(20)).await;
+    until_status(&api, &published, 401, Duration::from_secs(20)).await;
+    until_status(&api, &legacy, 200, Duration::ZERO).await;
+    // A token signed with neither is refused.
+    let forged = bearer(&hs256(
+        json!({"role": "authenticated", "sub": ALICE, "exp": now() + 600}),
+        "another-secret-of-32-characters!!",
+    ));
+    until_status(&api, &forged, 401, Duration::ZERO).await;
+}
