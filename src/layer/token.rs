@@ -128,17 +128,7 @@ pub(super) fn cookie_allowed<B>(req: &Request<B>, origins: &[String]) -> Result<
     // Methods a page can use without a preflight.
     let simple_method = matches!(*req.method(), Method::POST);
     if simple_method {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            });
+        let content_type = crate::request::content_media_type(req.headers());
         let form_type = match content_type.as_deref() {
             None | Some("") => true,
             Some(t) => matches!(

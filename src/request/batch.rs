@@ -28,16 +28,7 @@ fn invalid(message: impl Into<String>) -> Error {
 /// server first, and a batch does anything any of its operations does.
 /// Checked before the body is read.
 pub(crate) fn check_batch_media(headers: &http::HeaderMap) -> Result<(), Error> {
-    let media = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        });
+    let media = super::content_media_type(headers);
     match media.as_deref() {
         Some("application/json") => Ok(()),
         other => Err(invalid(format!(

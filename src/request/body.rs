@@ -111,6 +111,21 @@ pub(crate) fn parse_payload(
     }
 }
 
+/// The media type `Content-Type` names, in lower case, its parameters left
+/// out; `None` without the header (or with one that is not text).
+pub(crate) fn content_media_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+}
+
 /// The format `Content-Type` names: its media type, parameters ignored.
 fn body_format(headers: &HeaderMap) -> Result<BodyFormat, Error> {
     let Some(value) = headers.get(CONTENT_TYPE) else {

@@ -35,7 +35,7 @@ use std::fmt;
 use http::{HeaderMap, Method};
 
 pub(crate) use batch::{Operation as BatchOperation, check_batch_media, parse_batch};
-pub(crate) use body::{Payload, Shape};
+pub(crate) use body::{Payload, Shape, content_media_type};
 pub(crate) use context::headers_json;
 pub(crate) use cursor::MAX_NESTING;
 
