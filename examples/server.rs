@@ -34,7 +34,7 @@
 //! | `PGRST_SERVER_CORS_ALLOWED_ORIGINS` | any origin (`Access-Control-Allow-Origin: *`) |
 //! | `PGRST_ERROR_STYLE` | `powabase` (this crate's error table); `postgrest` for PostgREST's codes |
 //! | `PGRST_DB_CHANNEL_ENABLED` | `true`: reload the schema cache on `NOTIFY pgrst` (`false` behind a transaction pooler, which cannot carry `LISTEN`) |
-//! | `PGRST_DB_CATALOG_WATCH` | unset: every so many seconds, reload when the exposed schemas' catalog changed (for databases without the DDL event triggers, which the demo installs on its throwaway database) |
+//! | `PGRST_DB_CATALOG_WATCH` | `1` with `DATABASE_URL` (none on the throwaway database, which has the DDL event triggers): every so many seconds, reload when the exposed schemas' catalog changed, so new tables are served with no setting; `0` turns it off |
 //! | `PGRST_DB_CHANNEL` | `pgrst`: the channel schema reloads are notified on |
 //! | `PGRST_DB_PREPARED_STATEMENTS` | `true`; `false` behind a transaction pooler (PgBouncer before 1.21, Supavisor in transaction mode): unnamed statements only |
 //! | `PGRST_DEMO_EXTRA_SQL` | unset: an SQL file to load after the demo data (throwaway database only) |
@@ -351,14 +351,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Some(rest.schema_cache().listen_on(&channel, config, tls))
         }
     };
-    // Reload when the catalog changes, for databases without the DDL event triggers.
-    let _watch = match env_parse::<u64>("PGRST_DB_CATALOG_WATCH")? {
-        Some(secs) if secs > 0 => Some(
-            rest.schema_cache()
-                .watch_catalog(std::time::Duration::from_secs(secs)),
-        ),
-        _ => None,
-    };
+    // Reload when the catalog changes: by default every second on a database
+    // of the user's, where the DDL event triggers may not be installed (the
+    // throwaway database has them, and the listener above); `0` turns it off.
+    let watch = env_parse::<u64>("PGRST_DB_CATALOG_WATCH")?.unwrap_or(u64::from(!throwaway));
+    let _watch = (watch > 0).then(|| {
+        rest.schema_cache()
+            .watch_catalog(std::time::Duration::from_secs(watch))
+    });
     let errors = if postgrest_errors {
         ErrorMappingLayer::postgrest()
     } else {

@@ -459,6 +459,43 @@ fn the_demo_refuses_a_real_database_without_a_secret() {
         "",
     );
     assert_eq!((status, body.as_str()), (200, r#"[{"id":1}]"#));
+    // With default settings on a database without the DDL event triggers,
+    // a table created, altered or dropped is served as it is within 5 s.
+    let table = format!("demo_new_{}", std::process::id());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let ddl = |sql: String| {
+        rt.block_on(async { crate::support::admin().await.batch_execute(&sql).await })
+            .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+    };
+    let until = |path: String, want: u16| {
+        let started = Instant::now();
+        loop {
+            let (status, body) = http(addr, "GET", &path, &[], "");
+            if status == want {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "{path}: still {status} after {:?}: {body}",
+                started.elapsed()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    ddl(format!(
+        "CREATE TABLE public.{table} (id int PRIMARY KEY); INSERT INTO public.{table} VALUES (7);
+         GRANT SELECT ON public.{table} TO anon"
+    ));
+    until(format!("/{prefix}/{table}?select=id"), 200);
+    ddl(format!(
+        "ALTER TABLE public.{table} ADD COLUMN note text DEFAULT 'n'"
+    ));
+    until(format!("/{prefix}/{table}?select=note"), 200);
+    ddl(format!("DROP TABLE public.{table}"));
+    until(format!("/{prefix}/{table}?select=id"), 404);
     stop(child);
 }
 
