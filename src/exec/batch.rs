@@ -110,15 +110,16 @@ impl<T: MakeTls> Executor<'_, T> {
             self.config,
         )?;
         if matches!(api.target, Target::Root) {
-            return Err(refused(
+            return Err(super::batch_refuses(
                 "A batch operation names a table, a view or a function",
             ));
         }
         if api.prefs.tx.is_some() {
             return Err(
-                refused("An operation of a batch cannot end its transaction").with_hint(
-                    "Send Prefer: tx=… with the batch: it ends the batch's one transaction",
-                ),
+                super::batch_refuses("An operation of a batch cannot end its transaction")
+                    .with_hint(
+                        "Send Prefer: tx=… with the batch: it ends the batch's one transaction",
+                    ),
             );
         }
         if api.action.has_body() {
@@ -135,8 +136,4 @@ impl<T: MakeTls> Executor<'_, T> {
         self.execute(&plan, &api, &caller, Place::Shared(session))
             .await
     }
-}
-
-fn refused(message: &str) -> Error {
-    Error::new(ErrorKind::InvalidRequest, message.to_owned())
 }

@@ -496,6 +496,6 @@ impl<T: MakeTls> Executor<'_, T> {
 }
 
 /// A request kind a batch does not run, refused with a 400.
-fn batch_refuses(message: &str) -> Error {
+pub(super) fn batch_refuses(message: &str) -> Error {
     Error::new(ErrorKind::InvalidRequest, message.to_owned())
 }
