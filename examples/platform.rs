@@ -18,7 +18,8 @@
 //! changes (a changed or removed project is dropped and rebuilt on use):
 //!
 //! ```json
-//! {"alpha": {"db_uri": "postgres://authenticator@db/alpha", "jwt_secret": "…32+ characters…", "anon_role": "anon"}}
+//! {"alpha": {"db_uri": "postgres://authenticator@db/alpha", "jwt_secret": "…32+ characters…", "anon_role": "anon",
+//!            "api_keys": {"sb_publishable_…": "anon", "sb_secret_…": "service_role"}}}
 //! ```
 
 #[path = "../tests/support/cluster.rs"]
@@ -41,6 +42,9 @@ struct Entry {
     jwt_secret: String,
     #[serde(default)]
     anon_role: Option<String>,
+    /// Opaque API keys, key → role (`sb_secret_…` ones are refused from browsers).
+    #[serde(default)]
+    api_keys: std::collections::BTreeMap<String, String>,
 }
 
 /// The project is the first label of the `Host`; its settings come from the table.
@@ -70,7 +74,11 @@ impl ProjectResolver for ByHost {
             .ok_or_else(|| {
                 tower_postgrest::Error::new(tower_postgrest::ErrorKind::NotFound, "Unknown project")
             })?;
-        let mut config = ProjectConfig::new(entry.db_uri, JwtAuthLayer::secret(&entry.jwt_secret)?);
+        let mut auth = JwtAuthLayer::secret(&entry.jwt_secret)?;
+        for (key, role) in &entry.api_keys {
+            auth = auth.api_key(key, role);
+        }
+        let mut config = ProjectConfig::new(entry.db_uri, auth);
         if let Some(anon) = entry.anon_role {
             config = config.anon_role(anon);
         }
@@ -124,6 +132,11 @@ fn throwaway()
                 db_uri: format!("{}?sslmode=disable", c.url("authenticator", project)),
                 jwt_secret: random_secret()?,
                 anon_role: Some("anon".to_owned()),
+                api_keys: [(
+                    format!("sb_publishable_{}", &random_secret()?[..32]),
+                    "anon".to_owned(),
+                )]
+                .into(),
             },
         );
     }
@@ -211,6 +224,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 &jsonwebtoken::EncodingKey::from_secret(initial[name].jwt_secret.as_bytes()),
             )?;
             println!("{name} anon key (an hour): {key}");
+            for (key, role) in &initial[name].api_keys {
+                println!("{name} publishable key ({role}): {key}");
+            }
             println!("  curl http://{name}.localhost:{port}/rest/v1/notes -H \"apikey: {key}\"");
         }
     }

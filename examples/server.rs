@@ -23,6 +23,7 @@
 //! | `PGRST_DB_POOL_ACQUISITION_TIMEOUT` | `10` (seconds; then 503) |
 //! | `PGRST_JWT_SECRET` | required with `DATABASE_URL`; a random one for the throwaway database (a JWK or JWKS document works too) |
 //! | `PGRST_JWT_SECRET_IS_BASE64` | `false` |
+//! | `PGRST_API_KEYS` | unset (a made-up pair on the throwaway database): opaque API keys as a JSON object, key → role, e.g. `{"sb_publishable_…": "anon", "sb_secret_…": "service_role"}`; a key of a role that bypasses RLS, or any `sb_secret_…`, is refused from browsers |
 //! | `PGRST_API_KEY_REQUIRED` | `false`: `true` refuses (401) a request without an `apikey` that verifies, as Supabase's gateway |
 //! | `PGRST_JWT_JWKS_URL` | unset: keys from this JWKS URL (https, or http to a loopback host), kept fresh, beside `PGRST_JWT_SECRET` when that is set too: tokens signed by either verify |
 //! | `PGRST_JWT_JWKS_REFRESH` | `300`: seconds between reads of `PGRST_JWT_JWKS_URL` (sooner when its `max-age` says so) |
@@ -34,7 +35,7 @@
 //! | `PGRST_SERVER_CORS_ALLOWED_ORIGINS` | any origin (`Access-Control-Allow-Origin: *`) |
 //! | `PGRST_ERROR_STYLE` | `powabase` (this crate's error table); `postgrest` for PostgREST's codes |
 //! | `PGRST_DB_CHANNEL_ENABLED` | `true`: reload the schema cache on `NOTIFY pgrst` (`false` behind a transaction pooler, which cannot carry `LISTEN`) |
-//! | `PGRST_DB_CATALOG_WATCH` | `1` with `DATABASE_URL` (none on the throwaway database, which has the DDL event triggers): every so many seconds, reload when the exposed schemas' catalog changed, so new tables are served with no setting; `0` turns it off |
+//! | `PGRST_DB_CATALOG_WATCH` | `1`: where no DDL event trigger notifies `pgrst` (the throwaway database has them; a database of yours may not), check the exposed schemas' catalog digest every so many seconds and reload when it changed, so new tables are served with no setting ([`SchemaCache::keep_current`]); `0` turns it off |
 //! | `PGRST_DB_CHANNEL` | `pgrst`: the channel schema reloads are notified on |
 //! | `PGRST_DB_PREPARED_STATEMENTS` | `true`; `false` behind a transaction pooler (PgBouncer before 1.21, Supavisor in transaction mode): unnamed statements only |
 //! | `PGRST_DEMO_EXTRA_SQL` | unset: an SQL file to load after the demo data (throwaway database only) |
@@ -79,6 +80,23 @@ fn random_secret() -> std::io::Result<String> {
     let mut bytes = [0u8; 32];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The roles that bypass Row Level Security (superusers included): an API
+/// key of one of them is secret.
+async fn bypassing_roles(
+    config: &tokio_postgres::Config,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let (client, connection) = config.connect(tls).await?;
+    tokio::spawn(connection);
+    let rows = client
+        .query(
+            "SELECT rolname::text FROM pg_roles WHERE rolbypassrls OR rolsuper",
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// [`Limits`] with each `PGRST_DB_MAX_…` variable that is set.
@@ -343,22 +361,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         builder = builder.max_rows(max);
     }
     let rest = builder.build().await?;
-    // Reload the schema cache on `NOTIFY pgrst, 'reload schema'`, as PostgREST.
-    let _listener = match (env("PGRST_DB_CHANNEL_ENABLED").as_deref(), settings) {
-        (Some("false"), _) | (_, None) => None,
+    // New tables served with no setting: `NOTIFY pgrst` (as PostgREST), and
+    // where no DDL event trigger sends it (a database of the user's, as a
+    // rule), a check of the catalog digest every PGRST_DB_CATALOG_WATCH
+    // seconds (1 by default; 0 turns it off). Behind a transaction pooler,
+    // which cannot carry LISTEN, the digest alone, through the pool.
+    let watch = env_parse::<u64>("PGRST_DB_CATALOG_WATCH")?.unwrap_or(1);
+    let period = std::time::Duration::from_secs(watch);
+    let channel = env("PGRST_DB_CHANNEL").unwrap_or_else(|| "pgrst".to_owned());
+    let cache = rest.schema_cache();
+    let _keeper = match (env("PGRST_DB_CHANNEL_ENABLED").as_deref(), settings.clone()) {
+        (Some("false"), _) | (_, None) => (watch > 0).then(|| vec![cache.watch_catalog(period)]),
+        (_, Some((config, tls))) if channel == "pgrst" && watch > 0 => {
+            Some(vec![cache.keep_current_every(period, config, tls)])
+        }
         (_, Some((config, tls))) => {
-            let channel = env("PGRST_DB_CHANNEL").unwrap_or_else(|| "pgrst".to_owned());
-            Some(rest.schema_cache().listen_on(&channel, config, tls))
+            let mut keep = vec![cache.listen_on(&channel, config, tls)];
+            if watch > 0 {
+                keep.push(cache.watch_catalog(period));
+            }
+            Some(keep)
         }
     };
-    // Reload when the catalog changes: by default every second on a database
-    // of the user's, where the DDL event triggers may not be installed (the
-    // throwaway database has them, and the listener above); `0` turns it off.
-    let watch = env_parse::<u64>("PGRST_DB_CATALOG_WATCH")?.unwrap_or(u64::from(!throwaway));
-    let _watch = (watch > 0).then(|| {
-        rest.schema_cache()
-            .watch_catalog(std::time::Duration::from_secs(watch))
-    });
     let errors = if postgrest_errors {
         ErrorMappingLayer::postgrest()
     } else {
@@ -372,6 +396,40 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         (Some(port), Some(prometheus)) => Some((port, admin_app(rest.clone(), prometheus))),
         _ => None,
     };
+    // Opaque API keys (Supabase's `sb_publishable_…`, `sb_secret_…`): those
+    // of PGRST_API_KEYS, or a pair made up for the throwaway database. A key
+    // is secret (refused from browsers) by its `sb_secret_` prefix or when
+    // its role bypasses Row Level Security.
+    let api_keys: Vec<(String, String)> = match env("PGRST_API_KEYS") {
+        Some(json) => serde_json::from_str::<std::collections::BTreeMap<String, String>>(&json)
+            .map_err(|e| format!("PGRST_API_KEYS: {e} (a JSON object: key → role)"))?
+            .into_iter()
+            .collect(),
+        None if throwaway => vec![
+            (
+                format!("sb_publishable_{}", random_secret()?),
+                "anon".to_owned(),
+            ),
+            (
+                format!("sb_secret_{}", random_secret()?),
+                "service_role".to_owned(),
+            ),
+        ],
+        None => Vec::new(),
+    };
+    if !api_keys.is_empty() {
+        let bypass = match &settings {
+            Some((config, tls)) => bypassing_roles(config, tls.clone()).await?,
+            None => Vec::new(),
+        };
+        for (key, role) in &api_keys {
+            auth = if bypass.contains(role) {
+                auth.secret_api_key(key, role)
+            } else {
+                auth.api_key(key, role)
+            };
+        }
+    }
     let api = ServiceBuilder::new()
         // `x-request-id`: the client's, or a new UUID; on the response, and in every log line.
         .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
@@ -424,6 +482,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("Keys for the throwaway database, valid for an hour:");
         println!("anon key: {}", key("anon")?);
         println!("service_role key: {}", key("service_role")?);
+        for (key, role) in &api_keys {
+            let kind = if key.starts_with("sb_secret_") {
+                "secret"
+            } else {
+                "publishable"
+            };
+            println!("{kind} key ({role}): {key}");
+        }
         println!("\nTry (ANON_KEY is the anon key above):");
     } else {
         println!("\nTry (ANON_KEY is a token of yours with \"role\": \"anon\"):");

@@ -11,7 +11,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::plan::{Allow, Privileges};
-use crate::schema::{Column, Function, Schema, Table, Volatility};
+use crate::schema::{Column, Function, Schema, Table, TableKind, Volatility};
 
 /// The JSON Schema of a PostgreSQL type (as `format_type` writes it).
 fn type_schema(data_type: &str) -> Value {
@@ -57,6 +57,14 @@ fn column_schema(table: &Table, column: &Column) -> Value {
         }
         notes.push(format!("PostgreSQL type: {}.", column.data_type));
         map.insert("description".into(), Value::String(notes.join(" ")));
+        // The same facts as data, for tools that draw the schema (the API page).
+        map.insert("x-pg-type".into(), Value::String(column.data_type.clone()));
+        if table.primary_key.contains(&column.name) {
+            map.insert("x-primary-key".into(), Value::Bool(true));
+        }
+        if let Some(default) = &column.default {
+            map.insert("x-default".into(), Value::String(default.clone()));
+        }
     }
     schema
 }
@@ -78,6 +86,10 @@ fn table_schema(schema: &Schema, table: &Table) -> Value {
                 if let Some(Value::String(d)) = p.get_mut("description") {
                     d.push_str(&note);
                 }
+                p.insert(
+                    "x-references".into(),
+                    json!({"schema": fk.foreign_schema, "table": fk.foreign_table, "column": fc, "constraint": fk.name}),
+                );
             }
         }
     }
@@ -87,7 +99,11 @@ fn table_schema(schema: &Schema, table: &Table) -> Value {
         .filter(|c| !c.nullable && c.default.is_none())
         .map(|c| c.name.as_str())
         .collect();
-    let mut out = json!({"type": "object", "properties": properties});
+    let kind = match table.kind {
+        TableKind::View | TableKind::MaterializedView => "view",
+        _ => "table",
+    };
+    let mut out = json!({"type": "object", "properties": properties, "x-kind": kind, "x-primary-key": table.primary_key});
     if !required.is_empty() {
         out["required"] = json!(required);
     }
@@ -231,6 +247,17 @@ fn function_path(f: &Function) -> Value {
     let result = json!({"description": "The function's result", "content": {"application/json": {"schema": {}}}});
     let tags = json!(["rpc"]);
     let mut item = Map::new();
+    // What the function returns and how it may be called, as data (the API page).
+    let volatility = match f.volatility {
+        Volatility::Immutable => "immutable",
+        Volatility::Stable => "stable",
+        Volatility::Volatile => "volatile",
+    };
+    item.insert(
+        "x-function".into(),
+        json!({"returns": f.return_type, "set": f.returns_set, "volatility": volatility,
+               "args": f.args.iter().map(|a| json!({"name": a.name, "type": a.data_type, "default": a.has_default, "variadic": a.variadic})).collect::<Vec<_>>()}),
+    );
     let mut post = json!({
         "tags": tags,
         "requestBody": {"content": {"application/json": {"schema": args}}},

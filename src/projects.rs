@@ -56,7 +56,7 @@ use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -160,8 +160,79 @@ struct Project {
     stack: Stack,
     rest: RestService<Tls>,
     last_used: AtomicU64,
-    /// Reloads this project's schema cache on its database's `NOTIFY pgrst`.
-    _listener: Option<crate::schema::ReloadListener>,
+    /// Keeps this project's schema cache current while it is in use
+    /// ([`ProjectsBuilder::listen`]).
+    keeper: Option<Keeper>,
+}
+
+/// A listening project's schema keeper: its own connection while the
+/// project is in use, none while it is idle.
+struct Keeper {
+    settings: (tokio_postgres::Config, Tls),
+    /// The running [`SchemaCache::keep_current`](crate::SchemaCache::keep_current);
+    /// `None` while the project is idle.
+    running: tokio::sync::Mutex<Option<crate::schema::ReloadListener>>,
+    /// Whether `running` is `Some` (read without the lock on every request).
+    awake: AtomicBool,
+}
+
+impl Project {
+    /// Before a request is served: a project that went idle (its keeper
+    /// closed) checks its schema is still current — one query, reloading
+    /// when the catalog changed while nobody listened — and starts keeping
+    /// it current again.
+    async fn wake(self: &Arc<Self>, epoch: Instant, idle_after: Duration) {
+        let Some(keeper) = &self.keeper else { return };
+        if keeper.awake.load(Ordering::Acquire) {
+            return;
+        }
+        let mut running = keeper.running.lock().await;
+        if running.is_some() {
+            return;
+        }
+        if let Err(e) = self.rest.schema_cache().refresh().await {
+            tracing::warn!(error = %e, "could not check a waking project's schema");
+        }
+        self.keep(&mut running, epoch, idle_after);
+    }
+
+    /// Starts the keeper, and a watch that stops it once the project has
+    /// served nothing for `idle_after`.
+    fn keep(
+        self: &Arc<Self>,
+        running: &mut Option<crate::schema::ReloadListener>,
+        epoch: Instant,
+        idle_after: Duration,
+    ) {
+        let Some(keeper) = &self.keeper else { return };
+        let (config, tls) = keeper.settings.clone();
+        *running = Some(self.rest.schema_cache().keep_current(config, tls));
+        keeper.awake.store(true, Ordering::Release);
+        let project = Arc::downgrade(self);
+        let every = (idle_after / 2).max(Duration::from_millis(10));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                // Dropped with the project: nothing to stop.
+                let Some(project) = project.upgrade() else {
+                    return;
+                };
+                let now = u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+                let idle_ms = now.saturating_sub(project.last_used.load(Ordering::Relaxed));
+                if Duration::from_millis(idle_ms) < idle_after {
+                    continue;
+                }
+                let Some(keeper) = &project.keeper else {
+                    return;
+                };
+                let mut running = keeper.running.lock().await;
+                keeper.awake.store(false, Ordering::Release);
+                // Dropping it aborts the task and closes its connection.
+                running.take();
+                return;
+            }
+        });
+    }
 }
 
 /// A project's slot: built once, however many first requests wait for it.
@@ -215,11 +286,16 @@ pub struct ProjectsBuilder<R> {
 }
 
 impl<R: ProjectResolver> ProjectsBuilder<R> {
-    /// Each built project listens for `NOTIFY pgrst` on its own database and
-    /// reloads its own schema cache (default off). A listening project holds
-    /// one connection of its own (outside its pool and the budget) for as
-    /// long as it stays built; without it, [`Projects::service`] gives the
-    /// schema cache to reload.
+    /// Each project keeps its own schema cache current while it is in use
+    /// (default off), as [`SchemaCache::keep_current`](crate::SchemaCache::keep_current):
+    /// `NOTIFY pgrst` on its database, and a check of the catalog digest
+    /// every second where the DDL event triggers are not installed. That
+    /// takes one connection of its own (outside its pool and the budget),
+    /// closed with the pool's once the project has been idle for
+    /// [`idle_after`](Self::idle_after): an idle project holds no connection
+    /// of any kind. Its next request first checks the digest (one query) and
+    /// reloads if the schema changed while it slept. Without it,
+    /// [`Projects::service`] gives the schema cache to reload.
     ///
     /// ```
     /// # struct R; impl tower_postgrest::projects::ProjectResolver for R { type Key = u8;
@@ -409,6 +485,7 @@ impl<R: ProjectResolver> Inner<R> {
         match project {
             Ok(project) => {
                 project.last_used.store(self.now_ms(), Ordering::Relaxed);
+                project.wake(self.epoch, self.idle_after).await;
                 Ok(Arc::clone(project))
             }
             Err(e) => {
@@ -457,8 +534,12 @@ impl<R: ProjectResolver> Inner<R> {
             rest = rest.anon_role(anon.clone());
         }
         let rest = rest.build().await?;
-        let listener = match (self.listen, settings) {
-            (true, Some((db, tls))) => Some(rest.schema_cache().listen(db, tls)),
+        let keeper = match (self.listen, settings) {
+            (true, Some(settings)) => Some(Keeper {
+                settings,
+                running: tokio::sync::Mutex::new(None),
+                awake: AtomicBool::new(false),
+            }),
             _ => None,
         };
         // The service's anonymous role is the one that applies.
@@ -467,12 +548,19 @@ impl<R: ProjectResolver> Inner<R> {
             &config.auth,
             tower_layer::Layer::layer(&roles, rest.clone()),
         );
-        Ok(Arc::new(Project {
+        let project = Arc::new(Project {
             stack,
             rest,
             last_used: AtomicU64::new(self.now_ms()),
-            _listener: listener,
-        }))
+            keeper,
+        });
+        // Just loaded: current, so the keeper starts without a check.
+        if let Some(keeper) = &project.keeper {
+            if let Ok(mut running) = keeper.running.try_lock() {
+                project.keep(&mut running, self.epoch, self.idle_after);
+            }
+        }
+        Ok(project)
     }
 }
 

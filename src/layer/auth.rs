@@ -48,9 +48,10 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use super::api_keys::{self, ApiKey, Found};
 use super::keys::{Key, KeySet, config_error, invalid_token, parse_jwks, verify_signature};
 use super::token::{Cache, cookie_allowed, cookie_of, token_of};
-use super::{Claims, ResponseFuture};
+use super::{Claims, DbRole, ResponseFuture};
 use crate::body::RestBody;
 use crate::error::Error;
 
@@ -107,6 +108,8 @@ struct Config {
     cookie: Option<String>,
     /// Other origins whose pages may use the cookie token.
     cookie_origins: Vec<String>,
+    /// Opaque API keys and their roles.
+    api_keys: Vec<ApiKey>,
 }
 
 /// The layer of [`JwtAuth`]; see the [module docs](self).
@@ -120,6 +123,7 @@ impl fmt::Debug for JwtAuthLayer {
         f.debug_struct("JwtAuthLayer")
             .field("keys", &self.config.keys.current.load().keys.len())
             .field("audience", &self.config.audience)
+            .field("api_keys", &self.config.api_keys.len())
             .finish_non_exhaustive()
     }
 }
@@ -139,6 +143,7 @@ impl JwtAuthLayer {
                 require_apikey: false,
                 cookie: None,
                 cookie_origins: Vec::new(),
+                api_keys: Vec::new(),
             }),
         }
     }
@@ -409,6 +414,45 @@ impl JwtAuthLayer {
         self
     }
 
+    /// An opaque API key (Supabase's `sb_publishable_…`, `sb_secret_…`)
+    /// that stands for `role`: a request whose `apikey` (or `Authorization:
+    /// Bearer`) is `key` runs as `role`, with the claims `{"role": role}`,
+    /// unless `Authorization` carries a user's JWT, which wins. A key that
+    /// starts with `sb_secret_` is a secret key: refused (401) on a request
+    /// from a browser. Keys are compared in constant time and never logged;
+    /// an `sb_…` value in either header that is not a key is 401 `Invalid
+    /// API key`. The attacks considered are written in
+    /// `src/layer/api_keys.rs`.
+    ///
+    /// ```
+    /// let auth = tower_postgrest::layer::JwtAuthLayer::secret("a secret of at least 32 characters!!")
+    ///     .unwrap()
+    ///     .api_key("sb_publishable_4Yx9…", "anon")
+    ///     .api_key("sb_secret_Jq2w…", "service_role");
+    /// ```
+    #[must_use]
+    pub fn api_key(mut self, key: impl AsRef<str>, role: impl AsRef<str>) -> Self {
+        let key = ApiKey::new(key.as_ref(), role.as_ref(), false);
+        self.config_mut().api_keys.push(key);
+        self
+    }
+
+    /// A secret API key of any shape: as [`api_key`](Self::api_key), and
+    /// refused from browsers whatever its prefix (for a key of a role that
+    /// bypasses Row Level Security).
+    ///
+    /// ```
+    /// let auth = tower_postgrest::layer::JwtAuthLayer::secret("a secret of at least 32 characters!!")
+    ///     .unwrap()
+    ///     .secret_api_key("internal-batch-job-key-8f3a…", "service_role");
+    /// ```
+    #[must_use]
+    pub fn secret_api_key(mut self, key: impl AsRef<str>, role: impl AsRef<str>) -> Self {
+        let key = ApiKey::new(key.as_ref(), role.as_ref(), true);
+        self.config_mut().api_keys.push(key);
+        self
+    }
+
     /// How many verified tokens to keep (default 1000; 0 disables the cache).
     /// Expiry is still checked on every request.
     #[must_use]
@@ -432,6 +476,7 @@ impl JwtAuthLayer {
                 require_apikey: c.require_apikey,
                 cookie: c.cookie.clone(),
                 cookie_origins: c.cookie_origins.clone(),
+                api_keys: c.api_keys.clone(),
             });
         }
         Arc::get_mut(&mut self.config).expect("just made unique")
@@ -494,6 +539,13 @@ impl Config {
             return Err(invalid_token("PGRST301", "No API key found in request")
                 .with_hint("No `apikey` request header was found."));
         };
+        if !self.api_keys.is_empty() {
+            match api_keys::find(&self.api_keys, key) {
+                Found::Key(k) => return api_keys::allowed(k, req).map(drop),
+                Found::Unknown => return Err(api_keys::unknown()),
+                Found::Token => {}
+            }
+        }
         self.verify(key).map(drop).map_err(|_| {
             invalid_token("PGRST301", "Invalid API key")
                 .with_hint("Double check your `apikey` header.")
@@ -506,7 +558,33 @@ impl Config {
     fn verdict<B>(&self, req: &Request<B>, may_refetch: bool) -> Verdict {
         #[cfg(not(feature = "jwks-url"))]
         let _ = may_refetch;
+        if !self.api_keys.is_empty() {
+            // An opaque `apikey` is checked even when a user's JWT wins.
+            if let Some(apikey) = req.headers().get("apikey").and_then(|v| v.to_str().ok()) {
+                match api_keys::find(&self.api_keys, apikey.trim()) {
+                    Found::Key(k) => {
+                        if let Err(e) = api_keys::allowed(k, req) {
+                            return Verdict::Reject(e);
+                        }
+                    }
+                    Found::Unknown => return Verdict::Reject(api_keys::unknown()),
+                    Found::Token => {}
+                }
+            }
+        }
         let token = match token_of(req) {
+            Ok(Some(token)) if !self.api_keys.is_empty() => {
+                match api_keys::find(&self.api_keys, token) {
+                    Found::Key(k) => {
+                        return match api_keys::allowed(k, req) {
+                            Ok(k) => Verdict::Key(k.role().clone(), k.claims().clone()),
+                            Err(e) => Verdict::Reject(e),
+                        };
+                    }
+                    Found::Unknown => return Verdict::Reject(api_keys::unknown()),
+                    Found::Token => token,
+                }
+            }
             Ok(Some(token)) => token,
             Ok(None) => match self.cookie.as_deref().and_then(|name| cookie_of(req, name)) {
                 Some(token) => match cookie_allowed(req, &self.cookie_origins) {
@@ -630,6 +708,8 @@ impl Config {
 /// What [`JwtAuth`] does with a request.
 enum Verdict {
     Pass(Option<Claims>),
+    /// An opaque API key: its role, and the claims SQL sees.
+    Key(DbRole, Claims),
     Reject(Error),
     /// The token names a key the JWKS URL may have published since it was last read.
     #[cfg(feature = "jwks-url")]
@@ -699,6 +779,15 @@ where
                     req.extensions_mut()
                         .insert(super::JwtTiming(started.elapsed()));
                 }
+            }
+            ResponseFuture::inner(inner.call(req))
+        }
+        Verdict::Key(role, claims) => {
+            req.extensions_mut().insert(claims);
+            req.extensions_mut().insert(role);
+            if let Some(started) = started {
+                req.extensions_mut()
+                    .insert(super::JwtTiming(started.elapsed()));
             }
             ResponseFuture::inner(inner.call(req))
         }

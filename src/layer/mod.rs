@@ -20,6 +20,8 @@
 //! ```
 
 #[cfg(feature = "jwt")]
+mod api_keys;
+#[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub mod auth;
 pub mod cors;

@@ -14,7 +14,8 @@ use super::introspect::load_schema;
 use crate::db::{MakeTls, Pool};
 use crate::error::Error;
 
-type LoadFuture = Pin<Box<dyn Future<Output = Result<Schema, Error>> + Send>>;
+/// A snapshot, and the catalog digest taken just before it was read (when it could be).
+type LoadFuture = Pin<Box<dyn Future<Output = Result<(Schema, Option<String>), Error>> + Send>>;
 type Loader = dyn Fn() -> LoadFuture + Send + Sync;
 type FingerprintFuture = Pin<Box<dyn Future<Output = Result<String, Error>> + Send>>;
 type Fingerprinter = dyn Fn() -> FingerprintFuture + Send + Sync;
@@ -46,6 +47,8 @@ struct Inner {
     fingerprint: Box<Fingerprinter>,
     generation: AtomicU64,
     last_load: std::sync::Mutex<Option<LoadStats>>,
+    /// The catalog digest of the current snapshot (taken just before it was read).
+    digest: std::sync::Mutex<Option<String>>,
 }
 
 /// How the last successful load went, for metrics.
@@ -84,7 +87,11 @@ impl SchemaCache {
             let schemas = Arc::clone(&schemas);
             Box::pin(async move {
                 let conn = pool.get().await.map_err(crate::db::pool_error)?;
-                load_schema(&conn.client, &schemas).await
+                // The digest first: a change made while the snapshot is read
+                // then shows as a difference at the next check, never as none.
+                let digest = catalog_fingerprint(&conn.client, &schemas).await.ok();
+                let schema = load_schema(&conn.client, &schemas).await?;
+                Ok((schema, digest))
             })
         };
         let started = Instant::now();
@@ -96,6 +103,7 @@ impl SchemaCache {
                 fingerprint: Box::new(fingerprint),
                 generation: AtomicU64::new(0),
                 last_load: std::sync::Mutex::new(None),
+                digest: std::sync::Mutex::new(None),
             }),
         };
         cache.install(first, started.elapsed());
@@ -128,7 +136,47 @@ impl SchemaCache {
         self.inner.last_load.lock().ok().and_then(|l| *l)
     }
 
-    fn install(&self, mut schema: Schema, duration: Duration) {
+    /// Reloads when the catalog of the exposed schemas changed since the
+    /// current snapshot was read: one cheap query (a digest of their
+    /// relations, columns, functions and keys) when nothing changed, which
+    /// is the usual case. Answers whether it reloaded. For a service that
+    /// may have missed notifications (it was not listening), before it
+    /// serves again.
+    ///
+    /// ```no_run
+    /// # async fn demo(cache: tower_postgrest::SchemaCache) -> Result<(), tower_postgrest::Error> {
+    /// if cache.refresh().await? {
+    ///     println!("the schema changed while nobody was looking");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn refresh(&self) -> Result<bool, Error> {
+        let now = (self.inner.fingerprint)().await?;
+        self.reload_unless(&now).await
+    }
+
+    /// [`refresh`](Self::refresh), reading the digest on `client`.
+    async fn refresh_on(&self, client: &tokio_postgres::Client) -> Result<bool, Error> {
+        let schemas = self.snapshot().schemas.clone();
+        let now = catalog_fingerprint(client, &schemas).await?;
+        self.reload_unless(&now).await
+    }
+
+    /// Reloads unless `digest` is the current snapshot's.
+    async fn reload_unless(&self, digest: &str) -> Result<bool, Error> {
+        let same = self
+            .inner
+            .digest
+            .lock()
+            .ok()
+            .is_some_and(|d| d.as_deref() == Some(digest));
+        if same {
+            return Ok(false);
+        }
+        self.reload().await.map(|()| true)
+    }
+
+    fn install(&self, (mut schema, digest): (Schema, Option<String>), duration: Duration) {
         schema.generation = self.inner.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let stats = LoadStats {
             duration,
@@ -143,6 +191,9 @@ impl SchemaCache {
             "schema cache loaded"
         );
         self.inner.current.store(Arc::new(schema));
+        if let Ok(mut d) = self.inner.digest.lock() {
+            *d = digest;
+        }
         count_load("SUCCESS");
         metrics::gauge!("pgrst_schema_cache_query_time_seconds").set(duration.as_secs_f64());
         if let Ok(mut last) = self.inner.last_load.lock() {
@@ -194,7 +245,64 @@ impl SchemaCache {
     {
         let cache = self.clone();
         ReloadListener {
-            task: tokio::spawn(listen_forever(cache, Arc::from(channel), config, tls)),
+            task: tokio::spawn(listen_forever(cache, Arc::from(channel), config, tls, None)),
+        }
+    }
+
+    /// Keeps the snapshot current on any database, with no setting: the one
+    /// call for "new tables are served". It [`listen`](Self::listen)s for
+    /// `NOTIFY pgrst` on a connection of its own, and where the
+    /// [`DDL_WATCH_SQL`](Self::DDL_WATCH_SQL) event triggers are not
+    /// installed (they need a superuser; Supabase installs them under the
+    /// same names), it also checks the catalog digest every second on that
+    /// same connection (one query of about a millisecond; see
+    /// BENCHMARKS.md), reloading when it changed. Created, dropped and
+    /// altered tables, views and functions all count. Each (re)connection
+    /// checks the digest first, so changes made while it was away are not
+    /// missed. Stops, closing its connection, when the handle is dropped.
+    ///
+    /// ```no_run
+    /// # async fn demo(cache: tower_postgrest::SchemaCache) -> Result<(), Box<dyn std::error::Error>> {
+    /// let config: tokio_postgres::Config = "postgres://authenticator@localhost/app".parse()?;
+    /// let _current = cache.keep_current(config, tokio_postgres::NoTls);
+    /// // CREATE TABLE public.todos (…) — served within about a second.
+    /// # Ok(()) }
+    /// ```
+    pub fn keep_current<T: MakeTls>(&self, config: tokio_postgres::Config, tls: T) -> ReloadListener
+    where
+        T::S: Unpin + tokio::io::AsyncRead + tokio::io::AsyncWrite,
+    {
+        self.keep_current_every(KEEP_CURRENT_PERIOD, config, tls)
+    }
+
+    /// [`keep_current`](Self::keep_current), checking the digest every
+    /// `period` instead of every second where the triggers are missing.
+    ///
+    /// ```no_run
+    /// # async fn demo(cache: tower_postgrest::SchemaCache) -> Result<(), Box<dyn std::error::Error>> {
+    /// let config: tokio_postgres::Config = "postgres://authenticator@localhost/app".parse()?;
+    /// let _current = cache.keep_current_every(std::time::Duration::from_secs(2), config, tokio_postgres::NoTls);
+    /// # Ok(()) }
+    /// ```
+    pub fn keep_current_every<T: MakeTls>(
+        &self,
+        period: Duration,
+        config: tokio_postgres::Config,
+        tls: T,
+    ) -> ReloadListener
+    where
+        T::S: Unpin + tokio::io::AsyncRead + tokio::io::AsyncWrite,
+    {
+        let cache = self.clone();
+        let period = period.max(Duration::from_millis(10));
+        ReloadListener {
+            task: tokio::spawn(listen_forever(
+                cache,
+                Arc::from(CHANNEL),
+                config,
+                tls,
+                Some(period),
+            )),
         }
     }
 }
@@ -235,21 +343,11 @@ impl SchemaCache {
         let cache = self.clone();
         ReloadListener {
             task: tokio::spawn(async move {
-                // Unknown at first: the catalog may have changed since the
-                // snapshot was loaded, so the first check reloads.
-                let mut last: Option<String> = None;
                 let mut ticks = tokio::time::interval(period);
                 loop {
                     ticks.tick().await;
-                    let now = match (cache.inner.fingerprint)().await {
-                        Ok(now) => now,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "could not read the catalog fingerprint");
-                            continue;
-                        }
-                    };
-                    if last.as_ref() != Some(&now) && cache.reload().await.is_ok() {
-                        last = Some(now);
+                    if let Err(e) = cache.refresh().await {
+                        tracing::warn!(error = %e, "could not check the catalog for changes");
                     }
                 }
             }),
@@ -317,6 +415,8 @@ impl Drop for ReloadListener {
 
 /// The notification channel, as PostgREST's default `db-channel`.
 const CHANNEL: &str = "pgrst";
+/// How often [`SchemaCache::keep_current`] checks the digest where no trigger notifies.
+const KEEP_CURRENT_PERIOD: Duration = Duration::from_secs(1);
 /// Notifications within this interval of each other cause one reload.
 const DEBOUNCE: Duration = Duration::from_millis(100);
 /// The longest a reload waits for notifications to stop coming.
@@ -324,16 +424,28 @@ const DEBOUNCE_MAX: Duration = Duration::from_secs(1);
 /// The longest wait between two connection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(32);
 
+/// Whether the [`SchemaCache::DDL_WATCH_SQL`] event triggers (Supabase's
+/// have the same names) are installed and enabled.
+async fn ddl_triggers(client: &tokio_postgres::Client) -> bool {
+    match client
+        .query_one(crate::sql::catalog::DDL_TRIGGERS, &[])
+        .await
+    {
+        Ok(row) => row.try_get::<_, bool>(0).unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
 async fn listen_forever<T: MakeTls>(
     cache: SchemaCache,
     channel: Arc<str>,
     config: tokio_postgres::Config,
     tls: T,
+    poll: Option<Duration>,
 ) where
     T::S: Unpin + tokio::io::AsyncRead + tokio::io::AsyncWrite,
 {
     let mut backoff = Duration::from_secs(1);
-    let mut connected_before = false;
     loop {
         match config.connect(tls.clone()).await {
             Ok((client, mut connection)) => {
@@ -363,11 +475,38 @@ async fn listen_forever<T: MakeTls>(
                 } else {
                     tracing::debug!(%channel, "listening for schema reloads");
                     backoff = Duration::from_secs(1);
-                    if connected_before {
-                        let _ = cache.reload().await;
+                    // Where the DDL event triggers notify this channel, the
+                    // notifications say it all; elsewhere the digest is
+                    // polled on this same connection.
+                    let poll = match poll {
+                        Some(p) if !(&*channel == CHANNEL && ddl_triggers(&client).await) => {
+                            Some(p)
+                        }
+                        _ => None,
+                    };
+                    let mut ticks = poll.map(|p| {
+                        let mut t = tokio::time::interval(p);
+                        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                        t
+                    });
+                    if ticks.is_none() {
+                        // Notifications may have been missed while not listening.
+                        let _ = cache.refresh_on(&client).await;
                     }
-                    connected_before = true;
-                    while let Some(payload) = rx.recv().await {
+                    loop {
+                        let payload = match ticks.as_mut() {
+                            None => rx.recv().await,
+                            Some(ticks) => tokio::select! {
+                                payload = rx.recv() => payload,
+                                _ = ticks.tick() => {
+                                    if let Err(e) = cache.refresh_on(&client).await {
+                                        tracing::warn!(error = %e, "could not check the catalog for changes");
+                                    }
+                                    continue;
+                                }
+                            },
+                        };
+                        let Some(payload) = payload else { break };
                         let mut reload = wants_schema_reload(&payload);
                         // Debounce: gather what arrives while things are busy,
                         // but never for longer than DEBOUNCE_MAX (a steady

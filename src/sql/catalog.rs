@@ -199,6 +199,11 @@ SELECT pg_catalog.md5(coalesce(pg_catalog.string_agg(x, ',' ORDER BY x), '')) FR
   WHERE k.contype IN ('f', 'p', 'u') AND n.nspname = ANY ($1::text[])
 ) s(x)";
 
+/// Whether the DDL event triggers that notify `pgrst` are installed and enabled.
+pub(crate) const DDL_TRIGGERS: &str = "
+SELECT pg_catalog.count(*) = 2 FROM pg_catalog.pg_event_trigger
+WHERE evtname IN ('pgrst_ddl_watch', 'pgrst_drop_watch') AND evtenabled <> 'D'";
+
 /// `LISTEN` on `channel`, quoted.
 pub(crate) fn listen(channel: &str) -> String {
     let mut listen = String::from("LISTEN ");

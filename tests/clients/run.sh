@@ -4,6 +4,9 @@
 # node's test runner, and the `postgrest` Python package with pytest.
 #
 # Usage: tests/clients/run.sh [js|python|all]   (default: all)
+# Each suite runs twice: with the demo's JWT keys (anon, service_role), and
+# with its opaque API keys (sb_publishable_…, sb_secret_…) as ANON_KEY and
+# SERVICE_KEY. CLIENT_KEYS=jwt or CLIENT_KEYS=opaque runs one pass only.
 # Installs the pinned client packages on first use (npm ci; a venv under target/).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -54,14 +57,24 @@ done
 POSTGREST_URL=$(sed -n 's/^Serving the REST API at //p' "$log")
 ANON_KEY=$(sed -n 's/^anon key: //p' "$log")
 SERVICE_KEY=$(sed -n 's/^service_role key: //p' "$log")
-if [ -z "$SERVICE_KEY" ]; then cat "$log"; exit 1; fi
-export POSTGREST_URL ANON_KEY SERVICE_KEY
+PUBLISHABLE_KEY=$(sed -n 's/^publishable key (anon): //p' "$log")
+SECRET_KEY=$(sed -n 's/^secret key (service_role): //p' "$log")
+if [ -z "$SERVICE_KEY" ] || [ -z "$SECRET_KEY" ]; then cat "$log"; exit 1; fi
+export POSTGREST_URL
 
 status=0
-if [ "$what" != python ]; then
-  (cd "$here/js" && node --test --test-reporter=spec) || status=1
-fi
-if [ "$what" != js ]; then
-  "$venv/bin/python" -m pytest -q -p no:cacheprovider "$here/python" || status=1
-fi
+for keys in ${CLIENT_KEYS:-jwt opaque}; do
+  case $keys in
+    jwt) export ANON_KEY SERVICE_KEY KEY_KIND=jwt ;;
+    opaque) export ANON_KEY="$PUBLISHABLE_KEY" SERVICE_KEY="$SECRET_KEY" KEY_KIND=opaque ;;
+    *) echo "CLIENT_KEYS: jwt or opaque, not $keys" >&2; exit 2 ;;
+  esac
+  echo "== keys: $keys"
+  if [ "$what" != python ]; then
+    (cd "$here/js" && node --test --test-reporter=spec) || status=1
+  fi
+  if [ "$what" != js ]; then
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider "$here/python" || status=1
+  fi
+done
 exit "$status"

@@ -1109,3 +1109,153 @@ async fn a_secret_and_a_jwks_url_verify_together() {
     ));
     until_status(&api, &forged, 401, Duration::ZERO).await;
 }
+
+#[tokio::test]
+async fn opaque_api_keys_run_as_their_roles_and_a_secret_one_never_from_a_browser() {
+    const PUBLISHABLE: &str = "sb_publishable_5xTq0yJb2Wm8RkLp3Nc7Vd";
+    const SECRET_KEY: &str = "sb_secret_Hq4nZ1uYt6Ls9Xe2Pw0Ja8";
+    let auth = JwtAuthLayer::secret(SECRET)
+        .unwrap()
+        .api_key(PUBLISHABLE, "anon")
+        .api_key(SECRET_KEY, "service_role")
+        .secret_api_key("internal-job-key-7f3a91c2", "service_role");
+    // No anonymous role: a request runs as anon only through the key.
+    let (api, _db) = stack(false, auth).await;
+    let uri = "/notes?select=body&order=id";
+    let get = |headers: Vec<(&'static str, String)>| {
+        let api = &api;
+        async move {
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            send(api, "GET", uri, &headers).await
+        }
+    };
+    let everything = ["alice public", "alice private", "bob private"];
+
+    // The publishable key, alone or as supabase-js sends it without a
+    // session (apikey + the same key as Bearer): anon, under RLS.
+    for headers in [
+        vec![("apikey", PUBLISHABLE.to_owned())],
+        vec![
+            ("apikey", PUBLISHABLE.to_owned()),
+            ("authorization", bearer(PUBLISHABLE)),
+        ],
+        vec![("authorization", bearer(PUBLISHABLE))],
+    ] {
+        assert_eq!(bodies(&get(headers).await), ["alice public"]);
+    }
+    // The secret key bypasses RLS, from a server.
+    for headers in [
+        vec![("apikey", SECRET_KEY.to_owned())],
+        vec![
+            ("apikey", SECRET_KEY.to_owned()),
+            ("authorization", bearer(SECRET_KEY)),
+        ],
+        vec![
+            ("apikey", SECRET_KEY.to_owned()),
+            ("user-agent", "node".to_owned()),
+        ],
+        vec![("apikey", "internal-job-key-7f3a91c2".to_owned())],
+    ] {
+        assert_eq!(bodies(&get(headers).await), everything);
+    }
+    // A user's JWT wins over the publishable key.
+    let alice = bearer(&user(ALICE));
+    let reply = get(vec![
+        ("apikey", PUBLISHABLE.to_owned()),
+        ("authorization", alice.clone()),
+    ])
+    .await;
+    assert_eq!(bodies(&reply), ["alice public", "alice private"]);
+
+    // A secret key from a browser (its Origin, or a browser's User-Agent) is
+    // 401, whatever else the request carries.
+    let browser_ua =
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36";
+    for headers in [
+        vec![
+            ("apikey", SECRET_KEY.to_owned()),
+            ("origin", "https://app.example.com".to_owned()),
+        ],
+        vec![
+            ("apikey", SECRET_KEY.to_owned()),
+            ("user-agent", browser_ua.to_owned()),
+        ],
+        vec![
+            ("authorization", bearer(SECRET_KEY)),
+            ("origin", "http://localhost:5173".to_owned()),
+        ],
+        vec![
+            ("apikey", SECRET_KEY.to_owned()),
+            ("authorization", alice.clone()),
+            ("origin", "https://app.example.com".to_owned()),
+        ],
+        vec![
+            ("apikey", "internal-job-key-7f3a91c2".to_owned()),
+            ("user-agent", browser_ua.to_owned()),
+        ],
+    ] {
+        let reply = get(headers.clone()).await;
+        assert_eq!(reply.status, 401, "{headers:?}: {}", reply.text);
+        assert_eq!(
+            reply.json()["message"],
+            "Forbidden use of secret API key in browser"
+        );
+        assert!(!reply.text.contains(SECRET_KEY), "the key is never echoed");
+    }
+    // The publishable key from a browser is what it is for.
+    let reply = get(vec![
+        ("apikey", PUBLISHABLE.to_owned()),
+        ("origin", "https://app.example.com".to_owned()),
+    ])
+    .await;
+    assert_eq!(bodies(&reply), ["alice public"]);
+
+    // Unknown `sb_` keys, in either header, are 401 and name no key.
+    for headers in [
+        vec![("apikey", "sb_publishable_5xTq0yJb2Wm8RkLp3Nc7Ve".to_owned())],
+        vec![
+            ("apikey", "sb_secret_nope".to_owned()),
+            ("authorization", alice.clone()),
+        ],
+        vec![("authorization", bearer("sb_publishable_"))],
+    ] {
+        let reply = get(headers.clone()).await;
+        assert_eq!(reply.status, 401, "{headers:?}: {}", reply.text);
+        assert_eq!(reply.json()["message"], "Invalid API key");
+    }
+    // A malformed JWT keeps PostgREST's message.
+    let reply = get(vec![("authorization", bearer("not-a-token"))]).await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.json()["message"], "Expected 3 parts in JWT; got 1");
+}
+
+#[tokio::test]
+async fn the_api_key_gate_takes_opaque_keys_too() {
+    let auth = JwtAuthLayer::secret(SECRET)
+        .unwrap()
+        .require_apikey(true)
+        .api_key("sb_publishable_gate0000000000000000", "anon");
+    let (api, _db) = stack(false, auth).await;
+    let alice = bearer(&user(ALICE));
+    let reply = send(
+        &api,
+        "GET",
+        "/notes?select=body&order=id",
+        &[
+            ("apikey", "sb_publishable_gate0000000000000000"),
+            ("authorization", &alice),
+        ],
+    )
+    .await;
+    assert_eq!(bodies(&reply), ["alice public", "alice private"]);
+    let reply = send(
+        &api,
+        "GET",
+        "/notes?select=body&order=id",
+        &[("authorization", &alice)],
+    )
+    .await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.json()["message"], "No API key found in request");
+}

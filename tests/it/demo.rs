@@ -504,6 +504,12 @@ fn the_demo_s_throwaway_keys_are_short_lived_and_its_own() {
     let started = start_throwaway();
     let base = started.said("Serving the REST API at http://").unwrap();
     let keys = ["anon key: ", "service_role key: "].map(|k| started.said(k).unwrap());
+    let publishable = started
+        .said("publishable key (anon): ")
+        .expect("a publishable key");
+    let secret = started
+        .said("secret key (service_role): ")
+        .expect("a secret key");
     let child = started.child;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -540,6 +546,27 @@ fn the_demo_s_throwaway_keys_are_short_lived_and_its_own() {
         "",
     );
     assert_eq!(status, 200);
+    // And an opaque pair of this run's own: the secret one works from a
+    // server and is refused from a browser's page.
+    assert!(publishable.starts_with("sb_publishable_") && secret.starts_with("sb_secret_"));
+    let path = format!("/{prefix}/reviews?select=id");
+    assert_eq!(
+        http(addr, "GET", &path, &[("apikey", &publishable)], "").0,
+        200
+    );
+    assert_eq!(http(addr, "GET", &path, &[("apikey", &secret)], "").0, 200);
+    let (status, body) = http(
+        addr,
+        "GET",
+        &path,
+        &[("apikey", &secret), ("origin", "http://localhost:5173")],
+        "",
+    );
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body.contains("Forbidden use of secret API key in browser"),
+        "{body}"
+    );
     stop(child);
 }
 

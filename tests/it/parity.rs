@@ -322,3 +322,92 @@ async fn new_tables_appear_by_the_catalog_watch() {
     db.batch_execute("DROP TABLE public.fresh").await.unwrap();
     until_status(&svc, "/fresh", 404, 5).await;
 }
+
+/// Transactions committed in the cluster's `postgres` database so far.
+async fn commits(db: &tokio_postgres::Client) -> i64 {
+    // The statistics are per backend until flushed: ask for fresh ones.
+    db.batch_execute("SELECT pg_stat_clear_snapshot()")
+        .await
+        .unwrap();
+    db.query_one(
+        "SELECT xact_commit FROM pg_stat_database WHERE datname = 'postgres'",
+        &[],
+    )
+    .await
+    .unwrap()
+    .get(0)
+}
+
+#[tokio::test]
+async fn keep_current_serves_new_tables_views_and_functions_with_no_setting() {
+    // No event triggers: the digest it checks every second notices.
+    let c = crate::support::own_cluster(WATCHED).await;
+    let url = c.url("postgres", "postgres");
+    let svc = crate::support::service_at(&url, 2).await;
+    let _current = svc
+        .schema_cache()
+        .keep_current(url.parse().unwrap(), tokio_postgres::NoTls);
+    let (db, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    db.batch_execute(
+        "CREATE TABLE public.fresh (id int PRIMARY KEY); INSERT INTO public.fresh VALUES (1)",
+    )
+    .await
+    .unwrap();
+    until_status(&svc, "/fresh", 200, 5).await;
+    db.batch_execute("ALTER TABLE public.fresh ADD COLUMN note text")
+        .await
+        .unwrap();
+    until_status(&svc, "/fresh?select=note", 200, 5).await;
+    db.batch_execute("CREATE VIEW public.fresh_ids AS SELECT id FROM public.fresh")
+        .await
+        .unwrap();
+    until_status(&svc, "/fresh_ids", 200, 5).await;
+    db.batch_execute(
+        "CREATE FUNCTION public.twice(n int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT 2 * n';
+         GRANT EXECUTE ON FUNCTION public.twice(int) TO web",
+    )
+    .await
+    .unwrap();
+    until_status(&svc, "/rpc/twice?n=4", 200, 5).await;
+    db.batch_execute("DROP VIEW public.fresh_ids; DROP TABLE public.fresh")
+        .await
+        .unwrap();
+    until_status(&svc, "/fresh", 404, 5).await;
+    until_status(&svc, "/fresh_ids", 404, 5).await;
+}
+
+#[tokio::test]
+async fn keep_current_relies_on_the_event_triggers_where_they_are_installed() {
+    let c = crate::support::own_cluster(WATCHED).await;
+    c.psql("postgres", tower_postgrest::SchemaCache::DDL_WATCH_SQL)
+        .unwrap();
+    let url = c.url("postgres", "postgres");
+    let svc = crate::support::service_at(&url, 2).await;
+    let (db, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    // Polled every 100 ms if it polled at all.
+    let _current = svc.schema_cache().keep_current_every(
+        std::time::Duration::from_millis(100),
+        url.parse().unwrap(),
+        tokio_postgres::NoTls,
+    );
+    // Settled: connected, listening, its first check done.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let before = commits(&db).await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let polls = commits(&db).await - before;
+    // Our own two statistics reads commit; twenty polls would show.
+    assert!(
+        polls <= 4,
+        "{polls} transactions in 2 s with the triggers installed"
+    );
+    db.batch_execute("CREATE TABLE public.fresh (id int PRIMARY KEY)")
+        .await
+        .unwrap();
+    until_status(&svc, "/fresh", 200, 5).await;
+}
