@@ -1,6 +1,6 @@
 //! An existing axum app — its own routes, state and tower-http layers (trace,
 //! compression, timeout) — that nests the REST stack (JWT auth, role
-//! switching, the service) at `/rest/v1`.
+//! switching, the service) at `/api/rest/v1`, with the API page for browsers.
 //!
 //! Run with: `cargo run --example axum_nest`
 //!
@@ -68,7 +68,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let manager = ConnectionManager::from_url(&db.api_url, tokio_postgres::NoTls)?;
     let pool = manager.pool_builder().build(manager).await?;
-    let rest = RestService::builder(pool).anon_role("anon").build().await?;
+    // A browser opening /api/rest/v1/ gets the API page.
+    let rest = RestService::builder(pool)
+        .anon_role("anon")
+        .api_page(true)
+        .build()
+        .await?;
     let api = ServiceBuilder::new()
         .layer(JwtAuthLayer::secret(&secret)?)
         .layer(SetRoleLayer::new())
@@ -78,7 +83,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/health", get(health))
         .route("/visits", get(visits))
         .with_state(AppState::default())
-        .nest_service("/rest/v1", api)
+        .nest_service("/api/rest/v1", api)
         .layer(
             ServiceBuilder::new()
                 // `x-request-id`: the client's or a new UUID, on the response and in the trace span.
@@ -100,7 +105,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!(
-        "Serving the REST API at http://{}/rest/v1",
+        "Serving the REST API at http://{}/api/rest/v1",
         listener.local_addr()?
     );
     demo_db::raise_open_files();

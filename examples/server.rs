@@ -40,6 +40,7 @@
 //! | `PGRST_DB_PREPARED_STATEMENTS` | `true`; `false` behind a transaction pooler (PgBouncer before 1.21, Supavisor in transaction mode): unnamed statements only |
 //! | `PGRST_DEMO_EXTRA_SQL` | unset: an SQL file to load after the demo data (throwaway database only) |
 //! | `PGRST_OPENAPI_MODE` | `follow-privileges` (or `ignore-privileges`, `disabled`) |
+//! | `PGRST_OPENAPI_PAGE` | `true`: a browser opening the API's root gets a page describing it (off with `false`, or with `PGRST_OPENAPI_MODE=disabled`) |
 //! | `PGRST_DB_MAX_EMBEDS`, `PGRST_DB_MAX_EMBEDS_PER_LEVEL`, `PGRST_DB_MAX_EMBED_DEPTH`, `PGRST_DB_MAX_SELECT_ITEMS`, `PGRST_DB_MAX_FILTERS`, `PGRST_DB_MAX_JSON_PATH` | [`Limits::default`] |
 //! | `PGRST_SERVER_TIMING_ENABLED` | `false`: `true` adds `Server-Timing` (`jwt`, `parse`, `plan`, `transaction`, `response`) |
 //! | `PGRST_ADMIN_SERVER_PORT` | unset: on this port, `/live`, `/ready` and `/metrics` (Prometheus text) |
@@ -348,6 +349,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(mode) = env("PGRST_OPENAPI_MODE") {
         builder = builder.openapi_mode(mode.parse::<OpenApiMode>()?);
     }
+    // The API page for browsers at the root, unless PGRST_OPENAPI_PAGE=false.
+    builder = builder.api_page(env("PGRST_OPENAPI_PAGE").is_none_or(|v| v != "false"));
     if let Some(timeout) = timeout {
         builder = builder.statement_timeout(timeout);
     }
@@ -503,6 +506,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "  curl -G -H \"apikey: $ANON_KEY\" -H 'Accept: application/vnd.pgrst.object+json' '{base}/books' \\\n       --data-urlencode 'select=title,series:details->>series' --data-urlencode 'id=eq.4'"
     );
+    if env("PGRST_OPENAPI_PAGE").is_none_or(|v| v != "false")
+        && env("PGRST_OPENAPI_MODE").is_none_or(|m| m != "disabled")
+    {
+        println!("Open {base}/ in a browser to read the API (it asks for a key).");
+    }
     println!("Press Ctrl-C to stop.");
 
     // On SIGTERM or Ctrl-C: stop accepting, let requests in flight finish

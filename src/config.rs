@@ -183,6 +183,27 @@ impl<T: MakeTls> RestServiceBuilder<T> {
         self
     }
 
+    /// Answers a browser's `GET /` (an `Accept` that prefers `text/html`)
+    /// with a page that describes the API: its tables, views and functions,
+    /// their columns, keys and relationships, examples in curl, supabase-js
+    /// and supabase-py, a diagram of the foreign keys, and a form that runs
+    /// GET requests. The page holds no schema: it asks for a key, keeps it
+    /// for the browser tab only, and reads the OpenAPI document with it, so
+    /// it shows what that key may see. It is self-contained (nothing is
+    /// fetched from elsewhere) and sent with a strict
+    /// `Content-Security-Policy`. Off by default; off too when the OpenAPI
+    /// document is ([`OpenApiMode::Disabled`]).
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: tower_postgrest::Pool) -> Result<(), tower_postgrest::Error> {
+    /// let rest = tower_postgrest::RestService::builder(pool).api_page(true).build().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn api_page(mut self, on: bool) -> Self {
+        self.settings.api_page = on;
+        self
+    }
+
     /// The former name of [`plans`](Self::plans).
     #[deprecated(
         since = "0.1.0",
@@ -613,6 +634,8 @@ pub(crate) struct Config {
     pub(crate) plan_enabled: bool,
     /// The most operations in a batch (`POST /`); 0 turns batches off.
     pub(crate) batch_limit: usize,
+    /// A browser's `GET /` answers the API page.
+    pub(crate) api_page: bool,
 }
 
 /// The settings as the builder collected them, before [`Config::new`] checks them.
@@ -632,6 +655,7 @@ pub(crate) struct Settings {
     pub(crate) pre_request: Option<String>,
     pub(crate) aggregates: bool,
     pub(crate) plan_enabled: bool,
+    pub(crate) api_page: bool,
 }
 
 impl Default for Settings {
@@ -651,6 +675,7 @@ impl Default for Settings {
             pre_request: None,
             aggregates: false,
             plan_enabled: false,
+            api_page: false,
         }
     }
 }
@@ -714,6 +739,7 @@ impl Config {
             metrics: settings.metrics,
             aggregates: settings.aggregates,
             plan_enabled: settings.plan_enabled,
+            api_page: settings.api_page && settings.openapi_mode != OpenApiMode::Disabled,
             batch_limit: settings.limits.batch_operations,
             pre_request: settings
                 .pre_request

@@ -43,6 +43,7 @@ mod health;
 pub mod layer;
 mod metrics;
 mod openapi;
+mod page;
 mod plan;
 #[cfg(all(feature = "jwt", feature = "rustls"))]
 #[cfg_attr(docsrs, doc(cfg(all(feature = "jwt", feature = "rustls"))))]

@@ -103,7 +103,9 @@ fn table_schema(schema: &Schema, table: &Table) -> Value {
         TableKind::View | TableKind::MaterializedView => "view",
         _ => "table",
     };
-    let mut out = json!({"type": "object", "properties": properties, "x-kind": kind, "x-primary-key": table.primary_key});
+    let columns: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+    let mut out = json!({"type": "object", "properties": properties, "x-kind": kind,
+        "x-primary-key": table.primary_key, "x-columns": columns});
     if !required.is_empty() {
         out["required"] = json!(required);
     }

@@ -190,6 +190,12 @@ impl<T: MakeTls> Shared<T> {
     {
         let started = self.config.server_timing.then(Instant::now);
         let (parts, body) = req.into_parts();
+        // The API page holds no schema: it is anyone's, before any role.
+        if self.config.api_page
+            && crate::page::wanted(&parts.method, parts.uri.path(), &parts.headers)
+        {
+            return Ok(crate::page::response());
+        }
         let role = choose_role(
             &parts.extensions,
             &ClaimPath::default(),

@@ -37,14 +37,14 @@ fn http_get(addr: &str, path: &str, apikey: Option<&str>) -> (u16, String) {
 
 /// What a started demo server printed up to "Press Ctrl-C"; its output is
 /// drained from then on, so that what it prints later finds an open pipe.
-struct Started {
-    child: std::process::Child,
+pub(crate) struct Started {
+    pub(crate) child: std::process::Child,
     printed: Vec<String>,
 }
 
 impl Started {
     /// The rest of the first printed line that starts with `prefix`.
-    fn said(&self, prefix: &str) -> Option<String> {
+    pub(crate) fn said(&self, prefix: &str) -> Option<String> {
         self.printed
             .iter()
             .find_map(|l| l.strip_prefix(prefix))
@@ -54,7 +54,7 @@ impl Started {
 
 /// Starts the demo server on a free port with `env` (a value of `None`
 /// removes the variable).
-fn start_demo(env: &[(&str, Option<&str>)]) -> Started {
+pub(crate) fn start_demo(env: &[(&str, Option<&str>)]) -> Started {
     let bin = demo_binary();
     assert!(bin.exists(), "{} not built", bin.display());
     let mut cmd = Command::new(&bin);
@@ -325,7 +325,7 @@ fn start_example(name: &str) -> (std::process::Child, String) {
     (child, base)
 }
 
-fn stop(mut child: std::process::Child) {
+pub(crate) fn stop(mut child: std::process::Child) {
     Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -385,6 +385,18 @@ fn axum_nest_example_serves_over_tcp() {
         "",
     );
     assert_eq!((status, body.as_str()), (200, TWO_TITLES));
+    // Nested at /api/rest/v1: a browser there gets the page, which reads
+    // the document from where it was loaded.
+    assert_eq!(prefix, "api/rest/v1");
+    let (status, body) = http(
+        addr,
+        "GET",
+        &format!("/{prefix}/"),
+        &[("accept", "text/html,*/*;q=0.8")],
+        "",
+    );
+    assert_eq!(status, 200);
+    assert!(body.starts_with("<!doctype html>"), "{body:.100}");
     // The JWT layer is in front: a bad token never reaches the database.
     let (status, _) = http(
         addr,

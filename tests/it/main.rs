@@ -30,6 +30,7 @@ mod media_handlers;
 mod nested_insert;
 mod one_road;
 mod operations;
+mod page;
 mod parity;
 mod pre_request;
 mod profiles;

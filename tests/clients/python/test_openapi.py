@@ -39,8 +39,15 @@ def test_root_is_a_valid_openapi_3_1_document():
     assert spec["paths"]["/rpc/add_them"]["post"]["requestBody"]["content"]["application/json"]["schema"]["required"] == ["a", "b"]
 
 
-def test_root_refuses_other_media_types():
+def test_root_answers_a_browser_with_the_api_page_and_refuses_other_media_types():
     key = os.environ["ANON_KEY"]
     url = os.environ["POSTGREST_URL"].rstrip("/") + "/"
-    res = httpx.get(url, headers={"apikey": key, "Accept": "text/html"})
+    # A browser (text/html first) gets the page, with no key at all: it holds
+    # no schema, and reads the document with the key its reader enters.
+    page = httpx.get(url, headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
+    assert "gadgets" not in page.text
+    res = httpx.get(url, headers={"apikey": key, "Accept": "text/csv"})
     assert res.status_code == 406
