@@ -100,7 +100,7 @@ struct Config {
     keys: Arc<Keys>,
     audience: Option<String>,
     cache: Option<Mutex<Cache>>,
-    /// Insert a [`JwtTiming`](super::JwtTiming) into each request with a token.
+    /// Insert a [`JwtTiming`](super::JwtTiming) into each request.
     timing: bool,
     /// Every request needs an `apikey` that verifies.
     require_apikey: bool,
@@ -775,10 +775,10 @@ where
         Verdict::Pass(claims) => {
             if let Some(claims) = claims {
                 req.extensions_mut().insert(claims);
-                if let Some(started) = started {
-                    req.extensions_mut()
-                        .insert(super::JwtTiming(started.elapsed()));
-                }
+            }
+            if let Some(started) = started {
+                req.extensions_mut()
+                    .insert(super::JwtTiming(started.elapsed()));
             }
             ResponseFuture::inner(inner.call(req))
         }

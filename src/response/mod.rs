@@ -520,7 +520,36 @@ pub(crate) fn finish(
     if let (Some(_), Some(asked)) = (&plan.timezone, req.prefs.timezone.as_deref()) {
         preference_applied(res, &format!("timezone={asked}"));
     }
+    order_applied(res);
     Ok(())
+}
+
+/// `Preference-Applied` in PostgREST's fixed order, whatever order the
+/// request named them in: resolution, missing, return, count, tx, handling,
+/// timezone, max-affected.
+fn order_applied(res: &mut Response<RestBody>) {
+    const ORDER: [&str; 8] = [
+        "resolution=",
+        "missing=",
+        "return=",
+        "count=",
+        "tx=",
+        "handling=",
+        "timezone=",
+        "max-affected=",
+    ];
+    let headers = res.headers_mut();
+    let Some(value) = headers.get(&PREFERENCE_APPLIED).and_then(|v| v.to_str().ok()) else {
+        return;
+    };
+    if !value.contains(',') {
+        return;
+    }
+    let mut items: Vec<&str> = value.split(',').map(str::trim).collect();
+    let rank = |item: &str| ORDER.iter().position(|p| item.starts_with(p)).unwrap_or(ORDER.len());
+    items.sort_by_key(|item| rank(item));
+    let ordered = items.join(", ");
+    headers.insert(PREFERENCE_APPLIED, owned_header_value(ordered));
 }
 
 /// The plan of a statement (`Accept: application/vnd.pgrst.plan`): its rows,
@@ -558,7 +587,8 @@ pub(crate) fn server_timing(
         ("transaction", transaction),
         ("response", response),
     ];
-    let entries = if jwt.is_some() { &all[..] } else { &all[1..] };
+    // PostgREST always names the JWT step, which takes no time without a token.
+    let entries = &all[..];
     let mut value = String::with_capacity(96);
     for (name, d) in entries {
         if !value.is_empty() {

@@ -413,6 +413,8 @@ impl Drop for ReloadListener {
     }
 }
 
+/// The `application_name` of the listener's connection, unless its configuration names one.
+pub(crate) const LISTENER_NAME: &str = "tower-postgrest schema listener";
 /// The notification channel, as PostgREST's default `db-channel`.
 const CHANNEL: &str = "pgrst";
 /// How often [`SchemaCache::keep_current`] checks the digest where no trigger notifies.
@@ -446,6 +448,11 @@ async fn listen_forever<T: MakeTls>(
     T::S: Unpin + tokio::io::AsyncRead + tokio::io::AsyncWrite,
 {
     let mut backoff = Duration::from_secs(1);
+    // Named, so that it shows for what it is in pg_stat_activity.
+    let mut config = config;
+    if config.get_application_name().is_none() {
+        config.application_name(LISTENER_NAME);
+    }
     loop {
         match config.connect(tls.clone()).await {
             Ok((client, mut connection)) => {
@@ -490,8 +497,10 @@ async fn listen_forever<T: MakeTls>(
                         t
                     });
                     if ticks.is_none() {
-                        // Notifications may have been missed while not listening.
-                        let _ = cache.refresh_on(&client).await;
+                        // Notifications may have been missed while not
+                        // listening (through the pool: this connection's
+                        // last statement stays its LISTEN, for operators).
+                        let _ = cache.refresh().await;
                     }
                     loop {
                         let payload = match ticks.as_mut() {

@@ -428,7 +428,7 @@ async fn server_timing_applies_to_a_batch_as_a_whole_and_to_a_nested_insert() {
     assert_eq!(batch.status, 200, "{}", batch.text);
     let timing = batch.header("server-timing");
     assert!(
-        timing.starts_with("parse;dur=0.0, plan;dur=0.0, transaction;dur=")
+        timing.starts_with("jwt;dur=0.0, parse;dur=0.0, plan;dur=0.0, transaction;dur=")
             && timing.contains(", response;dur="),
         "{timing}"
     );

@@ -265,7 +265,8 @@ async fn new_tables_appear_by_the_ddl_event_triggers() {
         .schema_cache()
         .listen(url.parse().unwrap(), tokio_postgres::NoTls);
     // The listener's LISTEN must be in place before the DDL (a notification
-    // sent earlier reaches nobody): wait until PostgreSQL shows it.
+    // sent earlier reaches nobody): wait until PostgreSQL shows it, or the
+    // digest check that follows it.
     let (db, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
         .await
         .unwrap();
@@ -274,7 +275,8 @@ async fn new_tables_appear_by_the_ddl_event_triggers() {
     loop {
         let n: i64 = db
             .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'",
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'tower-postgrest schema listener'
+                 AND (query LIKE 'LISTEN%' OR query LIKE '%pg_catalog.md5%')",
                 &[],
             )
             .await

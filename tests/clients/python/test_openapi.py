@@ -49,5 +49,5 @@ def test_root_answers_a_browser_with_the_api_page_and_refuses_other_media_types(
     assert page.headers["content-type"] == "text/html; charset=utf-8"
     assert page.headers["content-security-policy"].startswith("default-src 'none'")
     assert "gadgets" not in page.text
-    res = httpx.get(url, headers={"apikey": key, "Accept": "text/csv"})
+    res = httpx.get(url, headers={"apikey": key, "Accept": "application/xml"})
     assert res.status_code == 406
