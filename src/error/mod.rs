@@ -349,23 +349,51 @@ impl Error {
         if state != "PGRST" {
             return None;
         }
-        let invalid = || {
+        // PostgREST's words for each way the raise can be malformed.
+        const MESSAGE_HINT: &str = "MESSAGE must be a JSON object with obligatory keys: 'code', 'message' and optional keys: 'details', 'hint'.";
+        const DETAIL_HINT: &str = "DETAIL must be a JSON object with obligatory keys: 'status', 'headers' and optional key: 'status_text'.";
+        let malformed = |details: String, hint: &str| {
             Self::new(
                 ErrorKind::Internal,
-                "The message and detail of RAISE SQLSTATE 'PGRST' must be JSON",
+                "Could not parse JSON in the \"RAISE SQLSTATE 'PGRST'\" error",
             )
-            .with_details(
-                "MESSAGE needs \"code\" and \"message\"; DETAIL needs \"status\" and \"headers\"",
-            )
+            .with_details(details)
+            .with_hint(hint)
             .with_postgrest_code("PGRST121")
         };
         let message: serde_json::Value = match serde_json::from_str(db.message) {
-            Ok(v) => v,
-            Err(_) => return Some(invalid()),
+            Ok(v @ serde_json::Value::Object(_)) => v,
+            _ => {
+                return Some(malformed(
+                    format!("Invalid JSON value for MESSAGE: '{}'", db.message),
+                    MESSAGE_HINT,
+                ));
+            }
         };
         let detail: serde_json::Value = match db.detail.map(serde_json::from_str) {
-            Some(Ok(v)) => v,
-            _ => return Some(invalid()),
+            Some(Ok(v @ serde_json::Value::Object(_))) => v,
+            None => {
+                return Some(malformed(
+                    "DETAIL is missing in the RAISE statement".to_owned(),
+                    DETAIL_HINT,
+                ));
+            }
+            Some(_) => {
+                return Some(malformed(
+                    format!(
+                        "Invalid JSON value for DETAIL: '{}'",
+                        db.detail.unwrap_or("")
+                    ),
+                    DETAIL_HINT,
+                ));
+            }
+        };
+        let invalid = || {
+            malformed(
+                "MESSAGE needs \"code\" and \"message\"; DETAIL needs \"status\" and \"headers\""
+                    .to_owned(),
+                MESSAGE_HINT,
+            )
         };
         let (Some(code), Some(text), Some(status), Some(headers)) = (
             message["code"].as_str(),

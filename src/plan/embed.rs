@@ -623,7 +623,11 @@ fn embed_nulls_in_trees(conds: &mut [PlannedCondition<'_>], embeds: &mut [EmbedP
 }
 
 /// Resolves `order=rel(col)` terms against the to-one embeds.
-pub(super) fn order_embed(embeds: &[EmbedPlan<'_>], relation: &str) -> Result<usize, Error> {
+pub(super) fn order_embed(
+    embeds: &[EmbedPlan<'_>],
+    relation: &str,
+    parent: &str,
+) -> Result<usize, Error> {
     let index = embeds
         .iter()
         .position(|e| e.name == relation || e.relation == relation)
@@ -633,7 +637,9 @@ pub(super) fn order_embed(embeds: &[EmbedPlan<'_>], relation: &str) -> Result<us
             codes::PGRST118,
             format!("A related order on '{relation}' is not possible"),
         )
-        .with_hint("Only to-one relationships can be used to order the parent"));
+        .with_details(format!(
+            "'{parent}' and '{relation}' do not form a many-to-one or one-to-one relationship"
+        )));
     }
     Ok(index)
 }

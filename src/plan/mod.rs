@@ -676,7 +676,7 @@ fn plan_shape<'r>(
     for term in &req.order {
         order.push(match &term.relation {
             Some(relation) => {
-                let index = embed::order_embed(&embeds, relation)?;
+                let index = embed::order_embed(&embeds, relation, &table.name)?;
                 let target = embeds[index].node.table;
                 PlannedOrder {
                     term,

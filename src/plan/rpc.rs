@@ -124,6 +124,8 @@ pub(crate) fn plan_call<'r>(
     let max_affected = prefs.max_affected.filter(|_| prefs.strict);
     if prefs.strict {
         applied.push("handling=strict".to_owned());
+    } else if prefs.lenient {
+        applied.push("handling=lenient".to_owned());
     }
     if let Some(n) = max_affected {
         applied.push(format!("max-affected={n}"));

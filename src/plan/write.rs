@@ -104,6 +104,9 @@ pub(super) fn tx_end(req: &ApiRequest, config: &Config, applied: &mut Vec<String
 fn strict_and_tx(req: &ApiRequest, config: &Config, applied: &mut Vec<String>) -> WritePrefs {
     let prefs = &req.prefs;
     let mut max_affected = None;
+    if prefs.lenient {
+        applied.push("handling=lenient".into());
+    }
     if prefs.strict {
         applied.push("handling=strict".into());
         if let Some(n) = prefs.max_affected {

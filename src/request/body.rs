@@ -178,11 +178,14 @@ fn json_payload(body: Bytes, inspect: bool) -> Result<Payload, Error> {
     let shape = match first {
         b'{' => Shape::Object,
         b'[' => Shape::Array,
-        _ => {
+        // Valid JSON of another kind says what is wanted; anything else
+        // gets PostgREST's words.
+        _ if serde_json::from_slice::<de::IgnoredAny>(&body).is_ok() => {
             return Err(invalid_body(
                 "The request body must be a JSON object or an array of objects",
             ));
         }
+        _ => return Err(empty_or_invalid()),
     };
     let text = || {
         String::from_utf8(Vec::from(body.clone()))
@@ -198,7 +201,11 @@ fn json_payload(body: Bytes, inspect: bool) -> Result<Payload, Error> {
         });
     }
     let parsed: Objects = serde_json::from_slice(&body).map_err(|e| {
-        if e.is_data() && e.to_string().starts_with("All object keys must match") {
+        let text = e.to_string();
+        // An array whose elements are not all objects with the same keys.
+        let mismatch = text.starts_with("All object keys must match")
+            || (shape == Shape::Array && text.starts_with("invalid type"));
+        if e.is_data() && mismatch {
             invalid_body("All object keys must match")
         } else if e.is_data() {
             invalid_body(
@@ -209,7 +216,8 @@ fn json_payload(body: Bytes, inspect: bool) -> Result<Payload, Error> {
                     .to_owned(),
             )
         } else {
-            empty_or_invalid().with_details(e.to_string())
+            // PostgREST's answer names no position.
+            empty_or_invalid()
         }
     })?;
     Ok(Payload {
@@ -324,11 +332,13 @@ fn csv_payload(body: &[u8]) -> Result<Payload, Error> {
     while read(&mut reader, &mut record)? {
         if record.len() != header.len() {
             let line = record.position().map_or(rows + 2, |p| p.line() as usize);
-            return Err(invalid_body(format!(
-                "CSV line {line} has {} fields where the header has {}",
-                record.len(),
-                header.len()
-            )));
+            return Err(
+                invalid_body("All lines must have same number of fields").with_details(format!(
+                    "CSV line {line} has {} fields where the header has {}",
+                    record.len(),
+                    header.len()
+                )),
+            );
         }
         if rows > 0 {
             json.push(',');

@@ -24,6 +24,10 @@ pub(crate) enum MediaType {
     /// `application/x-ndjson`: one JSON object per row, each on its own line
     /// (an extension: PostgREST has no such output). Large reads stream.
     NdJson,
+    /// `application/geo+json`: the rows as a GeoJSON FeatureCollection,
+    /// each row a Feature by PostGIS's `ST_AsGeoJSON` (its geometry column
+    /// the geometry, the other columns its properties), as PostgREST.
+    GeoJson,
     /// What a media-type handler of the database produces; its content
     /// type is the handler's.
     Custom,
@@ -44,6 +48,7 @@ impl MediaType {
             Self::Csv => "text/csv; charset=utf-8",
             Self::OpenApi => "application/openapi+json; charset=utf-8",
             Self::NdJson => "application/x-ndjson",
+            Self::GeoJson => "application/geo+json; charset=utf-8",
             Self::Custom => "application/octet-stream",
         }
     }
@@ -77,7 +82,7 @@ impl Acceptable {
 
 /// Every media type `Accept` may name that this crate can produce.
 const ACCEPTABLE: &[Acceptable] = {
-    use MediaType::{Csv, Json, JsonStripped, NdJson, OpenApi, SingularJson};
+    use MediaType::{Csv, GeoJson, Json, JsonStripped, NdJson, OpenApi, SingularJson};
     const OBJECT: MediaType = SingularJson { stripped: false };
     const OBJECT_STRIPPED: MediaType = SingularJson { stripped: true };
     &[
@@ -92,6 +97,7 @@ const ACCEPTABLE: &[Acceptable] = {
         Acceptable::new("text/*", Csv, Csv),
         Acceptable::new("application/openapi+json", OpenApi, OpenApi),
         Acceptable::new("application/x-ndjson", NdJson, NdJson),
+        Acceptable::new("application/geo+json", GeoJson, GeoJson),
     ]
 };
 
@@ -135,6 +141,7 @@ impl Explain {
             }
             MediaType::Csv => "text/csv",
             MediaType::NdJson => "application/x-ndjson",
+            MediaType::GeoJson => "application/geo+json",
             _ => "application/json",
         };
         let format = if self.json { "json" } else { "text" };

@@ -76,6 +76,8 @@ pub(crate) struct Preferences {
     pub(crate) missing_default: bool,
     /// `handling=strict`
     pub(crate) strict: bool,
+    /// `handling=lenient`, named (PostgREST echoes it).
+    pub(crate) lenient: bool,
     pub(crate) max_affected: Option<i64>,
     pub(crate) tx: Option<TxEnd>,
     /// `timezone=<name>`, as given (checked against the database's zones by the planner).
@@ -186,6 +188,7 @@ pub(crate) fn parse_prefer(headers: &HeaderMap) -> Result<Preferences, Error> {
     }
     prefs.missing_default = missing.unwrap_or(false);
     prefs.strict = handling.unwrap_or(false);
+    prefs.lenient = handling == Some(false);
     if prefs.strict && !unknown.is_empty() {
         return Err(Error::pgrst(
             codes::PGRST122,

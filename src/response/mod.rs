@@ -245,6 +245,9 @@ pub(crate) fn call(plan: &CallPlan<'_>, result: CallResult) -> Result<Response<R
     if set {
         let range = content_range(shape.offset, result.page_total, total);
         headers.insert(header::CONTENT_RANGE, owned_header_value(range));
+    } else if plan.returns != Returns::Void && total.is_some() {
+        // One value, counted as PostgREST counts it.
+        headers.insert(header::CONTENT_RANGE, HeaderValue::from_static("0-0/1"));
     }
     let applied: Vec<&str> = shape
         .count
@@ -347,8 +350,9 @@ fn parse_status(s: &str) -> Result<StatusCode, Error> {
 /// A name's first entry replaces the header this crate would send; later ones add to it.
 fn apply_response_headers(headers: &mut http::HeaderMap, raw: &str) -> Result<(), Error> {
     let invalid = || {
-        Error::pgrst(codes::PGRST111, "Invalid response.headers").with_details(
-            "response.headers must be a JSON array of single-key objects with string values",
+        Error::pgrst(
+            codes::PGRST111,
+            "response.headers guc must be a JSON array composed of objects with a single key and a string value",
         )
     };
     let list: Vec<serde_json::Map<String, serde_json::Value>> =
@@ -517,6 +521,14 @@ pub(crate) fn finish(
     if plan.echo_tx {
         preference_applied(res, plan.tx.end.as_str());
     }
+    // A read's handling, as a write's and a call's plan already say theirs.
+    if matches!(plan.kind, crate::plan::PlanKind::Read(_)) {
+        if req.prefs.strict {
+            preference_applied(res, "handling=strict");
+        } else if req.prefs.lenient {
+            preference_applied(res, "handling=lenient");
+        }
+    }
     if let (Some(_), Some(asked)) = (&plan.timezone, req.prefs.timezone.as_deref()) {
         preference_applied(res, &format!("timezone={asked}"));
     }
@@ -539,14 +551,22 @@ fn order_applied(res: &mut Response<RestBody>) {
         "max-affected=",
     ];
     let headers = res.headers_mut();
-    let Some(value) = headers.get(&PREFERENCE_APPLIED).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = headers
+        .get(&PREFERENCE_APPLIED)
+        .and_then(|v| v.to_str().ok())
+    else {
         return;
     };
     if !value.contains(',') {
         return;
     }
     let mut items: Vec<&str> = value.split(',').map(str::trim).collect();
-    let rank = |item: &str| ORDER.iter().position(|p| item.starts_with(p)).unwrap_or(ORDER.len());
+    let rank = |item: &str| {
+        ORDER
+            .iter()
+            .position(|p| item.starts_with(p))
+            .unwrap_or(ORDER.len())
+    };
     items.sort_by_key(|item| rank(item));
     let ordered = items.join(", ");
     headers.insert(PREFERENCE_APPLIED, owned_header_value(ordered));

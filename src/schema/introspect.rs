@@ -36,10 +36,11 @@ struct CatalogRows {
 /// Loads a snapshot of `schemas`.
 pub(crate) async fn load_schema(client: &Client, schemas: &[String]) -> Result<Schema, Error> {
     let rows = fetch_catalog(client, schemas).await?;
-    let tables = tables_from(rows.relations)?;
+    let (tables, base_tables) = tables_from(rows.relations)?;
     let foreign_keys = foreign_keys_from(rows.foreign_keys);
     let functions = functions_from(rows.functions)?;
     let mut schema = Schema::new(schemas.to_vec(), tables, foreign_keys, functions);
+    schema.base_tables = base_tables;
     schema.view_columns = lineage_from(rows.view_columns);
     schema.role_timeouts = rows
         .role_timeouts
@@ -145,8 +146,10 @@ async fn fetch_catalog(client: &Client, schemas: &[String]) -> Result<CatalogRow
 }
 
 /// The relations, from the rows of [`RELATIONS`].
-fn tables_from(rows: Vec<Row>) -> Result<Vec<Table>, Error> {
+/// The exposed relations, and the tables of other schemas that foreign keys join.
+fn tables_from(rows: Vec<Row>) -> Result<(Vec<Table>, Vec<Table>), Error> {
     let mut tables = Vec::with_capacity(rows.len());
+    let mut base = Vec::new();
     for row in rows {
         let kind = match row.get::<_, String>(2).as_str() {
             "r" => TableKind::Table,
@@ -157,7 +160,12 @@ fn tables_from(rows: Vec<Row>) -> Result<Vec<Table>, Error> {
         };
         let columns: Vec<Column> =
             serde_json::from_str(row.get::<_, &str>(7)).map_err(bad_catalog)?;
-        tables.push(Table {
+        let into = if row.get::<_, bool>(11) {
+            &mut tables
+        } else {
+            &mut base
+        };
+        into.push(Table {
             schema: row.get(0),
             name: row.get(1),
             kind,
@@ -171,7 +179,7 @@ fn tables_from(rows: Vec<Row>) -> Result<Vec<Table>, Error> {
             estimated_bytes: row.get(10),
         });
     }
-    Ok(tables)
+    Ok((tables, base))
 }
 
 /// The foreign keys, from the rows of [`FOREIGN_KEYS`].
@@ -208,6 +216,7 @@ fn functions_from(rows: Vec<Row>) -> Result<Vec<Function>, Error> {
             returns_composite: row.get(5),
             args: input_args(raw, defaults),
             comment: row.get(8),
+            single_row: row.get(9),
         });
     }
     Ok(fns)

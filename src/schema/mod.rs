@@ -199,6 +199,10 @@ pub struct Function {
     pub returns_set: bool,
     /// Whether the return type is a composite (a row type, `TABLE`, or OUT parameters).
     pub returns_composite: bool,
+    /// Whether it returns a set declared to hold one row (`ROWS 1`): a
+    /// computed relationship through it is to-one, as PostgREST reads it.
+    #[serde(default)]
+    pub single_row: bool,
     /// Its volatility.
     pub volatility: Volatility,
     /// `COMMENT ON` the function.
@@ -256,8 +260,13 @@ pub struct Schema {
     pub schemas: Vec<String>,
     /// Tables, views, materialized views and foreign tables.
     pub tables: Vec<Table>,
-    /// Foreign keys touching the exposed schemas.
+    /// Foreign keys touching the exposed schemas, or the tables exposed
+    /// views show (those relate the views).
     pub foreign_keys: Vec<ForeignKey>,
+    /// Tables of other schemas that exposed views show: never served, but
+    /// their keys decide the relationships of those views (one-to-one,
+    /// junctions).
+    pub base_tables: Vec<Table>,
     /// Functions of the exposed schemas.
     pub functions: Vec<Function>,
     /// Where the columns of views come from.
@@ -288,12 +297,15 @@ struct SchemaData {
     functions: Vec<Function>,
     #[serde(default)]
     view_columns: Vec<ViewColumn>,
+    #[serde(default)]
+    base_tables: Vec<Table>,
 }
 
 impl From<SchemaData> for Schema {
     fn from(d: SchemaData) -> Self {
         let mut schema = Self::new(d.schemas, d.tables, d.foreign_keys, d.functions);
         schema.view_columns = d.view_columns;
+        schema.base_tables = d.base_tables;
         schema.reindex();
         schema
     }
@@ -307,6 +319,7 @@ impl From<Schema> for SchemaData {
             foreign_keys: s.foreign_keys,
             functions: s.functions,
             view_columns: s.view_columns,
+            base_tables: s.base_tables,
         }
     }
 }
@@ -341,6 +354,7 @@ impl Schema {
             tables,
             foreign_keys,
             functions,
+            base_tables: Vec::new(),
             view_columns: Vec::new(),
             relationships: Vec::new(),
             role_timeouts: HashMap::new(),

@@ -283,9 +283,20 @@ fn spellings(names: &[&Vec<String>]) -> Vec<Vec<String>> {
     out
 }
 
+/// The relation `schema_name.table`: exposed, or a table of another schema
+/// that foreign keys join.
+fn any_table<'s>(schema: &'s Schema, schema_name: &str, table: &str) -> Option<&'s super::Table> {
+    schema.table(schema_name, table).or_else(|| {
+        schema
+            .base_tables
+            .iter()
+            .find(|t| t.schema == schema_name && t.name == table)
+    })
+}
+
 /// Whether `cols` are exactly one of the unique keys of `schema_name.table`.
 fn is_unique_key(schema: &Schema, schema_name: &str, table: &str, cols: &[String]) -> bool {
-    schema.table(schema_name, table).is_some_and(|t| {
+    any_table(schema, schema_name, table).is_some_and(|t| {
         t.unique_keys
             .iter()
             .any(|k| k.len() == cols.len() && k.iter().all(|c| cols.contains(c)))
@@ -345,7 +356,8 @@ fn fk_relationship(
 }
 
 /// Computed relationships: a function of one argument, a row of an exposed
-/// relation, returning rows of another (`SETOF` is to-many).
+/// relation, returning rows of another (`SETOF` is to-many, unless declared
+/// `ROWS 1`).
 fn computed(schema: &Schema) -> Vec<Relationship> {
     let relation = |qualified: &str| {
         let (s, t) = qualified.split_once('.')?;
@@ -363,7 +375,7 @@ fn computed(schema: &Schema) -> Vec<Relationship> {
                 table: source.name.clone(),
                 foreign_schema: target.schema.clone(),
                 foreign_table: target.name.clone(),
-                cardinality: if f.returns_set {
+                cardinality: if f.returns_set && !f.single_row {
                     Cardinality::OneToMany
                 } else {
                     Cardinality::ManyToOne
@@ -377,11 +389,12 @@ fn computed(schema: &Schema) -> Vec<Relationship> {
         .collect()
 }
 
-/// Junctions: an exposed table with foreign keys to two sides, whose key
-/// columns are all in its primary key.
+/// Junctions: a table with foreign keys to two sides, whose key columns are
+/// all in its primary key, as the relations showing it (itself when exposed,
+/// the views over it) name it.
 fn many_to_many(schema: &Schema, exposures: &Exposures) -> Vec<Relationship> {
     let mut out = Vec::new();
-    for j in &schema.tables {
+    for j in schema.tables.iter().chain(&schema.base_tables) {
         if j.primary_key.is_empty() {
             continue;
         }
@@ -396,23 +409,31 @@ fn many_to_many(schema: &Schema, exposures: &Exposures) -> Vec<Relationship> {
                 if a.name == b.name {
                     continue;
                 }
-                for (src, src_cols) in covering(
-                    exposures,
-                    (&a.foreign_schema, &a.foreign_table),
-                    &a.foreign_columns,
-                ) {
-                    for (dst, dst_cols) in covering(
+                // The junction's own columns: `a`'s, then `b`'s.
+                let key: Vec<String> = a.columns.iter().chain(&b.columns).cloned().collect();
+                for (via, via_cols) in covering(exposures, (&j.schema, &j.name), &key) {
+                    let (via_a, via_b) = via_cols.split_at(a.columns.len());
+                    for (src, src_cols) in covering(
                         exposures,
-                        (&b.foreign_schema, &b.foreign_table),
-                        &b.foreign_columns,
+                        (&a.foreign_schema, &a.foreign_table),
+                        &a.foreign_columns,
                     ) {
-                        let ends = JunctionEnds {
-                            src,
-                            src_cols: &src_cols,
-                            dst,
-                            dst_cols: &dst_cols,
-                        };
-                        out.push(through_junction(j, a, b, &ends));
+                        for (dst, dst_cols) in covering(
+                            exposures,
+                            (&b.foreign_schema, &b.foreign_table),
+                            &b.foreign_columns,
+                        ) {
+                            let ends = JunctionEnds {
+                                via,
+                                via_a,
+                                via_b,
+                                src,
+                                src_cols: &src_cols,
+                                dst,
+                                dst_cols: &dst_cols,
+                            };
+                            out.push(through_junction(a, b, &ends));
+                        }
                     }
                 }
             }
@@ -421,8 +442,12 @@ fn many_to_many(schema: &Schema, exposures: &Exposures) -> Vec<Relationship> {
     out
 }
 
-/// The two relations a junction links, with their names for the key columns.
+/// The two relations a junction links, with their names for the key columns,
+/// and the relation showing the junction, with its names for `a`'s and `b`'s.
 struct JunctionEnds<'e> {
+    via: &'e Exposure,
+    via_a: &'e [String],
+    via_b: &'e [String],
     src: &'e Exposure,
     src_cols: &'e [String],
     dst: &'e Exposure,
@@ -430,13 +455,8 @@ struct JunctionEnds<'e> {
 }
 
 /// The many-to-many relationship from `ends.src` to `ends.dst` through the
-/// junction table `j`, whose key `a` points at the source and `b` at the target.
-fn through_junction(
-    j: &super::Table,
-    a: &ForeignKey,
-    b: &ForeignKey,
-    ends: &JunctionEnds<'_>,
-) -> Relationship {
+/// junction `ends.via`, whose key `a` points at the source and `b` at the target.
+fn through_junction(a: &ForeignKey, b: &ForeignKey, ends: &JunctionEnds<'_>) -> Relationship {
     Relationship {
         schema: ends.src.schema.clone(),
         table: ends.src.name.clone(),
@@ -446,18 +466,18 @@ fn through_junction(
         constraint: b.name.clone(),
         columns: Vec::new(),
         junction: Some(Junction {
-            schema: j.schema.clone(),
-            table: j.name.clone(),
+            schema: ends.via.schema.clone(),
+            table: ends.via.name.clone(),
             source_constraint: a.name.clone(),
             target_constraint: b.name.clone(),
             source_columns: ends
                 .src_cols
                 .iter()
                 .cloned()
-                .zip(a.columns.iter().cloned())
+                .zip(ends.via_a.iter().cloned())
                 .collect(),
-            target_columns: b
-                .columns
+            target_columns: ends
+                .via_b
                 .iter()
                 .cloned()
                 .zip(ends.dst_cols.iter().cloned())

@@ -8,7 +8,8 @@ pub(crate) const SNAPSHOT: &str =
     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path TO ''";
 
 /// Tables, views, materialized views, foreign tables and partitioned tables
-/// (not partitions), with their columns and primary keys.
+/// (not partitions), with their columns and primary keys; and whether they
+/// are exposed (the others are tables of other schemas that exposed views show).
 pub(crate) const RELATIONS: &str = r#"
 SELECT n.nspname::text,
        c.relname::text,
@@ -53,17 +54,38 @@ SELECT n.nspname::text,
                         FROM pg_catalog.pg_partition_tree(c.oid) AS t
                         JOIN pg_catalog.pg_class p ON p.oid = t.relid)
          ELSE c.relpages::int8
-       END * pg_catalog.current_setting('block_size')::int8
+       END * pg_catalog.current_setting('block_size')::int8,
+       n.nspname = ANY ($1::text[])
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = ANY ($1::text[])
+WHERE (n.nspname = ANY ($1::text[])
+       -- Tables of other schemas that exposed views show: their keys
+       -- decide the views' relationships.
+       OR (c.relkind IN ('r', 'p') AND c.oid IN (
+         SELECT d.refobjid FROM pg_catalog.pg_depend d
+         JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid
+         JOIN pg_catalog.pg_class v ON v.oid = r.ev_class
+         JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace
+         WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+           AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+           AND vn.nspname = ANY ($1::text[]))))
   AND c.relkind IN ('r', 'v', 'm', 'f', 'p')
   AND NOT c.relispartition
 ORDER BY n.nspname, c.relname
 "#;
 
-/// Foreign keys whose either side is in an exposed schema (not the copies on partitions).
+/// Foreign keys (not the copies on partitions) whose either side is in an
+/// exposed schema or is a table an exposed view shows: those between tables
+/// of other schemas relate the exposed views over them.
 pub(crate) const FOREIGN_KEYS: &str = r#"
+WITH view_bases AS (
+  SELECT d.refobjid AS oid FROM pg_catalog.pg_depend d
+  JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid
+  JOIN pg_catalog.pg_class v ON v.oid = r.ev_class
+  JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace
+  WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+    AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+    AND vn.nspname = ANY ($1::text[]))
 SELECT con.conname::text,
        ns.nspname::text, cl.relname::text,
        pg_catalog.array_agg(a.attname::text ORDER BY k.ord),
@@ -78,7 +100,9 @@ CROSS JOIN LATERAL unnest(con.conkey, con.confkey) WITH ORDINALITY AS k(col, fco
 JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.col
 JOIN pg_catalog.pg_attribute fa ON fa.attrelid = con.confrelid AND fa.attnum = k.fcol
 WHERE con.contype = 'f' AND con.conparentid = 0
-  AND (ns.nspname = ANY ($1::text[]) OR fns.nspname = ANY ($1::text[]))
+  AND (ns.nspname = ANY ($1::text[]) OR fns.nspname = ANY ($1::text[])
+       OR con.conrelid IN (SELECT b.oid FROM view_bases b)
+       OR con.confrelid IN (SELECT b.oid FROM view_bases b))
 GROUP BY con.oid, con.conname, ns.nspname, cl.relname, fns.nspname, fcl.relname
 ORDER BY ns.nspname, cl.relname, con.conname
 "#;
@@ -126,7 +150,11 @@ SELECT n.nspname::text,
        p.provolatile::text,
        p.proretset,
        pg_catalog.format_type(p.prorettype, NULL),
-       t.typtype = 'c' OR (t.oid = 'record'::regtype AND p.proallargtypes IS NOT NULL),
+       coalesce(bt.typtype, t.typtype) = 'c'
+         OR (t.oid = 'record'::regtype AND p.proallargtypes IS NOT NULL)
+         -- One OUT (or INOUT, TABLE) parameter: still a row, named by it.
+         OR coalesce('o' = ANY (p.proargmodes) OR 'b' = ANY (p.proargmodes)
+                     OR 't' = ANY (p.proargmodes), false),
        p.pronargdefaults::int4,
        coalesce((
          SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
@@ -138,10 +166,12 @@ SELECT n.nspname::text,
                      p.proargnames,
                      p.proargmodes::text[]) WITH ORDINALITY AS x(type, name, mode, ord)
        ), '[]')::text,
-       pg_catalog.obj_description(p.oid, 'pg_proc')
+       pg_catalog.obj_description(p.oid, 'pg_proc'),
+       p.proretset AND p.prorows = 1
 FROM pg_catalog.pg_proc p
 JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_catalog.pg_type t ON t.oid = p.prorettype
+LEFT JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype AND t.typtype = 'd'
 WHERE n.nspname = ANY ($1::text[])
   AND p.prokind = 'f'
   AND p.prorettype NOT IN ('trigger'::regtype, 'event_trigger'::regtype)

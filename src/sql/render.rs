@@ -831,6 +831,13 @@ pub(super) fn body(w: &mut Writer, plan: &ReadPlan<'_>) -> Result<(), Error> {
                 .ident(&PAGE)
                 .kw(")::text || E'\\n', ''), '')");
         }
+        MediaType::GeoJson => {
+            // PostGIS's function, found on the search path (its schema is
+            // among the extra ones, as PostgREST expects).
+            w.kw("pg_catalog.json_build_object('type', 'FeatureCollection', 'features', coalesce(pg_catalog.json_agg(ST_AsGeoJSON(")
+                .ident(&PAGE)
+                .kw(")::json), '[]'))::text");
+        }
         MediaType::Csv => {
             // The header: the keys of the first row; then each row as
             // PostgreSQL renders a record, without its parentheses.

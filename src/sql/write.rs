@@ -50,14 +50,16 @@ pub(crate) fn render_write(plan: &WritePlan<'_>) -> Result<Statement, Error> {
             w.kw("DELETE FROM ");
             table.write(&mut w);
             conditions(&mut w, &table, conds)?;
-            w.kw(" RETURNING ");
-            table.write(&mut w);
-            w.kw(".*");
+            returning(&mut w, &table, plan)?;
         }
     }
     w.kw("), ").ident(&PAGE).kw(" AS (");
-    let mut next = 0;
-    page(&mut w, &Source::Cte(SOURCE), &plan.shape, &mut next)?;
+    if plan.return_ == Return::Representation {
+        let mut next = 0;
+        page(&mut w, &Source::Cte(SOURCE), &plan.shape, &mut next)?;
+    } else {
+        w.kw("SELECT 1 FROM ").ident(&SOURCE);
+    }
     w.kw(") SELECT (SELECT pg_catalog.count(*) FROM ")
         .ident(&SOURCE)
         .kw("), pg_catalog.count(*), ");
@@ -194,8 +196,38 @@ fn insert(
             w.kw(" DO NOTHING");
         }
     }
-    w.kw(" RETURNING ").ident(&TARGET).kw(".*");
+    returning(w, &Source::Cte(TARGET), plan)?;
     Ok(counts_inserts)
+}
+
+/// `RETURNING`: every column for a representation; otherwise only what the
+/// answer needs — the primary key for an insert's `Location`, else `1` (the
+/// rows are counted) — so that a role may write what it may not read
+/// (`INSERT` without `SELECT`, or `SELECT` on some columns only), as in
+/// PostgREST.
+fn returning(w: &mut Writer, table: &Source<'_>, plan: &WritePlan<'_>) -> Result<(), Error> {
+    w.kw(" RETURNING ");
+    if plan.return_ == Return::Representation {
+        table.write(w);
+        w.kw(".*");
+        return Ok(());
+    }
+    let key = &plan.table().primary_key;
+    let location = plan.return_ == Return::HeadersOnly
+        && !key.is_empty()
+        && matches!(plan.kind, WriteKind::Insert { .. });
+    if !location {
+        w.kw("1");
+        return Ok(());
+    }
+    for (i, k) in key.iter().enumerate() {
+        if i > 0 {
+            w.kw(", ");
+        }
+        table.write(w);
+        w.kw(".").ident(&Ident::new(k)?);
+    }
+    Ok(())
 }
 
 /// `UPDATE … SET` the payload's columns `FROM` the payload `WHERE` the conditions.
@@ -208,10 +240,16 @@ fn update(
     key: &[&str],
 ) -> Result<(), Error> {
     if columns.is_empty() {
-        // Nothing to set: a no-op that still has the table's row type.
+        // Nothing to set: a no-op that still has the table's row type (or,
+        // when no representation is asked for, reads nothing).
         w.kw("SELECT ");
-        table.write(w);
-        w.kw(".* FROM ");
+        if plan.return_ == Return::Representation {
+            table.write(w);
+            w.kw(".*");
+        } else {
+            w.kw("1");
+        }
+        w.kw(" FROM ");
         table.write(w);
         w.kw(" WHERE false");
     } else {
@@ -246,9 +284,7 @@ fn update(
                 super::render::condition_sql(w, table, c)?;
             }
         }
-        w.kw(" RETURNING ");
-        table.write(w);
-        w.kw(".*");
+        returning(w, table, plan)?;
     }
     Ok(())
 }

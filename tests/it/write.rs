@@ -253,7 +253,7 @@ async fn missing_default_takes_column_defaults() {
     assert_eq!(reply.status, 201, "{}", reply.text);
     assert_eq!(
         reply.header("preference-applied"),
-        "return=representation, missing=default"
+        "missing=default, return=representation"
     );
     assert_eq!(
         rows(
