@@ -44,9 +44,8 @@ use crate::body::RestBody;
 const ALLOW_METHODS: &str = "GET, POST, PATCH, PUT, DELETE, OPTIONS, HEAD";
 const EXPOSE_HEADERS: &str = "Content-Encoding, Content-Location, Content-Range, Content-Type, \
      Date, Location, Server, Transfer-Encoding, Range-Unit";
-/// Headers browsers send without a preflight, plus `Authorization`.
-const SIMPLE_HEADERS: &str =
-    "Authorization, Accept, Accept-Language, Content-Language, Content-Type";
+/// Headers browsers send without a preflight.
+const SIMPLE_HEADERS: &str = "Accept, Accept-Language, Content-Language";
 
 /// The layer of [`Cors`]; see the [module docs](self).
 #[derive(Clone, Debug, Default)]
@@ -113,10 +112,18 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let allowed = req
+        let mut allowed = req
             .headers()
             .get(header::ORIGIN)
             .and_then(|o| self.layer.allow(o));
+        // Any origin allowed: an OPTIONS without `Origin` says so too, as PostgREST.
+        if allowed.is_none()
+            && self.layer.origins.is_none()
+            && req.method() == Method::OPTIONS
+            && !req.headers().contains_key(header::ORIGIN)
+        {
+            allowed = Some((HeaderValue::from_static("*"), false));
+        }
         let preflight = req.method() == Method::OPTIONS
             && req
                 .headers()
@@ -134,9 +141,18 @@ where
                 .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
                 .and_then(|v| v.to_str().ok())
                 .filter(|v| !v.trim().is_empty());
+            // As PostgREST: Authorization, the headers asked for, then the
+            // simple ones (a JSON body's Content-Type is among those asked for).
             let allow_headers = match requested {
-                Some(r) => format!("{SIMPLE_HEADERS}, {r}"),
-                None => SIMPLE_HEADERS.to_owned(),
+                Some(r) => {
+                    let asked: Vec<&str> = r
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|h| !h.is_empty())
+                        .collect();
+                    format!("Authorization, {}, {SIMPLE_HEADERS}", asked.join(", "))
+                }
+                None => format!("Authorization, {SIMPLE_HEADERS}"),
             };
             if let Ok(v) = HeaderValue::from_str(&allow_headers) {
                 headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v);

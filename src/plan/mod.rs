@@ -191,6 +191,9 @@ pub(crate) struct PlannedOrder<'r> {
 pub(crate) struct PlannedFilter<'r> {
     pub(crate) filter: &'r Filter,
     pub(crate) column_type: Option<&'r str>,
+    /// The column, when its type reads filter values through a data
+    /// representation from text.
+    pub(crate) text_form: Option<&'r crate::schema::Column>,
 }
 
 /// A condition with the column types of its filters.
@@ -477,6 +480,15 @@ pub(crate) fn plan<'r>(
             read,
             Checks::default(),
         ),
+        // The description is JSON: another type asked for is not available.
+        (Target::Root, _)
+            if !matches!(
+                req.accept,
+                MediaType::Json | MediaType::OpenApi | MediaType::JsonStripped
+            ) =>
+        {
+            return Err(req.accepted.unavailable());
+        }
         (Target::Root, action) => (
             PlanKind::Describe {
                 headers_only: action.headers_only(),
@@ -778,9 +790,11 @@ fn plan_condition<'r>(c: &'r Condition, table: &'r Table) -> PlannedCondition<'r
 }
 
 fn plan_filter<'r>(filter: &'r Filter, table: &'r Table) -> PlannedFilter<'r> {
+    let column = table.column(&filter.field.name);
     PlannedFilter {
         filter,
-        column_type: table.column(&filter.field.name).map(|c| c.resolved_type()),
+        column_type: column.map(|c| c.resolved_type()),
+        text_form: column.filter(|c| c.from_text.is_some() && filter.field.json_path.is_empty()),
     }
 }
 

@@ -31,6 +31,7 @@ struct CatalogRows {
     role_timeouts: Vec<Row>,
     timezones: Vec<Row>,
     media_handlers: Vec<Row>,
+    representations: Vec<Row>,
 }
 
 /// Loads a snapshot of `schemas`.
@@ -42,6 +43,7 @@ pub(crate) async fn load_schema(client: &Client, schemas: &[String]) -> Result<S
     let mut schema = Schema::new(schemas.to_vec(), tables, foreign_keys, functions);
     schema.base_tables = base_tables;
     schema.view_columns = lineage_from(rows.view_columns);
+    view_keys(&mut schema);
     schema.role_timeouts = rows
         .role_timeouts
         .into_iter()
@@ -56,6 +58,12 @@ pub(crate) async fn load_schema(client: &Client, schemas: &[String]) -> Result<S
         })
         .collect();
     schema.media_handlers = rows.media_handlers.iter().map(handler_from).collect();
+    schema.representations = rows
+        .representations
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect();
+    schema.mark_representations();
     schema.reindex();
     Ok(schema)
 }
@@ -109,6 +117,7 @@ async fn fetch_catalog(client: &Client, schemas: &[String]) -> Result<CatalogRow
     let role_timeouts = client.query_typed(catalog::ROLE_TIMEOUTS, &params);
     let timezones = client.query_typed(catalog::TIMEZONES, &params);
     let handlers = client.query_typed(catalog::MEDIA_HANDLERS, &params);
+    let representations = client.query_typed(catalog::REPRESENTATIONS, &params);
     let commit = client.batch_execute(crate::sql::session::COMMIT);
     let (
         begin,
@@ -119,6 +128,7 @@ async fn fetch_catalog(client: &Client, schemas: &[String]) -> Result<CatalogRow
         role_timeouts,
         timezones,
         handlers,
+        representations,
         commit,
     ) = futures_util::join!(
         begin,
@@ -129,6 +139,7 @@ async fn fetch_catalog(client: &Client, schemas: &[String]) -> Result<CatalogRow
         role_timeouts,
         timezones,
         handlers,
+        representations,
         commit
     );
     begin.map_err(Error::from_pg)?;
@@ -140,12 +151,12 @@ async fn fetch_catalog(client: &Client, schemas: &[String]) -> Result<CatalogRow
         role_timeouts: role_timeouts.map_err(Error::from_pg)?,
         timezones: timezones.map_err(Error::from_pg)?,
         media_handlers: handlers.map_err(Error::from_pg)?,
+        representations: representations.map_err(Error::from_pg)?,
     };
     commit.map_err(Error::from_pg)?;
     Ok(rows)
 }
 
-/// The relations, from the rows of [`RELATIONS`].
 /// The exposed relations, and the tables of other schemas that foreign keys join.
 fn tables_from(rows: Vec<Row>) -> Result<(Vec<Table>, Vec<Table>), Error> {
     let mut tables = Vec::with_capacity(rows.len());
@@ -265,6 +276,66 @@ fn lineage_from(rows: Vec<Row>) -> Vec<ViewColumn> {
     let mut lineage: Vec<ViewColumn> = by_name.into_values().collect();
     lineage.sort_by(|a, b| (&a.schema, &a.view, &a.column).cmp(&(&b.schema, &b.view, &b.column)));
     lineage
+}
+
+/// The primary key of each view without one, as PostgREST infers it: the
+/// columns showing the primary key of each table the view shows whole
+/// (every column of that key), in the view's column order. A view joining
+/// two tables has both keys; its inserts then answer with a `Location`, and
+/// upserts and `PUT` find their key, as for a table.
+fn view_keys(schema: &mut Schema) {
+    let mut found: Vec<(usize, Vec<String>)> = Vec::new();
+    for (i, view) in schema.tables.iter().enumerate() {
+        let is_view = matches!(view.kind, TableKind::View | TableKind::MaterializedView);
+        if !is_view || !view.primary_key.is_empty() {
+            continue;
+        }
+        // Base table → its column → the view's column showing it.
+        let mut shown: HashMap<(&str, &str), HashMap<&str, &str>> = HashMap::new();
+        for c in schema
+            .view_columns
+            .iter()
+            .filter(|c| c.schema == view.schema && c.view == view.name)
+        {
+            shown
+                .entry((c.source_schema.as_str(), c.source_table.as_str()))
+                .or_default()
+                .insert(c.source_column.as_str(), c.column.as_str());
+        }
+        let mut key: Vec<&str> = Vec::new();
+        for ((s, t), columns) in &shown {
+            let base = schema.table(s, t).or_else(|| {
+                schema
+                    .base_tables
+                    .iter()
+                    .find(|b| b.schema == *s && b.name == *t)
+            });
+            let Some(base) = base.filter(|b| !b.primary_key.is_empty()) else {
+                continue;
+            };
+            if let Some(names) = base
+                .primary_key
+                .iter()
+                .map(|k| columns.get(k.as_str()).copied())
+                .collect::<Option<Vec<&str>>>()
+            {
+                key.extend(names);
+            }
+        }
+        if key.is_empty() {
+            continue;
+        }
+        let ordered: Vec<String> = view
+            .columns
+            .iter()
+            .filter(|c| key.contains(&c.name.as_str()))
+            .map(|c| c.name.clone())
+            .collect();
+        found.push((i, ordered));
+    }
+    for (i, key) in found {
+        schema.tables[i].primary_key = key;
+    }
 }
 
 fn bad_catalog(e: serde_json::Error) -> Error {

@@ -62,6 +62,18 @@ pub struct Column {
     /// Its default expression, if any.
     #[serde(default)]
     pub default: Option<String>,
+    /// The function of its type's data representation to `json` (PostgREST's):
+    /// answers show the column through it.
+    #[serde(default)]
+    pub as_json: Option<String>,
+    /// The function of its type's data representation from `text`: filter
+    /// values are read through it.
+    #[serde(default)]
+    pub from_text: Option<String>,
+    /// The function of its type's data representation from `json`: body
+    /// values are read through it.
+    #[serde(default)]
+    pub from_json: Option<String>,
 }
 
 impl Column {
@@ -280,6 +292,11 @@ pub struct Schema {
     pub timezones: HashMap<String, String>,
     /// Media-type handlers (PostgREST 12's custom media types).
     pub media_handlers: Vec<MediaHandler>,
+    /// Data representations (PostgREST's): implicit function casts between
+    /// a domain and `json` or `text`, as (source type, target type,
+    /// function). A column of such a domain is answered in its JSON form,
+    /// read from JSON bodies and from text filters through them.
+    pub representations: Vec<(String, String, String)>,
     /// Increases with every load; prepared statements older than it are discarded.
     pub(crate) generation: u64,
     /// schema → table name → position in `tables`.
@@ -331,6 +348,43 @@ impl Schema {
         self.timezones.get(&name.to_lowercase()).map(String::as_str)
     }
 
+    /// The function of the data representation `from` → `to`, if one exists
+    /// (types as `format_type` writes them: `public.color`, `json`, `text`).
+    fn representation(&self, from: &str, to: &str) -> Option<String> {
+        self.representations
+            .iter()
+            .find(|(f, t, _)| f == from && t == to)
+            .map(|(_, _, function)| function.clone())
+    }
+
+    /// Marks the columns whose types have data representations.
+    pub(crate) fn mark_representations(&mut self) {
+        if self.representations.is_empty() {
+            return;
+        }
+        type Marks = [Option<String>; 3];
+        let mut marks: Vec<(usize, usize, Marks)> = Vec::new();
+        for (t, table) in self.tables.iter().enumerate() {
+            for (c, col) in table.columns.iter().enumerate() {
+                let ty = col.data_type.as_str();
+                let found = [
+                    self.representation(ty, "json"),
+                    self.representation("text", ty),
+                    self.representation("json", ty),
+                ];
+                if found.iter().any(Option::is_some) {
+                    marks.push((t, c, found));
+                }
+            }
+        }
+        for (t, c, [as_json, from_text, from_json]) in marks {
+            let column = &mut self.tables[t].columns[c];
+            column.as_json = as_json;
+            column.from_text = from_text;
+            column.from_json = from_json;
+        }
+    }
+
     /// The handler of `media_type` for `target`, if one is defined.
     pub(crate) fn media_handler(
         &self,
@@ -360,6 +414,7 @@ impl Schema {
             role_timeouts: HashMap::new(),
             timezones: HashMap::new(),
             media_handlers: Vec::new(),
+            representations: Vec::new(),
             generation: 0,
             index: HashMap::new(),
         };

@@ -506,6 +506,9 @@ mod tests {
                     base_type: None,
                     nullable: false,
                     default: None,
+                    as_json: None,
+                    from_text: None,
+                    from_json: None,
                 })
                 .collect(),
             primary_key: strings(&cols[..1]),

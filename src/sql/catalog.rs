@@ -25,7 +25,14 @@ SELECT n.nspname::text,
                   'base_type', CASE WHEN t.typtype = 'd'
                                     THEN pg_catalog.format_type(t.typbasetype, t.typtypmod) END,
                   'nullable', NOT a.attnotnull,
-                  'default', CASE WHEN a.attgenerated = ''
+                  'default', CASE WHEN a.attidentity = 'd'
+                                  -- An identity's default is its sequence.
+                                  THEN (SELECT pg_catalog.format('nextval(%L::regclass)', s.oid::pg_catalog.regclass::text)
+                                        FROM pg_catalog.pg_depend dep
+                                        JOIN pg_catalog.pg_class s ON s.oid = dep.objid AND s.relkind = 'S'
+                                        WHERE dep.refobjid = c.oid AND dep.refobjsubid = a.attnum
+                                          AND dep.deptype = 'i' LIMIT 1)
+                                  WHEN a.attgenerated = ''
                                   THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END)
                 ORDER BY a.attnum)
          FROM pg_catalog.pg_attribute a
@@ -208,6 +215,24 @@ FROM media m
 JOIN pg_catalog.pg_proc p ON p.prorettype = m.oid AND p.prokind = 'f' AND NOT p.proretset
 JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
 WHERE pn.nspname = ANY ($1::text[])
+"#;
+
+/// Data representations, as PostgREST reads them: implicit casts done by a
+/// function between a domain and `json` or `text` (the domain's JSON form
+/// in answers, how it is read from JSON bodies and from text filters).
+/// Columns: the source type and the target type, as `format_type` writes
+/// them, and the function (qualified: the search path is empty). The
+/// function is called by name: PostgreSQL ignores casts from domains.
+pub(crate) const REPRESENTATIONS: &str = r#"
+SELECT pg_catalog.format_type(c.castsource, NULL), pg_catalog.format_type(c.casttarget, NULL),
+       c.castfunc::pg_catalog.regproc::text
+FROM pg_catalog.pg_cast c
+JOIN pg_catalog.pg_type s ON s.oid = c.castsource
+JOIN pg_catalog.pg_type t ON t.oid = c.casttarget
+WHERE c.castcontext = 'i' AND c.castmethod = 'f' AND $1::text[] IS NOT NULL
+  AND pg_catalog.has_function_privilege(c.castfunc, 'execute')
+  AND ((s.typtype = 'd' AND c.casttarget IN ('pg_catalog.json'::pg_catalog.regtype, 'pg_catalog.text'::pg_catalog.regtype))
+    OR (t.typtype = 'd' AND c.castsource IN ('pg_catalog.json'::pg_catalog.regtype, 'pg_catalog.text'::pg_catalog.regtype)))
 "#;
 
 /// A digest of the relations and their columns, the functions and the keys

@@ -187,6 +187,12 @@ impl<'a> CatalogType<'a> {
     pub(crate) fn argument(arg: &'a crate::schema::FunctionArg) -> Self {
         Self(&arg.data_type)
     }
+
+    /// A function's qualified name as the catalog writes it (`regproc`,
+    /// quoted where it must be), e.g. a data representation's.
+    pub(crate) fn function(name: &'a str) -> Self {
+        Self(name)
+    }
 }
 
 /// Appends `name` as a double-quoted identifier, inner quotes doubled: the one

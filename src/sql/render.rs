@@ -1,6 +1,6 @@
 //! Rendering plans as SQL.
 
-use super::{Ident, SCALAR, Statement, Writer, array_literal};
+use super::{CatalogType, Ident, SCALAR, Statement, Writer, array_literal};
 use crate::error::Error;
 use crate::plan::{
     EmbedPlan, PlannedCondition, PlannedFilter, PlannedOrder, Projection, ReadPlan, SelectColumn,
@@ -233,6 +233,49 @@ pub(super) fn page(
     )
 }
 
+/// [`page`] over the rows of the CTE `cte`, typed as the relation `row_type`
+/// (they are its rows: a write's `RETURNING` or a function's), so that
+/// computed columns — functions of that row type, `cte.f` being `f(cte)` —
+/// resolve on them as they do on the relation itself.
+pub(super) fn typed_page(
+    w: &mut Writer,
+    cte: Ident<'static>,
+    row_type: &crate::schema::Table,
+    plan: &ReadPlan<'_>,
+    next: &mut usize,
+) -> Result<(), Error> {
+    let relation = Source::table(row_type)?;
+    let source = Source::Cte(cte.clone());
+    select_body(
+        w,
+        &source,
+        plan,
+        next,
+        &|w: &mut Writer| {
+            w.kw("pg_catalog.unnest(ARRAY(SELECT ").ident(&cte).kw("::");
+            relation.write(w);
+            w.kw(" FROM ").ident(&cte).kw(")) AS ").ident(&cte);
+            Ok(())
+        },
+        &|_: &mut Writer, _: &mut bool| Ok(()),
+    )
+}
+
+/// Whether `plan` names something that is not a column of its table (a
+/// computed column, resolved by PostgreSQL as a function of the row type).
+pub(super) fn names_computed(plan: &ReadPlan<'_>) -> bool {
+    let select = plan.select.iter().any(|p| {
+        matches!(p, crate::plan::Projection::Column(c)
+            if c.column_type.is_none() && plan.table.column(&c.field.name).is_none())
+    });
+    let order = plan.order.iter().any(|o| {
+        o.embed.is_none()
+            && o.column_type.is_none()
+            && plan.table.column(&o.term.field.name).is_none()
+    });
+    select || order
+}
+
 /// Writes a `FROM` list.
 type WriteFrom<'a> = &'a dyn Fn(&mut Writer) -> Result<(), Error>;
 /// Writes join conditions, each after ` WHERE ` (the first) or ` AND `.
@@ -399,6 +442,22 @@ fn select_body(
     let mut group_by: Vec<usize> = Vec::new();
     for item in &plan.select {
         match item {
+            // Columns whose type has a JSON form are answered in it, named.
+            Projection::Star if plan.table.columns.iter().any(|c| c.as_json.is_some()) => {
+                for c in &plan.table.columns {
+                    group_by.push(items.next(w));
+                    let name = Ident::new(&c.name)?;
+                    if let Some(function) = &c.as_json {
+                        w.catalog_type(&CatalogType::function(function)).kw("(");
+                        source.write(w);
+                        w.kw(".").ident(&name).kw(")");
+                    } else {
+                        source.write(w);
+                        w.kw(".").ident(&name);
+                    }
+                    w.kw(" AS ").ident(&name);
+                }
+            }
             Projection::Star => {
                 let at = items.next(w);
                 source.write(w);
@@ -406,6 +465,25 @@ fn select_body(
                 let columns = plan.table.columns.len().max(1);
                 group_by.extend(at..at + columns);
                 items.count += columns - 1;
+            }
+            Projection::Column(c)
+                if c.cast.is_none()
+                    && c.field.json_path.is_empty()
+                    && plan
+                        .table
+                        .column(&c.field.name)
+                        .is_some_and(|col| col.as_json.is_some()) =>
+            {
+                group_by.push(items.next(w));
+                let function = plan
+                    .table
+                    .column(&c.field.name)
+                    .and_then(|col| col.as_json.as_deref())
+                    .unwrap_or_default();
+                w.catalog_type(&CatalogType::function(function)).kw("(");
+                field(w, source, c.field, c.column_type)?;
+                w.kw(") AS ")
+                    .ident(&Ident::new(c.alias.unwrap_or(c.field.output_name()))?);
             }
             Projection::Column(c) => {
                 group_by.push(items.next(w));
@@ -1013,16 +1091,33 @@ fn filter(w: &mut Writer, table: &Source<'_>, f: &PlannedFilter<'_>) -> Result<(
         } => {
             field(w, table, &filter.field, f.column_type)?;
             w.kw(" ").kw(op.as_sql()).kw(" ");
-            match quantifier {
-                None => w.param(value.as_str()),
-                Some(q) => w.kw(q.as_sql()).kw(" (").param(value.as_str()).kw(")"),
+            match (quantifier, f.text_form.and_then(|c| c.from_text.as_deref())) {
+                // The column's type reads its text form through its function.
+                (None, Some(function)) => w
+                    .catalog_type(&CatalogType::function(function))
+                    .kw("(")
+                    .param(value.as_str())
+                    .kw("::text)"),
+                (None, None) => w.param(value.as_str()),
+                (Some(q), _) => w.kw(q.as_sql()).kw(" (").param(value.as_str()).kw(")"),
             };
         }
         Operation::In(items) => {
             field(w, table, &filter.field, f.column_type)?;
-            w.kw(" = ANY (")
-                .param(array_literal(items.iter().map(String::as_str)))
-                .kw(")");
+            w.kw(" = ANY (");
+            match f.text_form.and_then(|c| c.from_text.as_deref()) {
+                Some(function) => {
+                    w.kw("ARRAY(SELECT ")
+                        .catalog_type(&CatalogType::function(function))
+                        .kw("(pgrst_v) FROM pg_catalog.unnest(")
+                        .param(array_literal(items.iter().map(String::as_str)))
+                        .kw("::text[]) AS pgrst_v)");
+                }
+                None => {
+                    w.param(array_literal(items.iter().map(String::as_str)));
+                }
+            }
+            w.kw(")");
         }
         Operation::Is(v) => {
             field(w, table, &filter.field, f.column_type)?;

@@ -1,6 +1,6 @@
 //! Rendering function calls.
 
-use super::render::{PAGE, Source, body, conditions, page};
+use super::render::{PAGE, Source, body, conditions, names_computed, page, typed_page};
 use super::{CatalogType, Ident, SCALAR, Statement, Writer};
 use crate::error::Error;
 use crate::plan::{CallArgs, CallPlan, Returns};
@@ -53,7 +53,15 @@ pub(crate) fn render_call(plan: &CallPlan<'_>) -> Result<Statement, Error> {
     w.kw("), ").ident(&PAGE).kw(" AS (");
     let source = Source::Cte(SOURCE);
     let mut next = 0;
-    page(&mut w, &source, &plan.shape, &mut next)?;
+    // Rows of a relation's type: computed columns of it resolve on them.
+    let table = plan.shape.table;
+    let of_relation = matches!(plan.returns, Returns::Composite { .. })
+        && f.return_type == format!("{}.{}", table.schema, table.name);
+    if of_relation && names_computed(&plan.shape) {
+        typed_page(&mut w, SOURCE, table, &plan.shape, &mut next)?;
+    } else {
+        page(&mut w, &source, &plan.shape, &mut next)?;
+    }
     w.kw(") SELECT ");
     let shape = &plan.shape;
     if shape.count.is_some() && shape.total_needs_query() {

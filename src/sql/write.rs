@@ -1,7 +1,7 @@
 //! Rendering writes: the mutation in a CTE, the representation read from it.
 
-use super::render::{PAGE, Source, body, conditions, page};
-use super::{CatalogExpr, Ident, Statement, Writer};
+use super::render::{PAGE, Source, body, conditions, names_computed, page, typed_page};
+use super::{CatalogExpr, CatalogType, Ident, Statement, Writer};
 use crate::error::Error;
 use crate::plan::{PlannedCondition, WriteKind, WritePlan};
 use crate::request::{Resolution, Return, Shape};
@@ -56,7 +56,11 @@ pub(crate) fn render_write(plan: &WritePlan<'_>) -> Result<Statement, Error> {
     w.kw("), ").ident(&PAGE).kw(" AS (");
     if plan.return_ == Return::Representation {
         let mut next = 0;
-        page(&mut w, &Source::Cte(SOURCE), &plan.shape, &mut next)?;
+        if names_computed(&plan.shape) {
+            typed_page(&mut w, SOURCE, plan.table(), &plan.shape, &mut next)?;
+        } else {
+            page(&mut w, &Source::Cte(SOURCE), &plan.shape, &mut next)?;
+        }
     } else {
         w.kw("SELECT 1 FROM ").ident(&SOURCE);
     }
@@ -302,6 +306,50 @@ fn idents(w: &mut Writer, names: &[&str]) -> Result<(), Error> {
 /// The payload as one JSON value (parenthesized): its text as a parameter,
 /// or, for a CSV body, its header and rows (both parameters) paired by
 /// PostgreSQL into an array of objects, so that the header travels once.
+/// The payload, with the values of columns whose types read JSON through a
+/// data representation (PostgREST's) passed through its function first, so
+/// that the row type reads what it returns. Without such columns, the
+/// payload as it is.
+fn represented_payload(w: &mut Writer, plan: &WritePlan<'_>) {
+    let columns: Vec<(&str, &str)> = plan
+        .table()
+        .columns
+        .iter()
+        .filter_map(|c| Some((c.name.as_str(), c.from_json.as_deref()?)))
+        .collect();
+    if columns.is_empty() {
+        return payload_json(w, plan);
+    }
+    // Each object: itself, with each such key that it has replaced by the
+    // function's value (in its base type's JSON form).
+    let object = |w: &mut Writer, v: &'static str| {
+        w.kw("(").kw(v);
+        for (name, function) in &columns {
+            w.kw(" || CASE WHEN ")
+                .kw(v)
+                .kw(" ? ")
+                .param(*name)
+                .kw("::text THEN pg_catalog.jsonb_build_object(")
+                .param(*name)
+                .kw("::text, pg_catalog.to_jsonb(")
+                .catalog_type(&CatalogType::function(function))
+                .kw("((")
+                .kw(v)
+                .kw(" -> ")
+                .param(*name)
+                .kw("::text)::json))) ELSE '{}'::jsonb END");
+        }
+        w.kw(")");
+    };
+    w.kw("(SELECT CASE pg_catalog.jsonb_typeof(pgrst_j) WHEN 'array' THEN (SELECT coalesce(pg_catalog.jsonb_agg(");
+    object(w, "pgrst_v");
+    w.kw(" ORDER BY pgrst_n), '[]') FROM pg_catalog.jsonb_array_elements(pgrst_j) WITH ORDINALITY AS pgrst_e(pgrst_v, pgrst_n)) ELSE ");
+    object(w, "pgrst_j");
+    w.kw(" END FROM (SELECT ");
+    payload_json(w, plan);
+    w.kw("::jsonb AS pgrst_j) AS pgrst_p)");
+}
+
 fn payload_json(w: &mut Writer, plan: &WritePlan<'_>) {
     match plan.payload {
         Some(p) if p.csv => {
@@ -329,7 +377,7 @@ fn payload_rows(
     plan: &WritePlan<'_>,
     shape: Option<Shape>,
 ) -> Result<(), Error> {
-    let data = |w: &mut Writer| payload_json(w, plan);
+    let data = |w: &mut Writer| represented_payload(w, plan);
     let body_is_array = plan.payload.is_some_and(|p| p.shape == Shape::Array);
     let set = shape == Some(Shape::Array);
     if plan.defaults.is_empty() {

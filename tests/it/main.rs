@@ -45,6 +45,7 @@ mod secrets;
 mod session;
 mod shapes;
 mod soak;
+mod spec_parity;
 mod streaming;
 mod support;
 mod write;

@@ -18,6 +18,9 @@ fn schema() -> Schema {
         base_type: None,
         nullable: true,
         default: None,
+        as_json: None,
+        from_text: None,
+        from_json: None,
     };
     Schema::new(
         vec!["api".into()],
