@@ -83,6 +83,8 @@ codes! {
     PGRST126 = NotFound, 404;
     /// Not implemented.
     PGRST127 = NotImplemented, 400;
+    /// `max-affected` with `handling=strict` on a function that returns no set.
+    PGRST128 = InvalidRequest, 400;
     /// No relationship between two embedded resources.
     PGRST200 = InvalidRequest, 400;
     /// More than one relationship between two embedded resources.

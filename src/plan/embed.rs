@@ -162,9 +162,21 @@ pub(super) fn plan_select<'r>(
                 let target = schema
                     .table(&rel.foreign_schema, &rel.foreign_table)
                     .ok_or_else(|| no_relationship(schema, config, table, relation, hint))?;
-                let (mut child_select, child_embeds) = plan_select(inner, target, schema, config)?;
+                let (mut child_select, mut child_embeds) =
+                    plan_select(inner, target, schema, config)?;
                 let hoisted = match spread {
-                    true => hoist(&mut child_select, rel)?,
+                    true => {
+                        let mut hoisted = hoist(&mut child_select, rel)?;
+                        // The child's own to-one spreads' aggregates go up too:
+                        // the rows are grouped by the first node that is not
+                        // spread, as PostgREST groups them.
+                        if rel.cardinality.is_to_one() {
+                            for e in child_embeds.iter_mut().filter(|e| e.spread) {
+                                hoisted.append(&mut e.hoisted);
+                            }
+                        }
+                        hoisted
+                    }
                     false => Vec::new(),
                 };
                 let node = embed_node(target, child_select, child_embeds, rel, config);
@@ -225,27 +237,25 @@ fn hoist<'r>(
             continue;
         };
         if !rel.cardinality.is_to_one() {
-            return Err(Error::pgrst(
-                codes::PGRST100,
-                "Aggregates are not supported inside to-many spreads",
-            ));
+            return Err(
+                Error::pgrst(codes::PGRST127, "Feature not implemented").with_details(
+                    "Aggregates are not implemented for one-to-many or many-to-many spreads.",
+                ),
+            );
         }
-        let Some(input) = &a.input else {
-            return Err(Error::pgrst(
-                codes::PGRST100,
-                "count() of the rows is not supported inside a spread",
-            )
-            .with_hint("Count a column of it instead: col.count()"));
-        };
         hoisted.push(Hoisted {
             name: a.name,
             aggregate: a.aggregate,
             cast: a.cast,
         });
-        *item = Projection::Column(SelectColumn {
-            alias: Some(a.name),
-            ..input.clone()
-        });
+        *item = match &a.input {
+            Some(input) => Projection::Column(SelectColumn {
+                alias: Some(a.name),
+                ..input.clone()
+            }),
+            // count() of the rows: the parent counts where they are.
+            None => Projection::Present(a.name),
+        };
     }
     Ok(hoisted)
 }

@@ -47,7 +47,7 @@ pub(crate) struct Plan<'r> {
     /// kinds list it with their own applied preferences).
     pub(crate) echo_tx: bool,
     pub(crate) checks: Checks,
-    /// `Prefer: timezone`, in the database's spelling, when it knows the zone.
+    /// `Prefer: timezone`: the database's spelling of a zone it lists, else as asked.
     pub(crate) timezone: Option<std::borrow::Cow<'r, str>>,
 }
 
@@ -176,6 +176,9 @@ pub(crate) enum Projection<'r> {
     Embed(usize),
     /// The embed at this index, its columns hoisted into the parent.
     Spread(usize),
+    /// `true AS name`: the row is there. What a `count()` of a spread's
+    /// rows counts, once hoisted into the node that groups them.
+    Present(&'r str),
 }
 
 /// An `order` term, with its column's type and, for `rel(col)`, the to-one embed.
@@ -562,48 +565,21 @@ pub(crate) fn plan<'r>(
     })
 }
 
-/// The zone of `Prefer: timezone`, if the database knows it: an unknown one
-/// is ignored, or 400 under `handling=strict` (as PostgREST).
+/// The zone of `Prefer: timezone`: the database's spelling of a zone it
+/// lists, else the value as asked, which PostgreSQL reads as it reads
+/// `SET timezone` (a POSIX zone such as `+05:30`, an offset such as `-4`)
+/// or refuses (22023), as PostgREST passes it on.
 fn timezone<'r>(
-    req: &ApiRequest,
+    req: &'r ApiRequest,
     schema: &'r Schema,
 ) -> Result<Option<std::borrow::Cow<'r, str>>, Error> {
     let Some(asked) = req.prefs.timezone.as_deref() else {
         return Ok(None);
     };
-    match schema.timezone(asked) {
-        Some(zone) => Ok(Some(std::borrow::Cow::Borrowed(zone))),
-        None if numeric_offset(asked).is_some() => {
-            Ok(numeric_offset(asked).map(std::borrow::Cow::Owned))
-        }
-        None if req.prefs.strict => Err(Error::pgrst(
-            codes::PGRST122,
-            "Invalid preferences given with handling=strict",
-        )
-        .with_details(format!("Invalid preferences: timezone={asked}"))),
-        None => Ok(None),
-    }
-}
-
-/// A numeric offset from UTC, as PostgREST 16 takes them (`05:00`, `-4`,
-/// `+05:30`: east of UTC when positive, within ±14 hours), as a `timezone`
-/// setting PostgreSQL reads the same way: `INTERVAL '+05:30'`.
-fn numeric_offset(asked: &str) -> Option<String> {
-    let (sign, rest) = match asked.as_bytes().first()? {
-        b'+' => ('+', &asked[1..]),
-        b'-' => ('-', &asked[1..]),
-        _ => ('+', asked),
-    };
-    let (hours, minutes) = rest.split_once(':').unwrap_or((rest, "0"));
-    let digits = |s: &str| !s.is_empty() && s.len() <= 2 && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(hours) || !digits(minutes) {
-        return None;
-    }
-    let (hours, minutes): (u32, u32) = (hours.parse().ok()?, minutes.parse().ok()?);
-    if minutes >= 60 || hours * 60 + minutes > 14 * 60 {
-        return None;
-    }
-    Some(format!("INTERVAL '{sign}{hours:02}:{minutes:02}'"))
+    Ok(Some(match schema.timezone(asked) {
+        Some(zone) => std::borrow::Cow::Borrowed(zone),
+        None => std::borrow::Cow::Borrowed(asked),
+    }))
 }
 
 /// The table or view `name` of the schema `ns`, or 404 with the closest name as a hint.
@@ -1081,18 +1057,18 @@ mod tests {
     }
 
     #[test]
-    fn options_of_a_volatile_function_and_of_a_keyless_view() {
+    fn options_of_a_volatile_function_and_of_a_view() {
         let req = request(Method::OPTIONS, "/rpc/volatile_noop", &[], None).unwrap();
         let PlanKind::Options { allow, .. } = plan_of(&req).unwrap().kind else {
             panic!("OPTIONS plans options")
         };
         assert_eq!(allow.header(), "OPTIONS,POST");
-        // No primary key: no PUT.
+        // A view showing its table's key has it (as PostgREST infers it): PUT too.
         let req = request(Method::OPTIONS, "/cheap_items", &[], None).unwrap();
         let PlanKind::Options { allow, .. } = plan_of(&req).unwrap().kind else {
             panic!("OPTIONS plans options")
         };
-        assert_eq!(allow.header(), "OPTIONS,GET,HEAD,POST,PATCH,DELETE");
+        assert_eq!(allow.header(), "OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE");
         let req = request(Method::OPTIONS, "/nope", &[], None).unwrap();
         assert_eq!(plan_of(&req).unwrap_err().postgrest_code(), "PGRST205");
     }

@@ -122,6 +122,12 @@ pub(crate) fn plan_call<'r>(
     let prefs = &req.prefs;
     let mut applied = Vec::new();
     let max_affected = prefs.max_affected.filter(|_| prefs.strict);
+    if max_affected.is_some() && !function.returns_set {
+        return Err(Error::pgrst(
+            codes::PGRST128,
+            "Function must return SETOF or TABLE when max-affected preference is used with handling=strict",
+        ));
+    }
     if prefs.strict {
         applied.push("handling=strict".to_owned());
     } else if prefs.lenient {

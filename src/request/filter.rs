@@ -371,7 +371,8 @@ fn operand(cur: &mut Cursor<'_>, in_tree: bool) -> Result<String, ParseError> {
         _ => {
             let rest = cur.rest();
             let end = rest.find([',', ')']).unwrap_or(rest.len());
-            let value = rest[..end].to_owned();
+            // Spaces before the `,` or `)` that ends it are layout, as PostgREST reads them.
+            let value = rest[..end].trim_end().to_owned();
             for _ in 0..end {
                 cur.bump();
             }
@@ -555,10 +556,13 @@ fn in_list(cur: &mut Cursor<'_>, in_tree: bool) -> Result<Vec<String>, ParseErro
 }
 
 fn end_of_list(
-    cur: &Cursor<'_>,
+    cur: &mut Cursor<'_>,
     items: Vec<String>,
     in_tree: bool,
 ) -> Result<Vec<String>, ParseError> {
+    if in_tree {
+        cur.skip_spaces();
+    }
     if cur.at_end() || (in_tree && matches!(cur.peek(), Some(b',' | b')'))) {
         Ok(items)
     } else {

@@ -83,6 +83,8 @@ fn group_body(cur: &mut Cursor<'_>, depth: usize) -> Result<Vec<Condition>, Pars
     cur.expect("(")?;
     let mut children = vec![condition(cur, depth)?];
     loop {
+        // Spaces around `,` and `)` are layout (PostgREST accepts them).
+        cur.skip_spaces();
         match cur.peek() {
             Some(b',') => {
                 cur.bump();
@@ -113,13 +115,14 @@ fn condition(cur: &mut Cursor<'_>, depth: usize) -> Result<Condition, ParseError
     let group = BOOL_OPS.iter().find(|row| {
         after_not
             .strip_prefix(row.name)
-            .is_some_and(|r| r.starts_with('('))
+            .is_some_and(|r| r.trim_start_matches(' ').starts_with('('))
     });
     if let Some(row) = group {
         if negated {
             cur.expect("not.")?;
         }
         cur.expect(row.name)?;
+        cur.skip_spaces();
         let children = group_body(cur, depth + 1)?;
         return Ok(Condition::Group {
             negated,
@@ -234,6 +237,27 @@ mod tests {
         assert_eq!(e.offset, 7 + 2);
         let e = parse_logic(true, BoolOp::And, "(a.eq.1").unwrap_err();
         assert_eq!(e.offset, 7 + 3 + 4);
+    }
+
+    #[test]
+    fn spaces_around_the_parts_are_layout() {
+        let c = parse_logic(
+            false,
+            BoolOp::And,
+            "( and ( id.in.(1,2,3) , id.eq.3 ) , or ( id.eq.2 , id.eq.3 ) )",
+        )
+        .unwrap();
+        let Condition::Group { children, .. } = c else {
+            panic!("a group")
+        };
+        assert_eq!(children.len(), 2);
+        let Condition::Group {
+            children: first, ..
+        } = &children[0]
+        else {
+            panic!("a nested group")
+        };
+        assert_eq!(first.len(), 2);
     }
 
     #[test]

@@ -224,6 +224,10 @@ pub(crate) fn call(plan: &CallPlan<'_>, result: CallResult) -> Result<Response<R
         Some(Count::Planned) | None => None,
         Some(_) => Some(result.total.unwrap_or(result.page_total)),
     };
+    if set {
+        // Past the last row counted: 416, as a read.
+        check_offset(shape, total)?;
+    }
     let mut status = match plan.returns {
         Returns::Void => StatusCode::NO_CONTENT,
         _ if total.is_some_and(|t| result.page_total < t) => StatusCode::PARTIAL_CONTENT,

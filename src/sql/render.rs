@@ -489,6 +489,10 @@ fn select_body(
                 group_by.push(items.next(w));
                 column(w, source, c)?;
             }
+            Projection::Present(name) => {
+                group_by.push(items.next(w));
+                w.kw("true AS ").ident(&Ident::new(name)?);
+            }
             Projection::Aggregate(a) => {
                 items.next(w);
                 aggregate(w, a.aggregate, a.cast, &|w| match &a.input {
@@ -535,6 +539,10 @@ fn select_body(
                     } else if e.to_one() {
                         group_by.push(at);
                         w.alias(laterals[*i]).kw(".").ident(&ident);
+                        // An embed the spread brings up is JSON: grouped, as jsonb.
+                        if jsonb_embeds && is_embed(&e.node, name) {
+                            w.kw("::jsonb");
+                        }
                     } else {
                         group_by.push(at);
                         w.kw("coalesce(")
@@ -590,6 +598,16 @@ fn select_body(
 /// The key the embedded rows are aggregated under.
 const AGG: Ident<'static> = Ident::fixed("pgrst_agg");
 
+/// Whether `name` is, among a node's keys, one of its embeds (its own, or
+/// one a spread of it brings up).
+fn is_embed(plan: &ReadPlan<'_>, name: &str) -> bool {
+    plan.select.iter().any(|item| match item {
+        Projection::Embed(i) => plan.embeds[*i].name == name,
+        Projection::Spread(i) => is_embed(&plan.embeds[*i].node, name),
+        _ => false,
+    })
+}
+
 /// The keys a node's rows have: its columns, and its embeds' names.
 fn output_names<'a>(plan: &'a ReadPlan<'_>) -> Vec<&'a str> {
     let mut names = Vec::new();
@@ -598,6 +616,7 @@ fn output_names<'a>(plan: &'a ReadPlan<'_>) -> Vec<&'a str> {
             Projection::Star => names.extend(plan.table.columns.iter().map(|c| c.name.as_str())),
             Projection::Column(c) => names.push(c.alias.unwrap_or(c.field.output_name())),
             Projection::Aggregate(a) => names.push(a.name),
+            Projection::Present(name) => names.push(name),
             Projection::Embed(i) if !plan.embeds[*i].hidden => names.push(plan.embeds[*i].name),
             Projection::Embed(_) => {}
             Projection::Spread(i) => names.extend(output_names(&plan.embeds[*i].node)),
@@ -798,6 +817,15 @@ fn embed_exists(
         &e.node.conditions,
         &mut inner_first,
         &mut Some((&e.node.embeds, &mut *next)),
+    )?;
+    // The embed's own `!inner` embeds (and null filters) leave out its rows
+    // too: two levels down, a filter still filters the top.
+    embed_filters(
+        w,
+        &Source::Alias(join.child),
+        &e.node,
+        next,
+        &mut inner_first,
     )?;
     w.kw(")");
     Ok(())

@@ -257,3 +257,91 @@ async fn postgrest_s_words_and_preferences() {
         .await
         .error(406, "not_acceptable");
 }
+
+#[tokio::test]
+async fn inner_two_levels_down_filters_the_top_and_spread_aggregates_group_at_the_top() {
+    let ddl = "CREATE TABLE clients (id int PRIMARY KEY, name text);
+        CREATE TABLE projects (id int PRIMARY KEY, client_id int REFERENCES clients, kind text);
+        CREATE TABLE costs (project_id int PRIMARY KEY REFERENCES projects, amount int);
+        CREATE TABLE tasks (id int PRIMARY KEY, project_id int REFERENCES projects);
+        INSERT INTO clients VALUES (1, 'a'), (2, 'b');
+        INSERT INTO projects VALUES (10, 1, 'x'), (20, 2, 'x'), (30, 2, 'y');
+        INSERT INTO costs VALUES (10, 5), (20, 7), (30, 11);
+        INSERT INTO tasks VALUES (1, 10), (2, 20), (3, 30), (4, 30);";
+    let (svc, _db) = scratch_with(ddl, |b| b.anon_role("anon").aggregates(true)).await;
+    // `!inner` two levels down: tasks of client 2's projects only.
+    let reply = send(
+        &svc,
+        "GET",
+        "/tasks?select=id,projects!inner(id,clients!inner(id))&projects.clients.id=eq.2&order=id",
+        &[],
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let ids: Vec<i64> = reply
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [2, 3, 4]);
+    // An aggregate of a spread in a spread is grouped by the top's columns.
+    let reply = send(
+        &svc,
+        "GET",
+        "/tasks?select=...projects(kind,...costs(amount.sum()))&order=projects(kind)",
+        &[],
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(
+        reply.json(),
+        json!([{"kind": "x", "sum": 12}, {"kind": "y", "sum": 22}])
+    );
+    // count() of a spread's rows.
+    let reply = send(
+        &svc,
+        "GET",
+        "/tasks?select=...projects(kind,count())&order=projects(kind)",
+        &[],
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(
+        reply.json(),
+        json!([{"kind": "x", "count": 2}, {"kind": "y", "count": 2}])
+    );
+}
+
+#[tokio::test]
+async fn function_results_have_ranges_and_max_affected_needs_a_set() {
+    let ddl = "CREATE FUNCTION numbers(n int) RETURNS SETOF int LANGUAGE sql STABLE
+          AS 'SELECT generate_series(1, n)';
+        CREATE FUNCTION nothing() RETURNS void LANGUAGE sql AS 'SELECT';";
+    let (svc, _db) = scratch_with(ddl, |b| b.anon_role("anon")).await;
+    let reply = send(
+        &svc,
+        "GET",
+        "/rpc/numbers?n=3&offset=5",
+        &[("prefer", "count=exact")],
+    )
+    .await;
+    let body = reply.error(416, "range_not_satisfiable");
+    assert_eq!(
+        body["details"],
+        "An offset of 5 was requested, but there are only 3 rows."
+    );
+    let reply = send(
+        &svc,
+        "POST",
+        "/rpc/nothing",
+        &[("prefer", "handling=strict, max-affected=2")],
+    )
+    .await;
+    assert_eq!(reply.status, 422, "{}", reply.text);
+    assert_eq!(
+        reply.json()["message"],
+        "Function must return SETOF or TABLE when max-affected preference is used with handling=strict"
+    );
+}
