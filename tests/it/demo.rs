@@ -54,7 +54,7 @@ impl Started {
 
 /// Starts the demo server on a free port with `env` (a value of `None`
 /// removes the variable).
-pub(crate) fn start_demo(env: &[(&str, Option<&str>)]) -> Started {
+fn start_demo(env: &[(&str, Option<&str>)]) -> Started {
     let bin = demo_binary();
     assert!(bin.exists(), "{} not built", bin.display());
     let mut cmd = Command::new(&bin);
@@ -86,11 +86,18 @@ pub(crate) fn start_demo(env: &[(&str, Option<&str>)]) -> Started {
 
 /// The demo server on its own throwaway database.
 fn start_throwaway() -> Started {
-    start_demo(&[
+    start_throwaway_with(&[])
+}
+
+/// The demo server on its own throwaway database, with `extra` settings.
+pub(crate) fn start_throwaway_with(extra: &[(&str, Option<&str>)]) -> Started {
+    let mut env = vec![
         ("DATABASE_URL", None),
         ("PGRST_DB_URI", None),
         ("PGRST_JWT_SECRET", None),
-    ])
+    ];
+    env.extend_from_slice(extra);
+    start_demo(&env)
 }
 
 #[test]

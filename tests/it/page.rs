@@ -6,18 +6,14 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::demo::{start_demo, stop};
+use crate::demo::{start_throwaway_with, stop};
 
 #[test]
 fn the_api_page_works_in_a_real_browser() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let fixture = root.join("tests/browser/fixture.sql");
-    let started = start_demo(&[
-        ("DATABASE_URL", None),
-        ("PGRST_DB_URI", None),
-        ("PGRST_JWT_SECRET", None),
-        ("PGRST_DEMO_EXTRA_SQL", Some(fixture.to_str().unwrap())),
-    ]);
+    let started =
+        start_throwaway_with(&[("PGRST_DEMO_EXTRA_SQL", Some(fixture.to_str().unwrap()))]);
     let base = started
         .said("Serving the REST API at ")
         .expect("the demo announced its address");
