@@ -165,18 +165,7 @@ pub(super) fn plan_select<'r>(
                 let (mut child_select, mut child_embeds) =
                     plan_select(inner, target, schema, config)?;
                 let hoisted = match spread {
-                    true => {
-                        let mut hoisted = hoist(&mut child_select, rel)?;
-                        // The child's own to-one spreads' aggregates go up too:
-                        // the rows are grouped by the first node that is not
-                        // spread, as PostgREST groups them.
-                        if rel.cardinality.is_to_one() {
-                            for e in child_embeds.iter_mut().filter(|e| e.spread) {
-                                hoisted.append(&mut e.hoisted);
-                            }
-                        }
-                        hoisted
-                    }
+                    true => hoist_spread(&mut child_select, &mut child_embeds, rel)?,
                     false => Vec::new(),
                 };
                 let node = embed_node(target, child_select, child_embeds, rel, config);
@@ -222,6 +211,24 @@ fn column<'r>(
         cast: cast.as_deref(),
         column_type: table.column(&field.name).map(|c| c.resolved_type()),
     }
+}
+
+/// What a spread child's parent aggregates: the child's own aggregates
+/// ([`hoist`]), and those its own to-one spreads hoisted, which go up too —
+/// the rows are grouped by the first node that is not spread, as PostgREST
+/// groups them.
+fn hoist_spread<'r>(
+    child_select: &mut [Projection<'r>],
+    child_embeds: &mut [EmbedPlan<'r>],
+    rel: &Relationship,
+) -> Result<Vec<Hoisted<'r>>, Error> {
+    let mut hoisted = hoist(child_select, rel)?;
+    if rel.cardinality.is_to_one() {
+        for e in child_embeds.iter_mut().filter(|e| e.spread) {
+            hoisted.append(&mut e.hoisted);
+        }
+    }
+    Ok(hoisted)
 }
 
 /// Aggregates in a to-one spread are the parent's: the child answers

@@ -491,48 +491,7 @@ async fn listen_forever<T: MakeTls>(
                         }
                         _ => None,
                     };
-                    let mut ticks = poll.map(|p| {
-                        let mut t = tokio::time::interval(p);
-                        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                        t
-                    });
-                    if ticks.is_none() {
-                        // Notifications may have been missed while not
-                        // listening (through the pool: this connection's
-                        // last statement stays its LISTEN, for operators).
-                        let _ = cache.refresh().await;
-                    }
-                    loop {
-                        let payload = match ticks.as_mut() {
-                            None => rx.recv().await,
-                            Some(ticks) => tokio::select! {
-                                payload = rx.recv() => payload,
-                                _ = ticks.tick() => {
-                                    if let Err(e) = cache.refresh_on(&client).await {
-                                        tracing::warn!(error = %e, "could not check the catalog for changes");
-                                    }
-                                    continue;
-                                }
-                            },
-                        };
-                        let Some(payload) = payload else { break };
-                        let mut reload = wants_schema_reload(&payload);
-                        // Debounce: gather what arrives while things are busy,
-                        // but never for longer than DEBOUNCE_MAX (a steady
-                        // stream of notifications must not starve the reload).
-                        let until = tokio::time::Instant::now() + DEBOUNCE_MAX;
-                        loop {
-                            let wait = DEBOUNCE
-                                .min(until.saturating_duration_since(tokio::time::Instant::now()));
-                            match tokio::time::timeout(wait, rx.recv()).await {
-                                Ok(Some(more)) => reload |= wants_schema_reload(&more),
-                                _ => break,
-                            }
-                        }
-                        if reload {
-                            let _ = cache.reload().await;
-                        }
-                    }
+                    serve_connection(&cache, &client, &mut rx, poll).await;
                     tracing::warn!("the schema reload listener lost its connection; reconnecting");
                 }
                 drop(client);
@@ -541,6 +500,57 @@ async fn listen_forever<T: MakeTls>(
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// One listening connection, until it is lost: reloads on the notifications
+/// in `rx` (debounced), and with `poll`, checks the digest on `client` that often.
+async fn serve_connection(
+    cache: &SchemaCache,
+    client: &tokio_postgres::Client,
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+    poll: Option<Duration>,
+) {
+    let mut ticks = poll.map(|p| {
+        let mut t = tokio::time::interval(p);
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
+    if ticks.is_none() {
+        // Notifications may have been missed while not listening (through
+        // the pool: this connection's last statement stays its LISTEN, for
+        // operators).
+        let _ = cache.refresh().await;
+    }
+    loop {
+        let payload = match ticks.as_mut() {
+            None => rx.recv().await,
+            Some(ticks) => tokio::select! {
+                payload = rx.recv() => payload,
+                _ = ticks.tick() => {
+                    if let Err(e) = cache.refresh_on(client).await {
+                        tracing::warn!(error = %e, "could not check the catalog for changes");
+                    }
+                    continue;
+                }
+            },
+        };
+        let Some(payload) = payload else { return };
+        let mut reload = wants_schema_reload(&payload);
+        // Debounce: gather what arrives while things are busy, but never for
+        // longer than DEBOUNCE_MAX (a steady stream of notifications must not
+        // starve the reload).
+        let until = tokio::time::Instant::now() + DEBOUNCE_MAX;
+        loop {
+            let wait = DEBOUNCE.min(until.saturating_duration_since(tokio::time::Instant::now()));
+            match tokio::time::timeout(wait, rx.recv()).await {
+                Ok(Some(more)) => reload |= wants_schema_reload(&more),
+                _ => break,
+            }
+        }
+        if reload {
+            let _ = cache.reload().await;
+        }
     }
 }
 

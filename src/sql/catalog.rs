@@ -7,10 +7,26 @@
 pub(crate) const SNAPSHOT: &str =
     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL search_path TO ''";
 
+/// The tables that views of the exposed schemas show (their rules' dependencies):
+/// their keys decide the views' relationships. One query text, in
+/// [`RELATIONS`] and [`FOREIGN_KEYS`].
+macro_rules! view_bases {
+    () => {
+        "SELECT d.refobjid FROM pg_catalog.pg_depend d
+         JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid
+         JOIN pg_catalog.pg_class v ON v.oid = r.ev_class
+         JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace
+         WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+           AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+           AND vn.nspname = ANY ($1::text[])"
+    };
+}
+
 /// Tables, views, materialized views, foreign tables and partitioned tables
 /// (not partitions), with their columns and primary keys; and whether they
 /// are exposed (the others are tables of other schemas that exposed views show).
-pub(crate) const RELATIONS: &str = r#"
+pub(crate) const RELATIONS: &str = concat!(
+    r#"
 SELECT n.nspname::text,
        c.relname::text,
        c.relkind::text,
@@ -69,30 +85,24 @@ WHERE (n.nspname = ANY ($1::text[])
        -- Tables of other schemas that exposed views show: their keys
        -- decide the views' relationships.
        OR (c.relkind IN ('r', 'p') AND c.oid IN (
-         SELECT d.refobjid FROM pg_catalog.pg_depend d
-         JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid
-         JOIN pg_catalog.pg_class v ON v.oid = r.ev_class
-         JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace
-         WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
-           AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
-           AND vn.nspname = ANY ($1::text[]))))
+         "#,
+    view_bases!(),
+    r#")))
   AND c.relkind IN ('r', 'v', 'm', 'f', 'p')
   AND NOT c.relispartition
 ORDER BY n.nspname, c.relname
-"#;
+"#
+);
 
 /// Foreign keys (not the copies on partitions) whose either side is in an
 /// exposed schema or is a table an exposed view shows: those between tables
 /// of other schemas relate the exposed views over them.
-pub(crate) const FOREIGN_KEYS: &str = r#"
+pub(crate) const FOREIGN_KEYS: &str = concat!(
+    r#"
 WITH view_bases AS (
-  SELECT d.refobjid AS oid FROM pg_catalog.pg_depend d
-  JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid
-  JOIN pg_catalog.pg_class v ON v.oid = r.ev_class
-  JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace
-  WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
-    AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
-    AND vn.nspname = ANY ($1::text[]))
+"#,
+    view_bases!(),
+    r#")
 SELECT con.conname::text,
        ns.nspname::text, cl.relname::text,
        pg_catalog.array_agg(a.attname::text ORDER BY k.ord),
@@ -108,11 +118,12 @@ JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.col
 JOIN pg_catalog.pg_attribute fa ON fa.attrelid = con.confrelid AND fa.attnum = k.fcol
 WHERE con.contype = 'f' AND con.conparentid = 0
   AND (ns.nspname = ANY ($1::text[]) OR fns.nspname = ANY ($1::text[])
-       OR con.conrelid IN (SELECT b.oid FROM view_bases b)
-       OR con.confrelid IN (SELECT b.oid FROM view_bases b))
+       OR con.conrelid IN (SELECT b.refobjid FROM view_bases b)
+       OR con.confrelid IN (SELECT b.refobjid FROM view_bases b))
 GROUP BY con.oid, con.conname, ns.nspname, cl.relname, fns.nspname, fcl.relname
 ORDER BY ns.nspname, cl.relname, con.conname
-"#;
+"#
+);
 
 /// Where the columns of views come from: for each target entry of a view's
 /// query, its name and the table column it projects (`resorigtbl`,

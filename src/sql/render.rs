@@ -333,9 +333,37 @@ fn column_value(w: &mut Writer, source: &Source<'_>, c: &SelectColumn<'_>) -> Re
     Ok(())
 }
 
-/// A selected column: `field [CAST(… AS type)] AS "name"`.
-fn column(w: &mut Writer, source: &Source<'_>, c: &SelectColumn<'_>) -> Result<(), Error> {
-    column_value(w, source, c)?;
+/// `value`, or `function(value)` when a data representation's function gives its JSON form.
+fn json_form(
+    w: &mut Writer,
+    function: Option<&str>,
+    value: &dyn Fn(&mut Writer) -> Result<(), Error>,
+) -> Result<(), Error> {
+    match function {
+        Some(function) => {
+            w.catalog_type(&CatalogType::function(function)).kw("(");
+            value(w)?;
+            w.kw(")");
+        }
+        None => value(w)?,
+    }
+    Ok(())
+}
+
+/// A selected column: `field [CAST(… AS type)] AS "name"`; a column of a
+/// type with a JSON form (a data representation), without cast or JSON
+/// path, in that form.
+fn column(
+    w: &mut Writer,
+    source: &Source<'_>,
+    c: &SelectColumn<'_>,
+    table: &crate::schema::Table,
+) -> Result<(), Error> {
+    let form = (c.cast.is_none() && c.field.json_path.is_empty())
+        .then(|| table.column(&c.field.name))
+        .flatten()
+        .and_then(|col| col.as_json.as_deref());
+    json_form(w, form, &|w| column_value(w, source, c))?;
     w.kw(" AS ")
         .ident(&Ident::new(c.alias.unwrap_or(c.field.output_name()))?);
     Ok(())
@@ -447,14 +475,11 @@ fn select_body(
                 for c in &plan.table.columns {
                     group_by.push(items.next(w));
                     let name = Ident::new(&c.name)?;
-                    if let Some(function) = &c.as_json {
-                        w.catalog_type(&CatalogType::function(function)).kw("(");
-                        source.write(w);
-                        w.kw(".").ident(&name).kw(")");
-                    } else {
+                    json_form(w, c.as_json.as_deref(), &|w| {
                         source.write(w);
                         w.kw(".").ident(&name);
-                    }
+                        Ok(())
+                    })?;
                     w.kw(" AS ").ident(&name);
                 }
             }
@@ -466,28 +491,9 @@ fn select_body(
                 group_by.extend(at..at + columns);
                 items.count += columns - 1;
             }
-            Projection::Column(c)
-                if c.cast.is_none()
-                    && c.field.json_path.is_empty()
-                    && plan
-                        .table
-                        .column(&c.field.name)
-                        .is_some_and(|col| col.as_json.is_some()) =>
-            {
-                group_by.push(items.next(w));
-                let function = plan
-                    .table
-                    .column(&c.field.name)
-                    .and_then(|col| col.as_json.as_deref())
-                    .unwrap_or_default();
-                w.catalog_type(&CatalogType::function(function)).kw("(");
-                field(w, source, c.field, c.column_type)?;
-                w.kw(") AS ")
-                    .ident(&Ident::new(c.alias.unwrap_or(c.field.output_name()))?);
-            }
             Projection::Column(c) => {
                 group_by.push(items.next(w));
-                column(w, source, c)?;
+                column(w, source, c, plan.table)?;
             }
             Projection::Present(name) => {
                 group_by.push(items.next(w));

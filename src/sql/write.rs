@@ -74,10 +74,7 @@ pub(crate) fn render_write(plan: &WritePlan<'_>) -> Result<Statement, Error> {
     }
     w.kw(", ");
     let key = &plan.table().primary_key;
-    if plan.return_ == Return::HeadersOnly
-        && !key.is_empty()
-        && matches!(plan.kind, WriteKind::Insert { .. })
-    {
+    if answers_location(plan) {
         w.kw("(SELECT pg_catalog.json_build_array(");
         for (i, k) in key.iter().enumerate() {
             if i > 0 {
@@ -216,15 +213,11 @@ fn returning(w: &mut Writer, table: &Source<'_>, plan: &WritePlan<'_>) -> Result
         w.kw(".*");
         return Ok(());
     }
-    let key = &plan.table().primary_key;
-    let location = plan.return_ == Return::HeadersOnly
-        && !key.is_empty()
-        && matches!(plan.kind, WriteKind::Insert { .. });
-    if !location {
+    if !answers_location(plan) {
         w.kw("1");
         return Ok(());
     }
-    for (i, k) in key.iter().enumerate() {
+    for (i, k) in plan.table().primary_key.iter().enumerate() {
         if i > 0 {
             w.kw(", ");
         }
@@ -232,6 +225,14 @@ fn returning(w: &mut Writer, table: &Source<'_>, plan: &WritePlan<'_>) -> Result
         w.kw(".").ident(&Ident::new(k)?);
     }
     Ok(())
+}
+
+/// Whether the write answers with a `Location`: an insert with
+/// `return=headers-only` into a relation that has a key.
+fn answers_location(plan: &WritePlan<'_>) -> bool {
+    plan.return_ == Return::HeadersOnly
+        && !plan.table().primary_key.is_empty()
+        && matches!(plan.kind, WriteKind::Insert { .. })
 }
 
 /// `UPDATE … SET` the payload's columns `FROM` the payload `WHERE` the conditions.
