@@ -425,47 +425,15 @@ fn order_by(
     Ok(())
 }
 
-/// `SELECT … FROM <from> <laterals> WHERE <join> AND <conditions> ORDER BY … LIMIT … OFFSET …`:
-/// the rows of one read node, whose columns `source` qualifies.
-fn select_body(
+/// The select list of a node: its columns, aggregates, embeds and spreads,
+/// each numbered; answers the positions a grouped node groups by.
+fn select_list(
     w: &mut Writer,
     source: &Source<'_>,
     plan: &ReadPlan<'_>,
-    next: &mut usize,
-    from: WriteFrom<'_>,
-    join: WriteJoin<'_>,
-) -> Result<(), Error> {
-    let laterals: Vec<usize> = plan
-        .embeds
-        .iter()
-        .map(|_| {
-            *next += 1;
-            *next
-        })
-        .collect();
-    w.kw("SELECT ");
-    match plan.distinct {
-        Some([]) => {
-            w.kw("DISTINCT ");
-        }
-        Some(columns) => {
-            w.kw("DISTINCT ON (");
-            for (i, c) in columns.iter().enumerate() {
-                if i > 0 {
-                    w.kw(", ");
-                }
-                source.write(w);
-                w.kw(".").ident(&Ident::new(c)?);
-            }
-            w.kw(") ");
-        }
-        None => {}
-    }
-    // With an aggregate, every other item is grouped by (its position), and
-    // embeds are jsonb, which has equality, as PostgREST's.
-    let grouped = plan.grouped();
-    // Grouped or DISTINCT rows compare their embeds: as jsonb, which has equality.
-    let jsonb_embeds = grouped || matches!(plan.distinct, Some([]));
+    laterals: &[usize],
+    jsonb_embeds: bool,
+) -> Result<Vec<usize>, Error> {
     let mut items = Items::default();
     let mut group_by: Vec<usize> = Vec::new();
     for item in &plan.select {
@@ -565,6 +533,51 @@ fn select_body(
             }
         }
     }
+    Ok(group_by)
+}
+
+/// `SELECT … FROM <from> <laterals> WHERE <join> AND <conditions> ORDER BY … LIMIT … OFFSET …`:
+/// the rows of one read node, whose columns `source` qualifies.
+fn select_body(
+    w: &mut Writer,
+    source: &Source<'_>,
+    plan: &ReadPlan<'_>,
+    next: &mut usize,
+    from: WriteFrom<'_>,
+    join: WriteJoin<'_>,
+) -> Result<(), Error> {
+    let laterals: Vec<usize> = plan
+        .embeds
+        .iter()
+        .map(|_| {
+            *next += 1;
+            *next
+        })
+        .collect();
+    w.kw("SELECT ");
+    match plan.distinct {
+        Some([]) => {
+            w.kw("DISTINCT ");
+        }
+        Some(columns) => {
+            w.kw("DISTINCT ON (");
+            for (i, c) in columns.iter().enumerate() {
+                if i > 0 {
+                    w.kw(", ");
+                }
+                source.write(w);
+                w.kw(".").ident(&Ident::new(c)?);
+            }
+            w.kw(") ");
+        }
+        None => {}
+    }
+    // With an aggregate, every other item is grouped by (its position), and
+    // embeds are jsonb, which has equality, as PostgREST's.
+    let grouped = plan.grouped();
+    // Grouped or DISTINCT rows compare their embeds: as jsonb, which has equality.
+    let jsonb_embeds = grouped || matches!(plan.distinct, Some([]));
+    let group_by = select_list(w, source, plan, &laterals, jsonb_embeds)?;
     w.kw(" FROM ");
     from(w)?;
     for (e, lateral) in plan.embeds.iter().zip(&laterals) {
