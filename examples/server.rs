@@ -12,7 +12,7 @@
 //! | `DATABASE_URL` / `PGRST_DB_URI` | a throwaway cluster; TLS (rustls) as its `sslmode`/`sslrootcert` ask |
 //! | `PGRST_DB_READ_URI` | unset: read-only requests go to these replicas, and to the primary while they are away |
 //! | `PGRST_DB_SCHEMAS` | `public` |
-//! | `PGRST_DB_TX_END` | `commit`; `commit-allow-override` honours `Prefer: tx=rollback` |
+//! | `PGRST_DB_TX_END` | `commit`; `commit-allow-override` honours `Prefer: tx=rollback`; `rollback` ends every transaction in a rollback, `rollback-allow-override` unless `Prefer: tx=commit` |
 //! | `PGRST_DB_AGGREGATES_ENABLED` | `false`: `true` allows `sum()`, `avg()`, `min()`, `max()`, `count()` in `select` |
 //! | `PGRST_DB_PLAN_ENABLED` | `false`: `true` answers `Accept: application/vnd.pgrst.plan…` with the `EXPLAIN` (postgrest-js `.explain()`) |
 //! | `PGRST_DB_PRE_REQUEST` | unset: a function (`schema.name`) called in each request's transaction before its statement |
@@ -319,10 +319,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     match env("PGRST_DB_TX_END").as_deref() {
         None | Some("commit") => {}
         Some("commit-allow-override") => builder = builder.tx_override(true),
+        Some("rollback") => builder = builder.tx_rollback(true),
+        Some("rollback-allow-override") => builder = builder.tx_rollback(true).tx_override(true),
         Some(other) => {
-            return Err(
-                format!("PGRST_DB_TX_END={other:?}: use commit or commit-allow-override").into(),
-            );
+            return Err(format!(
+                "PGRST_DB_TX_END={other:?}: use commit, commit-allow-override, rollback or rollback-allow-override"
+            )
+            .into());
         }
     }
     if env("PGRST_DB_AGGREGATES_ENABLED").is_some_and(|v| v == "true") {

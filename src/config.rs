@@ -270,6 +270,23 @@ impl<T: MakeTls> RestServiceBuilder<T> {
         self
     }
 
+    /// Ends every transaction in a rollback (PostgREST's `db-tx-end =
+    /// rollback`): writes and calls answer as if they had happened, and the
+    /// database keeps nothing of them, e.g. for a shared demo or a test
+    /// database. With [`tx_override`](Self::tx_override) too (`db-tx-end =
+    /// rollback-allow-override`), `Prefer: tx=commit` still commits. Off by
+    /// default.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: tower_postgrest::Pool) -> Result<(), tower_postgrest::Error> {
+    /// let rest = tower_postgrest::RestService::builder(pool).tx_rollback(true).build().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn tx_rollback(mut self, on: bool) -> Self {
+        self.settings.tx_rollback = on;
+        self
+    }
+
     /// The former name of [`tx_override`](Self::tx_override).
     #[deprecated(
         since = "0.1.0",
@@ -614,6 +631,8 @@ pub(crate) struct Config {
     pub(crate) require_filter: bool,
     /// `Prefer: tx=commit|rollback` is honoured.
     pub(crate) tx_override: bool,
+    /// Transactions end in a rollback unless a request overrides it.
+    pub(crate) tx_rollback: bool,
     /// The largest request body, in bytes.
     pub(crate) body_limit: usize,
     /// `statement_timeout` of every request, e.g. `"5000ms"`, and in milliseconds.
@@ -645,6 +664,7 @@ pub(crate) struct Settings {
     pub(crate) anon_role: Option<String>,
     pub(crate) require_filter: bool,
     pub(crate) tx_override: bool,
+    pub(crate) tx_rollback: bool,
     pub(crate) statement_timeout: Option<Duration>,
     pub(crate) openapi_mode: OpenApiMode,
     pub(crate) limits: Limits,
@@ -665,6 +685,7 @@ impl Default for Settings {
             anon_role: None,
             require_filter: false,
             tx_override: false,
+            tx_rollback: false,
             statement_timeout: None,
             openapi_mode: OpenApiMode::default(),
             limits: Limits::default(),
@@ -689,6 +710,15 @@ pub(crate) struct Exposed<'c> {
 }
 
 impl Config {
+    /// How a transaction ends when its request does not say (or may not).
+    pub(crate) fn tx_default(&self) -> crate::request::TxEnd {
+        if self.tx_rollback {
+            crate::request::TxEnd::Rollback
+        } else {
+            crate::request::TxEnd::Commit
+        }
+    }
+
     /// Checks `settings`: at least one schema, and none that cannot be exposed.
     pub(crate) fn new(settings: Settings) -> Result<Self, Error> {
         if settings.schemas.is_empty() {
@@ -729,6 +759,7 @@ impl Config {
                 .map(|m| i64::try_from(m).unwrap_or(i64::MAX)),
             require_filter: settings.require_filter,
             tx_override: settings.tx_override,
+            tx_rollback: settings.tx_rollback,
             body_limit: settings.limits.body,
             statement_timeout: settings.statement_timeout.map(|t| {
                 let ms = u64::try_from(t.as_millis()).unwrap_or(u64::MAX).max(1);

@@ -196,9 +196,12 @@ impl<T: MakeTls> Shared<T> {
         {
             return Ok(crate::page::response());
         }
+        // The default claim path (`role`), built once rather than per request.
+        static ROLE_CLAIM: std::sync::LazyLock<ClaimPath> =
+            std::sync::LazyLock::new(ClaimPath::default);
         let role = choose_role(
             &parts.extensions,
-            &ClaimPath::default(),
+            &*ROLE_CLAIM,
             self.config.anon_role.as_ref(),
         )?
         .ok_or_else(anonymous_disabled)?;

@@ -161,6 +161,9 @@ pub(crate) struct WriteResult {
     pub(crate) body: Bytes,
     pub(crate) location: Option<Vec<Option<String>>>,
     pub(crate) inserted: Option<i64>,
+    /// `response.headers` and `response.status` as a trigger set them.
+    pub(crate) headers: Option<String>,
+    pub(crate) status: Option<String>,
 }
 
 impl FromRow for WriteResult {
@@ -177,6 +180,8 @@ impl FromRow for WriteResult {
             body: row.bytes(2)?.unwrap_or_default(),
             location,
             inserted: row.int(4)?,
+            headers: row.string(5)?,
+            status: row.string(6)?,
         })
     }
 }

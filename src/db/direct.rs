@@ -42,7 +42,7 @@ pub(crate) struct DirectState {
     /// Which of the resets (`sql::session::RESETS`) are prepared: what a
     /// request set for its session goes back to the connection's defaults
     /// before the next request, `SET ROLE` included.
-    reset: [bool; 2],
+    reset: [bool; 3],
     /// Statements kept before the cache starts over.
     capacity: usize,
 }
@@ -56,7 +56,7 @@ impl DirectState {
             next: 0,
             to_close: Vec::new(),
             named,
-            reset: [false; 2],
+            reset: [false; 3],
             capacity,
         }
     }
@@ -158,7 +158,9 @@ pub(crate) async fn run(
         bind(&name, values, &mut out)?;
         parsing.push((Parsed::Statement(&stmt.sql), name));
     }
-    for (i, (reset, reset_sql)) in crate::sql::session::RESETS.into_iter().enumerate() {
+    let ends = crate::sql::session::RESETS.into_iter().enumerate();
+    // Only a transaction that may write has deferred constraints to check.
+    for (i, (reset, reset_sql)) in ends.skip(usize::from(read_only)) {
         if !state.named {
             frontend::parse("", reset_sql, None, &mut out).map_err(protocol)?;
             parsing.push((Parsed::Unnamed, String::new()));

@@ -87,7 +87,7 @@ impl<T: MakeTls> Executor<'_, T> {
                 }
             }
         }
-        session.end(end.unwrap_or(TxEnd::Commit)).await?;
+        session.end(end.unwrap_or(self.config.tx_default())).await?;
         Ok(answers)
     }
 

@@ -88,6 +88,8 @@ async fn run<T: MakeTls>(
         body,
         location,
         inserted: Some(n),
+        headers: None,
+        status: None,
     })
 }
 

@@ -82,6 +82,25 @@ pub(super) fn parse_jwks(json: &str) -> Result<Vec<Key>, Error> {
     Ok(keys)
 }
 
+/// PostgREST's words for a token whose header names no algorithm this crate
+/// verifies: `none` (an unsigned token, never accepted), another unknown
+/// one, or a header that is not base64url JSON at all.
+fn unreadable_header(token: &str) -> Error {
+    use base64::Engine as _;
+    let header = token.split('.').next().unwrap_or_default();
+    let alg = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header.trim_end_matches('='))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .and_then(|h| h.get("alg").and_then(|a| a.as_str().map(str::to_owned)));
+    match alg.as_deref() {
+        Some("none") => invalid_token("PGRST301", "Wrong or unsupported encoding algorithm")
+            .with_details("JWT is unsecured but expected 'alg' was not 'none'"),
+        Some(_) => invalid_token("PGRST301", "Wrong or unsupported encoding algorithm"),
+        None => invalid_token("PGRST301", "JWT cryptographic operation failed"),
+    }
+}
+
 /// Checks `token`'s signature against `keys` (its `kid` picks the key; without
 /// one, each key of its algorithm is tried) and returns its claims.
 pub(super) fn verify_signature(
@@ -95,8 +114,7 @@ pub(super) fn verify_signature(
             &format!("Expected 3 parts in JWT; got {parts}"),
         ));
     }
-    let header = jsonwebtoken::decode_header(token)
-        .map_err(|_| invalid_token("PGRST301", "Wrong or unsupported encoding algorithm"))?;
+    let header = jsonwebtoken::decode_header(token).map_err(|_| unreadable_header(token))?;
     let candidates: Vec<&Key> = keys
         .iter()
         .filter(|k| k.algorithms.contains(&header.alg))

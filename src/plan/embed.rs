@@ -74,6 +74,16 @@ fn join_and_hint(hints: &[String]) -> (bool, Option<&str>) {
 }
 
 /// The read plan of an embedded resource: a to-many one is capped at `max_rows`.
+/// Whether an embed's rows show nothing: its select list is empty, or only
+/// embeds that show nothing (`rel(inner())`). Such an embed only filters
+/// (with `!inner`), and is left out of the answer, as in PostgREST.
+fn shows_nothing(node: &ReadPlan<'_>) -> bool {
+    node.select.iter().all(|p| match p {
+        Projection::Embed(i) | Projection::Spread(i) => node.embeds[*i].hidden,
+        _ => false,
+    })
+}
+
 fn embed_node<'r>(
     target: &'r Table,
     select: Vec<Projection<'r>>,
@@ -185,7 +195,7 @@ pub(super) fn plan_select<'r>(
                     name: alias.as_deref().unwrap_or(relation),
                     relation,
                     rel,
-                    hidden: inner.is_empty(),
+                    hidden: shows_nothing(&node),
                     node,
                     inner: join_inner,
                     spread: *spread,
@@ -503,7 +513,7 @@ fn no_relationship(
         table.name, table.schema
     ));
     if !related.contains(&relation) {
-        if let Some(close) = crate::schema::closest_name(relation, related.into_iter()) {
+        if let Some(close) = crate::schema::loosely_closest_name(relation, related.into_iter()) {
             err = err.with_hint(format!(
                 "Perhaps you meant '{close}' instead of '{relation}'."
             ));

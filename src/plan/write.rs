@@ -96,7 +96,7 @@ pub(super) fn tx_end(req: &ApiRequest, config: &Config, applied: &mut Vec<String
             applied.push(tx.as_str().into());
             tx
         }
-        _ => TxEnd::Commit,
+        _ => config.tx_default(),
     }
 }
 
@@ -170,14 +170,17 @@ pub(crate) fn plan_write<'r>(
     let kind = match req.action {
         Action::Insert => plan_insert(req, table, payload_columns()?, &mut applied)?,
         Action::Upsert => plan_put(req, table, payload_columns()?)?,
-        Action::Update => match payload.filter(|p| p.shape == crate::request::Shape::Array) {
-            Some(body) => plan_bulk_update(req, table, body, payload_columns()?)?,
-            None => WriteKind::Update {
-                columns: payload_columns()?,
-                conditions: mutation_conditions(req, table, config)?,
-                key: Vec::new(),
-            },
-        },
+        Action::Update => {
+            let columns = payload_columns()?;
+            match payload.filter(|p| bulk_update(p, table, &columns)) {
+                Some(body) => plan_bulk_update(req, table, body, columns)?,
+                None => WriteKind::Update {
+                    columns,
+                    conditions: mutation_conditions(req, table, config)?,
+                    key: Vec::new(),
+                },
+            }
+        }
         Action::Delete => WriteKind::Delete {
             conditions: mutation_conditions(req, table, config)?,
         },
@@ -291,6 +294,19 @@ fn mutation_conditions<'r>(
         .iter()
         .map(|c| plan_condition(c, table))
         .collect())
+}
+
+/// Whether a PATCH body is a bulk update by primary key: an array whose
+/// elements carry the whole key, or of more than one element (which then
+/// must). An array of one element without the key (or of none) is that
+/// object (nothing), as PostgREST reads it.
+fn bulk_update(body: &crate::request::Payload, table: &Table, columns: &[&str]) -> bool {
+    let keyed = !table.primary_key.is_empty()
+        && table
+            .primary_key
+            .iter()
+            .all(|k| columns.contains(&k.as_str()));
+    body.shape == crate::request::Shape::Array && (keyed || body.rows > 1)
 }
 
 /// A PATCH of a JSON array: each element names its row by the primary key
@@ -884,6 +900,24 @@ mod tests {
         let plan = plan_with(&r, &config).unwrap();
         assert_eq!(plan.tx.end, TxEnd::Commit);
         assert_eq!(write(&plan).applied, ["tx=commit"]);
+
+        // db-tx-end = rollback: every write rolls back unless it may say otherwise.
+        let rollback = config_of(Settings {
+            tx_rollback: true,
+            ..Settings::default()
+        });
+        let r = req(Method::POST, "/items", &[], body);
+        let plan = plan_with(&r, &rollback).unwrap();
+        assert_eq!(plan.tx.end, TxEnd::Rollback);
+        assert!(write(&plan).applied.is_empty());
+        let r = req(Method::POST, "/items", &[("prefer", "tx=commit")], body);
+        assert_eq!(plan_with(&r, &rollback).unwrap().tx.end, TxEnd::Rollback);
+        let overridable = config_of(Settings {
+            tx_rollback: true,
+            tx_override: true,
+            ..Settings::default()
+        });
+        assert_eq!(plan_with(&r, &overridable).unwrap().tx.end, TxEnd::Commit);
     }
 
     #[test]

@@ -77,6 +77,86 @@ fn invalid_body(message: impl Into<String>) -> Error {
     Error::pgrst(codes::PGRST102, message)
 }
 
+/// How the body of a call by POST passes its arguments, by `Content-Type`:
+/// PostgREST's rules for choosing the function depend on it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum CallBody {
+    /// JSON (or no `Content-Type`): an object of named arguments, or the
+    /// whole body as the one unnamed `json`/`jsonb` argument.
+    #[default]
+    Json,
+    /// `application/x-www-form-urlencoded`: named arguments as a query
+    /// string would give them (repeated for a variadic argument).
+    Form,
+    /// `text/csv`: the header names the arguments.
+    Csv,
+    /// The body as it is, for the one unnamed argument of this type.
+    Raw(RawType),
+}
+
+/// The type of a function's one unnamed argument that takes the body as it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RawType {
+    /// `text/plain` → `text`.
+    Text,
+    /// `text/xml` → `xml`.
+    Xml,
+    /// `application/octet-stream` → `bytea`.
+    Bytea,
+}
+
+impl RawType {
+    /// The argument's type as the catalog names it.
+    pub(crate) fn type_name(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Xml => "xml",
+            Self::Bytea => "bytea",
+        }
+    }
+
+    /// The body as the argument's text form: UTF-8 text as it is, bytes in
+    /// `bytea`'s hex form (two characters a byte, so linear in the body).
+    pub(crate) fn argument_text(self, body: &[u8]) -> Result<String, Error> {
+        match self {
+            Self::Text | Self::Xml => String::from_utf8(body.to_vec())
+                .map_err(|_| invalid_body("The request body is not valid UTF-8")),
+            Self::Bytea => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let mut text = String::with_capacity(2 + body.len() * 2);
+                text.push_str("\\x");
+                for b in body {
+                    text.push(char::from(HEX[usize::from(b >> 4)]));
+                    text.push(char::from(HEX[usize::from(b & 0xf)]));
+                }
+                Ok(text)
+            }
+        }
+    }
+}
+
+/// How a call's body passes its arguments; `None` for a `Content-Type` no
+/// call takes (its 415-style error comes from [`parse_payload`]).
+pub(crate) fn call_body(headers: &HeaderMap) -> Option<CallBody> {
+    let media_type = content_media_type(headers);
+    Some(match media_type.as_deref() {
+        None | Some("" | "application/json") => CallBody::Json,
+        Some("application/x-www-form-urlencoded") => CallBody::Form,
+        Some("text/csv") => CallBody::Csv,
+        Some("text/plain") => CallBody::Raw(RawType::Text),
+        Some("text/xml") => CallBody::Raw(RawType::Xml),
+        Some("application/octet-stream") => CallBody::Raw(RawType::Bytea),
+        Some(_) => return None,
+    })
+}
+
+/// The pairs of a form body, in order, repeated keys kept.
+pub(crate) fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
 /// A body format this crate reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum BodyFormat {

@@ -163,7 +163,8 @@ impl<'a> Cursor<'a> {
         let name = self.input[start..self.pos].trim();
         if name.is_empty() {
             self.pos = start;
-            return Err(self.error("a name"));
+            // PostgREST's words.
+            return Err(self.error("field name (* or [a..z0..9_$])"));
         }
         Ok(name.to_owned())
     }

@@ -274,14 +274,15 @@ fn json_step(cur: &mut Cursor<'_>) -> Result<JsonStep, ParseError> {
     while end < bytes.len() {
         let b = bytes[end];
         let dash_continues = b == b'-' && bytes.get(end + 1) != Some(&b'>');
-        if b"():.,>\"!".contains(&b) || (b == b'-' && !dash_continues) {
+        if b"():.,>\"".contains(&b) || (b == b'-' && !dash_continues) {
             break;
         }
         end += 1;
     }
     let step = &rest[..end];
     if step.is_empty() {
-        return Err(cur.error("a JSON key or array index"));
+        // PostgREST's words.
+        return Err(cur.error("\"-\", digit or any non reserved character different from: .,>()"));
     }
     if let Some(digits) = step.strip_prefix('-') {
         // A leading `-` starts a negative array index.

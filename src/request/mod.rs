@@ -35,7 +35,7 @@ use std::fmt;
 use http::{HeaderMap, Method};
 
 pub(crate) use batch::{Operation as BatchOperation, check_batch_media, parse_batch};
-pub(crate) use body::{Payload, Shape, content_media_type};
+pub(crate) use body::{CallBody, Payload, Shape, content_media_type};
 pub(crate) use context::headers_json;
 pub(crate) use cursor::MAX_NESTING;
 
@@ -252,8 +252,14 @@ pub(crate) struct ApiRequest {
     pub(crate) on_conflict: Option<Vec<String>>,
     /// The body of a POST, PUT or PATCH.
     pub(crate) payload: Option<Payload>,
-    /// Arguments of a function called with GET or HEAD, in request order.
+    /// Arguments of a function called with GET or HEAD (from the query
+    /// string) or by POST with a form body, in request order, repeats kept.
     pub(crate) args: Vec<(String, String)>,
+    /// How the body of a call by POST passes its arguments.
+    pub(crate) call_body: CallBody,
+    /// The body of a call by POST as its one unnamed argument's text
+    /// ([`CallBody::Raw`]).
+    pub(crate) raw_arg: Option<String>,
     /// The schema asked for with `Accept-Profile` (reads) or `Content-Profile` (writes).
     pub(crate) profile: Option<String>,
 }
@@ -378,6 +384,8 @@ pub(crate) fn parse_query(
         on_conflict: None,
         payload: None,
         args: Vec::new(),
+        call_body: CallBody::Json,
+        raw_arg: None,
         profile: profile(action, headers)?,
     };
     let mut select = None;
@@ -398,9 +406,23 @@ impl ApiRequest {
         headers: &HeaderMap,
         mut body: bytes::Bytes,
     ) -> Result<(), Error> {
-        if matches!(self.target, Target::Function(_)) && body.iter().all(u8::is_ascii_whitespace) {
-            // An empty body calls a function without arguments.
-            body = bytes::Bytes::from_static(b"{}");
+        if matches!(self.target, Target::Function(_)) {
+            self.call_body = body::call_body(headers).unwrap_or_default();
+            match self.call_body {
+                CallBody::Raw(raw) => {
+                    self.raw_arg = Some(raw.argument_text(&body)?);
+                    return Ok(());
+                }
+                CallBody::Form => {
+                    self.args = body::form_pairs(&body);
+                    return Ok(());
+                }
+                // An empty body calls a function without arguments.
+                CallBody::Json if body.iter().all(u8::is_ascii_whitespace) => {
+                    body = bytes::Bytes::from_static(b"{}");
+                }
+                CallBody::Json | CallBody::Csv => {}
+            }
         }
         self.payload = Some(body::parse_payload(headers, body, self.columns.is_none())?);
         Ok(())
@@ -499,8 +521,12 @@ fn apply_param(
             let filter = match filter::parse_filter(&key, &value) {
                 Ok(filter) => filter,
                 // PostgREST's rule for functions: a parameter that is not a
-                // filter is an argument (only GET and HEAD take them so).
-                Err(_) if matches!(req.target, Target::Function(_)) => {
+                // filter is an argument (only GET and HEAD take them so; by
+                // POST, it is a filter that does not parse).
+                Err(_)
+                    if matches!(req.target, Target::Function(_))
+                        && matches!(req.action, Action::Call { by_get: true, .. }) =>
+                {
                     req.args.push((key.into_owned(), value.into_owned()));
                     return Ok(());
                 }
@@ -594,6 +620,8 @@ fn parse_range(headers: &HeaderMap) -> Option<(i64, Option<i64>)> {
 fn parse_count(name: &'static str, value: &str) -> Result<i64, Error> {
     match value.trim().parse::<i64>() {
         Ok(n) if n >= 0 => Ok(n),
+        // A negative offset is no offset, as in PostgREST.
+        Ok(_) if name == "offset" => Ok(0),
         Ok(_) if name == "limit" => Err(Error::pgrst(
             codes::PGRST103,
             "Requested range not satisfiable",

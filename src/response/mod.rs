@@ -345,8 +345,11 @@ fn parse_status(s: &str) -> Result<StatusCode, Error> {
         .ok()
         .and_then(|n| StatusCode::from_u16(n).ok())
         .ok_or_else(|| {
-            Error::pgrst(codes::PGRST112, "Invalid response.status")
-                .with_details(format!("{s:?} is not an HTTP status code"))
+            // PostgREST's words; the value is not echoed.
+            Error::pgrst(
+                codes::PGRST112,
+                "response.status guc must be a valid status code",
+            )
         })
 }
 
@@ -380,6 +383,17 @@ fn apply_response_headers(headers: &mut http::HeaderMap, raw: &str) -> Result<()
     Ok(())
 }
 
+/// Whether a POST merges duplicates (`Prefer: resolution=merge-duplicates`).
+fn merges(plan: &WritePlan<'_>) -> bool {
+    matches!(
+        &plan.kind,
+        crate::plan::WriteKind::Insert {
+            conflict: Some((_, crate::request::Resolution::MergeDuplicates)),
+            ..
+        }
+    )
+}
+
 /// The response of a write: 201, 200 or 204, `Content-Range` of the rows
 /// affected, and `Location` of a single inserted row.
 pub(crate) fn write(
@@ -392,7 +406,8 @@ pub(crate) fn write(
     let representation = plan.return_ == Return::Representation;
     let inserted = result.inserted.unwrap_or(n);
     let status = match action {
-        Action::Insert if n > 0 && inserted == 0 => StatusCode::OK,
+        // An upsert that inserted nothing (it merged, or had no rows): 200.
+        Action::Insert if inserted == 0 && merges(plan) => StatusCode::OK,
         Action::Insert => StatusCode::CREATED,
         Action::Upsert if representation && inserted > 0 => StatusCode::CREATED,
         _ if representation => StatusCode::OK,
@@ -439,6 +454,14 @@ pub(crate) fn write(
         headers.insert(PREFERENCE_APPLIED, header_value(&plan.applied.join(", ")));
     }
     headers.insert(header::VARY, VARY.clone());
+    // What a trigger set, as a function may: `response.headers` add to (or
+    // replace) the headers, `response.status` replaces the status.
+    if let Some(raw) = result.headers.as_deref() {
+        apply_response_headers(headers, raw)?;
+    }
+    if let Some(s) = result.status.as_deref() {
+        *res.status_mut() = parse_status(s)?;
+    }
     Ok(res)
 }
 

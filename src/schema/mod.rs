@@ -442,7 +442,7 @@ impl Schema {
 
     /// The name of the table in `schema` most similar to `name`, when one is similar enough.
     pub(crate) fn closest_table(&self, schema: &str, name: &str) -> Option<&str> {
-        closest(
+        closest_name(
             name,
             self.tables
                 .iter()
@@ -450,29 +450,36 @@ impl Schema {
                 .map(|t| t.name.as_str()),
         )
     }
-
-    /// The name of the function in `schema` most similar to `name`, when one is similar enough.
-    pub(crate) fn closest_function(&self, schema: &str, name: &str) -> Option<&str> {
-        closest(
-            name,
-            self.functions
-                .iter()
-                .filter(|f| f.schema == schema)
-                .map(|f| f.name.as_str()),
-        )
-    }
 }
 
-/// The candidate most similar to `name` (at least 0.75), as PostgREST's hints;
-/// none among 500 candidates or more, where the search would cost too much.
+/// The candidate most similar to `name` (at least 0.75), as PostgREST's hints
+/// of table and function names; none among 500 candidates or more, where the
+/// search would cost too much.
 pub(crate) fn closest_name<'a>(
     name: &str,
     candidates: impl Iterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    closest(name, candidates)
+    closest(name, candidates, 0.75, similarity)
 }
 
-fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+/// As [`closest_name`], at least 0.33 similar by edit distance alone, as
+/// PostgREST's hints of relationships and argument lists (which name only
+/// what the caller's own tables relate to, or a function's own arguments).
+pub(crate) fn loosely_closest_name<'a>(
+    name: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
+    closest(name, candidates, 0.33, |a, b| {
+        strsim::normalized_levenshtein(&a.to_lowercase(), &b.to_lowercase())
+    })
+}
+
+fn closest<'a>(
+    name: &str,
+    candidates: impl Iterator<Item = &'a str>,
+    at_least: f64,
+    score: impl Fn(&str, &str) -> f64,
+) -> Option<&'a str> {
     const MAX_CANDIDATES_FOR_HINTS: usize = 500;
     let candidates: Vec<&str> = candidates.collect();
     if candidates.len() >= MAX_CANDIDATES_FOR_HINTS {
@@ -480,8 +487,8 @@ fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<
     }
     candidates
         .into_iter()
-        .map(|c| (similarity(name, c), c))
-        .filter(|(score, _)| *score >= 0.75)
+        .map(|c| (score(name, c), c))
+        .filter(|(score, _)| *score >= at_least)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
 }

@@ -38,8 +38,16 @@ SELECT n.nspname::text,
          SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
                   'name', a.attname,
                   'data_type', pg_catalog.format_type(a.atttypid, a.atttypmod),
-                  'base_type', CASE WHEN t.typtype = 'd'
-                                    THEN pg_catalog.format_type(t.typbasetype, t.typtypmod) END,
+                  -- A domain's base type, through domains over domains.
+                  'base_type', CASE WHEN t.typtype = 'd' THEN (
+                                 WITH RECURSIVE chain(oid, typmod, depth) AS (
+                                   SELECT t.typbasetype, t.typtypmod, 1
+                                   UNION ALL
+                                   SELECT b.typbasetype, b.typtypmod, chain.depth + 1
+                                   FROM chain JOIN pg_catalog.pg_type b ON b.oid = chain.oid
+                                   WHERE b.typtype = 'd')
+                                 SELECT pg_catalog.format_type(oid, typmod)
+                                 FROM chain ORDER BY depth DESC LIMIT 1) END,
                   'nullable', NOT a.attnotnull,
                   'default', CASE WHEN a.attidentity = 'd'
                                   -- An identity's default is its sequence.
@@ -167,7 +175,8 @@ SELECT n.nspname::text,
        p.proname::text,
        p.provolatile::text,
        p.proretset,
-       pg_catalog.format_type(p.prorettype, NULL),
+       -- A domain over a row type returns that row type's rows.
+       pg_catalog.format_type(CASE WHEN bt.typtype = 'c' THEN bt.oid ELSE p.prorettype END, NULL),
        coalesce(bt.typtype, t.typtype) = 'c'
          OR (t.oid = 'record'::regtype AND p.proallargtypes IS NOT NULL)
          -- One OUT (or INOUT, TABLE) parameter: still a row, named by it.

@@ -184,8 +184,17 @@ impl<'a> CatalogExpr<'a> {
 pub(crate) struct CatalogType<'a>(&'a str);
 
 impl<'a> CatalogType<'a> {
+    /// An argument's type, where `character` and `bit` become their
+    /// varying forms as PostgREST takes them: their length is the type's
+    /// (1 unless written), which would cut or refuse any longer value.
     pub(crate) fn argument(arg: &'a crate::schema::FunctionArg) -> Self {
-        Self(&arg.data_type)
+        Self(match arg.data_type.as_str() {
+            "character" => "character varying",
+            "character[]" => "character varying[]",
+            "bit" => "bit varying",
+            "bit[]" => "bit varying[]",
+            other => other,
+        })
     }
 
     /// A function's qualified name as the catalog writes it (`regproc`,

@@ -5,6 +5,7 @@ use super::{CatalogType, Ident, SCALAR, Statement, Writer};
 use crate::error::Error;
 use crate::plan::{CallArgs, CallPlan, Returns};
 use crate::request::MediaType;
+use crate::schema::FunctionArg;
 
 /// The rows the function returned.
 const SOURCE: Ident<'static> = Ident::fixed("pgrst_source");
@@ -33,23 +34,7 @@ pub(crate) fn render_call(plan: &CallPlan<'_>) -> Result<Statement, Error> {
     };
     let mut w = Writer::default();
     w.kw("WITH ").ident(&SOURCE).kw(" AS (SELECT ");
-    match plan.returns {
-        Returns::Scalar { .. } => {
-            w.ident(&CALL).kw(".").ident(&SCALAR);
-        }
-        Returns::Composite { .. } => {
-            w.ident(&CALL).kw(".*");
-        }
-        Returns::Void => {
-            w.kw("1 AS ").ident(&SCALAR);
-        }
-    }
-    w.kw(" FROM ");
     call_from(&mut w, plan, &function)?;
-    w.kw(" AS ").ident(&CALL);
-    if matches!(plan.returns, Returns::Scalar { .. }) {
-        w.kw("(").ident(&SCALAR).kw(")");
-    }
     w.kw("), ").ident(&PAGE).kw(" AS (");
     let source = Source::Cte(SOURCE);
     let mut next = 0;
@@ -121,31 +106,86 @@ pub(crate) fn render_call(plan: &CallPlan<'_>) -> Result<Statement, Error> {
     Ok(w.finish())
 }
 
-/// The `FROM` item of a call: the function applied to the arguments, named
-/// (through `json_to_record`) or as the one json argument.
+/// The select list and `FROM` of a call's rows: the function applied to the arguments, named
+/// (through `json_to_record`) or as the one whole-body argument. A function
+/// of an anonymous `record` is called in the select list instead, where
+/// PostgreSQL needs no column definitions: `SELECT f(…) AS pgrst_scalar
+/// [FROM json_to_record(…) AS pgrst_args(…)]`.
 fn call_from(w: &mut Writer, plan: &CallPlan<'_>, function: &Source<'_>) -> Result<(), Error> {
-    let json = |w: &mut Writer| {
-        w.param(plan.json.as_str()).kw("::json");
-        if plan.first_of_array {
-            w.kw(" -> 0");
-        }
+    let anonymous_record =
+        plan.function.return_type == "record" && !plan.function.returns_composite;
+    let named = match &plan.args {
+        CallArgs::Named(args) if !args.is_empty() => Some(args),
+        _ => None,
     };
+    if anonymous_record {
+        call_expression(w, plan, function)?;
+        w.kw(" AS ").ident(&SCALAR);
+        if let Some(args) = named {
+            w.kw(" FROM ");
+            arguments(w, plan, args)?;
+        }
+        return Ok(());
+    }
+    match plan.returns {
+        Returns::Scalar { .. } => {
+            w.ident(&CALL).kw(".").ident(&SCALAR);
+        }
+        Returns::Composite { .. } => {
+            w.ident(&CALL).kw(".*");
+        }
+        Returns::Void => {
+            w.kw("1 AS ").ident(&SCALAR);
+        }
+    }
+    w.kw(" FROM ");
+    if let Some(args) = named {
+        arguments(w, plan, args)?;
+        w.kw(", LATERAL ");
+    }
+    call_expression(w, plan, function)?;
+    w.kw(" AS ").ident(&CALL);
+    if matches!(plan.returns, Returns::Scalar { .. }) {
+        w.kw("(").ident(&SCALAR).kw(")");
+    }
+    Ok(())
+}
+
+/// The JSON text of the arguments, as a parameter.
+fn json_argument(w: &mut Writer, plan: &CallPlan<'_>) {
+    w.param(plan.json.as_str()).kw("::json");
+    if plan.first_of_array {
+        w.kw(" -> 0");
+    }
+}
+
+/// `json_to_record($1::json) AS pgrst_args(a type, …)`.
+fn arguments(w: &mut Writer, plan: &CallPlan<'_>, args: &[&FunctionArg]) -> Result<(), Error> {
+    w.kw("pg_catalog.json_to_record(");
+    json_argument(w, plan);
+    w.kw(") AS ").ident(&ARGS).kw("(");
+    for (i, a) in args.iter().enumerate() {
+        if i > 0 {
+            w.kw(", ");
+        }
+        w.ident(&Ident::new(&a.name)?)
+            .kw(" ")
+            .catalog_type(&CatalogType::argument(a));
+    }
+    w.kw(")");
+    Ok(())
+}
+
+/// `f(a := pgrst_args.a, …)`, `f($1::json)` or `f($1::text)`.
+fn call_expression(
+    w: &mut Writer,
+    plan: &CallPlan<'_>,
+    function: &Source<'_>,
+) -> Result<(), Error> {
+    function.write(w);
+    w.kw("(");
     match &plan.args {
-        CallArgs::Named(args) if !args.is_empty() => {
-            w.kw("pg_catalog.json_to_record(");
-            json(w);
-            w.kw(") AS ").ident(&ARGS).kw("(");
-            for (i, a) in args.iter().enumerate() {
-                if i > 0 {
-                    w.kw(", ");
-                }
-                w.ident(&Ident::new(&a.name)?)
-                    .kw(" ")
-                    .catalog_type(&CatalogType::argument(a));
-            }
-            w.kw("), LATERAL ");
-            function.write(w);
-            w.kw("(");
+        CallArgs::Named(args) => {
             for (i, a) in args.iter().enumerate() {
                 if i > 0 {
                     w.kw(", ");
@@ -156,18 +196,21 @@ fn call_from(w: &mut Writer, plan: &CallPlan<'_>, function: &Source<'_>) -> Resu
                 let name = Ident::new(&a.name)?;
                 w.ident(&name).kw(" := ").ident(&ARGS).kw(".").ident(&name);
             }
-            w.kw(")");
-        }
-        CallArgs::Named(_) => {
-            function.write(w);
-            w.kw("()");
         }
         CallArgs::SingleJson(a) => {
-            function.write(w);
-            w.kw("(");
-            json(w);
-            w.kw("::").catalog_type(&CatalogType::argument(a)).kw(")");
+            json_argument(w, plan);
+            w.kw("::").catalog_type(&CatalogType::argument(a));
+        }
+        CallArgs::SingleRaw(a) => {
+            // Qualified: a relation of the schema may be named `xml`.
+            let cast = match a.data_type.as_str() {
+                "xml" => "::pg_catalog.xml",
+                "bytea" => "::pg_catalog.bytea",
+                _ => "::pg_catalog.text",
+            };
+            w.param(plan.json.as_str()).kw(cast);
         }
     }
+    w.kw(")");
     Ok(())
 }

@@ -25,10 +25,18 @@ pub(crate) const COMMIT_AND_RESET: &str = "COMMIT; RESET ALL; RESET ROLE";
 /// back still reports their violations.
 pub(crate) const CHECK_DEFERRED: &str = "SET CONSTRAINTS ALL IMMEDIATE";
 
-/// The resets of the one-`Sync` path, each its own statement (the extended
-/// protocol takes one a `Parse`), with the name it is prepared under.
-pub(crate) const RESETS: [(&str, &str); 2] =
-    [("tpg_reset", "RESET ALL"), ("tpg_reset_role", "RESET ROLE")];
+/// The ends of the one-`Sync` path, each its own statement (the extended
+/// protocol takes one a `Parse`), with the name it is prepared under: the
+/// deferred constraints checked while the request's role is still set (a
+/// transaction that may write only), then the resets. The implicit
+/// transaction commits at the `Sync`, after them: checked there, a deferred
+/// violation would be checked as the connection's own role, whose error
+/// leaves out the key (PostgreSQL shows it only to a role that may read it).
+pub(crate) const RESETS: [(&str, &str); 3] = [
+    ("tpg_check_deferred", CHECK_DEFERRED),
+    ("tpg_reset", "RESET ALL"),
+    ("tpg_reset_role", "RESET ROLE"),
+];
 
 /// The cursor of a streamed read; one per transaction, closed by its end.
 const CURSOR: &str = "pgrst_stream";

@@ -18,7 +18,7 @@ const COUNT_INSERT: &str = "pg_catalog.set_config('pgrst.inserted', (coalesce(nu
 const COUNT_UPDATE: &str = "pg_catalog.set_config('pgrst.inserted', (coalesce(nullif(pg_catalog.current_setting('pgrst.inserted', true), '')::int8, 0) - 1)::text, true) IS NOT NULL";
 
 /// A write: one row of `(affected bigint, page_total bigint, body text,
-/// location json, inserted bigint)`.
+/// location json, inserted bigint, response_headers text, response_status text)`.
 ///
 /// ```sql
 /// WITH "pgrst_source" AS (
@@ -27,7 +27,8 @@ const COUNT_UPDATE: &str = "pg_catalog.set_config('pgrst.inserted', (coalesce(nu
 ///   FROM pg_catalog.json_populate_recordset(NULL::"s"."t", $1::json) AS "pgrst_body"
 ///   RETURNING "pgrst_target".*),
 /// "pgrst_page" AS (SELECT "pgrst_source".* FROM "pgrst_source")
-/// SELECT (SELECT pg_catalog.count(*) FROM "pgrst_source"), pg_catalog.count(*), <body>, <location>, <inserted>
+/// SELECT (SELECT pg_catalog.count(*) FROM "pgrst_source"), pg_catalog.count(*), <body>, <location>, <inserted>,
+///        <response.headers>, <response.status>
 /// FROM "pgrst_page"
 /// ```
 pub(crate) fn render_write(plan: &WritePlan<'_>) -> Result<Statement, Error> {
@@ -91,6 +92,9 @@ pub(crate) fn render_write(plan: &WritePlan<'_>) -> Result<Statement, Error> {
     } else {
         w.kw(", NULL::int8");
     }
+    // What a trigger set for the response (read once the rows are written).
+    w.kw(", nullif(pg_catalog.current_setting('response.headers', true), '')")
+        .kw(", nullif(pg_catalog.current_setting('response.status', true), '')");
     w.kw(" FROM ").ident(&PAGE);
     Ok(w.finish())
 }

@@ -104,7 +104,7 @@ async fn elements_without_the_key_are_refused() {
     );
     same_as_oracle(&db).await;
     // No primary key: no rows to name.
-    let reply = send_body(&svc, "PATCH", "/logs", &[JSON], r#"[{"at": 1}]"#).await;
+    let reply = send_body(&svc, "PATCH", "/logs", &[JSON], r#"[{"at": 1}, {"at": 2}]"#).await;
     assert_eq!(reply.status, 422, "{}", reply.text);
     // One object keeps PATCH's meaning: every filtered row gets its values.
     let reply = send_body(

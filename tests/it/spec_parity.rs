@@ -345,3 +345,389 @@ async fn function_results_have_ranges_and_max_affected_needs_a_set() {
         "Function must return SETOF or TABLE when max-affected preference is used with handling=strict"
     );
 }
+
+/// How a call's arguments arrive decides the function, as in PostgREST:
+/// a raw body for the one unnamed `text`/`xml`/`bytea` argument, a form body
+/// and a query string as pairs (a variadic argument's repeats as its list,
+/// any other's last value), a named `json` argument never takes the whole body.
+#[tokio::test]
+async fn a_call_s_body_and_query_decide_its_function_and_arguments() {
+    let ddl = "CREATE DOMAIN \"text/plain\" AS text;
+        CREATE DOMAIN \"text/xml\" AS xml;
+        CREATE FUNCTION echo_text(text) RETURNS \"text/plain\" LANGUAGE sql AS 'SELECT $1';
+        CREATE FUNCTION echo_xml(xml) RETURNS \"text/xml\" LANGUAGE sql AS 'SELECT $1';
+        CREATE FUNCTION byte_count(bytea) RETURNS int LANGUAGE sql AS 'SELECT length($1)';
+        CREATE FUNCTION first_byte(bytea) RETURNS int LANGUAGE sql AS 'SELECT get_byte($1, 0)';
+        CREATE FUNCTION int_only(int) RETURNS int LANGUAGE sql AS 'SELECT $1';
+        CREATE FUNCTION named_json(data json) RETURNS json LANGUAGE sql AS 'SELECT data';
+        CREATE FUNCTION twin(json) RETURNS int LANGUAGE sql AS 'SELECT 1';
+        CREATE FUNCTION twin(jsonb) RETURNS int LANGUAGE sql AS 'SELECT 2';
+        CREATE FUNCTION listed(VARIADIC v text[] DEFAULT '{}') RETURNS text[] LANGUAGE sql AS 'SELECT v';
+        CREATE FUNCTION hello(name text) RETURNS text LANGUAGE sql AS $$SELECT 'Hello, ' || name$$;
+        CREATE FUNCTION hello_all(name text, VARIADIC v text[]) RETURNS text
+          LANGUAGE sql AS $$SELECT 'Hello, ' || name || ' ' || array_length(v, 1)$$;
+        CREATE FUNCTION pad(c char, cs char[], b bit, bs bit[]) RETURNS text
+          LANGUAGE sql AS $$SELECT c || '/' || cs[2] || '/' || b::text || '/' || bs[2]::text$$;";
+    let (svc, _db) = scratch_with(ddl, |b| b.anon_role("anon")).await;
+    let text = [("content-type", "text/plain"), ("accept", "text/plain")];
+    let reply = send_body(
+        &svc,
+        "POST",
+        "/rpc/echo_text",
+        &text,
+        "as it is, {not json}",
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.text, "as it is, {not json}");
+    let xml = [("content-type", "text/xml"), ("accept", "text/xml")];
+    let reply = send_body(&svc, "POST", "/rpc/echo_xml", &xml, "<a><b>1</b></a>").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.text, "<a><b>1</b></a>");
+    let reply = send_body(&svc, "POST", "/rpc/echo_xml", &xml, "<").await;
+    assert!(reply.status.is_client_error(), "{}", reply.text);
+    assert_eq!(reply.json()["message"], "invalid XML content");
+    let bytes = [("content-type", "application/octet-stream")];
+    let body: &[u8] = &[0xff, 0, 1, 2, b'\\', b'x'];
+    let reply = send_body(&svc, "POST", "/rpc/byte_count", &bytes, body).await;
+    assert_eq!((reply.status.as_u16(), reply.text.as_str()), (200, "6"));
+    let reply = send_body(&svc, "POST", "/rpc/first_byte", &bytes, body).await;
+    assert_eq!(reply.text, "255");
+    // No function takes a raw body of that type: PostgREST's words, no hint.
+    let reply = send_body(
+        &svc,
+        "POST",
+        "/rpc/int_only",
+        &[("content-type", "text/plain")],
+        "1",
+    )
+    .await;
+    let err = reply.error(404, "not_found");
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    assert!(
+        text(&err["message"]).ends_with(".int_only in the schema cache"),
+        "{err}"
+    );
+    assert!(
+        text(&err["details"]).ends_with(
+            ".int_only with a single unnamed text parameter, but no matches were found in the schema cache."
+        ),
+        "{err}"
+    );
+    assert_eq!(err["hint"], serde_json::Value::Null);
+    // A function of one unnamed int cannot be called; the hint names
+    // another function rather than it.
+    let reply = send_body(&svc, "POST", "/rpc/int_only", &[JSON], r#"{"x": 1}"#).await;
+    let err = reply.error(404, "not_found");
+    assert!(!text(&err["hint"]).contains("int_only"), "{err}");
+    // A named json argument takes an object's keys, never the whole body.
+    let reply = send_body(&svc, "POST", "/rpc/named_json", &[JSON], r#"{"a": 1}"#).await;
+    reply.error(404, "not_found");
+    // Two functions take the whole body: 300.
+    let reply = send_body(&svc, "POST", "/rpc/twin", &[JSON], r#"{"a": 1}"#).await;
+    let err = reply.error(300, "ambiguous");
+    let message = text(&err["message"]);
+    assert!(
+        message.starts_with("Could not choose the best candidate function between: ")
+            && message.contains(".twin( => json), ")
+            && message.ends_with(".twin( => jsonb)"),
+        "{message}"
+    );
+    // Pairs: a variadic argument's values as its list; others' last value.
+    for (method, uri, form, expected) in [
+        ("GET", "/rpc/listed", "", json!([])),
+        ("GET", "/rpc/listed?v=hi", "", json!(["hi"])),
+        (
+            "GET",
+            "/rpc/listed?v=hi&v=there",
+            "",
+            json!(["hi", "there"]),
+        ),
+        ("POST", "/rpc/listed", "", json!([])),
+        ("POST", "/rpc/listed", "v=hi", json!(["hi"])),
+        (
+            "POST",
+            "/rpc/listed",
+            "v=hi&v=there",
+            json!(["hi", "there"]),
+        ),
+        (
+            "GET",
+            "/rpc/hello?name=ignored&name=world",
+            "",
+            json!("Hello, world"),
+        ),
+        (
+            "POST",
+            "/rpc/hello",
+            "name=ignored&name=world",
+            json!("Hello, world"),
+        ),
+        (
+            "GET",
+            "/rpc/hello_all?name=a&name=b&v=1&v=2",
+            "",
+            json!("Hello, b 2"),
+        ),
+        (
+            "GET",
+            "/rpc/pad?c=abc&cs={x,yz}&b=101&bs={1,0110}",
+            "",
+            json!("abc/yz/101/0110"),
+        ),
+    ] {
+        let headers = [("content-type", "application/x-www-form-urlencoded")];
+        let headers: &[(&str, &str)] = if method == "POST" { &headers } else { &[] };
+        let reply = send_body(&svc, method, uri, headers, form).await;
+        assert_eq!(reply.status, 200, "{method} {uri} {form}: {}", reply.text);
+        assert_eq!(reply.json(), expected, "{method} {uri} {form}");
+    }
+    // By POST, a query parameter is a filter, never an argument.
+    let reply = send_body(
+        &svc,
+        "POST",
+        "/rpc/hello?name=John",
+        &[JSON],
+        r#"{"name": "x"}"#,
+    )
+    .await;
+    reply.error(422, "invalid_request");
+}
+
+/// Functions of an anonymous `record` answer their rows' columns, and one
+/// of a domain over a row type embeds as that row type does.
+#[tokio::test]
+async fn records_and_row_domains_are_rows() {
+    let ddl = "CREATE TABLE owners (id int PRIMARY KEY, name text);
+        CREATE TABLE pets (id int PRIMARY KEY, name text, owner_id int REFERENCES owners);
+        INSERT INTO owners VALUES (1, 'Ann');
+        INSERT INTO pets VALUES (1, 'Rex', 1), (2, 'Tom', 1);
+        CREATE FUNCTION a_pet() RETURNS record LANGUAGE sql AS 'SELECT * FROM pets ORDER BY id LIMIT 1';
+        CREATE FUNCTION pets_named(pattern text) RETURNS SETOF record LANGUAGE sql
+          AS 'SELECT * FROM pets WHERE name LIKE pattern ORDER BY id';
+        CREATE DOMAIN pet_d AS pets;
+        CREATE FUNCTION pets_d() RETURNS SETOF pet_d LANGUAGE sql AS 'SELECT p::pet_d FROM pets p ORDER BY id';
+        GRANT SELECT ON owners, pets TO anon;";
+    let (svc, _db) = scratch_with(ddl, |b| b.anon_role("anon")).await;
+    let reply = send_body(&svc, "POST", "/rpc/a_pet", &[JSON], "{}").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.json(), json!({"id": 1, "name": "Rex", "owner_id": 1}));
+    let reply = send(&svc, "GET", "/rpc/pets_named?pattern=%25", &[]).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(
+        reply.json(),
+        json!([{"id": 1, "name": "Rex", "owner_id": 1}, {"id": 2, "name": "Tom", "owner_id": 1}])
+    );
+    let reply = send(
+        &svc,
+        "GET",
+        "/rpc/pets_d?select=name,owners(name)&id=eq.2",
+        &[],
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(
+        reply.json(),
+        json!([{"name": "Tom", "owners": {"name": "Ann"}}])
+    );
+}
+
+/// Smaller readings of PostgREST's: a negative offset is none, an upsert
+/// that inserted nothing is 200, a PATCH of one element without the key is
+/// that object, JSON keys take any unreserved character, an embed that
+/// shows nothing (`rel(inner())`) is left out, a deferred constraint's
+/// violation names its key, and a bad `response.status` says so.
+#[tokio::test]
+async fn smaller_readings_of_postgrest_s() {
+    let ddl = "CREATE TABLE kinds (id int PRIMARY KEY, name text);
+        CREATE TABLE things (id int PRIMARY KEY, name text, kind_id int REFERENCES kinds, data jsonb);
+        CREATE TABLE parts (id int PRIMARY KEY, thing_id int REFERENCES things);
+        INSERT INTO kinds VALUES (1, 'k');
+        INSERT INTO things VALUES (1, 'a', 1, '{\"!@#$%^&*_k\": {\"x\": 3}}'), (2, 'b', 1, '{}'), (3, 'c', 1, '{}');
+        INSERT INTO parts VALUES (1, 1), (2, 1);
+        CREATE TABLE once (col int UNIQUE DEFERRABLE);
+        CREATE FUNCTION twice(deferred bool DEFAULT false) RETURNS void LANGUAGE plpgsql AS $$
+        BEGIN
+          IF deferred THEN SET CONSTRAINTS ALL DEFERRED; END IF;
+          INSERT INTO once VALUES (1), (1);
+        END $$;
+        CREATE FUNCTION bad_status() RETURNS int LANGUAGE plpgsql AS $$
+        BEGIN PERFORM set_config('response.status', 'bad', true); RETURN 1; END $$;
+        GRANT ALL ON kinds, things, parts, once TO anon;";
+    let (svc, db) = scratch_with(ddl, |b| b.anon_role("anon")).await;
+    let reply = send(&svc, "GET", "/things?select=id&offset=-4&order=id", &[]).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.ids(), [1, 2, 3]);
+
+    let merge = (
+        "prefer",
+        "return=representation,resolution=merge-duplicates",
+    );
+    let reply = send_body(&svc, "POST", "/things", &[JSON, merge], "[]").await;
+    assert_eq!((reply.status.as_u16(), reply.text.as_str()), (200, "[]"));
+    let reply = send_body(
+        &svc,
+        "POST",
+        "/things",
+        &[JSON, merge],
+        r#"[{"id": 1, "name": "a"}]"#,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let reply = send_body(
+        &svc,
+        "POST",
+        "/things",
+        &[JSON, merge],
+        r#"[{"id": 9, "name": "z"}]"#,
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+
+    // One element without the key is the object; none, or an empty one, changes nothing.
+    let reply = send_body(
+        &svc,
+        "PATCH",
+        "/things?id=lt.3",
+        &[JSON],
+        r#"[{"name": "same"}]"#,
+    )
+    .await;
+    assert_eq!(reply.status, 204, "{}", reply.text);
+    let names = crate::support::rows(&db, "SELECT name FROM things ORDER BY id").await;
+    assert_eq!(
+        names,
+        json!([{"name": "same"}, {"name": "same"}, {"name": "c"}, {"name": "z"}])
+    );
+    for body in ["[]", "[{}]"] {
+        let reply = send_body(&svc, "PATCH", "/things", &[JSON], body).await;
+        assert_eq!(reply.status, 204, "{body}: {}", reply.text);
+    }
+    // Two elements without the key are still a bulk PATCH that needs it.
+    let reply = send_body(
+        &svc,
+        "PATCH",
+        "/things",
+        &[JSON],
+        r#"[{"name": "x"}, {"name": "y"}]"#,
+    )
+    .await;
+    assert_eq!(reply.status, 422, "{}", reply.text);
+
+    let reply = send(
+        &svc,
+        "GET",
+        "/things?select=data->!@%23$%25^%26*_k->>x&data->!@%23$%25^%26*_k->>x=eq.3",
+        &[],
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.json(), json!([{"x": "3"}]));
+
+    // Embeds that show nothing, however deep, are left out.
+    let reply = send(&svc, "GET", "/kinds?select=*,things(parts())", &[]).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.json(), json!([{"id": 1, "name": "k"}]));
+    let reply = send(
+        &svc,
+        "GET",
+        "/kinds?select=*,things!inner(parts!inner())&things.parts.id=eq.7",
+        &[],
+    )
+    .await;
+    assert_eq!(reply.json(), json!([]), "{}", reply.text);
+
+    for deferred in ["false", "true"] {
+        let reply = send_body(
+            &svc,
+            "POST",
+            "/rpc/twice",
+            &[JSON],
+            format!(r#"{{"deferred": {deferred}}}"#),
+        )
+        .await;
+        let err = reply.error(409, "conflict");
+        assert_eq!(
+            err["details"], "Key (col)=(1) already exists.",
+            "deferred: {deferred}"
+        );
+    }
+
+    let reply = send(&svc, "GET", "/rpc/bad_status", &[]).await;
+    let err = reply.error(500, "internal");
+    assert_eq!(
+        err["message"],
+        "response.status guc must be a valid status code"
+    );
+}
+
+/// `db-tx-end = rollback`: writes answer as if made and leave nothing,
+/// unless overriding is allowed and asked for.
+#[tokio::test]
+async fn every_transaction_can_end_in_a_rollback() {
+    let ddl = "CREATE TABLE notes (id int PRIMARY KEY, body text); GRANT ALL ON notes TO anon;";
+    let (svc, db) = scratch_with(ddl, |b| b.anon_role("anon").tx_rollback(true)).await;
+    let reply = send_body(
+        &svc,
+        "POST",
+        "/notes",
+        &[JSON, ("prefer", "return=representation")],
+        r#"{"id": 1, "body": "x"}"#,
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.json(), json!([{"id": 1, "body": "x"}]));
+    let reply = send_body(
+        &svc,
+        "POST",
+        "/notes",
+        &[JSON, ("prefer", "tx=commit")],
+        r#"{"id": 2}"#,
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(
+        crate::support::rows(&db, "SELECT id FROM notes").await,
+        json!([])
+    );
+    let (svc, db) = scratch_with(ddl, |b| {
+        b.anon_role("anon").tx_rollback(true).tx_override(true)
+    })
+    .await;
+    let reply = send_body(
+        &svc,
+        "POST",
+        "/notes",
+        &[JSON, ("prefer", "tx=commit")],
+        r#"{"id": 3}"#,
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(
+        crate::support::rows(&db, "SELECT id FROM notes").await,
+        json!([{"id": 3}])
+    );
+}
+
+/// A trigger's `response.headers` and `response.status` shape a write's
+/// answer, as a function's shape a call's.
+#[tokio::test]
+async fn a_trigger_s_response_settings_shape_a_write_s_answer() {
+    let ddl = "CREATE TABLE boxes (id int PRIMARY KEY, name text);
+        CREATE FUNCTION mark() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          PERFORM set_config('response.headers',
+            format('[{\"Location\": \"/boxes?id=eq.%s&marked=true\"}, {\"X-Box\": \"%s\"}]', NEW.id, NEW.name), true);
+          IF TG_OP = 'UPDATE' THEN PERFORM set_config('response.status', '205', true); END IF;
+          RETURN NEW;
+        END $$;
+        CREATE TRIGGER mark BEFORE INSERT OR UPDATE ON boxes FOR EACH ROW EXECUTE FUNCTION mark();";
+    let (svc, _db) = scratch_with(ddl, |b| b.anon_role("anon")).await;
+    let reply = send_body(&svc, "POST", "/boxes", &[JSON], r#"{"id": 2, "name": "b"}"#).await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.header("location"), "/boxes?id=eq.2&marked=true");
+    assert_eq!(reply.header("x-box"), "b");
+    let reply = send_body(&svc, "PATCH", "/boxes?id=eq.2", &[JSON], r#"{"name": "c"}"#).await;
+    assert_eq!(reply.status, 205, "{}", reply.text);
+    assert_eq!(reply.header("x-box"), "c");
+}
