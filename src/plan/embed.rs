@@ -562,7 +562,23 @@ pub(super) fn apply_params<'r>(
         let embed = find(embeds, &e.path)?;
         let node = &mut embed.node;
         match &e.param {
-            EmbeddedParam::Condition(c) => node.conditions.push(plan_condition(c, node.table)),
+            EmbeddedParam::Condition(c) => {
+                // `?rel.child=[not.]is.null` tests the embed `child` of `rel`.
+                let child = match c {
+                    Condition::Filter(f) => null_test(f).and_then(|null| {
+                        let child = node
+                            .embeds
+                            .iter_mut()
+                            .find(|e| e.name == f.field.name || e.relation == f.field.name)?;
+                        Some((child, null))
+                    }),
+                    _ => None,
+                };
+                match child {
+                    Some((child, null)) => child.null_filter = Some(null),
+                    None => node.conditions.push(plan_condition(c, node.table)),
+                }
+            }
             EmbeddedParam::Order(terms) => {
                 node.order = terms
                     .iter()

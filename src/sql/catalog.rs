@@ -56,8 +56,10 @@ SELECT n.nspname::text,
                                         JOIN pg_catalog.pg_class s ON s.oid = dep.objid AND s.relkind = 'S'
                                         WHERE dep.refobjid = c.oid AND dep.refobjsubid = a.attnum
                                           AND dep.deptype = 'i' LIMIT 1)
+                                  -- A column's own default, else its domain's.
                                   WHEN a.attgenerated = ''
-                                  THEN pg_catalog.pg_get_expr(d.adbin, d.adrelid) END)
+                                  THEN coalesce(pg_catalog.pg_get_expr(d.adbin, d.adrelid),
+                                                pg_catalog.pg_get_expr(t.typdefaultbin, 0)) END)
                 ORDER BY a.attnum)
          FROM pg_catalog.pg_attribute a
          JOIN pg_catalog.pg_type t ON t.oid = a.atttypid

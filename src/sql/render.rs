@@ -351,19 +351,32 @@ fn json_form(
 }
 
 /// A selected column: `field [CAST(… AS type)] AS "name"`; a column of a
-/// type with a JSON form (a data representation), without cast or JSON
-/// path, in that form.
+/// type with a JSON form (a data representation), without JSON path, in
+/// that form (and any cast on top of it).
 fn column(
     w: &mut Writer,
     source: &Source<'_>,
     c: &SelectColumn<'_>,
     table: &crate::schema::Table,
 ) -> Result<(), Error> {
-    let form = (c.cast.is_none() && c.field.json_path.is_empty())
+    let form = c
+        .field
+        .json_path
+        .is_empty()
         .then(|| table.column(&c.field.name))
         .flatten()
         .and_then(|col| col.as_json.as_deref());
-    json_form(w, form, &|w| column_value(w, source, c))?;
+    match (form, c.cast) {
+        // A cast applies on top of the JSON form, as PostgREST's does.
+        (Some(function), Some(cast)) => {
+            w.kw("CAST(");
+            json_form(w, Some(function), &|w| field(w, source, c.field, c.column_type))?;
+            w.kw(" AS ");
+            sql_type(w, cast)?;
+            w.kw(")");
+        }
+        _ => json_form(w, form, &|w| column_value(w, source, c))?,
+    }
     w.kw(" AS ")
         .ident(&Ident::new(c.alias.unwrap_or(c.field.output_name()))?);
     Ok(())
@@ -580,7 +593,8 @@ fn select_body(
     let group_by = select_list(w, source, plan, &laterals, jsonb_embeds)?;
     w.kw(" FROM ");
     from(w)?;
-    for (e, lateral) in plan.embeds.iter().zip(&laterals) {
+    // An embed that shows nothing only filters (through `EXISTS`): no join.
+    for (e, lateral) in plan.embeds.iter().zip(&laterals).filter(|(e, _)| !e.hidden) {
         w.kw(" LEFT JOIN LATERAL (");
         embed_rows(w, source, e, next)?;
         w.kw(") AS ").alias(*lateral).kw(" ON TRUE");

@@ -213,8 +213,23 @@ fn insert(
 fn returning(w: &mut Writer, table: &Source<'_>, plan: &WritePlan<'_>) -> Result<(), Error> {
     w.kw(" RETURNING ");
     if plan.return_ == Return::Representation {
-        table.write(w);
-        w.kw(".*");
+        match representation_columns(plan) {
+            // Only the columns the answer shows, so that a role that may
+            // read those (and not the others) may write and see them.
+            Some(names) => {
+                for (i, name) in names.iter().enumerate() {
+                    if i > 0 {
+                        w.kw(", ");
+                    }
+                    table.write(w);
+                    w.kw(".").ident(&Ident::new(name)?);
+                }
+            }
+            None => {
+                table.write(w);
+                w.kw(".*");
+            }
+        }
         return Ok(());
     }
     if !answers_location(plan) {
@@ -229,6 +244,34 @@ fn returning(w: &mut Writer, table: &Source<'_>, plan: &WritePlan<'_>) -> Result
         w.kw(".").ident(&Ident::new(k)?);
     }
     Ok(())
+}
+
+/// The columns a representation reads, when they are plain columns of the
+/// table (no `*`, embeds, aggregates or computed columns, which read the
+/// whole row): the selected ones and those it is ordered by, once each.
+fn representation_columns<'p>(plan: &'p WritePlan<'_>) -> Option<Vec<&'p str>> {
+    let table = plan.table();
+    let mut names: Vec<&str> = Vec::new();
+    let mut add = |name: &'p str| -> Option<()> {
+        table.column(name)?;
+        if !names.contains(&name) {
+            names.push(name);
+        }
+        Some(())
+    };
+    for item in &plan.shape.select {
+        match item {
+            crate::plan::Projection::Column(c) => add(&c.field.name)?,
+            _ => return None,
+        }
+    }
+    for term in &plan.shape.order {
+        if term.embed.is_some() {
+            return None;
+        }
+        add(&term.term.field.name)?;
+    }
+    (!names.is_empty()).then_some(names)
 }
 
 /// Whether the write answers with a `Location`: an insert with
@@ -316,14 +359,28 @@ fn idents(w: &mut Writer, names: &[&str]) -> Result<(), Error> {
 /// that the row type reads what it returns. Without such columns, the
 /// payload as it is.
 fn represented_payload(w: &mut Writer, plan: &WritePlan<'_>) {
+    // Only the columns written: a key that `columns=` leaves out is never
+    // read, so its value is never converted (nor refused).
+    let written: Option<Vec<&str>> = match &plan.kind {
+        WriteKind::Insert { columns, .. } => Some(columns.clone()),
+        WriteKind::Update { columns, key, .. } => {
+            Some(columns.iter().chain(key).copied().collect())
+        }
+        WriteKind::Delete { .. } => None,
+    };
     let columns: Vec<(&str, &str)> = plan
         .table()
         .columns
         .iter()
+        .filter(|c| {
+            written
+                .as_ref()
+                .is_none_or(|w| w.contains(&c.name.as_str()))
+        })
         .filter_map(|c| Some((c.name.as_str(), c.from_json.as_deref()?)))
         .collect();
     if columns.is_empty() {
-        return payload_json(w, plan);
+        return written_payload(w, plan, written.as_deref());
     }
     // Each object: itself, with each such key that it has replaced by the
     // function's value (in its base type's JSON form).
@@ -351,8 +408,33 @@ fn represented_payload(w: &mut Writer, plan: &WritePlan<'_>) {
     w.kw(" ORDER BY pgrst_n), '[]') FROM pg_catalog.jsonb_array_elements(pgrst_j) WITH ORDINALITY AS pgrst_e(pgrst_v, pgrst_n)) ELSE ");
     object(w, "pgrst_j");
     w.kw(" END FROM (SELECT ");
-    payload_json(w, plan);
+    written_payload(w, plan, written.as_deref());
     w.kw("::jsonb AS pgrst_j) AS pgrst_p)");
+}
+
+/// The payload, its objects cut to the `written` columns when `columns=`
+/// named them (the body then was not read here, and a key it leaves out may
+/// hold anything: PostgreSQL must not read it as the column's type).
+fn written_payload(w: &mut Writer, plan: &WritePlan<'_>, written: Option<&[&str]>) {
+    let not_inspected = plan.payload.is_some_and(|p| !p.csv && p.keys.is_empty());
+    let Some(columns) = written.filter(|c| not_inspected && !c.is_empty()) else {
+        return payload_json(w, plan);
+    };
+    let cut = |w: &mut Writer, v: &'static str, names: &str| {
+        w.kw("(SELECT coalesce(pg_catalog.jsonb_object_agg(pgrst_k, pgrst_x), '{}') FROM pg_catalog.jsonb_each(")
+            .kw(v)
+            .kw(") AS pgrst_kv(pgrst_k, pgrst_x) WHERE pgrst_k = ANY (")
+            .param(names.to_owned())
+            .kw("::text[]))");
+    };
+    let names = super::array_literal(columns.iter().copied());
+    w.kw("(SELECT CASE pg_catalog.jsonb_typeof(pgrst_w) WHEN 'array' THEN (SELECT coalesce(pg_catalog.jsonb_agg(");
+    cut(w, "pgrst_o", &names);
+    w.kw(" ORDER BY pgrst_i), '[]') FROM pg_catalog.jsonb_array_elements(pgrst_w) WITH ORDINALITY AS pgrst_a(pgrst_o, pgrst_i)) ELSE ");
+    cut(w, "pgrst_w", &names);
+    w.kw(" END FROM (SELECT ");
+    payload_json(w, plan);
+    w.kw("::jsonb AS pgrst_w) AS pgrst_wp)");
 }
 
 fn payload_json(w: &mut Writer, plan: &WritePlan<'_>) {

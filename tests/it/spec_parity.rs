@@ -134,6 +134,10 @@ async fn data_representations_shape_answers_filters_and_bodies() {
     assert_eq!(reply.json(), json!([{"id": 1}, {"id": 2}]));
     let reply = send(&svc, "GET", "/labels?select=id&hue=eq.%2301E240", &[]).await;
     assert_eq!(reply.json(), json!([{"id": 2}]));
+    // A cast applies on top of the JSON form.
+    let reply = send(&svc, "GET", "/labels?select=id,h:hue::text&id=eq.1", &[]).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.json(), json!([{"id": 1, "h": "\"#000100\""}]));
     let reply = send_body(
         &svc,
         "POST",
@@ -730,4 +734,106 @@ async fn a_trigger_s_response_settings_shape_a_write_s_answer() {
     let reply = send_body(&svc, "PATCH", "/boxes?id=eq.2", &[JSON], r#"{"name": "c"}"#).await;
     assert_eq!(reply.status, 205, "{}", reply.text);
     assert_eq!(reply.header("x-box"), "c");
+}
+
+/// `columns=` names what a write reads: a key it leaves out may hold
+/// anything, and a domain's default fills a column `missing=default` leaves.
+#[tokio::test]
+async fn columns_leave_other_keys_unread_and_domain_defaults_apply() {
+    let ddl = "CREATE DOMAIN lucky AS int DEFAULT 7;
+        CREATE TABLE events (id lucky, name text, at timestamptz);
+        CREATE TABLE keyed (id int PRIMARY KEY, name text, at timestamptz);
+        INSERT INTO keyed VALUES (1, 'a', now());";
+    let (svc, db) = scratch_with(ddl, |b| b.anon_role("anon")).await;
+    let reply = send_body(
+        &svc,
+        "POST",
+        "/events?columns=name",
+        &[JSON, ("prefer", "return=representation,missing=default")],
+        r#"[{"name": "x", "at": "not a time"}, {"at": "nor this", "name": "y"}]"#,
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(
+        crate::support::rows(&db, "SELECT id, name, at FROM events ORDER BY name").await,
+        json!([{"id": 7, "name": "x", "at": null}, {"id": 7, "name": "y", "at": null}])
+    );
+    let reply = send_body(
+        &svc,
+        "PATCH",
+        "/keyed?id=eq.1&columns=name",
+        &[JSON],
+        r#"{"name": "b", "at": "not a time"}"#,
+    )
+    .await;
+    assert_eq!(reply.status, 204, "{}", reply.text);
+    assert_eq!(
+        crate::support::rows(&db, "SELECT name FROM keyed").await,
+        json!([{"name": "b"}])
+    );
+}
+
+/// A representation reads only the columns it shows, so a role that may
+/// read just those may write and see them; a null test of an embed of an
+/// embed filters, and a spread that shows nothing multiplies nothing.
+#[tokio::test]
+async fn writes_read_only_what_they_show_and_hidden_embeds_only_filter() {
+    let ddl = "CREATE TABLE members (id int PRIMARY KEY, email text, secret text);
+        INSERT INTO members VALUES (1, 'a@x', 's1'), (2, 'b@x', 's2');
+        CREATE TABLE teams (id int PRIMARY KEY, name text);
+        CREATE TABLE squads (id int PRIMARY KEY, team_id int REFERENCES teams, name text);
+        CREATE TABLE players (id int PRIMARY KEY, squad_id int REFERENCES squads);
+        INSERT INTO teams VALUES (1, 't1'), (2, 't2');
+        INSERT INTO squads VALUES (1, 1, 's1'), (2, 1, 's2'), (3, 2, 's3');
+        INSERT INTO players VALUES (1, 1);";
+    let (svc, db) = scratch_with(ddl, |b| b.anon_role("anon")).await;
+    db.batch_execute(
+        "REVOKE SELECT ON members FROM anon; GRANT SELECT (id, email) ON members TO anon;",
+    )
+    .await
+    .unwrap();
+    let reply = send(
+        &svc,
+        "DELETE",
+        "/members?id=eq.1&select=id,email",
+        &[("prefer", "return=representation")],
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.json(), json!([{"id": 1, "email": "a@x"}]));
+    let reply = send_body(
+        &svc,
+        "POST",
+        "/members?select=id",
+        &[JSON, ("prefer", "return=representation")],
+        r#"{"id": 3, "email": "c@x", "secret": "s3"}"#,
+    )
+    .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(reply.json(), json!([{"id": 3}]));
+    // Every column (`*`) still needs every column's privilege.
+    let reply = send(
+        &svc,
+        "DELETE",
+        "/members?id=eq.2",
+        &[("prefer", "return=representation")],
+    )
+    .await;
+    assert!(reply.status.is_client_error(), "{}", reply.text);
+
+    let reply = send(
+        &svc,
+        "GET",
+        "/teams?select=name,squads(name,players())&squads.players=not.is.null&squads=not.is.null",
+        &[],
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(
+        reply.json(),
+        json!([{"name": "t1", "squads": [{"name": "s1"}]}])
+    );
+    let reply = send(&svc, "GET", "/teams?select=name,...squads()&order=id", &[]).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.json(), json!([{"name": "t1"}, {"name": "t2"}]));
 }
