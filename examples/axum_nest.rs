@@ -9,6 +9,8 @@
 //! signed with `JWT_SECRET` (required with `DATABASE_URL`; a random one with
 //! the throwaway database) and serves requests without one as `anon`.
 
+#[path = "support/allocator.rs"]
+mod allocator;
 #[path = "../tests/support/cluster.rs"]
 mod cluster;
 #[path = "support/demo_db.rs"]

@@ -9,6 +9,8 @@
 //! (`examples/demo.sql`), plus the table of credentials in a schema the API
 //! does not expose. `PORT` picks the port (default 3001).
 
+#[path = "support/allocator.rs"]
+mod allocator;
 #[path = "../tests/support/cluster.rs"]
 mod cluster;
 #[path = "support/demo_db.rs"]

@@ -6,6 +6,8 @@
 //! the root of `http://127.0.0.1:3002` (`PORT` picks another port), as the
 //! anonymous role: `curl 'http://127.0.0.1:3002/books?select=title&limit=2'`.
 
+#[path = "support/allocator.rs"]
+mod allocator;
 #[path = "../tests/support/cluster.rs"]
 mod cluster;
 #[path = "support/demo_db.rs"]

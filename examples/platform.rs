@@ -22,6 +22,8 @@
 //!            "api_keys": {"sb_publishable_…": "anon", "sb_secret_…": "service_role"}}}
 //! ```
 
+#[path = "support/allocator.rs"]
+mod allocator;
 #[path = "../tests/support/cluster.rs"]
 mod cluster;
 #[path = "support/demo_db.rs"]

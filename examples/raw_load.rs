@@ -18,6 +18,8 @@
 //!
 //! e.g. `cargo run --release --example raw_load -- postgres://authenticator@127.0.0.1:5432/demo 32 10 /things id=eq.42`.
 
+#[path = "support/allocator.rs"]
+mod allocator;
 #[path = "../tests/support/raw.rs"]
 mod raw;
 

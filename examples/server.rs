@@ -60,6 +60,8 @@
 //! Against `DATABASE_URL` it refuses to start without `PGRST_JWT_SECRET`: a
 //! secret that anyone can read would let anyone mint a service-role key.
 
+#[path = "support/allocator.rs"]
+mod allocator;
 #[path = "../tests/support/cluster.rs"]
 mod cluster;
 #[path = "support/demo_db.rs"]

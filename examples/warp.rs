@@ -7,6 +7,8 @@
 //! `http://127.0.0.1:3003/rest/v1` (`PORT` picks another port), as the
 //! anonymous role, next to warp's own `GET /hello`.
 
+#[path = "support/allocator.rs"]
+mod allocator;
 #[path = "../tests/support/cluster.rs"]
 mod cluster;
 #[path = "support/demo_db.rs"]

@@ -45,7 +45,16 @@ pub(crate) struct DirectState {
     reset: [bool; 3],
     /// Statements kept before the cache starts over.
     capacity: usize,
+    /// The buffers of the last exchange, kept for the next one (the answer
+    /// read into `input` is sliced, not copied, so it is reused only once
+    /// every slice of it is gone); none over [`KEPT_BUFFER`] is kept.
+    out: BytesMut,
+    input: BytesMut,
 }
+
+/// The largest buffer a connection keeps between requests: what one
+/// request read past it is freed with the request.
+const KEPT_BUFFER: usize = 64 * 1024;
 
 impl DirectState {
     pub(crate) fn new(wire: Wire, named: bool, capacity: usize) -> Self {
@@ -58,6 +67,8 @@ impl DirectState {
             named,
             reset: [false; 3],
             capacity,
+            out: BytesMut::new(),
+            input: BytesMut::new(),
         }
     }
 
@@ -97,7 +108,9 @@ pub(crate) async fn run(
     stmts: &[&sql::Statement],
     broken: &mut bool,
 ) -> Result<Vec<Row>, Error> {
-    let mut out = BytesMut::with_capacity(1024);
+    let mut out = std::mem::take(&mut state.out);
+    out.clear();
+    out.reserve(1024);
     // What each Parse sent names, in order: ParseComplete answers them in turn.
     let mut parsing: Vec<(Parsed<'_>, String)> = Vec::new();
     // The cache starts over before a request, never in the middle of one.
@@ -178,8 +191,12 @@ pub(crate) async fn run(
     // Until the answers are all read, a failure leaves the socket mid-stream.
     *broken = true;
     exchange.write_all(&out).await.map_err(io_error)?;
+    if out.capacity() <= KEPT_BUFFER {
+        state.out = out;
+    }
 
-    let mut input = BytesMut::new();
+    let mut input = std::mem::take(&mut state.input);
+    input.clear();
     let mut parsed = 0;
     // Executes answered so far (the context is the first, then any
     // pre-request), and the rows of each statement.
@@ -252,6 +269,9 @@ pub(crate) async fn run(
     // PostgreSQL is idle outside a transaction; otherwise the connection is
     // not lent again.
     *broken = !input.is_empty() || !idle;
+    if input.capacity() <= KEPT_BUFFER {
+        state.input = input;
+    }
     if let Some(e) = failure {
         return Err(e);
     }

@@ -2,6 +2,7 @@
 
 use http::HeaderMap;
 use http::header::ACCEPT;
+use std::borrow::Cow;
 
 use crate::error::{Error, ErrorKind, codes};
 
@@ -107,8 +108,8 @@ pub(crate) struct Offered {
     q: f32,
     /// Its position among all ranges, for ties of `q`.
     position: usize,
-    /// The type, in lower case.
-    pub(crate) ty: String,
+    /// The type, in lower case (a common one borrowed, not allocated).
+    pub(crate) ty: Cow<'static, str>,
     /// `nulls=stripped`
     stripped: bool,
     /// For `application/vnd.pgrst.plan`: its format, `for` and `options`.
@@ -196,7 +197,7 @@ pub(crate) struct Accepted {
 impl Accepted {
     /// The 406 for when nothing offered can be produced.
     pub(crate) fn unavailable(&self) -> Error {
-        let names: Vec<&str> = self.offers.iter().map(|o| o.ty.as_str()).collect();
+        let names: Vec<&str> = self.offers.iter().map(|o| o.ty.as_ref()).collect();
         none_available(&names)
     }
 }
@@ -221,7 +222,7 @@ pub(crate) fn accepted(headers: &HeaderMap) -> Result<Accepted, Error> {
         offered.push(Offered {
             q: 1.0,
             position: 0,
-            ty: "*/*".to_owned(),
+            ty: Cow::Borrowed("*/*"),
             stripped: false,
             explain: None,
         });
@@ -247,12 +248,26 @@ pub(crate) fn parse_accept(headers: &HeaderMap) -> Result<MediaType, Error> {
 
 /// `media-range = type "/" subtype *( ";" parameter )`, or `None` when it is
 /// empty or refused (`q=0`).
+/// Media types clients send most, kept as they are rather than copied.
+const COMMON_TYPES: [&str; 6] = [
+    "*/*",
+    "application/json",
+    "application/vnd.pgrst.object+json",
+    "text/csv",
+    "application/geo+json",
+    "application/*",
+];
+
 fn media_range(part: &str, position: usize) -> Option<Offered> {
     let mut params = part.split(';');
-    let ty = params.next().unwrap_or("").trim().to_ascii_lowercase();
-    if ty.is_empty() {
+    let raw = params.next().unwrap_or("").trim();
+    if raw.is_empty() {
         return None;
     }
+    let ty: Cow<'static, str> = match COMMON_TYPES.iter().find(|t| t.eq_ignore_ascii_case(raw)) {
+        Some(common) => Cow::Borrowed(common),
+        None => Cow::Owned(raw.to_ascii_lowercase()),
+    };
     let mut q = 1.0;
     let mut stripped = false;
     let mut for_type = None;
@@ -271,7 +286,7 @@ fn media_range(part: &str, position: usize) -> Option<Offered> {
             }
         }
     }
-    let explain = match ty.as_str() {
+    let explain = match ty.as_ref() {
         "application/vnd.pgrst.plan"
         | "application/vnd.pgrst.plan+text"
         | "application/vnd.pgrst.plan+json" => {

@@ -637,21 +637,25 @@ fn parse_count(name: &'static str, value: &str) -> Result<i64, Error> {
 /// `path = "/" [ relation / "rpc/" function ]`, each segment percent-decoded.
 fn parse_path(path: &str) -> Result<Target, Error> {
     let trimmed = path.strip_prefix('/').unwrap_or(path);
-    let segments: Vec<&str> = if trimmed.is_empty() {
-        Vec::new()
-    } else {
-        trimmed.split('/').collect()
-    };
     let decode = |s: &str| -> Result<String, Error> {
         percent_encoding::percent_decode_str(s)
             .decode_utf8()
             .map(Cow::into_owned)
             .map_err(|_| invalid_path())
     };
-    match segments.as_slice() {
-        [] => Ok(Target::Root),
-        [name] if !name.is_empty() => Ok(Target::Relation(decode(name)?)),
-        ["rpc", name] if !name.is_empty() => Ok(Target::Function(decode(name)?)),
+    // At most two segments, looked at in place.
+    let mut segments = trimmed.split('/');
+    match (
+        trimmed.is_empty(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) {
+        (true, ..) => Ok(Target::Root),
+        (false, Some(name), None, _) if !name.is_empty() => Ok(Target::Relation(decode(name)?)),
+        (false, Some("rpc"), Some(name), None) if !name.is_empty() => {
+            Ok(Target::Function(decode(name)?))
+        }
         _ => Err(invalid_path()),
     }
 }

@@ -95,22 +95,45 @@ fn owned_header_value(s: String) -> HeaderValue {
 
 /// `Content-Range`: `first-last/total` for `rows` rows from `offset`, `*/total`
 /// for none, `*` for an unknown total. Every response that has one gets it here.
-fn content_range(offset: i64, rows: i64, total: Option<i64>) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(24);
-    if rows > 0 {
+fn content_range(offset: i64, rows: i64, total: Option<i64>) -> RangeText {
+    use std::io::Write as _;
+    let mut text = RangeText {
+        buf: [0; 64],
+        len: 0,
+    };
+    let mut out = &mut text.buf[..];
+    // Three numbers of at most 20 characters each and two separators fit.
+    let _ = if rows > 0 {
         let last = offset.saturating_add(rows - 1);
-        let _ = write!(out, "{offset}-{last}/");
+        write!(out, "{offset}-{last}/")
     } else {
-        out.push_str("*/");
+        write!(out, "*/")
+    };
+    let _ = match total {
+        Some(total) => write!(out, "{total}"),
+        None => write!(out, "*"),
+    };
+    text.len = 64 - out.len();
+    text
+}
+
+/// A `Content-Range` value, written on the stack.
+struct RangeText {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl std::ops::Deref for RangeText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("*/*")
     }
-    match total {
-        Some(total) => {
-            let _ = write!(out, "{total}");
-        }
-        None => out.push('*'),
+}
+
+impl RangeText {
+    fn header_value(&self) -> HeaderValue {
+        HeaderValue::from_str(self).unwrap_or_else(|_| HeaderValue::from_static("*/*"))
     }
-    out
 }
 
 /// The response of a read: its page, `Content-Range` and status (206 for a
@@ -198,7 +221,7 @@ fn read_response(
     headers.insert(header::CONTENT_TYPE, content_type(plan));
     if let Some(page_total) = page_total {
         let range = content_range(plan.offset, page_total, total);
-        headers.insert(header::CONTENT_RANGE, owned_header_value(range));
+        headers.insert(header::CONTENT_RANGE, range.header_value());
     }
     let location = Bytes::from(content_location(uri.path(), uri.query()));
     if let Ok(v) = HeaderValue::from_maybe_shared(location) {
@@ -248,7 +271,7 @@ pub(crate) fn call(plan: &CallPlan<'_>, result: CallResult) -> Result<Response<R
     }
     if set {
         let range = content_range(shape.offset, result.page_total, total);
-        headers.insert(header::CONTENT_RANGE, owned_header_value(range));
+        headers.insert(header::CONTENT_RANGE, range.header_value());
     } else if plan.returns != Returns::Void && total.is_some() {
         // One value, counted as PostgREST counts it.
         headers.insert(header::CONTENT_RANGE, HeaderValue::from_static("0-0/1"));
@@ -430,7 +453,7 @@ pub(crate) fn write(
             HeaderValue::from_static(plan.shape.media.content_type()),
         );
     }
-    headers.insert(header::CONTENT_RANGE, owned_header_value(range));
+    headers.insert(header::CONTENT_RANGE, range.header_value());
     if let (Some(key), 1) = (&result.location, n) {
         let mut location = format!("/{}?", utf8_percent_encode(&table.name, QUERY_COMPONENT));
         for (i, (column, value)) in table.primary_key.iter().zip(key).enumerate() {
@@ -501,18 +524,24 @@ fn is_canonical_query(query: &str) -> bool {
 
 /// [`content_location`] the long way: decode, sort, encode.
 fn canonical_location(path: &str, query: Option<&str>) -> String {
-    let mut pairs: Vec<_> = form_urlencoded::parse(query.unwrap_or("").as_bytes()).collect();
+    let query = query.unwrap_or("");
+    let mut pairs: Vec<_> = form_urlencoded::parse(query.as_bytes()).collect();
     if pairs.is_empty() {
         return path.to_owned();
     }
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut out = String::with_capacity(path.len() + 1 + query.map_or(0, |q| q.len() * 2));
+    let encoded =
+        |s: &str| -> usize { utf8_percent_encode(s, QUERY_COMPONENT).map(str::len).sum() };
+    // The exact length, so that the header takes the text without a copy.
+    let len = path.len()
+        + pairs
+            .iter()
+            .map(|(k, v)| 2 + encoded(k) + encoded(v))
+            .sum::<usize>();
+    let mut out = String::with_capacity(len);
     out.push_str(path);
-    out.push('?');
     for (i, (k, v)) in pairs.iter().enumerate() {
-        if i > 0 {
-            out.push('&');
-        }
+        out.push(if i == 0 { '?' } else { '&' });
         out.extend(utf8_percent_encode(k, QUERY_COMPONENT));
         out.push('=');
         out.extend(utf8_percent_encode(v, QUERY_COMPONENT));
@@ -654,13 +683,17 @@ mod tests {
 
     #[test]
     fn content_ranges() {
-        assert_eq!(content_range(0, 3, None), "0-2/*");
-        assert_eq!(content_range(10, 5, Some(100)), "10-14/100");
-        assert_eq!(content_range(0, 0, Some(7)), "*/7");
-        assert_eq!(content_range(5, 0, None), "*/*");
+        assert_eq!(&*content_range(0, 3, None), "0-2/*");
+        assert_eq!(&*content_range(10, 5, Some(100)), "10-14/100");
+        assert_eq!(&*content_range(0, 0, Some(7)), "*/7");
+        assert_eq!(&*content_range(5, 0, None), "*/*");
         assert_eq!(
-            content_range(i64::MAX, 2, None),
+            &*content_range(i64::MAX, 2, None),
             format!("{}-{}/*", i64::MAX, i64::MAX)
+        );
+        assert_eq!(
+            &*content_range(i64::MIN, 0, Some(i64::MIN)),
+            format!("*/{}", i64::MIN)
         );
     }
 

@@ -370,7 +370,9 @@ fn column(
         // A cast applies on top of the JSON form, as PostgREST's does.
         (Some(function), Some(cast)) => {
             w.kw("CAST(");
-            json_form(w, Some(function), &|w| field(w, source, c.field, c.column_type))?;
+            json_form(w, Some(function), &|w| {
+                field(w, source, c.field, c.column_type)
+            })?;
             w.kw(" AS ");
             sql_type(w, cast)?;
             w.kw(")");
@@ -440,6 +442,26 @@ fn order_by(
 
 /// The select list of a node: its columns, aggregates, embeds and spreads,
 /// each numbered; answers the positions a grouped node groups by.
+/// The select-list positions a grouped node groups by.
+struct GroupBy {
+    on: bool,
+    at: Vec<usize>,
+}
+
+impl GroupBy {
+    fn push(&mut self, at: usize) {
+        if self.on {
+            self.at.push(at);
+        }
+    }
+
+    fn extend(&mut self, at: std::ops::Range<usize>) {
+        if self.on {
+            self.at.extend(at);
+        }
+    }
+}
+
 fn select_list(
     w: &mut Writer,
     source: &Source<'_>,
@@ -448,7 +470,11 @@ fn select_list(
     jsonb_embeds: bool,
 ) -> Result<Vec<usize>, Error> {
     let mut items = Items::default();
-    let mut group_by: Vec<usize> = Vec::new();
+    // The positions to group by, kept only when the node is grouped.
+    let mut group_by = GroupBy {
+        on: plan.grouped(),
+        at: Vec::new(),
+    };
     for item in &plan.select {
         match item {
             // Columns whose type has a JSON form are answered in it, named.
@@ -546,7 +572,7 @@ fn select_list(
             }
         }
     }
-    Ok(group_by)
+    Ok(group_by.at)
 }
 
 /// `SELECT … FROM <from> <laterals> WHERE <join> AND <conditions> ORDER BY … LIMIT … OFFSET …`:
