@@ -22,6 +22,8 @@
 mod allocator;
 #[path = "../tests/support/raw.rs"]
 mod raw;
+#[path = "support/runtime.rs"]
+mod runtime;
 
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
@@ -35,8 +37,12 @@ use tower_postgrest::schema::Schema;
 const ROLE: &str = "anon";
 const CLAIMS: &str = r#"{"role":"anon"}"#;
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // The load bench's database is on this machine, as the demo server's.
+    runtime::runtime(None)?.block_on(run())
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     match args.as_slice() {
         [_, flag, url, pool, path, query] if flag == "--http" => {

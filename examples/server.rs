@@ -32,6 +32,7 @@
 //! | `PGRST_JWT_ROLE_CLAIM_KEY` | `.role` |
 //! | `PGRST_SERVER_HOST` | `127.0.0.1` |
 //! | `PGRST_SERVER_PORT` | `3000` |
+//! | `PGRST_SERVER_WORKERS` | every core; half of them when PostgreSQL runs on this machine (the throwaway database, or loopback hosts): measured, BENCHMARKS.md |
 //! | `PGRST_SERVER_CORS_ALLOWED_ORIGINS` | any origin (`Access-Control-Allow-Origin: *`) |
 //! | `PGRST_ERROR_STYLE` | `powabase` (this crate's error table); `postgrest` for PostgREST's codes |
 //! | `PGRST_DB_CHANNEL_ENABLED` | `true`: reload the schema cache on `NOTIFY pgrst` (`false` behind a transaction pooler, which cannot carry `LISTEN`) |
@@ -66,6 +67,8 @@ mod allocator;
 mod cluster;
 #[path = "support/demo_db.rs"]
 mod demo_db;
+#[path = "support/runtime.rs"]
+mod runtime;
 
 use tower::ServiceBuilder;
 use tower_postgrest::layer::{ClaimPath, CorsLayer, ErrorMappingLayer, JwtAuthLayer, SetRoleLayer};
@@ -158,8 +161,14 @@ fn env_parse<T: std::str::FromStr>(name: &str) -> Result<Option<T>, String> {
         .transpose()
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let url = std::env::var("DATABASE_URL")
+        .or_else(|_| std::env::var("PGRST_DB_URI"))
+        .ok();
+    runtime::runtime(url.as_deref())?.block_on(serve())
+}
+
+async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     // Logs: RUST_LOG wins; else PGRST_LOG_LEVEL (PostgREST's crit, error,
     // warn, info, debug); JSON lines with PGRST_LOG_FORMAT=json. Every line
     // of a request carries its span: method, path, request id, role, relation.
