@@ -111,89 +111,12 @@ pub(crate) async fn run(
     let mut out = std::mem::take(&mut state.out);
     out.clear();
     out.reserve(1024);
-    // What each Parse sent names, in order: ParseComplete answers them in turn.
-    let mut parsing: Vec<(Parsed<'_>, String)> = Vec::new();
-    // The cache starts over before a request, never in the middle of one.
-    let fresh = stmts
-        .iter()
-        .filter(|s| !state.statements.contains_key(&s.sql))
-        .count();
-    if state.named && state.statements.len() + fresh > state.capacity {
-        state.forget();
-    }
-    for name in state.to_close.drain(..) {
-        frontend::close(b'S', &name, &mut out).map_err(protocol)?;
-    }
-    let which = usize::from(read_only);
-    let (context, context_sql) = CONTEXTS[which];
-    if !state.named {
-        // Unnamed statements: each Parse replaces the last, after its Execute.
-        frontend::parse("", context_sql, None, &mut out).map_err(protocol)?;
-        parsing.push((Parsed::Unnamed, String::new()));
-        bind("", ctx.values(), &mut out)?;
-        if let Some(pre) = ctx.pre_request {
-            frontend::parse("", pre.sql, None, &mut out).map_err(protocol)?;
-            parsing.push((Parsed::Unnamed, String::new()));
-            bind("", [], &mut out)?;
-        }
-        for stmt in stmts {
-            frontend::parse("", &stmt.sql, None, &mut out).map_err(protocol)?;
-            parsing.push((Parsed::Unnamed, String::new()));
-            bind("", stmt.params.iter().map(Option::as_deref), &mut out)?;
-        }
-    } else if !state.contexts[which] {
-        frontend::parse(context, context_sql, None, &mut out).map_err(protocol)?;
-        parsing.push((Parsed::Context(which), context.to_owned()));
-    }
-    if state.named {
-        bind(context, ctx.values(), &mut out)?;
-        if let Some(pre) = ctx.pre_request {
-            if let Some(name) = state.statements.get(pre.sql) {
-                bind(name, [], &mut out)?;
-            } else {
-                let name = format!("tpg_{}", state.next);
-                state.next += 1;
-                frontend::parse(&name, pre.sql, None, &mut out).map_err(protocol)?;
-                bind(&name, [], &mut out)?;
-                parsing.push((Parsed::Statement(pre.sql), name));
-            }
-        }
-    }
-    for stmt in stmts.iter().filter(|_| state.named) {
-        let values = stmt.params.iter().map(Option::as_deref);
-        if let Some(name) = state.statements.get(&stmt.sql) {
-            bind(name, values, &mut out)?;
-            continue;
-        }
-        let name = format!("tpg_{}", state.next);
-        state.next += 1;
-        frontend::parse(&name, &stmt.sql, None, &mut out).map_err(protocol)?;
-        bind(&name, values, &mut out)?;
-        parsing.push((Parsed::Statement(&stmt.sql), name));
-    }
-    let ends = crate::sql::session::RESETS.into_iter().enumerate();
-    // Only a transaction that may write has deferred constraints to check.
-    for (i, (reset, reset_sql)) in ends.skip(usize::from(read_only)) {
-        if !state.named {
-            frontend::parse("", reset_sql, None, &mut out).map_err(protocol)?;
-            parsing.push((Parsed::Unnamed, String::new()));
-            bind("", [], &mut out)?;
-        } else {
-            if !state.reset[i] {
-                frontend::parse(reset, reset_sql, None, &mut out).map_err(protocol)?;
-                parsing.push((Parsed::Reset(i), reset.to_owned()));
-            }
-            bind(reset, [], &mut out)?;
-        }
-    }
-    frontend::sync(&mut out);
+    let parsing = messages(state, read_only, ctx, stmts, &mut out)?;
 
     // Until the answers are all read, a failure leaves the socket mid-stream.
     *broken = true;
     exchange.write_all(&out).await.map_err(io_error)?;
-    if out.capacity() <= KEPT_BUFFER {
-        state.out = out;
-    }
+    keep(&mut state.out, out);
 
     let mut input = std::mem::take(&mut state.input);
     input.clear();
@@ -269,15 +192,110 @@ pub(crate) async fn run(
     // PostgreSQL is idle outside a transaction; otherwise the connection is
     // not lent again.
     *broken = !input.is_empty() || !idle;
-    if input.capacity() <= KEPT_BUFFER {
-        state.input = input;
-    }
+    keep(&mut state.input, input);
     if let Some(e) = failure {
         return Err(e);
     }
     rows.into_iter()
         .map(|row| row.ok_or_else(missing_row))
         .collect()
+}
+
+/// Writes the exchange's messages into `out`: closes of forgotten
+/// statements, the context (and pre-request), the statements, the ends
+/// and the `Sync`. Returns what each `Parse` sent names, in order.
+fn messages<'s>(
+    state: &mut DirectState,
+    read_only: bool,
+    ctx: &RequestContext<'s>,
+    stmts: &[&'s sql::Statement],
+    out: &mut BytesMut,
+) -> Result<Vec<(Parsed<'s>, String)>, Error> {
+    // What each Parse sent names, in order: ParseComplete answers them in turn.
+    let mut parsing: Vec<(Parsed<'_>, String)> = Vec::new();
+    // The cache starts over before a request, never in the middle of one.
+    let fresh = stmts
+        .iter()
+        .filter(|s| !state.statements.contains_key(&s.sql))
+        .count();
+    if state.named && state.statements.len() + fresh > state.capacity {
+        state.forget();
+    }
+    for name in state.to_close.drain(..) {
+        frontend::close(b'S', &name, out).map_err(protocol)?;
+    }
+    let which = usize::from(read_only);
+    let (context, context_sql) = CONTEXTS[which];
+    if !state.named {
+        // Unnamed statements: each Parse replaces the last, after its Execute.
+        frontend::parse("", context_sql, None, out).map_err(protocol)?;
+        parsing.push((Parsed::Unnamed, String::new()));
+        bind("", ctx.values(), out)?;
+        if let Some(pre) = ctx.pre_request {
+            frontend::parse("", pre.sql, None, out).map_err(protocol)?;
+            parsing.push((Parsed::Unnamed, String::new()));
+            bind("", [], out)?;
+        }
+        for stmt in stmts {
+            frontend::parse("", &stmt.sql, None, out).map_err(protocol)?;
+            parsing.push((Parsed::Unnamed, String::new()));
+            bind("", stmt.params.iter().map(Option::as_deref), out)?;
+        }
+    } else if !state.contexts[which] {
+        frontend::parse(context, context_sql, None, out).map_err(protocol)?;
+        parsing.push((Parsed::Context(which), context.to_owned()));
+    }
+    if state.named {
+        bind(context, ctx.values(), out)?;
+        if let Some(pre) = ctx.pre_request {
+            if let Some(name) = state.statements.get(pre.sql) {
+                bind(name, [], out)?;
+            } else {
+                let name = format!("tpg_{}", state.next);
+                state.next += 1;
+                frontend::parse(&name, pre.sql, None, out).map_err(protocol)?;
+                bind(&name, [], out)?;
+                parsing.push((Parsed::Statement(pre.sql), name));
+            }
+        }
+    }
+    for stmt in stmts.iter().filter(|_| state.named) {
+        let values = stmt.params.iter().map(Option::as_deref);
+        if let Some(name) = state.statements.get(&stmt.sql) {
+            bind(name, values, out)?;
+            continue;
+        }
+        let name = format!("tpg_{}", state.next);
+        state.next += 1;
+        frontend::parse(&name, &stmt.sql, None, out).map_err(protocol)?;
+        bind(&name, values, out)?;
+        parsing.push((Parsed::Statement(&stmt.sql), name));
+    }
+    let ends = crate::sql::session::RESETS.into_iter().enumerate();
+    // Only a transaction that may write has deferred constraints to check.
+    for (i, (reset, reset_sql)) in ends.skip(usize::from(read_only)) {
+        if !state.named {
+            frontend::parse("", reset_sql, None, out).map_err(protocol)?;
+            parsing.push((Parsed::Unnamed, String::new()));
+            bind("", [], out)?;
+        } else {
+            if !state.reset[i] {
+                frontend::parse(reset, reset_sql, None, out).map_err(protocol)?;
+                parsing.push((Parsed::Reset(i), reset.to_owned()));
+            }
+            bind(reset, [], out)?;
+        }
+    }
+    frontend::sync(out);
+    Ok(parsing)
+}
+
+/// Keeps `buffer` for the connection's next exchange, unless it grew past
+/// [`KEPT_BUFFER`].
+fn keep(kept: &mut BytesMut, buffer: BytesMut) {
+    if buffer.capacity() <= KEPT_BUFFER {
+        *kept = buffer;
+    }
 }
 
 /// Appends a Bind of `statement` to the unnamed portal, every parameter and

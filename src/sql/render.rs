@@ -540,39 +540,59 @@ fn select_list(
                 w.kw(" AS ").ident(&Ident::new(e.name)?);
             }
             Projection::Spread(i) => {
-                let e = &plan.embeds[*i];
-                for name in output_names(&e.node) {
-                    let ident = Ident::new(name)?;
-                    let at = items.next(w);
-                    if let Some(h) = e.hoisted.iter().find(|h| h.name == name) {
-                        aggregate(w, h.aggregate, h.cast, &|w| {
-                            w.alias(laterals[*i]).kw(".").ident(&ident);
-                            Ok(())
-                        })?;
-                    } else if e.to_one() {
-                        group_by.push(at);
-                        w.alias(laterals[*i]).kw(".").ident(&ident);
-                        // An embed the spread brings up is JSON: grouped, as jsonb.
-                        if jsonb_embeds && is_embed(&e.node, name) {
-                            w.kw("::jsonb");
-                        }
-                    } else {
-                        group_by.push(at);
-                        w.kw("coalesce(")
-                            .alias(laterals[*i])
-                            .kw(".")
-                            .ident(&ident)
-                            .kw(", '[]')");
-                        if jsonb_embeds {
-                            w.kw("::jsonb");
-                        }
-                    }
-                    w.kw(" AS ").ident(&ident);
-                }
+                spread_items(
+                    w,
+                    &plan.embeds[*i],
+                    laterals[*i],
+                    jsonb_embeds,
+                    &mut items,
+                    &mut group_by,
+                )?;
             }
         }
     }
     Ok(group_by.at)
+}
+
+/// The columns a spread brings up from its lateral: hoisted aggregates, a
+/// to-one spread's columns (grouped by), a to-many spread's lists.
+fn spread_items(
+    w: &mut Writer,
+    e: &EmbedPlan<'_>,
+    lateral: usize,
+    jsonb_embeds: bool,
+    items: &mut Items,
+    group_by: &mut GroupBy,
+) -> Result<(), Error> {
+    for name in output_names(&e.node) {
+        let ident = Ident::new(name)?;
+        let at = items.next(w);
+        if let Some(h) = e.hoisted.iter().find(|h| h.name == name) {
+            aggregate(w, h.aggregate, h.cast, &|w| {
+                w.alias(lateral).kw(".").ident(&ident);
+                Ok(())
+            })?;
+        } else if e.to_one() {
+            group_by.push(at);
+            w.alias(lateral).kw(".").ident(&ident);
+            // An embed the spread brings up is JSON: grouped, as jsonb.
+            if jsonb_embeds && is_embed(&e.node, name) {
+                w.kw("::jsonb");
+            }
+        } else {
+            group_by.push(at);
+            w.kw("coalesce(")
+                .alias(lateral)
+                .kw(".")
+                .ident(&ident)
+                .kw(", '[]')");
+            if jsonb_embeds {
+                w.kw("::jsonb");
+            }
+        }
+        w.kw(" AS ").ident(&ident);
+    }
+    Ok(())
 }
 
 /// `SELECT … FROM <from> <laterals> WHERE <join> AND <conditions> ORDER BY … LIMIT … OFFSET …`:
