@@ -79,7 +79,7 @@ fn main() {
         .block_on(raw::RawRead::prepare(
             &client,
             sql,
-            params,
+            &params,
             "anon",
             &claims_text,
             PATH,

@@ -68,7 +68,7 @@ async fn statement(
     let schema: Arc<Schema> = cache.snapshot();
     let stmt = render_get(&schema, path, query, &http::HeaderMap::new(), None)?;
     let (sql, params) = parts(&stmt);
-    Ok((sql.to_owned(), params.to_vec()))
+    Ok((sql.to_owned(), params))
 }
 
 /// A connection with the read prepared on it.

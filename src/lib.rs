@@ -51,6 +51,7 @@ pub mod projects;
 mod request;
 mod response;
 pub mod schema;
+mod scratch;
 mod service;
 mod sql;
 
@@ -169,8 +170,14 @@ pub mod __private {
         Ok(row.get(0))
     }
 
-    /// The SQL text and the parameters of a statement.
-    pub fn parts(stmt: &Statement) -> (&str, &[Option<String>]) {
-        (&stmt.sql, &stmt.params)
+    /// The SQL text and the parameters of a statement (the parameters
+    /// copied: a statement keeps short ones inline).
+    pub fn parts(stmt: &Statement) -> (&str, Vec<Option<String>>) {
+        let params = stmt
+            .params
+            .iter()
+            .map(|p| p.as_deref().map(str::to_owned))
+            .collect();
+        (&stmt.sql, params)
     }
 }

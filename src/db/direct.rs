@@ -10,6 +10,7 @@ use fallible_iterator::FallibleIterator;
 use postgres_protocol::IsNull;
 use postgres_protocol::message::backend::Message;
 use postgres_protocol::message::frontend;
+use smallvec::SmallVec;
 
 use super::RequestContext;
 use super::codec::{Columns, missing_column, missing_row};
@@ -92,8 +93,14 @@ enum Parsed<'a> {
     Reset(usize),
 }
 
-/// One row: each column's value in text format, or `None` for NULL.
-pub(crate) type Row = Vec<Option<Bytes>>;
+/// One row: each column's value in text format, or `None` for NULL. Inline
+/// up to the widest row this crate's statements answer (a write's), so that
+/// reading an answer allocates nothing.
+pub(crate) type Row = SmallVec<[Option<Bytes>; 8]>;
+
+/// The rows of an exchange, one per statement: inline for a statement and
+/// its `EXPLAIN`.
+pub(crate) type Rows = SmallVec<[Row; 2]>;
 
 /// Runs the context and `stmts` in one implicit transaction, read-only or
 /// not, through `exchange` (taken from `state.wire`); one row per statement.
@@ -107,7 +114,7 @@ pub(crate) async fn run(
     ctx: &RequestContext<'_>,
     stmts: &[&sql::Statement],
     broken: &mut bool,
-) -> Result<Vec<Row>, Error> {
+) -> Result<Rows, Error> {
     let mut out = std::mem::take(&mut state.out);
     out.clear();
     out.reserve(1024);
@@ -125,7 +132,7 @@ pub(crate) async fn run(
     // pre-request), and the rows of each statement.
     let mut executed = 0;
     let before = 1 + usize::from(ctx.pre_request.is_some());
-    let mut rows: Vec<Option<Row>> = vec![None; stmts.len()];
+    let mut rows: SmallVec<[Option<Row>; 2]> = smallvec::smallvec![None; stmts.len()];
     let mut failure: Option<Error> = None;
     let idle;
     loop {
@@ -155,11 +162,11 @@ pub(crate) async fn run(
                     continue;
                 }
                 let buffer = row.buffer_bytes();
-                let values: Row = row
-                    .ranges()
-                    .map(|range| Ok(range.map(|r| buffer.slice(r))))
-                    .collect()
-                    .map_err(protocol)?;
+                let mut values = Row::new();
+                let mut ranges = row.ranges();
+                while let Some(range) = ranges.next().map_err(protocol)? {
+                    values.push(range.map(|r| buffer.slice(r)));
+                }
                 if executed < before {
                     if let Some(pre) = ctx.pre_request {
                         pre.record(&values)?;
@@ -216,7 +223,7 @@ fn messages<'s>(
     // The cache starts over before a request, never in the middle of one.
     let fresh = stmts
         .iter()
-        .filter(|s| !state.statements.contains_key(&s.sql))
+        .filter(|s| !state.statements.contains_key(s.sql.as_str()))
         .count();
     if state.named && state.statements.len() + fresh > state.capacity {
         state.forget();
@@ -261,7 +268,7 @@ fn messages<'s>(
     }
     for stmt in stmts.iter().filter(|_| state.named) {
         let values = stmt.params.iter().map(Option::as_deref);
-        if let Some(name) = state.statements.get(&stmt.sql) {
+        if let Some(name) = state.statements.get(stmt.sql.as_str()) {
             bind(name, values, out)?;
             continue;
         }

@@ -333,7 +333,7 @@ impl Connection {
     pub(super) fn make_room(&mut self, stmts: &[&sql::Statement]) {
         let fresh = stmts
             .iter()
-            .filter(|s| !self.statements.contains_key(&s.sql))
+            .filter(|s| !self.statements.contains_key(s.sql.as_str()))
             .count();
         if self.statements.len() + fresh > self.cache_size {
             self.statements.clear();

@@ -112,7 +112,7 @@ async fn run_direct(
     read_only: bool,
     ctx: &RequestContext<'_>,
     stmts: &[&sql::Statement],
-) -> Result<Vec<direct::Row>, Error> {
+) -> Result<direct::Rows, Error> {
     let Some(state) = conn.direct.as_mut() else {
         return Err(Error::new(ErrorKind::Internal, "Not a direct connection"));
     };

@@ -199,10 +199,19 @@ impl<T: MakeTls> Executor<'_, T> {
                 }
                 _ => {
                     let stmts = sql::render_read(read)?;
-                    let mut all = vec![&stmts.main];
-                    all.extend(stmts.explain.as_ref());
+                    let (one, both);
+                    let all: &[&sql::Statement] = match &stmts.explain {
+                        Some(explain) => {
+                            both = [&stmts.main, explain];
+                            &both
+                        }
+                        None => {
+                            one = [&stmts.main];
+                            &one
+                        }
+                    };
                     let result: db::ReadResult =
-                        self.statements(plan, caller, &all, &mut place).await?;
+                        self.statements(plan, caller, all, &mut place).await?;
                     response::read(read, result, &parts.uri)?
                 }
             },

@@ -1,10 +1,11 @@
 //! Planning resource embedding: `select=*,author:authors(name),comments(body)`.
 
+use compact_str::CompactString;
 use std::cmp::Ordering;
 
 use super::{
-    AggregateColumn, PlannedCondition, PlannedOrder, Projection, ReadPlan, SelectColumn,
-    plan_condition,
+    AggregateColumn, Conditions, PlannedCondition, PlannedOrder, Projection, ReadPlan,
+    SelectColumn, plan_condition,
 };
 use crate::config::Config;
 use crate::error::{Error, codes};
@@ -60,7 +61,7 @@ fn quoted_list(items: &[String]) -> String {
 }
 
 /// `!inner` / `!left` (the last one wins) and the disambiguation hint among an embed's hints.
-fn join_and_hint(hints: &[String]) -> (bool, Option<&str>) {
+fn join_and_hint(hints: &[CompactString]) -> (bool, Option<&str>) {
     let mut join_inner = false;
     let mut hint = None;
     for h in hints {
@@ -94,7 +95,7 @@ fn embed_node<'r>(
     ReadPlan {
         table: target,
         select,
-        conditions: Vec::new(),
+        conditions: Conditions::new(),
         order: Vec::new(),
         limit: if rel.cardinality.is_to_one() {
             None
@@ -211,8 +212,8 @@ pub(super) fn plan_select<'r>(
 /// A selected column of `table`, with its type when the table has it.
 fn column<'r>(
     field: &'r crate::request::Field,
-    alias: &'r Option<String>,
-    cast: &'r Option<String>,
+    alias: &'r Option<CompactString>,
+    cast: &'r Option<CompactString>,
     table: &'r Table,
 ) -> SelectColumn<'r> {
     SelectColumn {
@@ -535,7 +536,7 @@ fn not_embedded(name: &str) -> Error {
 /// The embed at `path` under `embeds`.
 fn find<'p, 'r>(
     embeds: &'p mut [EmbedPlan<'r>],
-    path: &[String],
+    path: &[CompactString],
 ) -> Result<&'p mut EmbedPlan<'r>, Error> {
     let (first, rest) = path.split_first().ok_or_else(|| not_embedded(""))?;
     let embed = embeds
@@ -553,7 +554,7 @@ fn find<'p, 'r>(
 /// the embeds they name, and turns root `rel=is.null` filters into null filters.
 pub(super) fn apply_params<'r>(
     req: &'r ApiRequest,
-    root_conditions: &mut Vec<PlannedCondition<'r>>,
+    root_conditions: &mut Conditions<'r>,
     embeds: &mut [EmbedPlan<'r>],
     config: &Config,
 ) -> Result<(), Error> {
@@ -599,22 +600,26 @@ pub(super) fn apply_params<'r>(
     // `rel.is.null` inside logic trees, at the root and in the embeds.
     embed_nulls_in_trees(root_conditions, embeds);
     // `?rel=is.null` / `?rel=not.is.null` on an embedded resource.
-    let mut kept = Vec::with_capacity(req.conditions.len());
-    for (planned, original) in root_conditions.drain(..).zip(&req.conditions) {
-        if let Condition::Filter(f) = original {
-            if let Some(null) = null_test(f) {
-                if let Some(embed) = embeds
-                    .iter_mut()
-                    .find(|e| e.name == f.field.name || e.relation == f.field.name)
-                {
-                    embed.null_filter = Some(null);
-                    continue;
-                }
+    // Filtered in place: `root_conditions` lines up with `req.conditions`.
+    let mut originals = req.conditions.iter();
+    root_conditions.retain(|_| {
+        let Some(Condition::Filter(f)) = originals.next() else {
+            return true;
+        };
+        let Some(null) = null_test(f) else {
+            return true;
+        };
+        match embeds
+            .iter_mut()
+            .find(|e| e.name == f.field.name || e.relation == f.field.name)
+        {
+            Some(embed) => {
+                embed.null_filter = Some(null);
+                false
             }
+            None => true,
         }
-        kept.push(planned);
-    }
-    *root_conditions = kept;
+    });
     Ok(())
 }
 
@@ -1153,7 +1158,7 @@ mod tests {
         let SelectItem::Embed { alias, .. } = &mut req.select[0] else {
             panic!("an embed")
         };
-        *alias = Some("a".to_owned());
+        *alias = Some("a".into());
         let err = plan_of(&req).unwrap_err();
         assert_eq!(err.postgrest_code(), "PGRST100");
         assert_eq!(

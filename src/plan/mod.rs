@@ -15,7 +15,7 @@ use crate::request::{
     Action, Aggregate, ApiRequest, BoolOp, Condition, Count, EmbeddedParam, Field, Filter,
     MediaType, OrderTerm, SelectItem, Target, TxEnd,
 };
-use crate::schema::{HandlerTarget, MediaHandler, Schema, Table, Volatility};
+use crate::schema::{HandlerKey, MediaHandler, Schema, Table, Volatility};
 
 mod embed;
 pub(crate) use embed::resolve as relationship;
@@ -217,12 +217,17 @@ pub(crate) enum PlannedCondition<'r> {
     },
 }
 
+/// The conditions of a plan's node. A `Vec`, not a `SmallVec`: plans must
+/// stay covariant in their lifetime (a nested insert reads back through a
+/// plan borrowing its own conditions), and `SmallVec` is invariant.
+pub(crate) type Conditions<'r> = Vec<PlannedCondition<'r>>;
+
 /// A planned read of one table or view.
 #[derive(Clone, Debug)]
 pub(crate) struct ReadPlan<'r> {
     pub(crate) table: &'r Table,
     pub(crate) select: Vec<Projection<'r>>,
-    pub(crate) conditions: Vec<PlannedCondition<'r>>,
+    pub(crate) conditions: Conditions<'r>,
     pub(crate) order: Vec<PlannedOrder<'r>>,
     pub(crate) limit: Option<i64>,
     pub(crate) offset: i64,
@@ -339,7 +344,7 @@ pub(crate) fn admit(req: &ApiRequest, schema: &Schema, config: &Config) -> Resul
             match schema
                 .functions
                 .iter()
-                .any(|f| f.schema == ns.name && &f.name == name)
+                .any(|f| f.schema == ns.name && f.name == name)
             {
                 true => Admitted::Found,
                 false => Admitted::UnknownFunction,
@@ -518,10 +523,7 @@ pub(crate) fn plan<'r>(
         (Target::Relation(name), action) => {
             let table = table(schema, ns.name, name)?;
             if let Action::Read { .. } = action {
-                let target = HandlerTarget::Relation {
-                    schema: table.schema.clone(),
-                    name: table.name.clone(),
-                };
+                let target = HandlerKey::Relation(&table.schema, &table.name);
                 let read_plan = plan_shape(req, table, schema, config, Some(target))?;
                 let checks = Checks {
                     singular: read_plan.media.is_singular(),
@@ -615,7 +617,7 @@ fn options<'r>(
             let mut same_name = schema
                 .functions
                 .iter()
-                .filter(|f| f.schema == ns && &f.name == name)
+                .filter(|f| f.schema == ns && f.name == name)
                 .peekable();
             if same_name.peek().is_none() {
                 return Err(Error::pgrst(
@@ -644,7 +646,7 @@ fn plan_shape<'r>(
     table: &'r Table,
     schema: &'r Schema,
     config: &Config,
-    target: Option<HandlerTarget>,
+    target: Option<HandlerKey<'_>>,
 ) -> Result<ReadPlan<'r>, Error> {
     let (media, handler) = negotiate(req, schema, target)?;
     if req.accept == MediaType::OpenApi {
@@ -708,7 +710,7 @@ fn plan_shape<'r>(
 fn negotiate<'r>(
     req: &ApiRequest,
     schema: &'r Schema,
-    target: Option<HandlerTarget>,
+    target: Option<HandlerKey<'_>>,
 ) -> Result<(MediaType, Option<&'r MediaHandler>), Error> {
     let accepted = &req.accepted;
     let target = match target {
@@ -721,7 +723,7 @@ fn negotiate<'r>(
         }
     };
     let default_select = matches!(req.select.as_slice(), [] | [SelectItem::Star]);
-    let relation = matches!(target, HandlerTarget::Relation { .. });
+    let relation = matches!(target, HandlerKey::Relation(..));
     let custom = |h: &'r MediaHandler| Ok((MediaType::Custom, Some(h)));
     for offer in &accepted.offers {
         if offer.is_vendor() {
@@ -731,15 +733,15 @@ fn negotiate<'r>(
             }
         }
         if default_select {
-            if let Some(h) = schema.media_handler(&target, "*/*") {
+            if let Some(h) = schema.media_handler(target, "*/*") {
                 return custom(h);
             }
-            if let Some(h) = schema.media_handler(&target, &offer.ty) {
+            if let Some(h) = schema.media_handler(target, &offer.ty) {
                 return custom(h);
             }
         }
         if relation {
-            if let Some(h) = schema.media_handler(&HandlerTarget::Any, &offer.ty) {
+            if let Some(h) = schema.media_handler(HandlerKey::Any, &offer.ty) {
                 return custom(h);
             }
         }

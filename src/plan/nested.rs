@@ -286,7 +286,7 @@ pub(crate) fn key_conditions(table: &Table, rows: &[JsonRow]) -> Result<Vec<Cond
         Condition::Filter(Filter {
             embed_path: Vec::new(),
             field: Field {
-                name: column.to_owned(),
+                name: column.into(),
                 json_path: Vec::new(),
             },
             negated: false,
@@ -296,7 +296,7 @@ pub(crate) fn key_conditions(table: &Table, rows: &[JsonRow]) -> Result<Vec<Cond
     Ok(match table.primary_key.as_slice() {
         [key] => vec![filter(
             key,
-            Operation::In(rows.iter().map(|r| text(r.get(key))).collect()),
+            Operation::In(rows.iter().map(|r| text(r.get(key)).into()).collect()),
         )],
         keys => vec![Condition::Group {
             negated: false,
@@ -315,7 +315,7 @@ pub(crate) fn key_conditions(table: &Table, rows: &[JsonRow]) -> Result<Vec<Cond
                                 Operation::Compare {
                                     op: CompareOp::Eq,
                                     quantifier: None,
-                                    value,
+                                    value: value.into(),
                                 },
                             )
                         })

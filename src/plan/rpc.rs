@@ -164,10 +164,7 @@ pub(crate) fn plan_call<'r>(
         .split_once('.')
         .and_then(|(s, t)| schema.table(s, t.trim_matches('"')))
         .unwrap_or(&NO_TABLE);
-    let target = crate::schema::HandlerTarget::Function {
-        schema: function.schema.clone(),
-        name: function.name.clone(),
-    };
+    let target = crate::schema::HandlerKey::Function(&function.schema, &function.name);
     let shape = plan_shape(req, table, schema, config, Some(target))?;
     // As for writes (PostgREST 12.2): `handling=strict` with `max-affected`
     // bounds the rows the call returns, and `tx=` applies when allowed.

@@ -1,6 +1,6 @@
 //! Planning writes: POST (insert, upsert), PUT, PATCH and DELETE.
 
-use super::{PlannedCondition, ReadPlan, plan_condition, plan_shape};
+use super::{Conditions, ReadPlan, plan_condition, plan_shape};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, codes};
 use crate::request::{
@@ -23,13 +23,11 @@ pub(crate) enum WriteKind<'r> {
     /// each row takes the values of the element whose key columns it matches.
     Update {
         columns: Vec<&'r str>,
-        conditions: Vec<PlannedCondition<'r>>,
+        conditions: Conditions<'r>,
         key: Vec<&'r str>,
     },
     /// `DELETE … WHERE` the conditions.
-    Delete {
-        conditions: Vec<PlannedCondition<'r>>,
-    },
+    Delete { conditions: Conditions<'r> },
 }
 
 /// A planned write. `shape` says how the affected rows are represented in the
@@ -278,7 +276,7 @@ fn mutation_conditions<'r>(
     req: &'r ApiRequest,
     table: &'r Table,
     config: &Config,
-) -> Result<Vec<PlannedCondition<'r>>, Error> {
+) -> Result<Conditions<'r>, Error> {
     if config.require_filter && req.conditions.is_empty() {
         return Err(Error::new(
             ErrorKind::InvalidRequest,
@@ -386,7 +384,7 @@ fn plan_put<'r>(
             Condition::Filter(f)
                 if !f.negated
                     && f.field.json_path.is_empty()
-                    && table.primary_key.contains(&f.field.name) =>
+                    && table.primary_key.iter().any(|k| *k == f.field.name) =>
             {
                 match &f.operation {
                     Operation::Compare {
@@ -426,6 +424,7 @@ fn plan_put<'r>(
 mod tests {
     use http::Method;
 
+    use super::super::PlannedCondition;
     use super::super::testing::{config_of, plan_of, plan_with, req, request, write};
     use super::*;
     use crate::config::Settings;
@@ -460,7 +459,7 @@ mod tests {
             .iter()
             .map(|c| match c {
                 PlannedCondition::Filter(f) => (
-                    f.filter.field.name.clone(),
+                    f.filter.field.name.to_string(),
                     f.column_type.map(str::to_owned),
                 ),
                 other => panic!("not a filter: {other:?}"),

@@ -5,16 +5,22 @@ use std::borrow::Cow;
 
 use http::header;
 
+use crate::scratch::Scratch;
+
 /// `request.headers` (names lower-cased, `cookie` left out, a repeated name's
 /// last value kept) and `request.cookies`, as JSON objects.
 ///
-/// Written straight into one buffer each: this runs for every request.
-pub(crate) fn headers_json(headers: &http::HeaderMap) -> (String, Cow<'static, str>) {
+/// Written straight into one buffer each: this runs for every request, so
+/// the headers' buffer is one this thread reuses ([`Scratch`]).
+pub(crate) fn headers_json(headers: &http::HeaderMap) -> (Scratch<String>, Cow<'static, str>) {
     let size: usize = headers
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len() + 6)
         .sum();
-    let mut out = Vec::with_capacity(size + 2);
+    let mut text = Scratch::take(String::new);
+    // Written as bytes (serde_json writes to `io::Write`), in the same buffer.
+    let mut out = std::mem::take(&mut *text).into_bytes();
+    out.reserve(size + 2);
     out.push(b'{');
     let mut cookies = serde_json::Map::new();
     for name in headers.keys() {
@@ -49,10 +55,8 @@ pub(crate) fn headers_json(headers: &http::HeaderMap) -> (String, Cow<'static, s
         Cow::Owned(serde_json::Value::Object(cookies).to_string())
     };
     // Only JSON text was written.
-    (
-        String::from_utf8(out).unwrap_or_else(|_| "{}".into()),
-        cookies,
-    )
+    *text = String::from_utf8(out).unwrap_or_else(|_| "{}".into());
+    (text, cookies)
 }
 
 /// Appends `s` as a JSON string.

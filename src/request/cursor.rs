@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 
+use compact_str::CompactString;
+
 use super::ParseError;
 
 /// The deepest `select` embedding and `or`/`and` nesting the parser accepts;
@@ -144,7 +146,7 @@ impl<'a> Cursor<'a> {
     /// characters other than the reserved ones, and a `-` that starts `->` ends the name.
     ///
     /// Surrounding spaces are trimmed from unquoted names.
-    pub(crate) fn name(&mut self) -> Result<String, ParseError> {
+    pub(crate) fn name(&mut self) -> Result<CompactString, ParseError> {
         self.skip_spaces();
         if self.peek() == Some(b'"') {
             let name = self.quoted()?;
@@ -166,13 +168,13 @@ impl<'a> Cursor<'a> {
             // PostgREST's words.
             return Err(self.error("field name (* or [a..z0..9_$])"));
         }
-        Ok(name.to_owned())
+        Ok(name.into())
     }
 
     /// `quoted = DQUOTE *( any char but DQUOTE and "\" / "\" any char ) DQUOTE`
-    pub(crate) fn quoted(&mut self) -> Result<String, ParseError> {
+    pub(crate) fn quoted(&mut self) -> Result<CompactString, ParseError> {
         self.expect("\"")?;
-        let mut out = String::new();
+        let mut out = CompactString::default();
         let mut chars = self.rest().char_indices();
         while let Some((i, c)) = chars.next() {
             match c {

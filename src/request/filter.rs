@@ -1,6 +1,8 @@
 //! Horizontal filtering: `key=value` where `key = [embed "."]* field` and
 //! `value = ["not."] operator ["(" modifier ")"] "." operand`.
 
+use compact_str::CompactString;
+
 use super::cursor::{Cursor, Spelling};
 use super::{Field, JsonOp, JsonStep, ParseError};
 
@@ -193,24 +195,25 @@ pub(crate) enum Operation {
     Compare {
         op: CompareOp,
         quantifier: Option<Quantifier>,
-        value: String,
+        /// Inline up to 24 bytes: most operands allocate nothing.
+        value: CompactString,
     },
     /// `field = ANY (list)`
-    In(Vec<String>),
+    In(Vec<CompactString>),
     /// `field IS …`
     Is(IsValue),
     /// `field @@ to_tsquery([language,] value)`
     Fts {
         op: FtsOp,
-        language: Option<String>,
-        value: String,
+        language: Option<CompactString>,
+        value: CompactString,
     },
 }
 
 /// One filter: `[not] field operation`, applied to the resource at `embed_path`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Filter {
-    pub(crate) embed_path: Vec<String>,
+    pub(crate) embed_path: Vec<CompactString>,
     pub(crate) field: Field,
     pub(crate) negated: bool,
     pub(crate) operation: Operation,
@@ -231,7 +234,7 @@ pub(crate) fn parse_filter(key: &str, value: &str) -> Result<Filter, ParseError>
 }
 
 /// `key = *( name "." ) field`
-fn parse_key(key: &str) -> Result<(Vec<String>, Field), ParseError> {
+fn parse_key(key: &str) -> Result<(Vec<CompactString>, Field), ParseError> {
     let mut cur = Cursor::new(key, "filter");
     let mut path = Vec::new();
     loop {
@@ -306,7 +309,7 @@ fn json_step(cur: &mut Cursor<'_>) -> Result<JsonStep, ParseError> {
             return Ok(JsonStep::Index(i));
         }
     }
-    Ok(JsonStep::Key(step.to_owned()))
+    Ok(JsonStep::Key(step.into()))
 }
 
 /// The length of the longest prefix `input` shares with one of `candidates`.
@@ -352,9 +355,9 @@ pub(super) fn tree_filter(cur: &mut Cursor<'_>) -> Result<Filter, ParseError> {
 /// An operand. At the top level it is the rest of the parameter, verbatim; in
 /// a logic tree it ends at `,` or `)` unless double-quoted (quotes stripped,
 /// `\` escapes) or a `{…}` array literal.
-fn operand(cur: &mut Cursor<'_>, in_tree: bool) -> Result<String, ParseError> {
+fn operand(cur: &mut Cursor<'_>, in_tree: bool) -> Result<CompactString, ParseError> {
     if !in_tree {
-        return Ok(cur.take_rest().to_owned());
+        return Ok(cur.take_rest().into());
     }
     match cur.peek() {
         Some(b'"') => cur.quoted(),
@@ -363,7 +366,7 @@ fn operand(cur: &mut Cursor<'_>, in_tree: bool) -> Result<String, ParseError> {
             let Some(end) = rest.find('}') else {
                 return Err(cur.error("\"}\" closing the array literal"));
             };
-            let value = rest[..=end].to_owned();
+            let value = rest[..=end].into();
             for _ in 0..=end {
                 cur.bump();
             }
@@ -373,7 +376,7 @@ fn operand(cur: &mut Cursor<'_>, in_tree: bool) -> Result<String, ParseError> {
             let rest = cur.rest();
             let end = rest.find([',', ')']).unwrap_or(rest.len());
             // Spaces before the `,` or `)` that ends it are layout, as PostgREST reads them.
-            let value = rest[..end].trim_end().to_owned();
+            let value = rest[..end].trim_end().into();
             for _ in 0..end {
                 cur.bump();
             }
@@ -445,7 +448,7 @@ fn compare(cur: &mut Cursor<'_>, op: CompareOp, in_tree: bool) -> Result<Operati
     cur.expect(".")?;
     let mut value = operand(cur, in_tree)?;
     if matches!(op, CompareOp::Like | CompareOp::Ilike) {
-        value = value.replace('*', "%");
+        value = value.replace('*', "%").into();
     }
     Ok(Operation::Compare {
         op,
@@ -483,7 +486,7 @@ fn fts(cur: &mut Cursor<'_>, op: FtsOp, in_tree: bool) -> Result<Operation, Pars
         if close == 0 {
             return Err(cur.error("a language"));
         }
-        language = Some(rest[..close].to_owned());
+        language = Some(rest[..close].into());
         for _ in 0..=close {
             cur.bump();
         }
@@ -518,7 +521,7 @@ fn is_value(cur: &mut Cursor<'_>, in_tree: bool) -> Result<IsValue, ParseError> 
 ///
 /// As in PostgREST, spaces next to the parentheses are trimmed and spaces inside
 /// unquoted items kept; a quoted item not followed by `,` or `)` is taken raw.
-fn in_list(cur: &mut Cursor<'_>, in_tree: bool) -> Result<Vec<String>, ParseError> {
+fn in_list(cur: &mut Cursor<'_>, in_tree: bool) -> Result<Vec<CompactString>, ParseError> {
     cur.expect("(")?;
     cur.skip_spaces();
     let mut items = Vec::new();
@@ -537,7 +540,7 @@ fn in_list(cur: &mut Cursor<'_>, in_tree: bool) -> Result<Vec<String>, ParseErro
                 }
             }
         }
-        let (item, len) = quoted.unwrap_or_else(|| (rest[..raw_end].to_owned(), raw_end));
+        let (item, len) = quoted.unwrap_or_else(|| (rest[..raw_end].into(), raw_end));
         for _ in 0..len {
             cur.bump();
         }
@@ -547,7 +550,7 @@ fn in_list(cur: &mut Cursor<'_>, in_tree: bool) -> Result<Vec<String>, ParseErro
                 cur.bump();
             }
             Some(b')') => {
-                items.push(item.trim_end_matches(' ').to_owned());
+                items.push(item.trim_end_matches(' ').into());
                 cur.bump();
                 return end_of_list(cur, items, in_tree);
             }
@@ -558,9 +561,9 @@ fn in_list(cur: &mut Cursor<'_>, in_tree: bool) -> Result<Vec<String>, ParseErro
 
 fn end_of_list(
     cur: &mut Cursor<'_>,
-    items: Vec<String>,
+    items: Vec<CompactString>,
     in_tree: bool,
-) -> Result<Vec<String>, ParseError> {
+) -> Result<Vec<CompactString>, ParseError> {
     if in_tree {
         cur.skip_spaces();
     }

@@ -2,6 +2,7 @@
 
 use http::HeaderMap;
 use http::header::ACCEPT;
+use smallvec::SmallVec;
 use std::borrow::Cow;
 
 use crate::error::{Error, ErrorKind, codes};
@@ -186,9 +187,10 @@ impl Offered {
 
 /// What `Accept` offers, in order of q-value then position (`*/*` when there
 /// is no `Accept`), and the first of them this crate produces by itself.
+/// Two offers are kept inline: most clients send one or two.
 #[derive(Clone, Debug)]
 pub(crate) struct Accepted {
-    pub(crate) offers: Vec<Offered>,
+    pub(crate) offers: SmallVec<[Offered; 2]>,
     pub(crate) builtin: Option<MediaType>,
     /// The plan asked for, when the chosen type is a plan's.
     pub(crate) explain: Option<Explain>,
@@ -204,7 +206,7 @@ impl Accepted {
 
 /// Reads `Accept`; see [`Accepted`].
 pub(crate) fn accepted(headers: &HeaderMap) -> Result<Accepted, Error> {
-    let mut offered: Vec<Offered> = Vec::new();
+    let mut offered: SmallVec<[Offered; 2]> = SmallVec::new();
     for value in headers.get_all(ACCEPT) {
         let value = value.to_str().map_err(|_| {
             Error::new(

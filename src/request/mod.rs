@@ -32,7 +32,9 @@ pub(crate) fn quote(s: &str) -> String {
 use std::borrow::Cow;
 use std::fmt;
 
+use compact_str::CompactString;
 use http::{HeaderMap, Method};
+use smallvec::SmallVec;
 
 pub(crate) use batch::{Operation as BatchOperation, check_batch_media, parse_batch};
 pub(crate) use body::{CallBody, Payload, Shape, content_media_type};
@@ -60,14 +62,15 @@ pub(crate) enum JsonOp {
 /// One step of a JSON path: an object key or an array index.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum JsonStep {
-    Key(String),
+    Key(CompactString),
     Index(i64),
 }
 
 /// A column name with an optional JSON path: `data->a->>b`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Field {
-    pub(crate) name: String,
+    /// Inline up to 24 bytes: most names allocate nothing.
+    pub(crate) name: CompactString,
     pub(crate) json_path: Vec<(JsonOp, JsonStep)>,
 }
 
@@ -87,11 +90,12 @@ impl Field {
 
 /// What the path names.
 #[derive(Clone, Debug, PartialEq, Eq)]
+/// Names are inline up to 24 bytes, so that most paths allocate nothing.
 pub(crate) enum Target {
     /// `/{relation}`
-    Relation(String),
+    Relation(CompactString),
     /// `/rpc/{function}`
-    Function(String),
+    Function(CompactString),
     /// `/`
     Root,
 }
@@ -226,9 +230,10 @@ pub(crate) fn route(method: &Method, path: &str) -> Result<Route, Error> {
 pub(crate) struct ApiRequest {
     pub(crate) action: Action,
     pub(crate) target: Target,
-    pub(crate) select: Vec<SelectItem>,
+    pub(crate) select: select::SelectList,
     /// Filters and logic trees of the root resource, ANDed.
-    pub(crate) conditions: Vec<Condition>,
+    /// Two kept inline: most requests filter on one or two columns.
+    pub(crate) conditions: SmallVec<[Condition; 2]>,
     pub(crate) order: Vec<OrderTerm>,
     pub(crate) limit: Option<i64>,
     pub(crate) offset: Option<i64>,
@@ -274,7 +279,7 @@ const MAX_HEADERS: usize = 64 * 1024;
 /// relation name) from the root, e.g. `["author", "books"]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Embedded {
-    pub(crate) path: Vec<String>,
+    pub(crate) path: Vec<CompactString>,
     pub(crate) param: EmbeddedParam,
 }
 
@@ -365,8 +370,8 @@ pub(crate) fn parse_query(
     let mut req = ApiRequest {
         action,
         target,
-        select: Vec::new(),
-        conditions: Vec::new(),
+        select: select::SelectList::new(),
+        conditions: SmallVec::new(),
         order: Vec::new(),
         limit: None,
         offset: None,
@@ -394,7 +399,7 @@ pub(crate) fn parse_query(
     }
     req.select = match select {
         Some(s) => select::parse_select(&s)?,
-        None => vec![SelectItem::Star],
+        None => smallvec::smallvec![SelectItem::Star],
     };
     Ok(req)
 }
@@ -465,14 +470,14 @@ fn check_sizes(query: Option<&str>, headers: &HeaderMap) -> Result<(), Error> {
 }
 
 /// Applies one query parameter to `req` (`select` is parsed last, once known).
-fn apply_param(
+fn apply_param<'q>(
     req: &mut ApiRequest,
-    select: &mut Option<String>,
-    key: Cow<'_, str>,
-    value: Cow<'_, str>,
+    select: &mut Option<Cow<'q, str>>,
+    key: Cow<'q, str>,
+    value: Cow<'q, str>,
 ) -> Result<(), Error> {
     match key.as_ref() {
-        "select" => *select = Some(value.into_owned()),
+        "select" => *select = Some(value),
         "order" => req.order = order::parse_order(&value)?,
         "limit" => req.limit = Some(parse_count("limit", &value)?),
         "offset" => req.offset = Some(parse_count("offset", &value)?),
@@ -548,7 +553,7 @@ fn apply_param(
 }
 
 /// `path = name *( "." name )`: the embed path of an embedded parameter.
-fn parse_path_names(value: &str) -> Result<Vec<String>, ParseError> {
+fn parse_path_names(value: &str) -> Result<Vec<CompactString>, ParseError> {
     let mut cur = cursor::Cursor::new(value, "embedded resource path");
     let mut names = vec![cur.name()?];
     while cur.eat(".") {
@@ -571,9 +576,9 @@ fn parse_distinct(value: &str) -> Result<Vec<String>, ParseError> {
 
 fn parse_names(what: &'static str, value: &str) -> Result<Vec<String>, ParseError> {
     let mut cur = cursor::Cursor::new(value, what);
-    let mut names = vec![cur.name()?];
+    let mut names = vec![cur.name()?.into()];
     while cur.eat(",") {
-        names.push(cur.name()?);
+        names.push(cur.name()?.into());
     }
     if !cur.at_end() {
         return Err(cur.error("\",\" or end of input"));
@@ -637,10 +642,10 @@ fn parse_count(name: &'static str, value: &str) -> Result<i64, Error> {
 /// `path = "/" [ relation / "rpc/" function ]`, each segment percent-decoded.
 fn parse_path(path: &str) -> Result<Target, Error> {
     let trimmed = path.strip_prefix('/').unwrap_or(path);
-    let decode = |s: &str| -> Result<String, Error> {
+    let decode = |s: &str| -> Result<CompactString, Error> {
         percent_encoding::percent_decode_str(s)
             .decode_utf8()
-            .map(Cow::into_owned)
+            .map(CompactString::from)
             .map_err(|_| invalid_path())
     };
     // At most two segments, looked at in place.

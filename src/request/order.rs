@@ -3,6 +3,7 @@
 use super::cursor::{Cursor, Spelling};
 use super::filter::json_path;
 use super::{Field, ParseError};
+use compact_str::CompactString;
 
 /// Sort direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,7 +61,7 @@ pub(crate) const NULLS_ORDERS: &[Spelling<Nulls>] = &[
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct OrderTerm {
     /// `rel(col)`: a column of a to-one embedded resource.
-    pub(crate) relation: Option<String>,
+    pub(crate) relation: Option<CompactString>,
     pub(crate) field: Field,
     pub(crate) direction: Option<Direction>,
     pub(crate) nulls: Option<Nulls>,

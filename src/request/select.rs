@@ -1,5 +1,8 @@
 //! Vertical filtering: the `select` parameter.
 
+use compact_str::CompactString;
+use smallvec::{SmallVec, smallvec};
+
 use super::cursor::{Cursor, MAX_NESTING, Spelling};
 use super::filter::json_path;
 use super::{Field, ParseError};
@@ -39,27 +42,30 @@ pub(crate) enum SelectItem {
     Star,
     /// `[alias:] field [::cast] [.agg() [::cast]]`, or `[alias:] count() [::cast]` with no field.
     Column {
-        alias: Option<String>,
+        alias: Option<CompactString>,
         field: Option<Field>,
-        cast: Option<String>,
-        aggregate: Option<(Aggregate, Option<String>)>,
+        cast: Option<CompactString>,
+        aggregate: Option<(Aggregate, Option<CompactString>)>,
     },
     /// `[alias:] relation [!hint] [!inner|!left] "(" select ")"`, or a spread `...relation(...)`.
     Embed {
-        alias: Option<String>,
-        relation: String,
-        hints: Vec<String>,
+        alias: Option<CompactString>,
+        relation: CompactString,
+        hints: Vec<CompactString>,
         spread: bool,
         select: Vec<SelectItem>,
     },
 }
 
+/// A request's select list: one item is kept inline (`*`, the default).
+pub(crate) type SelectList = SmallVec<[SelectItem; 1]>;
+
 /// `select = [ item *( "," item ) ]`; an empty select means `*`.
-pub(crate) fn parse_select(input: &str) -> Result<Vec<SelectItem>, ParseError> {
+pub(crate) fn parse_select(input: &str) -> Result<SelectList, ParseError> {
     let mut cur = Cursor::new(input, "select parameter");
     cur.skip_spaces();
     if cur.at_end() {
-        return Ok(vec![SelectItem::Star]);
+        return Ok(smallvec![SelectItem::Star]);
     }
     let items = items(&mut cur, 0)?;
     if !cur.at_end() {
@@ -68,10 +74,15 @@ pub(crate) fn parse_select(input: &str) -> Result<Vec<SelectItem>, ParseError> {
     Ok(items)
 }
 
-fn items(cur: &mut Cursor<'_>, depth: usize) -> Result<Vec<SelectItem>, ParseError> {
-    let mut out = vec![item(cur, depth)?];
+/// The items of a list: the request's ([`SelectList`]) or an embed's (a `Vec`).
+fn items<L: Default + Extend<SelectItem>>(
+    cur: &mut Cursor<'_>,
+    depth: usize,
+) -> Result<L, ParseError> {
+    let mut out = L::default();
+    out.extend([item(cur, depth)?]);
     while cur.eat(",") {
-        out.push(item(cur, depth)?);
+        out.extend([item(cur, depth)?]);
     }
     Ok(out)
 }
@@ -111,7 +122,7 @@ fn item(cur: &mut Cursor<'_>, depth: usize) -> Result<SelectItem, ParseError> {
 /// The tail of a column: `["::" cast] ["." agg "()" ["::" cast]]`.
 fn column(
     cur: &mut Cursor<'_>,
-    alias: Option<String>,
+    alias: Option<CompactString>,
     field: Option<Field>,
     count_all: Option<Aggregate>,
 ) -> Result<SelectItem, ParseError> {
@@ -149,7 +160,7 @@ fn aggregate_call(cur: &mut Cursor<'_>) -> Result<Aggregate, ParseError> {
 }
 
 /// `cast = "::" 1*( ALPHA / DIGIT / "_" / "$" / " " )`
-fn cast(cur: &mut Cursor<'_>) -> Result<Option<String>, ParseError> {
+fn cast(cur: &mut Cursor<'_>) -> Result<Option<CompactString>, ParseError> {
     if !cur.eat("::") {
         return Ok(None);
     }
@@ -161,7 +172,7 @@ fn cast(cur: &mut Cursor<'_>) -> Result<Option<String>, ParseError> {
     if ty.is_empty() {
         return Err(cur.error("a type name"));
     }
-    let ty = ty.to_owned();
+    let ty = ty.into();
     for _ in 0..len {
         cur.bump();
     }
@@ -171,8 +182,8 @@ fn cast(cur: &mut Cursor<'_>) -> Result<Option<String>, ParseError> {
 /// `embed = *( "!" hint ) "(" [ select ] ")"`
 fn embed(
     cur: &mut Cursor<'_>,
-    alias: Option<String>,
-    relation: String,
+    alias: Option<CompactString>,
+    relation: CompactString,
     spread: bool,
     depth: usize,
 ) -> Result<SelectItem, ParseError> {
@@ -220,13 +231,13 @@ mod tests {
 
     #[test]
     fn columns_aliases_casts() {
-        assert_eq!(parse_select("").unwrap(), vec![SelectItem::Star]);
+        assert_eq!(parse_select("").unwrap().into_vec(), vec![SelectItem::Star]);
         assert_eq!(
-            parse_select("id, name ,*").unwrap(),
+            parse_select("id, name ,*").unwrap().into_vec(),
             vec![col("id"), col("name"), SelectItem::Star]
         );
         assert_eq!(
-            parse_select("n:name::text").unwrap(),
+            parse_select("n:name::text").unwrap().into_vec(),
             vec![SelectItem::Column {
                 alias: Some("n".into()),
                 field: Some(Field {
@@ -238,7 +249,7 @@ mod tests {
             }]
         );
         assert_eq!(
-            parse_select("data->a->>0").unwrap(),
+            parse_select("data->a->>0").unwrap().into_vec(),
             vec![SelectItem::Column {
                 alias: None,
                 field: Some(Field {
@@ -252,7 +263,10 @@ mod tests {
                 aggregate: None
             }]
         );
-        assert_eq!(parse_select("\"a,b\"").unwrap(), vec![col("a,b")]);
+        assert_eq!(
+            parse_select("\"a,b\"").unwrap().into_vec(),
+            vec![col("a,b")]
+        );
     }
 
     #[test]

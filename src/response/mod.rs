@@ -525,7 +525,7 @@ fn is_canonical_query(query: &str) -> bool {
 /// [`content_location`] the long way: decode, sort, encode.
 fn canonical_location(path: &str, query: Option<&str>) -> String {
     let query = query.unwrap_or("");
-    let mut pairs: Vec<_> = form_urlencoded::parse(query.as_bytes()).collect();
+    let mut pairs: smallvec::SmallVec<[_; 8]> = form_urlencoded::parse(query.as_bytes()).collect();
     if pairs.is_empty() {
         return path.to_owned();
     }

@@ -244,6 +244,31 @@ pub enum HandlerTarget {
     Any,
 }
 
+/// A [`HandlerTarget`] looked up by borrowed names, so that negotiating a
+/// request's media type copies nothing.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum HandlerKey<'a> {
+    /// The relation `(schema, name)`.
+    Relation(&'a str, &'a str),
+    /// The function `(schema, name)`.
+    Function(&'a str, &'a str),
+    /// Any relation.
+    Any,
+}
+
+impl HandlerKey<'_> {
+    fn matches(self, target: &HandlerTarget) -> bool {
+        match (self, target) {
+            (Self::Relation(s, n), HandlerTarget::Relation { schema, name })
+            | (Self::Function(s, n), HandlerTarget::Function { schema, name }) => {
+                s == schema && n == name
+            }
+            (Self::Any, HandlerTarget::Any) => true,
+            _ => false,
+        }
+    }
+}
+
 /// A media-type handler (PostgREST 12): a domain named after a media type
 /// (`CREATE DOMAIN "text/html" AS text`) returned by an aggregate over a
 /// relation's rows, or by a function.
@@ -388,12 +413,12 @@ impl Schema {
     /// The handler of `media_type` for `target`, if one is defined.
     pub(crate) fn media_handler(
         &self,
-        target: &HandlerTarget,
+        target: HandlerKey<'_>,
         media_type: &str,
     ) -> Option<&MediaHandler> {
         self.media_handlers
             .iter()
-            .find(|h| h.target == *target && h.media_type == media_type)
+            .find(|h| target.matches(&h.target) && h.media_type == media_type)
     }
 
     /// Builds a snapshot from its parts.

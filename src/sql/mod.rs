@@ -15,6 +15,10 @@ mod write;
 
 use std::fmt::Write as _;
 
+use compact_str::CompactString;
+
+use crate::scratch::Scratch;
+
 pub(crate) use render::{StreamStatements, render_read, render_stream};
 pub(crate) use rpc::render_call;
 pub(crate) use write::{render_rows_insert, render_write};
@@ -103,13 +107,15 @@ pub(crate) fn render_pre_request(function: &str) -> Result<String, Error> {
         }
     }
     w.kw("(), nullif(pg_catalog.current_setting('response.headers', true), ''), nullif(pg_catalog.current_setting('response.status', true), '')");
-    Ok(w.finish().sql)
+    Ok(w.finish().sql.to_string())
 }
 
 /// `stmt` under `EXPLAIN (FORMAT JSON|TEXT, <options>)`, with its parameters.
 /// The options come from [`Explain`](crate::request::Explain)'s fixed set.
 pub(crate) fn explain(stmt: Statement, explain: &crate::request::Explain) -> Statement {
-    let mut sql = String::with_capacity(stmt.sql.len() + 64);
+    let mut stmt = stmt;
+    let mut sql = Scratch::take(String::new);
+    sql.reserve(stmt.sql.len() + 64);
     sql.push_str(if explain.json {
         "EXPLAIN (FORMAT JSON"
     } else {
@@ -123,23 +129,25 @@ pub(crate) fn explain(stmt: Statement, explain: &crate::request::Explain) -> Sta
     sql.push_str(&stmt.sql);
     Statement {
         sql,
-        params: stmt.params,
+        params: std::mem::replace(&mut stmt.params, Scratch::from(Vec::new())),
     }
 }
 
 /// The [`PRIVILEGES_SQL`] statement for schema `ns`, narrowed to `only` when given.
 pub(crate) fn render_privileges(ns: &str, only: Option<&str>) -> Statement {
     Statement {
-        sql: PRIVILEGES_SQL.to_owned(),
-        params: vec![Some(ns.to_owned()), only.map(str::to_owned)],
+        sql: Scratch::from(PRIVILEGES_SQL.to_owned()),
+        params: Scratch::from(vec![Some(ns.into()), only.map(CompactString::from)]),
     }
 }
 
 /// SQL text and its parameters, each sent as text (`None` is NULL).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Statement {
-    pub(crate) sql: String,
-    pub(crate) params: Vec<Option<String>>,
+    /// Reused from request to request ([`Scratch`]).
+    pub(crate) sql: Scratch<String>,
+    /// Inline up to 24 bytes each: most values of a request allocate nothing.
+    pub(crate) params: Scratch<Vec<Option<CompactString>>>,
 }
 
 /// An SQL identifier: non-empty, without NUL, written only in double quotes.
@@ -233,17 +241,17 @@ pub(crate) fn search_path(schema: &str, extra: &[String]) -> String {
 /// Builds a [`Statement`]; see the [module docs](self).
 #[derive(Debug)]
 pub(crate) struct Writer {
-    sql: String,
-    params: Vec<Option<String>>,
+    sql: Scratch<String>,
+    params: Scratch<Vec<Option<CompactString>>>,
 }
 
 impl Default for Writer {
-    /// Room for a typical statement, so that writing it does not reallocate
-    /// again and again.
+    /// A buffer a finished statement of this thread gave back, or room for a
+    /// typical statement, so that writing it does not reallocate again and again.
     fn default() -> Self {
         Self {
-            sql: String::with_capacity(512),
-            params: Vec::with_capacity(4),
+            sql: Scratch::take(|| String::with_capacity(512)),
+            params: Scratch::take(|| Vec::with_capacity(4)),
         }
     }
 }
@@ -285,7 +293,7 @@ impl Writer {
         self
     }
 
-    pub(crate) fn param(&mut self, value: impl Into<String>) -> &mut Self {
+    pub(crate) fn param(&mut self, value: impl Into<CompactString>) -> &mut Self {
         self.params.push(Some(value.into()));
         let _ = write!(self.sql, "${}", self.params.len());
         self
@@ -347,7 +355,7 @@ mod tests {
             .param("x'; DROP TABLE t; --");
         let s = w.finish();
         assert_eq!(s.sql, r#""a""b" = $1"#);
-        assert_eq!(s.params, vec![Some("x'; DROP TABLE t; --".to_owned())]);
+        assert_eq!(s.params, vec![Some("x'; DROP TABLE t; --".into())]);
         assert!(Ident::new("").is_err());
         assert!(Ident::new("a\0b").is_err());
     }

@@ -1,5 +1,7 @@
 //! Rendering plans as SQL.
 
+use compact_str::CompactString;
+
 use super::{CatalogType, Ident, SCALAR, Statement, Writer, array_literal};
 use crate::error::Error;
 use crate::plan::{
@@ -1217,11 +1219,11 @@ fn filter(w: &mut Writer, table: &Source<'_>, f: &PlannedFilter<'_>) -> Result<(
                     w.kw("ARRAY(SELECT ")
                         .catalog_type(&CatalogType::function(function))
                         .kw("(pgrst_v) FROM pg_catalog.unnest(")
-                        .param(array_literal(items.iter().map(String::as_str)))
+                        .param(array_literal(items.iter().map(CompactString::as_str)))
                         .kw("::text[]) AS pgrst_v)");
                 }
                 None => {
-                    w.param(array_literal(items.iter().map(String::as_str)));
+                    w.param(array_literal(items.iter().map(CompactString::as_str)));
                 }
             }
             w.kw(")");

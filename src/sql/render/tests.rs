@@ -1,6 +1,7 @@
 //! Exact SQL for typical reads, and the property that no request value or
 //! name can change the SQL text except as a bound value or a quoted identifier.
 
+use compact_str::CompactString;
 use http::{HeaderMap, Method};
 use proptest::prelude::*;
 
@@ -68,8 +69,8 @@ fn render_with(
     }
 }
 
-fn params(values: &[&str]) -> Vec<Option<String>> {
-    values.iter().map(|v| Some((*v).to_owned())).collect()
+fn params(values: &[&str]) -> Vec<Option<CompactString>> {
+    values.iter().map(|v| Some((*v).into())).collect()
 }
 
 #[test]
