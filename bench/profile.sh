@@ -8,6 +8,7 @@
 #
 # Usage: bench/profile.sh                (RUNS=5 DURATION=10 CONNS=32 POOL=10)
 #        SERVER=path/to/server bench/profile.sh   another build's server
+#        PERF=0 bench/profile.sh                  the CPU per request only, no profile
 # Needs: wrk, perf (Debian: linux-perf), the PostgreSQL server binaries.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,7 +35,8 @@ base=$(sed -n 's/^Serving the REST API at //p' "$log")
 key=$(sed -n 's/^anon key: //p' "$log")
 [ -n "$base" ] || { cat "$log" >&2; exit 1; }
 tck=$(getconf CLK_TCK)
-ticks() { set -- $(sed 's/^.*) //' "/proc/$server/stat"); echo $((${12} + ${13})); }
+# user and system clock ticks of the server so far
+ticks() { set -- $(sed 's/^.*) //' "/proc/$server/stat"); echo "${12} ${13}"; }
 load() {
   wrk -t1 -c"$CONNS" -d"$1s" -H "apikey: $key" -H "Authorization: Bearer $key" "$base/things?id=eq.42"
 }
@@ -42,16 +44,19 @@ load() {
 load 2 >/dev/null # warm: connections, prepared statements, the JWT cache
 per_request=()
 for run in $(seq 1 "$RUNS"); do
-  t0=$(ticks)
+  read -r u0 s0 < <(ticks)
   out=$(load "$DURATION")
-  t1=$(ticks)
+  read -r u1 s1 < <(ticks)
   n=$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')
-  us=$(echo "($t1 - $t0) * 1000000 / $tck / $n" | bc -l)
+  us=$(echo "($u1 - $u0 + $s1 - $s0) * 1000000 / $tck / $n" | bc -l)
+  user=$(echo "($u1 - $u0) * 1000000 / $tck / $n" | bc -l)
   per_request+=("$us")
-  printf 'run %d: %d requests, %.1f µs of server CPU per request\n' "$run" "$n" "$us"
+  printf 'run %d: %d requests, %.1f µs of server CPU per request (%.1f in user space, %.1f in the kernel)\n' \
+    "$run" "$n" "$us" "$user" "$(echo "$us - $user" | bc -l)"
 done
 median=$(printf '%s\n' "${per_request[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 printf 'server CPU per GET by primary key: median %.1f µs over %d runs\n\n' "$median" "$RUNS"
+[ "${PERF:-1}" = 0 ] && exit 0
 
 perf record -q -g -o "$data" -p "$server" -- sleep "$DURATION" >/dev/null 2>&1 &
 recorder=$!
