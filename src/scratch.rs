@@ -17,6 +17,7 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
+use std::thread::LocalKey;
 
 use compact_str::CompactString;
 
@@ -31,9 +32,17 @@ pub(crate) trait Reusable: Default + 'static {
     fn clear(&mut self);
     /// Its capacity in bytes.
     fn bytes(&self) -> usize;
-    /// This thread's pool of them; `None` while the thread is being torn
-    /// down (its pool is gone).
-    fn with_pool<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> Option<R>;
+    /// Each thread's pool of them.
+    fn pool() -> &'static LocalKey<RefCell<Vec<Self>>>;
+}
+
+/// Runs `f` on this thread's pool of `T`; `None` while the thread is being
+/// torn down (its pool is gone).
+fn with_pool<T: Reusable, R>(f: impl FnOnce(&mut Vec<T>) -> R) -> Option<R> {
+    T::pool()
+        .try_with(|pool| pool.try_borrow_mut().ok().map(|mut p| f(&mut p)))
+        .ok()
+        .flatten()
 }
 
 thread_local! {
@@ -50,11 +59,8 @@ impl Reusable for String {
         self.capacity()
     }
 
-    fn with_pool<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> Option<R> {
-        TEXTS
-            .try_with(|pool| pool.try_borrow_mut().ok().map(|mut p| f(&mut p)))
-            .ok()
-            .flatten()
+    fn pool() -> &'static LocalKey<RefCell<Vec<Self>>> {
+        &TEXTS
     }
 }
 
@@ -67,11 +73,8 @@ impl Reusable for Vec<Option<CompactString>> {
         self.capacity() * std::mem::size_of::<Option<CompactString>>()
     }
 
-    fn with_pool<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> Option<R> {
-        PARAMS
-            .try_with(|pool| pool.try_borrow_mut().ok().map(|mut p| f(&mut p)))
-            .ok()
-            .flatten()
+    fn pool() -> &'static LocalKey<RefCell<Vec<Self>>> {
+        &PARAMS
     }
 }
 
@@ -81,7 +84,7 @@ pub(crate) struct Scratch<T: Reusable>(T);
 impl<T: Reusable> Scratch<T> {
     /// An empty buffer: a kept one, or one `make` makes when the pool is empty.
     pub(crate) fn take(make: impl FnOnce() -> T) -> Self {
-        match T::with_pool(Vec::pop).flatten() {
+        match with_pool::<T, _>(Vec::pop).flatten() {
             Some(kept) => Self(kept),
             None => Self(make()),
         }
@@ -95,7 +98,7 @@ impl<T: Reusable> Drop for Scratch<T> {
         }
         let mut buffer = std::mem::take(&mut self.0);
         buffer.clear();
-        T::with_pool(|pool| {
+        with_pool::<T, _>(|pool| {
             if pool.len() < KEPT {
                 pool.push(buffer);
             }
@@ -193,6 +196,6 @@ mod tests {
             .map(|_| Scratch::take(|| String::with_capacity(16)))
             .collect();
         drop(many);
-        assert_eq!(String::with_pool(|pool| pool.len()), Some(KEPT));
+        assert_eq!(with_pool::<String, _>(|pool| pool.len()), Some(KEPT));
     }
 }

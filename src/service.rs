@@ -20,7 +20,7 @@ use crate::db::{MakeTls, Pool};
 use crate::error::{Error, ErrorMapper, Powabase};
 use crate::exec::{Caller, Executor, Place, ReadPool, Stages};
 pub use crate::future::ResponseFuture;
-use crate::layer::{ClaimPath, JwtTiming, anonymous_disabled, choose_role};
+use crate::layer::{ClaimPath, JwtTiming, Resolver, anonymous_disabled, choose_role};
 use crate::plan::{self, Admitted};
 use crate::request;
 use crate::response;
@@ -197,11 +197,11 @@ impl<T: MakeTls> Shared<T> {
             return Ok(crate::page::response());
         }
         // The default claim path (`role`), built once rather than per request.
-        static ROLE_CLAIM: std::sync::LazyLock<ClaimPath> =
-            std::sync::LazyLock::new(ClaimPath::default);
+        static ROLE_CLAIM: std::sync::LazyLock<Resolver> =
+            std::sync::LazyLock::new(|| Resolver::Path(ClaimPath::default()));
         let role = choose_role(
             &parts.extensions,
-            &*ROLE_CLAIM,
+            &ROLE_CLAIM,
             self.config.anon_role.as_ref(),
         )?
         .ok_or_else(anonymous_disabled)?;

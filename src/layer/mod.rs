@@ -47,7 +47,7 @@ pub use auth::{JwtAuth, JwtAuthLayer};
 pub use cors::{Cors, CorsLayer};
 pub use error::{ErrorMapping, ErrorMappingLayer};
 pub use role::{ClaimPath, Claims, DbRole, ResolveRole, SetRole, SetRoleLayer};
-pub(crate) use role::{anonymous_disabled, choose_role};
+pub(crate) use role::{Resolver, anonymous_disabled, choose_role};
 pub use schema_cache::{SchemaSnapshot, SchemaSnapshotLayer};
 
 use crate::body::RestBody;

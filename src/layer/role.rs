@@ -327,22 +327,29 @@ fn role_text(value: &serde_json::Value) -> Option<CompactString> {
 pub trait ResolveRole: Send + Sync + 'static {
     /// The role named by `claims`, if any.
     fn resolve(&self, claims: &Claims) -> Result<Option<String>, Error>;
-
-    /// The path this resolver reads, when it is a [`ClaimPath`]: the role is
-    /// then read without a copy of its name.
-    #[doc(hidden)]
-    fn claim_path(&self) -> Option<&ClaimPath> {
-        None
-    }
 }
 
 impl ResolveRole for ClaimPath {
     fn resolve(&self, claims: &Claims) -> Result<Option<String>, Error> {
         Ok(self.role_in(claims).map(String::from))
     }
+}
 
-    fn claim_path(&self) -> Option<&ClaimPath> {
-        Some(self)
+/// How roles are read from claims: a claim path, read without a copy of the
+/// role's name, or an application's [`ResolveRole`].
+#[derive(Clone)]
+pub(crate) enum Resolver {
+    Path(ClaimPath),
+    Custom(Arc<dyn ResolveRole>),
+}
+
+impl Resolver {
+    /// The role `claims` name, if any.
+    fn role(&self, claims: &Claims) -> Result<Option<CompactString>, Error> {
+        match self {
+            Self::Path(path) => Ok(path.role_in(claims)),
+            Self::Custom(resolver) => Ok(resolver.resolve(claims)?.map(CompactString::from)),
+        }
     }
 }
 
@@ -363,7 +370,7 @@ where
 /// `anon`. `Ok(None)` when there is no role at all.
 pub(crate) fn choose_role<'a>(
     extensions: &'a http::Extensions,
-    resolver: &dyn ResolveRole,
+    resolver: &Resolver,
     anon: Option<&'a DbRole>,
 ) -> Result<Option<Cow<'a, DbRole>>, Error> {
     if let Some(role) = extensions.get::<DbRole>() {
@@ -375,10 +382,7 @@ pub(crate) fn choose_role<'a>(
     // A layer found no role in the claims: the anonymous role, with them.
     let named = match extensions.get::<NoRoleClaim>() {
         Some(NoRoleClaim) => None,
-        None => match resolver.claim_path() {
-            Some(path) => path.role_in(claims),
-            None => resolver.resolve(claims)?.map(CompactString::from),
-        },
+        None => resolver.role(claims)?,
     };
     let role = match (named, anon) {
         (Some(role), _) => role,
@@ -399,7 +403,7 @@ pub(crate) fn anonymous_disabled() -> Error {
 /// The layer of [`SetRole`]; see the [module docs](self).
 #[derive(Clone)]
 pub struct SetRoleLayer {
-    resolver: Arc<dyn ResolveRole>,
+    resolver: Resolver,
     anon: Option<DbRole>,
 }
 
@@ -421,7 +425,7 @@ impl SetRoleLayer {
     /// Roles from the `role` claim; no anonymous role of its own.
     pub fn new() -> Self {
         Self {
-            resolver: Arc::new(ClaimPath::default()),
+            resolver: Resolver::Path(ClaimPath::default()),
             anon: None,
         }
     }
@@ -429,14 +433,14 @@ impl SetRoleLayer {
     /// Takes the role from another claim path.
     #[must_use]
     pub fn claim_path(mut self, path: ClaimPath) -> Self {
-        self.resolver = Arc::new(path);
+        self.resolver = Resolver::Path(path);
         self
     }
 
     /// Decides roles with `resolver` (a closure or any [`ResolveRole`]).
     #[must_use]
     pub fn resolver(mut self, resolver: impl ResolveRole) -> Self {
-        self.resolver = Arc::new(resolver);
+        self.resolver = Resolver::Custom(Arc::new(resolver));
         self
     }
 
@@ -460,7 +464,7 @@ impl SetRoleLayer {
     fn names_no_role<B>(&self, req: &Request<B>) -> bool {
         req.extensions()
             .get::<Claims>()
-            .is_some_and(|c| matches!(self.resolver.resolve(c), Ok(None)))
+            .is_some_and(|c| matches!(self.resolver.role(c), Ok(None)))
     }
 }
 
@@ -520,7 +524,7 @@ where
         if req.extensions().get::<DbRole>().is_none() {
             let chosen = choose_role(
                 req.extensions(),
-                self.layer.resolver.as_ref(),
+                &self.layer.resolver,
                 self.layer.anon.as_ref(),
             )
             .map(|role| role.map(Cow::into_owned));

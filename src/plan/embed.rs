@@ -1,7 +1,8 @@
 //! Planning resource embedding: `select=*,author:authors(name),comments(body)`.
 
-use compact_str::CompactString;
 use std::cmp::Ordering;
+
+use compact_str::CompactString;
 
 use super::{
     AggregateColumn, Conditions, PlannedCondition, PlannedOrder, Projection, ReadPlan,

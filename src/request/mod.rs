@@ -88,9 +88,9 @@ impl Field {
     }
 }
 
-/// What the path names.
+/// What the path names. Names are inline up to 24 bytes, so that most
+/// paths allocate nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
-/// Names are inline up to 24 bytes, so that most paths allocate nothing.
 pub(crate) enum Target {
     /// `/{relation}`
     Relation(CompactString),

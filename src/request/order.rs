@@ -1,9 +1,10 @@
 //! The `order` parameter.
 
+use compact_str::CompactString;
+
 use super::cursor::{Cursor, Spelling};
 use super::filter::json_path;
 use super::{Field, ParseError};
-use compact_str::CompactString;
 
 /// Sort direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

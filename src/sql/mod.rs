@@ -113,7 +113,6 @@ pub(crate) fn render_pre_request(function: &str) -> Result<String, Error> {
 /// `stmt` under `EXPLAIN (FORMAT JSON|TEXT, <options>)`, with its parameters.
 /// The options come from [`Explain`](crate::request::Explain)'s fixed set.
 pub(crate) fn explain(stmt: Statement, explain: &crate::request::Explain) -> Statement {
-    let mut stmt = stmt;
     let mut sql = Scratch::take(String::new);
     sql.reserve(stmt.sql.len() + 64);
     sql.push_str(if explain.json {
@@ -129,7 +128,7 @@ pub(crate) fn explain(stmt: Statement, explain: &crate::request::Explain) -> Sta
     sql.push_str(&stmt.sql);
     Statement {
         sql,
-        params: std::mem::replace(&mut stmt.params, Scratch::from(Vec::new())),
+        params: stmt.params,
     }
 }
 
